@@ -26,6 +26,12 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
+#[cfg(feature = "emulator")]
+#[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
+pub mod emulator;
+pub mod step_up;
+pub mod store;
+pub mod webhook;
 
 pub use client::types::*;
 pub use client::{

@@ -233,6 +233,10 @@ impl AuthsignalBuilder {
 
 /// `Basic base64("<secret>:")`, marked sensitive so that `http` never prints it.
 fn basic_auth(secret: &SecretString) -> Result<HeaderValue, ConfigError> {
+    // Base64 makes any bytes sendable, so control characters (a pasted newline) are refused here.
+    if secret.expose_secret().chars().any(char::is_control) {
+        return Err(ConfigError::InvalidSecret);
+    }
     let credentials =
         base64::engine::general_purpose::STANDARD.encode(format!("{}:", secret.expose_secret()));
     let mut value = HeaderValue::try_from(format!("Basic {credentials}"))

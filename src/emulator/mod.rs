@@ -1,0 +1,1 @@
+//! A local Authsignal emulator (feature `emulator`).

@@ -1,0 +1,185 @@
+//! Finding the challenge token on a request, and refusing what cannot be a token before
+//! anything is sent to Authsignal.
+
+use http::HeaderName;
+use http::request::Parts;
+
+/// The longest token accepted. Authsignal's JWTs are well under 2 KiB.
+pub(crate) const MAX_TOKEN_LEN: usize = 4096;
+
+/// Where the token came from, which decides how the request is checked.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum FoundToken {
+    /// An API client's retry (`X-Authsignal-Token` or the configured header).
+    Header(String),
+    /// A browser back from the pre-built UI (`?token=` on a GET).
+    Query(String),
+}
+
+impl std::fmt::Debug for FoundToken {
+    // Tokens stay out of logs, even in a failed assertion's output.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (place, token) = match self {
+            FoundToken::Header(token) => ("Header", token),
+            FoundToken::Query(token) => ("Query", token),
+        };
+        write!(f, "{place}([redacted; {} bytes])", token.len())
+    }
+}
+
+/// A token was given but cannot be one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Malformed;
+
+/// The token of this request, if any.
+pub(crate) fn find(parts: &Parts, header: &HeaderName) -> Result<Option<FoundToken>, Malformed> {
+    let mut values = parts.headers.get_all(header).iter();
+    let from_header = match (values.next(), values.next()) {
+        (None, _) => None,
+        (Some(value), None) => Some(value.to_str().map_err(|_| Malformed)?.to_owned()),
+        (Some(_), Some(_)) => return Err(Malformed),
+    };
+    let from_query = query_token(parts.uri.query())?;
+    match (from_header, from_query) {
+        (Some(_), Some(_)) => Err(Malformed),
+        (Some(token), None) => check(token).map(|t| Some(FoundToken::Header(t))),
+        // Only a navigation back from the UI carries the token in the URL.
+        (None, Some(token)) if parts.method == http::Method::GET => {
+            check(token).map(|t| Some(FoundToken::Query(t)))
+        }
+        (None, Some(_)) => Err(Malformed),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The `token` query parameter; given twice it is malformed.
+fn query_token(query: Option<&str>) -> Result<Option<String>, Malformed> {
+    let mut found = None;
+    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+        if name == "token" {
+            if found.is_some() {
+                return Err(Malformed);
+            }
+            found = Some(value.into_owned());
+        }
+    }
+    Ok(found)
+}
+
+/// A JWT is base64url segments joined by dots: anything else is refused here.
+fn check(token: String) -> Result<String, Malformed> {
+    let well_formed = !token.is_empty()
+        && token.len() <= MAX_TOKEN_LEN
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+    if well_formed {
+        Ok(token)
+    } else {
+        Err(Malformed)
+    }
+}
+
+/// The path and query with every `token` parameter removed: what the challenged request
+/// looked like before the UI sent the browser back.
+pub(crate) fn path_and_query_without_token(uri: &http::Uri) -> String {
+    let path = uri.path();
+    let Some(query) = uri.query() else {
+        return path.to_owned();
+    };
+    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
+        .filter(|(name, _)| name != "token")
+        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        return path.to_owned();
+    }
+    let query = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("{path}?{query}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parts(method: &str, uri: &str, header: Option<&str>) -> Parts {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        if let Some(value) = header {
+            builder = builder.header("x-authsignal-token", value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn find_in(
+        method: &str,
+        uri: &str,
+        header: Option<&str>,
+    ) -> Result<Option<FoundToken>, Malformed> {
+        find(
+            &parts(method, uri, header),
+            &HeaderName::from_static("x-authsignal-token"),
+        )
+    }
+
+    #[test]
+    fn tokens_are_found_where_they_belong() {
+        assert_eq!(find_in("POST", "/w", None), Ok(None));
+        assert_eq!(
+            find_in("POST", "/w", Some("a.b.c")),
+            Ok(Some(FoundToken::Header("a.b.c".into())))
+        );
+        assert_eq!(
+            find_in("GET", "/w?x=1&token=a.b.c", None),
+            Ok(Some(FoundToken::Query("a.b.c".into())))
+        );
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        let long = "a".repeat(MAX_TOKEN_LEN + 1);
+        for (method, uri, header) in [
+            ("POST", "/w", Some("")),
+            ("POST", "/w", Some(long.as_str())),
+            ("POST", "/w", Some("a b")),
+            ("GET", "/w?token=", None),
+            ("GET", "/w?token=a%0D%0Ab", None),
+            ("GET", "/w?token=a%00b", None),
+            ("GET", "/w?token=a&token=b", None),
+            ("POST", "/w?token=a.b.c", None),
+            ("GET", "/w?token=a.b.c", Some("a.b.c")),
+        ] {
+            assert_eq!(
+                find_in(method, uri, header),
+                Err(Malformed),
+                "{method} {uri} {header:?}"
+            );
+        }
+        let mut twice = parts("POST", "/w", Some("a"));
+        twice
+            .headers
+            .append("x-authsignal-token", "b".parse().unwrap());
+        assert_eq!(
+            find(&twice, &HeaderName::from_static("x-authsignal-token")),
+            Err(Malformed)
+        );
+    }
+
+    fn uri(_method: &str, uri: &str, _header: Option<&str>) -> http::Uri {
+        uri.parse().unwrap()
+    }
+
+    #[test]
+    fn the_token_is_stripped_from_the_path() {
+        assert_eq!(
+            path_and_query_without_token(&uri("GET", "/w?token=t", None)),
+            "/w"
+        );
+        assert_eq!(
+            path_and_query_without_token(&uri("GET", "/w?a=1&token=t&b=2", None)),
+            "/w?a=1&b=2"
+        );
+        assert_eq!(path_and_query_without_token(&uri("GET", "/w", None)), "/w");
+    }
+}

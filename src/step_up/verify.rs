@@ -1,0 +1,62 @@
+//! Validating a returned token: the checks every leg shares.
+
+use crate::client::types::{UserActionState, ValidateChallengeRequest, ValidateChallengeResponse};
+use crate::client::{Authsignal, Error};
+
+/// A token that Authsignal confirmed for the expected user and action.
+pub(crate) struct Validated {
+    pub(crate) response: ValidateChallengeResponse,
+    pub(crate) user_id: String,
+    pub(crate) idempotency_key: String,
+}
+
+/// Why a token does not open the gate.
+pub(crate) enum Rejected {
+    /// Authsignal could not be asked: the gate stays shut with a 503.
+    Unavailable(Error),
+    /// Authsignal answered, and the answer is no; the reason is for the logs only.
+    Invalid(&'static str),
+}
+
+/// Asks Authsignal about `token` and accepts it only if it is valid, its state is
+/// `CHALLENGE_SUCCEEDED`, and the user (when one is expected) and the action are the ones
+/// expected. With `user_id: None` (sign-in) the user is taken from the answer.
+pub(crate) async fn validate(
+    client: &Authsignal,
+    token: &str,
+    user_id: Option<&str>,
+    action: &str,
+) -> Result<Validated, Rejected> {
+    let request = ValidateChallengeRequest {
+        token: token.into(),
+        user_id: user_id.map(str::to_owned),
+        action: Some(action.to_owned()),
+    };
+    let response = client
+        .validate_challenge(&request)
+        .await
+        .map_err(Rejected::Unavailable)?;
+    if !response.is_valid {
+        return Err(Rejected::Invalid("Authsignal says the token is not valid"));
+    }
+    if response.state != Some(UserActionState::ChallengeSucceeded) {
+        return Err(Rejected::Invalid("the challenge did not succeed"));
+    }
+    let Some(returned_user) = response.user_id.clone() else {
+        return Err(Rejected::Invalid("the answer names no user"));
+    };
+    if user_id.is_some_and(|expected| expected != returned_user) {
+        return Err(Rejected::Invalid("the token belongs to another user"));
+    }
+    if response.action.as_deref() != Some(action) {
+        return Err(Rejected::Invalid("the token is for another action"));
+    }
+    let Some(idempotency_key) = response.idempotency_key.clone() else {
+        return Err(Rejected::Invalid("the answer names no idempotency key"));
+    };
+    Ok(Validated {
+        response,
+        user_id: returned_user,
+        idempotency_key,
+    })
+}
