@@ -87,10 +87,13 @@ fn quality(accept: &str, kind: &str, sub: &str) -> f32 {
 mod tests {
     use super::*;
 
-    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+    fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
         let mut map = HeaderMap::new();
         for (name, value) in pairs {
-            map.append(*name, value.parse().unwrap());
+            map.append(
+                http::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+                value.parse().unwrap(),
+            );
         }
         map
     }
@@ -100,7 +103,9 @@ mod tests {
 
     #[test]
     fn content_negotiation_table() {
-        let cases: &[(&[(&str, &str)], bool, &str)] = &[
+        // (request headers, answered as a browser?, case name)
+        type Case<'a> = (&'a [(&'a str, &'a str)], bool, &'a str);
+        let cases: &[Case] = &[
             (&[], false, "no headers: an API client"),
             (&[("accept", "*/*")], false, "curl"),
             (&[("accept", "application/json")], false, "JSON client"),
