@@ -264,22 +264,23 @@ impl StepUpValidator {
         let token = match token::find(parts, &self.token_header) {
             Ok(Some(FoundToken::Header(token) | FoundToken::Query(token))) => token,
             Ok(None) => return Err(StepUpRejection::TokenRequired),
-            Err(_) => return Err(StepUpRejection::MalformedToken),
+            Ok(Some(FoundToken::Resume(_))) | Err(_) => {
+                return Err(StepUpRejection::MalformedToken);
+            }
         };
         let user_id = (self.user_id)(parts).ok_or(StepUpRejection::NoUser)?;
-        let validated = match verify::validate(&self.client, &token, Some(&user_id), &self.action)
-            .await
-        {
-            Ok(validated) => validated,
-            Err(Rejected::Unavailable(err)) => {
-                tracing::warn!(action = %self.action, error = %err, "step-up validation unavailable");
-                return Err(StepUpRejection::Unavailable);
-            }
-            Err(Rejected::Invalid(reason)) => {
-                tracing::warn!(action = %self.action, reason, "step-up token refused");
-                return Err(StepUpRejection::VerificationFailed);
-            }
-        };
+        let validated =
+            match verify::validate(&self.client, &token, Some(&user_id), &self.action).await {
+                Ok(validated) => validated,
+                Err(Rejected::Unavailable(reason)) => {
+                    tracing::warn!(action = %self.action, reason, "step-up validation unavailable");
+                    return Err(StepUpRejection::Unavailable);
+                }
+                Err(Rejected::Invalid(reason)) => {
+                    tracing::warn!(action = %self.action, reason, "step-up token refused");
+                    return Err(StepUpRejection::VerificationFailed);
+                }
+            };
         let spent = PendingChallenge {
             user_id: user_id.clone(),
             action: self.action.clone(),

@@ -201,3 +201,52 @@ pub(crate) fn challenge(problem: Problem, htmx_redirect: Option<&str>) -> Respon
     }
     response
 }
+
+/// The page that re-posts a challenged form once the user is back from the UI: a redirect
+/// cannot turn the browser's GET into the POST that was challenged, a form can. It posts
+/// at once with a nonce'd script, or on a click where scripts are off; the stashed body
+/// replaces the (empty) body it sends, so nothing the user typed passes through the page.
+pub(crate) fn resume_page(action: &str) -> Response {
+    let mut nonce = [0u8; 16];
+    if getrandom::fill(&mut nonce).is_err() {
+        // No randomness, no script: the button still works.
+        nonce = [0; 16];
+    }
+    let nonce = base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, nonce);
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>Continuing…</title></head>\
+         <body><form id=\"step-up-resume\" method=\"post\" action=\"{action}\">\
+         <p>Verified. Continuing with your request…</p>\
+         <noscript><button type=\"submit\">Continue</button></noscript></form>\
+         <script nonce=\"{nonce}\">document.getElementById(\"step-up-resume\").submit();</script>\
+         </body></html>",
+        action = escape_html(action),
+    );
+    let mut response = (StatusCode::OK, axum::response::Html(body)).into_response();
+    no_store(&mut response);
+    let headers = response.headers_mut();
+    // The URL holds the token: it must not leak through a Referer.
+    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    if let Ok(csp) = HeaderValue::try_from(format!(
+        "default-src 'none'; script-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'"
+    )) {
+        headers.insert("content-security-policy", csp);
+    }
+    response
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, USER_AGENT};
 use http::request::Parts;
-use http::{HeaderValue, Request};
+use http::{HeaderValue, Method, Request};
 use sha2::{Digest, Sha256};
 use tokio::time::Instant;
 use tower::{Service, ServiceExt};
@@ -147,6 +147,7 @@ where
             None => self.track(parts, body, user_id).await,
             Some(FoundToken::Header(token)) => self.api_return(parts, body, user_id, token).await,
             Some(FoundToken::Query(token)) => self.browser_return(parts, user_id, token).await,
+            Some(FoundToken::Resume(token)) => self.resume(parts, user_id, token).await,
         }
     }
 
@@ -229,9 +230,11 @@ where
     ) -> Response {
         let config = &self.config;
         let htmx = parts.headers.contains_key("hx-request");
-        // A request can be resumed after the UI only if the UI can send the user back.
+        // A request can be resumed after the UI only if the UI can send the user back, and
+        // only as a GET or a form POST: that is all a browser can be made to send.
         let resumable = config.redirect_origin.is_some()
-            && (htmx || config.client_kind.is_browser(&parts.headers));
+            && (htmx || config.client_kind.is_browser(&parts.headers))
+            && matches!(parts.method, Method::GET | Method::POST);
         let navigation = resumable && !htmx;
         let url = tracked.url.as_deref().filter(|url| is_http_url(url));
         if (navigation && url.is_none()) || (!navigation && tracked.token.is_none()) {
@@ -296,7 +299,7 @@ where
             Ok(validated) => validated,
             Err(response) => return response,
         };
-        let record = match self.config.take(&validated, &user_id).await {
+        let record = match self.config.take(&validated.idempotency_key, &user_id).await {
             Ok(record) => record,
             Err(response) => return response,
         };
@@ -319,28 +322,74 @@ where
         self.run(parts, body, proof).await
     }
 
-    /// Leg 2 for browsers back from the UI: the stashed request runs as it was sent.
-    async fn browser_return(self, mut parts: Parts, user_id: String, token: String) -> Response {
+    /// Leg 2 for browsers back from the UI (a GET with `?token=`). A challenged GET runs
+    /// now; a challenged POST cannot be re-sent by a redirect, so the browser gets a page
+    /// that posts back at once (the [resume](Self::resume) leg) and the stash waits for it.
+    async fn browser_return(self, parts: Parts, user_id: String, token: String) -> Response {
         let validated = match self.config.validate(&token, &user_id).await {
             Ok(validated) => validated,
             Err(response) => return response,
         };
-        let record = match self.config.take(&validated, &user_id).await {
+        let key = validated.idempotency_key.clone();
+        let record = match self.config.take(&key, &user_id).await {
             Ok(record) => record,
             Err(response) => return response,
         };
-        let (Some(stashed), true) = (
-            record.stashed,
-            record.path_and_query == token::path_and_query_without_token(&parts.uri),
-        ) else {
+        let here = token::path_and_query_without_token(&parts.uri);
+        if record.stashed.is_none() || record.path_and_query != here {
             outcome(
                 "refused",
                 Some("the token came back to another route or to an API challenge"),
             );
             return respond::verification_failed().into_response();
+        }
+        if record.method == parts.method {
+            return self.run_stashed(parts, record, validated).await;
+        }
+        let config = &self.config;
+        if let Err(err) = config.store.put(resume_key(&key), record, RESUME_TTL).await {
+            outcome("unavailable", Some(&err.to_string()));
+            return respond::unavailable(config.retry_after).into_response();
+        }
+        outcome("resuming", None);
+        let path = public_path(&parts);
+        let separator = if path.contains('?') { '&' } else { '?' };
+        respond::resume_page(&format!("{path}{separator}token={token}"))
+    }
+
+    /// Leg 2, last step for a challenged browser POST: the resume page posted back with the
+    /// token, and the stashed request runs as it was first sent.
+    async fn resume(self, parts: Parts, user_id: String, token: String) -> Response {
+        let validated = match self.config.validate(&token, &user_id).await {
+            Ok(validated) => validated,
+            Err(response) => return response,
         };
-        let Ok(uri) = record.path_and_query.parse() else {
-            outcome("refused", Some("the stashed path is not a URI"));
+        let record = match self
+            .config
+            .take(&resume_key(&validated.idempotency_key), &user_id)
+            .await
+        {
+            Ok(record) => record,
+            Err(response) => return response,
+        };
+        if record.method != parts.method
+            || record.path_and_query != token::path_and_query_without_token(&parts.uri)
+        {
+            outcome("refused", Some("the resume came to another route"));
+            return respond::verification_failed().into_response();
+        }
+        self.run_stashed(parts, record, validated).await
+    }
+
+    /// Runs the handler on a stashed browser request, as it was first sent.
+    async fn run_stashed(
+        self,
+        mut parts: Parts,
+        record: PendingChallenge,
+        validated: Validated,
+    ) -> Response {
+        let (Some(stashed), Ok(uri)) = (record.stashed, record.path_and_query.parse()) else {
+            outcome("refused", Some("nothing stashed to resume"));
             return respond::verification_failed().into_response();
         };
         parts.method = record.method;
@@ -356,7 +405,7 @@ where
         outcome("verified", None);
         let proof = StepUp::new(
             &self.config.action,
-            &user_id,
+            &record.user_id,
             StepUpOutcome::Verified(validated.response),
         );
         self.run(parts, stashed.body, proof).await
@@ -382,8 +431,8 @@ impl GateConfig {
         let result = verify::validate(&self.client, token, Some(user_id), &self.action).await;
         record_latency(started);
         result.map_err(|rejected| match rejected {
-            Rejected::Unavailable(err) => {
-                outcome("unavailable", Some(&err.to_string()));
+            Rejected::Unavailable(reason) => {
+                outcome("unavailable", Some(&reason));
                 respond::unavailable(self.retry_after).into_response()
             }
             Rejected::Invalid(reason) => {
@@ -395,13 +444,9 @@ impl GateConfig {
 
     /// Takes the pending record of a validated token: once only, and only for the user and
     /// action it was issued to.
-    async fn take(
-        &self,
-        validated: &Validated,
-        user_id: &str,
-    ) -> Result<PendingChallenge, Response> {
-        tracing::Span::current().record("idempotency_key", validated.idempotency_key.as_str());
-        match self.store.take(&validated.idempotency_key).await {
+    async fn take(&self, key: &str, user_id: &str) -> Result<PendingChallenge, Response> {
+        tracing::Span::current().record("idempotency_key", key.trim_start_matches(RESUME_PREFIX));
+        match self.store.take(key).await {
             Ok(Some(record)) if record.user_id == user_id && record.action == self.action => {
                 Ok(record)
             }
@@ -425,6 +470,16 @@ impl GateConfig {
             }
         }
     }
+}
+
+/// How long the resume page has to post back: it does so at once.
+const RESUME_TTL: std::time::Duration = std::time::Duration::from_secs(120);
+const RESUME_PREFIX: &str = "resume:";
+
+/// Where a validated browser POST waits for its resume page, apart from pending
+/// challenges so that neither leg can take the other's record.
+fn resume_key(idempotency_key: &str) -> String {
+    format!("{RESUME_PREFIX}{idempotency_key}")
 }
 
 /// Reads the body up to `limit` bytes: 413 past it, 400 if it cannot be read.

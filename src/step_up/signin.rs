@@ -44,15 +44,12 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 /// ([`start`](Self::start)) and the callback handler ([`SignedIn`]).
 ///
 /// ```
-/// use axum::{Router, extract::{FromRef, State}, http::HeaderMap, response::{IntoResponse, Response}, routing::{get, post}};
+/// use axum::{Router, extract::State, http::HeaderMap, response::{IntoResponse, Response}, routing::{get, post}};
 /// use axum_authsignal::{Authsignal, step_up::{SignIn, SignedIn}};
 ///
-/// #[derive(Clone, FromRef)]
-/// struct App { sign_in: SignIn }
-///
-/// async fn password(State(app): State<App>, headers: HeaderMap) -> Response {
+/// async fn password(State(sign_in): State<SignIn>, headers: HeaderMap) -> Response {
 ///     let user_id = "alice"; // ... after checking the password
-///     match app.sign_in.start(user_id, &headers).await {
+///     match sign_in.start(user_id, &headers).await {
 ///         Ok(proof) => format!("signed in as {}", proof.user_id()).into_response(),
 ///         Err(challenge_or_refusal) => challenge_or_refusal,
 ///     }
@@ -67,7 +64,7 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 /// let app: Router = Router::new()
 ///     .route("/login", post(password))
 ///     .route("/login/callback", get(callback))
-///     .with_state(App { sign_in });
+///     .with_state(sign_in);
 /// ```
 #[derive(Clone)]
 pub struct SignIn {
@@ -266,12 +263,14 @@ impl SignIn {
         let token = match token::find(parts, &header) {
             Ok(Some(FoundToken::Header(token) | FoundToken::Query(token))) => token,
             Ok(None) => return Err(StepUpRejection::TokenRequired),
-            Err(_) => return Err(StepUpRejection::MalformedToken),
+            Ok(Some(FoundToken::Resume(_))) | Err(_) => {
+                return Err(StepUpRejection::MalformedToken);
+            }
         };
         let validated = match verify::validate(&config.client, &token, None, &config.action).await {
             Ok(validated) => validated,
-            Err(Rejected::Unavailable(err)) => {
-                tracing::warn!(error = %err, "sign-in validation unavailable");
+            Err(Rejected::Unavailable(reason)) => {
+                tracing::warn!(reason, "sign-in validation unavailable");
                 return Err(StepUpRejection::Unavailable);
             }
             Err(Rejected::Invalid(reason)) => {

@@ -14,6 +14,8 @@ pub(crate) enum FoundToken {
     Header(String),
     /// A browser back from the pre-built UI (`?token=` on a GET).
     Query(String),
+    /// The gate's own resume page re-posting a challenged form (`?token=` on a POST).
+    Resume(String),
 }
 
 impl std::fmt::Debug for FoundToken {
@@ -22,6 +24,7 @@ impl std::fmt::Debug for FoundToken {
         let (place, token) = match self {
             FoundToken::Header(token) => ("Header", token),
             FoundToken::Query(token) => ("Query", token),
+            FoundToken::Resume(token) => ("Resume", token),
         };
         write!(f, "{place}([redacted; {} bytes])", token.len())
     }
@@ -43,9 +46,13 @@ pub(crate) fn find(parts: &Parts, header: &HeaderName) -> Result<Option<FoundTok
     match (from_header, from_query) {
         (Some(_), Some(_)) => Err(Malformed),
         (Some(token), None) => check(token).map(|t| Some(FoundToken::Header(t))),
-        // Only a navigation back from the UI carries the token in the URL.
+        // Only a navigation back from the UI, or the resume page it leads to, carries the
+        // token in the URL.
         (None, Some(token)) if parts.method == http::Method::GET => {
             check(token).map(|t| Some(FoundToken::Query(t)))
+        }
+        (None, Some(token)) if parts.method == http::Method::POST => {
+            check(token).map(|t| Some(FoundToken::Resume(t)))
         }
         (None, Some(_)) => Err(Malformed),
         (None, None) => Ok(None),
@@ -134,6 +141,10 @@ mod tests {
             find_in("GET", "/w?x=1&token=a.b.c", None),
             Ok(Some(FoundToken::Query("a.b.c".into())))
         );
+        assert_eq!(
+            find_in("POST", "/w?token=a.b.c", None),
+            Ok(Some(FoundToken::Resume("a.b.c".into())))
+        );
     }
 
     #[test]
@@ -147,7 +158,7 @@ mod tests {
             ("GET", "/w?token=a%0D%0Ab", None),
             ("GET", "/w?token=a%00b", None),
             ("GET", "/w?token=a&token=b", None),
-            ("POST", "/w?token=a.b.c", None),
+            ("PUT", "/w?token=a.b.c", None),
             ("GET", "/w?token=a.b.c", Some("a.b.c")),
         ] {
             assert_eq!(

@@ -12,10 +12,17 @@ pub(crate) struct Validated {
 
 /// Why a token does not open the gate.
 pub(crate) enum Rejected {
-    /// Authsignal could not be asked: the gate stays shut with a 503.
-    Unavailable(Error),
+    /// Authsignal could not be asked, or answered something this crate cannot read: the
+    /// gate stays shut with a 503. The reason is for the logs only.
+    Unavailable(String),
     /// Authsignal answered, and the answer is no; the reason is for the logs only.
     Invalid(&'static str),
+}
+
+impl From<Error> for Rejected {
+    fn from(err: Error) -> Self {
+        Rejected::Unavailable(err.to_string())
+    }
 }
 
 /// Asks Authsignal about `token` and accepts it only if it is valid, its state is
@@ -32,10 +39,12 @@ pub(crate) async fn validate(
         user_id: user_id.map(str::to_owned),
         action: Some(action.to_owned()),
     };
-    let response = client
-        .validate_challenge(&request)
-        .await
-        .map_err(Rejected::Unavailable)?;
+    let response = client.validate_challenge(&request).await?;
+    // A state this crate does not know is not a "no": it is an answer it cannot read, so
+    // the gate stays shut as it does for an outage (503), without blaming the token.
+    if let Some(UserActionState::Other(state)) = &response.state {
+        return Err(Rejected::Unavailable(format!("unexpected state {state}")));
+    }
     if !response.is_valid {
         return Err(Rejected::Invalid("Authsignal says the token is not valid"));
     }

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 /// ```
 /// use axum_authsignal::Token;
 /// let token = Token::from("eyJhbGciOiJIUzI1NiJ9.e30.sig");
-/// assert_eq!(format!("{token:?}"), "Token([redacted; 27 bytes])");
+/// assert_eq!(format!("{token:?}"), "Token([redacted; 28 bytes])");
 /// assert_eq!(token.as_str(), "eyJhbGciOiJIUzI1NiJ9.e30.sig");
 /// ```
 #[derive(Clone, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,0 +1,91 @@
+//! The Server API under `/v1` (Basic auth with the tenant secret) and the client API
+//! under `/v1/client` (Bearer track token).
+
+mod actions;
+mod auth;
+mod challenges;
+mod client;
+mod cors;
+mod extract;
+mod sessions;
+mod users;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use serde::Serialize;
+
+use super::state::Shared;
+
+/// The body of a successful delete.
+#[derive(Debug, Serialize)]
+pub(crate) struct Deleted {
+    success: bool,
+}
+
+impl Default for Deleted {
+    fn default() -> Self {
+        Self { success: true }
+    }
+}
+
+/// The routes of `/v1`.
+pub(crate) fn router(shared: Arc<Shared>) -> Router {
+    let server_api = Router::new()
+        .route("/users", get(users::query_users))
+        .route(
+            "/users/{user_id}",
+            get(users::get_user)
+                .patch(users::update_user)
+                .delete(users::delete_user),
+        )
+        .route(
+            "/users/{user_id}/authenticators",
+            get(users::get_authenticators).post(users::enroll_verified_authenticator),
+        )
+        .route(
+            "/users/{user_id}/authenticators/{user_authenticator_id}",
+            delete(users::delete_authenticator),
+        )
+        .route("/users/{user_id}/actions", get(actions::query_user_actions))
+        .route("/users/{user_id}/actions/{action}", post(actions::track))
+        .route(
+            "/users/{user_id}/actions/{action}/{idempotency_key}",
+            get(actions::get_action).patch(actions::update_action),
+        )
+        .route("/validate", post(actions::validate_challenge))
+        .route("/challenge", post(challenges::challenge))
+        .route("/verify", post(challenges::verify))
+        .route("/claim", post(challenges::claim_challenge))
+        .route("/challenges", get(challenges::get_challenge))
+        .route("/sessions", post(sessions::create_session))
+        .route("/sessions/validate", post(sessions::validate_session))
+        .route("/sessions/refresh", post(sessions::refresh_session))
+        .route("/sessions/revoke", post(sessions::revoke_session))
+        .route(
+            "/sessions/user/revoke",
+            post(sessions::revoke_user_sessions),
+        )
+        // `route_layer`: the secret guards these routes only, not the client API merged
+        // below, and an unknown path is still a 404 rather than a 401.
+        .route_layer(middleware::from_fn_with_state(
+            shared.clone(),
+            auth::require_secret,
+        ));
+    let client_api = Router::new()
+        .route(
+            "/client/verify/totp",
+            post(client::verify_totp).options(cors::preflight),
+        )
+        .route(
+            "/client/user-authenticators/totp",
+            post(client::enroll_totp).options(cors::preflight),
+        )
+        // A custom UI calls these from the browser, from the app's own origin.
+        .layer(middleware::from_fn(cors::allow_any_origin));
+    Router::new()
+        .nest("/v1", server_api.merge(client_api))
+        .with_state(shared)
+}

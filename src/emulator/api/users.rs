@@ -1,0 +1,82 @@
+//! Routes of users and their authenticators.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+
+use super::super::error::HttpError;
+use super::super::state::{EnrollRequest, Shared};
+use super::Deleted;
+use super::extract::{ApiJson, ApiPath, ApiQuery};
+use crate::{
+    EnrollVerifiedAuthenticatorResponse, QueryUsersRequest, QueryUsersResponse, UpdateUserRequest,
+    User, UserAttributes, UserAuthenticator,
+};
+
+/// `GET /users/{userId}`
+pub(crate) async fn get_user(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Json<User> {
+    Json(shared.store().get_user(&user_id))
+}
+
+/// `GET /users?username&email&phoneNumber&token&limit&lastEvaluatedUserId`
+pub(crate) async fn query_users(
+    State(shared): State<Arc<Shared>>,
+    ApiQuery(query): ApiQuery<QueryUsersRequest>,
+) -> Result<Json<QueryUsersResponse>, HttpError> {
+    let tokens = shared.tokens();
+    shared.store().query_users(&query, tokens).map(Json)
+}
+
+/// `PATCH /users/{userId}`
+pub(crate) async fn update_user(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(user_id): ApiPath<String>,
+    ApiJson(changes): ApiJson<UpdateUserRequest>,
+) -> Json<UserAttributes> {
+    Json(shared.store().update_user(&user_id, changes))
+}
+
+/// `DELETE /users/{userId}`
+pub(crate) async fn delete_user(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Json<Deleted> {
+    shared.store().delete_user(&user_id);
+    Json(Deleted::default())
+}
+
+/// `GET /users/{userId}/authenticators`
+pub(crate) async fn get_authenticators(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(user_id): ApiPath<String>,
+) -> Json<Vec<UserAuthenticator>> {
+    Json(shared.store().list_authenticators(&user_id))
+}
+
+/// `POST /users/{userId}/authenticators`
+pub(crate) async fn enroll_verified_authenticator(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(user_id): ApiPath<String>,
+    ApiJson(request): ApiJson<EnrollRequest>,
+) -> Result<Json<EnrollVerifiedAuthenticatorResponse>, HttpError> {
+    let now = shared.clock.now();
+    shared
+        .store()
+        .enroll_verified(&user_id, request, now)
+        .map(Json)
+}
+
+/// `DELETE /users/{userId}/authenticators/{userAuthenticatorId}`
+pub(crate) async fn delete_authenticator(
+    State(shared): State<Arc<Shared>>,
+    ApiPath((user_id, authenticator_id)): ApiPath<(String, String)>,
+) -> Result<Json<Deleted>, HttpError> {
+    shared
+        .store()
+        .delete_authenticator(&user_id, &authenticator_id)?;
+    Ok(Json(Deleted::default()))
+}

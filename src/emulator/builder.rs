@@ -1,0 +1,118 @@
+//! [`EmulatorBuilder`]: the secret, the actions and the address, then `start`.
+
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use super::config::EmulatorConfig;
+use super::handle::EmulatorHandle;
+use super::rules::ActionConfig;
+use super::state::Shared;
+use super::{DEMO_SECRET, server};
+
+/// Configures and starts an emulator.
+///
+/// | setting | default |
+/// |---|---|
+/// | [`secret`](Self::secret) | [`DEMO_SECRET`] |
+/// | [`bind`](Self::bind) | `127.0.0.1:0` (a free port) |
+/// | actions ([`action`](Self::action), [`config`](Self::config)) | none: every action is `ALLOW` |
+#[must_use]
+#[derive(Clone)]
+pub struct EmulatorBuilder {
+    secret: Option<String>,
+    config: EmulatorConfig,
+    bind: SocketAddr,
+}
+
+impl std::fmt::Debug for EmulatorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorBuilder")
+            .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field("config", &self.config)
+            .field("bind", &self.bind)
+            .finish()
+    }
+}
+
+impl Default for EmulatorBuilder {
+    fn default() -> Self {
+        Self {
+            secret: None,
+            config: EmulatorConfig::default(),
+            bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+        }
+    }
+}
+
+impl EmulatorBuilder {
+    /// The tenant secret the API takes (as the Basic-auth user name) and tokens are
+    /// signed with.
+    pub fn secret(mut self, secret: impl Into<String>) -> Self {
+        self.secret = Some(secret.into());
+        self
+    }
+
+    /// How `track` treats the action `code`.
+    pub fn action(mut self, code: impl Into<String>, config: ActionConfig) -> Self {
+        self.config.actions.insert(code.into(), config);
+        self
+    }
+
+    /// How `track` treats action codes with no configuration of their own.
+    pub fn default_action(mut self, config: ActionConfig) -> Self {
+        self.config.default_action = config;
+        self
+    }
+
+    /// Every action at once (replacing those set before), e.g. from a file.
+    pub fn config(mut self, config: EmulatorConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The address to listen on; port 0 picks a free one.
+    pub fn bind(mut self, addr: SocketAddr) -> Self {
+        self.bind = addr;
+        self
+    }
+
+    /// Binds the address and spawns the server on the current tokio runtime.
+    ///
+    /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
+    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls).
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    pub async fn start(self) -> std::io::Result<EmulatorHandle> {
+        let secret = self.secret.unwrap_or_else(|| DEMO_SECRET.to_owned());
+        if secret.trim().is_empty() || secret.contains(':') || secret.chars().any(char::is_control)
+        {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "the emulator secret must be non-empty, without ':' or control characters",
+            ));
+        }
+        let listener = TcpListener::bind(self.bind).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(secret, origin(addr), self.config));
+        let (stop, stopped) = watch::channel(false);
+        let app = server::app(shared.clone());
+        let task = tokio::spawn(server::serve(listener, shared.clone(), app, stopped));
+        Ok(EmulatorHandle::new(shared, addr, stop, task))
+    }
+}
+
+/// `http://addr`, with an unspecified address (`0.0.0.0`, `::`) replaced by loopback:
+/// the URLs handed out must be ones a browser on this machine can open.
+fn origin(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        ip if !ip.is_unspecified() => ip,
+        std::net::IpAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}

@@ -1,0 +1,124 @@
+//! Naming and recording the requests the emulator receives.
+//!
+//! Every request is named by the operation it calls, with the names the client uses
+//! (`track`, `validateChallenge`, `getUser`, ...), before routing: faults are looked up by
+//! that name, and [`calls`](super::EmulatorHandle::calls) lets a test assert that a call
+//! was (or was not) made.
+
+use http::Method;
+
+/// One request the emulator received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RecordedCall {
+    /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
+    /// `clientVerifyTotp`, `clientEnrollTotp`, `uiChallenge`, `uiSubmit`, `unknown`.
+    pub operation: &'static str,
+    /// The HTTP method.
+    pub method: Method,
+    /// The path as received (still percent-encoded), without the query string, which may
+    /// hold a token.
+    pub path: String,
+}
+
+/// The operation a request calls.
+pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+    let Some(rest) = segments.strip_prefix(&["v1"]) else {
+        return match (method, segments.as_slice()) {
+            (&Method::GET, ["ui", "challenge"]) => "uiChallenge",
+            (&Method::POST, ["ui", "challenge"]) => "uiSubmit",
+            _ => "unknown",
+        };
+    };
+    match (method, rest) {
+        (&Method::GET, ["users"]) => "queryUsers",
+        (&Method::GET, ["users", _]) => "getUser",
+        (&Method::PATCH, ["users", _]) => "updateUser",
+        (&Method::DELETE, ["users", _]) => "deleteUser",
+        (&Method::GET, ["users", _, "authenticators"]) => "getAuthenticators",
+        (&Method::POST, ["users", _, "authenticators"]) => "enrollVerifiedAuthenticator",
+        (&Method::DELETE, ["users", _, "authenticators", _]) => "deleteAuthenticator",
+        (&Method::GET, ["users", _, "actions"]) => "queryUserActions",
+        (&Method::POST, ["users", _, "actions", _]) => "track",
+        (&Method::GET, ["users", _, "actions", _, _]) => "getAction",
+        (&Method::PATCH, ["users", _, "actions", _, _]) => "updateAction",
+        (&Method::POST, ["validate"]) => "validateChallenge",
+        (&Method::POST, ["claim"]) => "claimChallenge",
+        (&Method::POST, ["challenge"]) => "challenge",
+        (&Method::POST, ["verify"]) => "verify",
+        (&Method::GET, ["challenges"]) => "getChallenge",
+        (&Method::POST, ["sessions"]) => "createSession",
+        (&Method::POST, ["sessions", "validate"]) => "validateSession",
+        (&Method::POST, ["sessions", "refresh"]) => "refreshSession",
+        (&Method::POST, ["sessions", "revoke"]) => "revokeSession",
+        (&Method::POST, ["sessions", "user", "revoke"]) => "revokeUserSessions",
+        (&Method::POST, ["client", "verify", "totp"]) => "clientVerifyTotp",
+        (&Method::POST, ["client", "user-authenticators", "totp"]) => "clientEnrollTotp",
+        _ => "unknown",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_its_client_name() {
+        for (method, path, name) in [
+            (Method::GET, "/v1/users", "queryUsers"),
+            (Method::GET, "/v1/users/123%3Atest", "getUser"),
+            (Method::PATCH, "/v1/users/u", "updateUser"),
+            (Method::DELETE, "/v1/users/u", "deleteUser"),
+            (
+                Method::GET,
+                "/v1/users/u/authenticators",
+                "getAuthenticators",
+            ),
+            (
+                Method::POST,
+                "/v1/users/u/authenticators",
+                "enrollVerifiedAuthenticator",
+            ),
+            (
+                Method::DELETE,
+                "/v1/users/u/authenticators/a",
+                "deleteAuthenticator",
+            ),
+            (Method::GET, "/v1/users/u/actions", "queryUserActions"),
+            (Method::POST, "/v1/users/u/actions/withdraw", "track"),
+            (Method::GET, "/v1/users/u/actions/withdraw/k", "getAction"),
+            (
+                Method::PATCH,
+                "/v1/users/u/actions/withdraw/k",
+                "updateAction",
+            ),
+            (Method::POST, "/v1/validate", "validateChallenge"),
+            (Method::POST, "/v1/claim", "claimChallenge"),
+            (Method::POST, "/v1/challenge", "challenge"),
+            (Method::POST, "/v1/verify", "verify"),
+            (Method::GET, "/v1/challenges", "getChallenge"),
+            (Method::POST, "/v1/sessions", "createSession"),
+            (Method::POST, "/v1/sessions/validate", "validateSession"),
+            (Method::POST, "/v1/sessions/refresh", "refreshSession"),
+            (Method::POST, "/v1/sessions/revoke", "revokeSession"),
+            (
+                Method::POST,
+                "/v1/sessions/user/revoke",
+                "revokeUserSessions",
+            ),
+            (Method::POST, "/v1/client/verify/totp", "clientVerifyTotp"),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/totp",
+                "clientEnrollTotp",
+            ),
+            (Method::GET, "/ui/challenge", "uiChallenge"),
+            (Method::POST, "/ui/challenge", "uiSubmit"),
+            (Method::PUT, "/v1/validate", "unknown"),
+            (Method::GET, "/elsewhere", "unknown"),
+        ] {
+            assert_eq!(operation(&method, path), name, "{method} {path}");
+        }
+    }
+}

@@ -1,0 +1,242 @@
+//! Authenticators: `getAuthenticators`, `enrollVerifiedAuthenticator`, `deleteAuthenticator`,
+//! and authenticator apps enrolled directly by a test.
+
+use http::StatusCode;
+use serde::Deserialize;
+
+use super::super::clock::Timestamp;
+use super::super::error::HttpError;
+use super::super::totp::{self, TotpEnrollment};
+use super::{AuthenticatorRecord, Store};
+use crate::{EnrollVerifiedAuthenticatorResponse, UserAuthenticator, VerificationMethod};
+
+/// The body of `enrollVerifiedAuthenticator`, also in its legacy shape (`oobChannel`
+/// instead of `verificationMethod`), which older SDKs still send.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct EnrollRequest {
+    verification_method: Option<VerificationMethod>,
+    oob_channel: Option<VerificationMethod>,
+    phone_number: Option<String>,
+    email: Option<String>,
+    is_default: Option<bool>,
+}
+
+impl Store {
+    fn authenticator_view(record: &AuthenticatorRecord) -> UserAuthenticator {
+        UserAuthenticator {
+            user_id: Some(record.user_id.clone()),
+            user_authenticator_id: record.id.clone(),
+            verification_method: Some(record.method.clone()),
+            created_at: Some(record.created_at.rfc3339()),
+            verified_at: record.verified_at.map(Timestamp::rfc3339),
+            last_verified_at: record.last_verified_at.map(Timestamp::rfc3339),
+            phone_number: record.phone_number.clone(),
+            email: record.email.clone(),
+            username: None,
+            display_name: None,
+            webauthn_credential: None,
+        }
+    }
+
+    /// `getAuthenticators`: the verified ones (an unknown user has none).
+    pub(crate) fn list_authenticators(&self, user_id: &str) -> Vec<UserAuthenticator> {
+        self.authenticators
+            .iter()
+            .filter(|a| a.user_id == user_id && a.is_verified())
+            .map(Self::authenticator_view)
+            .collect()
+    }
+
+    /// `enrollVerifiedAuthenticator`: an authenticator the app verified itself. SMS and
+    /// WhatsApp need a phone number, email methods an address; an authenticator app gets a
+    /// fresh TOTP secret (which the handle's `totp_code` reads).
+    pub(crate) fn enroll_verified(
+        &mut self,
+        user_id: &str,
+        request: EnrollRequest,
+        now: Timestamp,
+    ) -> Result<EnrollVerifiedAuthenticatorResponse, HttpError> {
+        let method = request
+            .verification_method
+            .or(request.oob_channel)
+            .ok_or_else(|| HttpError::invalid_request("verificationMethod is required."))?;
+        let needs = |value: &Option<String>, what: &str| match value.as_deref().map(str::trim) {
+            Some(text) if !text.is_empty() => Ok(()),
+            _ => Err(HttpError::invalid_request(format!(
+                "{what} is required for {method}."
+            ))),
+        };
+        match method {
+            VerificationMethod::Sms | VerificationMethod::Whatsapp => {
+                needs(&request.phone_number, "phoneNumber")?;
+            }
+            VerificationMethod::EmailOtp | VerificationMethod::EmailMagicLink => {
+                needs(&request.email, "email")?;
+            }
+            VerificationMethod::AuthenticatorApp => {}
+            other => {
+                return Err(HttpError::invalid_request(format!(
+                    "{other} cannot be enrolled as a verified authenticator."
+                )));
+            }
+        }
+        let first = !self.is_enrolled(user_id);
+        let is_default = request.is_default.unwrap_or(first);
+        let user = self.user_mut(user_id);
+        if let Some(phone) = &request.phone_number {
+            user.phone_number = Some(phone.clone());
+            user.phone_number_verified = true;
+        }
+        if let Some(email) = &request.email {
+            user.email = Some(email.clone());
+            user.email_verified = true;
+        }
+        if is_default {
+            for other in self
+                .authenticators
+                .iter_mut()
+                .filter(|a| a.user_id == user_id)
+            {
+                other.is_default = false;
+            }
+        }
+        let totp_secret = (method == VerificationMethod::AuthenticatorApp).then(totp::new_secret);
+        let record = AuthenticatorRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_owned(),
+            method,
+            created_at: now,
+            verified_at: Some(now),
+            last_verified_at: None,
+            phone_number: request.phone_number,
+            email: request.email,
+            is_default,
+            totp_secret,
+        };
+        let authenticator = Self::authenticator_view(&record);
+        self.authenticators.push(record);
+        Ok(EnrollVerifiedAuthenticatorResponse {
+            authenticator,
+            recovery_codes: first.then(recovery_codes),
+        })
+    }
+
+    /// `deleteAuthenticator`; an unknown id is 400 `AUTHENTICATOR_NOT_FOUND`, as by the API.
+    pub(crate) fn delete_authenticator(
+        &mut self,
+        user_id: &str,
+        authenticator_id: &str,
+    ) -> Result<(), HttpError> {
+        let before = self.authenticators.len();
+        self.authenticators
+            .retain(|a| !(a.user_id == user_id && a.id == authenticator_id));
+        if self.authenticators.len() == before {
+            return Err(HttpError::new(
+                StatusCode::BAD_REQUEST,
+                "AUTHENTICATOR_NOT_FOUND",
+                "The authenticator was not found.",
+            ));
+        }
+        Ok(())
+    }
+
+    /// A verified authenticator app for `user_id`, replacing any they had.
+    pub(crate) fn enroll_totp_directly(&mut self, user_id: &str, now: Timestamp) -> TotpEnrollment {
+        self.authenticators.retain(|a| {
+            !(a.user_id == user_id && a.method == VerificationMethod::AuthenticatorApp)
+        });
+        let is_default = !self.is_enrolled(user_id);
+        self.user_mut(user_id);
+        let secret = totp::new_secret();
+        let record = AuthenticatorRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_owned(),
+            method: VerificationMethod::AuthenticatorApp,
+            created_at: now,
+            verified_at: Some(now),
+            last_verified_at: None,
+            phone_number: None,
+            email: None,
+            is_default,
+            totp_secret: Some(secret),
+        };
+        let enrollment = enrollment_of(&record);
+        self.authenticators.push(record);
+        enrollment
+    }
+
+    /// An authenticator-app enrollment in progress for `user_id`: the one already started,
+    /// or a new one. The first right code completes it.
+    pub(crate) fn start_totp_enrollment(
+        &mut self,
+        user_id: &str,
+        now: Timestamp,
+    ) -> TotpEnrollment {
+        if let Some(pending) = self.authenticators.iter().find(|a| {
+            a.user_id == user_id
+                && a.method == VerificationMethod::AuthenticatorApp
+                && !a.is_verified()
+        }) {
+            return enrollment_of(pending);
+        }
+        self.user_mut(user_id);
+        let record = AuthenticatorRecord {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_owned(),
+            method: VerificationMethod::AuthenticatorApp,
+            created_at: now,
+            verified_at: None,
+            last_verified_at: None,
+            phone_number: None,
+            email: None,
+            is_default: false,
+            totp_secret: Some(totp::new_secret()),
+        };
+        let enrollment = enrollment_of(&record);
+        self.authenticators.push(record);
+        enrollment
+    }
+
+    /// The user's authenticator app: the verified one, else the enrollment in progress.
+    pub(crate) fn totp_authenticator(&self, user_id: &str) -> Option<&AuthenticatorRecord> {
+        let apps = || {
+            self.authenticators.iter().filter(move |a| {
+                a.user_id == user_id
+                    && a.method == VerificationMethod::AuthenticatorApp
+                    && a.totp_secret.is_some()
+            })
+        };
+        apps().find(|a| a.is_verified()).or_else(|| apps().next())
+    }
+
+    /// The code the user's authenticator app shows now.
+    pub(crate) fn totp_code(&self, user_id: &str, now: Timestamp) -> Option<String> {
+        let secret = self.totp_authenticator(user_id)?.totp_secret.as_deref()?;
+        totp::code_at(secret, now)
+    }
+}
+
+fn enrollment_of(record: &AuthenticatorRecord) -> TotpEnrollment {
+    let secret = record.totp_secret.as_deref().unwrap_or_default();
+    TotpEnrollment {
+        user_id: record.user_id.clone(),
+        user_authenticator_id: record.id.clone(),
+        secret: totp::base32(secret),
+        uri: totp::otpauth_uri(&record.user_id, secret),
+    }
+}
+
+/// Ten recovery codes of the `xxxx-xxxx` kind.
+fn recovery_codes() -> Vec<String> {
+    (0..10)
+        .map(|_| {
+            let part = || {
+                (0..4)
+                    .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
+                    .collect::<String>()
+            };
+            format!("{}-{}", part(), part())
+        })
+        .collect()
+}

@@ -1,0 +1,265 @@
+//! The emulated tenant's data, kept in memory behind one `Mutex`.
+//!
+//! Handlers lock the store, do their work without awaiting anything, and let go: a
+//! `std::sync::Mutex` is never held across an `.await`. The operations themselves live in
+//! one module per area, as methods of [`Store`] that take the instant (or a [`Tokens`],
+//! which carries it) from the caller, so that the clock is read once per request.
+
+mod actions;
+mod authenticators;
+mod otp;
+mod sessions;
+mod totp;
+mod users;
+
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+pub(crate) use actions::ActionsQuery;
+pub(crate) use authenticators::EnrollRequest;
+pub(crate) use totp::TotpAttempt;
+
+use super::calls::RecordedCall;
+use super::clock::{Clock, Timestamp};
+use super::config::EmulatorConfig;
+use super::faults::{Fault, FaultKind, Faults};
+use super::outbox::OutboxMessage;
+use super::rules::Rule;
+use super::tokens::Tokens;
+use crate::{CustomData, SmsChannel, TrackResponse, UserActionState, VerificationMethod};
+
+/// How many wrong codes a challenge takes before it fails.
+pub const MAX_ATTEMPTS: u32 = 5;
+
+/// How long a one-time code sent by `challenge` is good for.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// Everything a request handler needs, shared by all of them.
+pub(crate) struct Shared {
+    pub(crate) secret: String,
+    /// `http://host:port`, for the URLs the emulator hands out.
+    pub(crate) origin: String,
+    pub(crate) clock: Clock,
+    store: Mutex<Store>,
+    faults: Mutex<Faults>,
+    calls: Mutex<Vec<RecordedCall>>,
+}
+
+impl std::fmt::Debug for Shared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Shared")
+            .field("origin", &self.origin)
+            .field("secret", &"[redacted]")
+            .finish_non_exhaustive()
+    }
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic elsewhere must not turn every later request into one.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    pub(crate) fn new(secret: String, origin: String, config: EmulatorConfig) -> Self {
+        Self {
+            secret,
+            origin,
+            clock: Clock::default(),
+            store: Mutex::new(Store {
+                config,
+                ..Store::default()
+            }),
+            faults: Mutex::default(),
+            calls: Mutex::default(),
+        }
+    }
+
+    pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
+        lock(&self.store)
+    }
+
+    /// Token signing and reading at the clock's present.
+    pub(crate) fn tokens(&self) -> Tokens<'_> {
+        Tokens {
+            secret: &self.secret,
+            now: self.clock.now(),
+        }
+    }
+
+    pub(crate) fn record_call(&self, call: RecordedCall) {
+        lock(&self.calls).push(call);
+    }
+
+    pub(crate) fn calls(&self) -> Vec<RecordedCall> {
+        lock(&self.calls).clone()
+    }
+
+    pub(crate) fn clear_calls(&self) {
+        lock(&self.calls).clear();
+    }
+
+    pub(crate) fn arm_fault(&self, operation: &str, fault: Fault) {
+        lock(&self.faults).arm(operation, fault);
+    }
+
+    pub(crate) fn clear_faults(&self, operation: Option<&str>) {
+        lock(&self.faults).clear(operation);
+    }
+
+    pub(crate) fn take_fault(&self, operation: &str) -> Option<FaultKind> {
+        lock(&self.faults).take(operation)
+    }
+
+    /// The pre-built UI's address for a challenge token.
+    pub(crate) fn challenge_url(&self, token: &str) -> String {
+        format!("{}/ui/challenge?token={token}", self.origin)
+    }
+}
+
+/// The tenant's data.
+#[derive(Debug, Default)]
+pub(crate) struct Store {
+    pub(crate) config: EmulatorConfig,
+    pub(crate) users: Vec<UserRecord>,
+    pub(crate) authenticators: Vec<AuthenticatorRecord>,
+    /// In the order they were tracked.
+    pub(crate) actions: Vec<ActionRecord>,
+    pub(crate) challenges: Vec<OtpChallenge>,
+    pub(crate) sessions: Vec<SessionRecord>,
+    pub(crate) outbox: Vec<OutboxMessage>,
+}
+
+/// A user, created by the first `track`, `updateUser` or enrollment that names them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct UserRecord {
+    pub(crate) user_id: String,
+    pub(crate) email: Option<String>,
+    pub(crate) email_verified: bool,
+    pub(crate) phone_number: Option<String>,
+    pub(crate) phone_number_verified: bool,
+    pub(crate) username: Option<String>,
+    pub(crate) display_name: Option<String>,
+    pub(crate) custom: Option<CustomData>,
+    pub(crate) locale: Option<String>,
+}
+
+/// An authenticator; one whose `verified_at` is `None` is an enrollment in progress,
+/// which `getAuthenticators` does not list and which does not make the user enrolled.
+#[derive(Debug, Clone)]
+pub(crate) struct AuthenticatorRecord {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) method: VerificationMethod,
+    pub(crate) created_at: Timestamp,
+    pub(crate) verified_at: Option<Timestamp>,
+    pub(crate) last_verified_at: Option<Timestamp>,
+    pub(crate) phone_number: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) is_default: bool,
+    /// The shared secret of an authenticator app.
+    pub(crate) totp_secret: Option<Vec<u8>>,
+}
+
+impl AuthenticatorRecord {
+    pub(crate) fn is_verified(&self) -> bool {
+        self.verified_at.is_some()
+    }
+}
+
+/// A tracked action, keyed by user, action code and idempotency key.
+#[derive(Debug, Clone)]
+pub(crate) struct ActionRecord {
+    pub(crate) user_id: String,
+    pub(crate) code: String,
+    pub(crate) idempotency_key: String,
+    pub(crate) state: UserActionState,
+    pub(crate) created_at: Timestamp,
+    pub(crate) updated_at: Timestamp,
+    pub(crate) state_updated_at: Timestamp,
+    pub(crate) verification_method: Option<VerificationMethod>,
+    pub(crate) verified_by: Option<String>,
+    pub(crate) rule: Option<Rule>,
+    pub(crate) redirect_url: Option<String>,
+    pub(crate) scope: Option<String>,
+    /// Wrong codes so far; at [`MAX_ATTEMPTS`] the challenge has failed.
+    pub(crate) failed_attempts: u32,
+    /// What `track` first answered, answered again to a repeated `track`.
+    pub(crate) tracked: Option<TrackResponse>,
+}
+
+impl ActionRecord {
+    pub(crate) fn set_state(&mut self, state: UserActionState, now: Timestamp) {
+        self.state = state;
+        self.state_updated_at = now;
+        self.updated_at = now;
+    }
+}
+
+/// A one-time code sent by `challenge`.
+#[derive(Debug, Clone)]
+pub(crate) struct OtpChallenge {
+    pub(crate) id: String,
+    pub(crate) method: VerificationMethod,
+    pub(crate) sms_channel: Option<SmsChannel>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone_number: Option<String>,
+    pub(crate) code: String,
+    pub(crate) user_id: Option<String>,
+    pub(crate) action: Option<String>,
+    pub(crate) idempotency_key: String,
+    pub(crate) expires_at: Timestamp,
+    pub(crate) failed_attempts: u32,
+    pub(crate) verified: bool,
+    pub(crate) claimed_by: Option<String>,
+}
+
+/// A session made by `createSession`.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionRecord {
+    pub(crate) id: String,
+    pub(crate) user_id: String,
+    pub(crate) client_id: String,
+    pub(crate) verification_method: Option<VerificationMethod>,
+    /// The one refresh token that is good now; refreshing replaces it.
+    pub(crate) refresh_token: String,
+    pub(crate) refresh_expires_at: Timestamp,
+    pub(crate) revoked: bool,
+}
+
+impl Store {
+    /// The user, created on first mention.
+    pub(crate) fn user_mut(&mut self, user_id: &str) -> &mut UserRecord {
+        let index = match self.users.iter().position(|user| user.user_id == user_id) {
+            Some(index) => index,
+            None => {
+                self.users.push(UserRecord {
+                    user_id: user_id.to_owned(),
+                    ..UserRecord::default()
+                });
+                self.users.len() - 1
+            }
+        };
+        &mut self.users[index]
+    }
+
+    pub(crate) fn user(&self, user_id: &str) -> Option<&UserRecord> {
+        self.users.iter().find(|user| user.user_id == user_id)
+    }
+
+    pub(crate) fn action(&self, user_id: &str, code: &str, key: &str) -> Option<&ActionRecord> {
+        self.actions
+            .iter()
+            .find(|a| a.user_id == user_id && a.code == code && a.idempotency_key == key)
+    }
+
+    pub(crate) fn action_mut(
+        &mut self,
+        user_id: &str,
+        code: &str,
+        key: &str,
+    ) -> Option<&mut ActionRecord> {
+        self.actions
+            .iter_mut()
+            .find(|a| a.user_id == user_id && a.code == code && a.idempotency_key == key)
+    }
+}

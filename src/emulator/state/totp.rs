@@ -1,0 +1,131 @@
+//! Completing a challenge with an authenticator app, for the client API and the pre-built UI.
+
+use super::super::tokens::{ChallengeClaims, Tokens};
+use super::super::totp;
+use super::{MAX_ATTEMPTS, Store};
+use crate::{UserActionState, VerificationMethod};
+
+/// What a code typed against a challenge token came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum TotpAttempt {
+    /// Right: the action is `CHALLENGE_SUCCEEDED`, and this token proves it.
+    Verified {
+        token: String,
+        redirect_url: Option<String>,
+    },
+    /// Wrong; this many tries are left.
+    Wrong { attempts_left: u32 },
+    /// Too many wrong codes: the action is `CHALLENGE_FAILED`.
+    LimitReached,
+    /// The user has no authenticator app, not even one being enrolled.
+    NoAuthenticator,
+    /// The action cannot be completed with a code (gone, blocked, in review).
+    NotChallengeable,
+}
+
+impl Store {
+    /// Checks `code` against the authenticator app of the token's user, for the token's
+    /// action. The first right code also completes an enrollment in progress.
+    pub(crate) fn verify_totp(
+        &mut self,
+        claims: &ChallengeClaims,
+        code: &str,
+        tokens: Tokens<'_>,
+    ) -> TotpAttempt {
+        let now = tokens.now;
+        let target = &claims.other;
+        let Some(action_index) = self.actions.iter().position(|a| {
+            a.user_id == target.user_id
+                && a.code == target.action_code
+                && a.idempotency_key == target.idempotency_key
+        }) else {
+            return TotpAttempt::NotChallengeable;
+        };
+        let action = &self.actions[action_index];
+        if action.state == UserActionState::ChallengeFailed
+            || action.failed_attempts >= MAX_ATTEMPTS
+        {
+            return TotpAttempt::LimitReached;
+        }
+        // ALLOW is accepted too: an unenrolled user's token is how a custom UI enrolls them.
+        if !matches!(
+            action.state,
+            UserActionState::ChallengeRequired
+                | UserActionState::ChallengeSucceeded
+                | UserActionState::Allow
+        ) {
+            return TotpAttempt::NotChallengeable;
+        }
+        // Every app of the user is tried, verified ones first: a user re-enrolling a new
+        // app (with `add:authenticators`) proves it with a code from the new one.
+        let mut apps: Vec<_> = self
+            .authenticators
+            .iter()
+            .filter(|a| {
+                a.user_id == target.user_id
+                    && a.method == VerificationMethod::AuthenticatorApp
+                    && a.totp_secret.is_some()
+            })
+            .collect();
+        if apps.is_empty() {
+            return TotpAttempt::NoAuthenticator;
+        }
+        apps.sort_by_key(|a| !a.is_verified());
+        let matched = apps
+            .iter()
+            .find(|a| {
+                a.totp_secret
+                    .as_deref()
+                    .is_some_and(|secret| totp::check(secret, code, now))
+            })
+            .map(|a| (a.id.clone(), a.is_verified()));
+        let Some((authenticator_id, was_verified)) = matched else {
+            let action = &mut self.actions[action_index];
+            action.failed_attempts += 1;
+            action.updated_at = now;
+            if action.failed_attempts >= MAX_ATTEMPTS {
+                action.set_state(UserActionState::ChallengeFailed, now);
+                return TotpAttempt::LimitReached;
+            }
+            return TotpAttempt::Wrong {
+                attempts_left: MAX_ATTEMPTS - action.failed_attempts,
+            };
+        };
+
+        if !was_verified {
+            // A finished enrollment replaces the user's previous app (one app per user).
+            self.authenticators.retain(|a| {
+                a.user_id != target.user_id
+                    || a.method != VerificationMethod::AuthenticatorApp
+                    || a.id == authenticator_id
+            });
+            let default_taken = self
+                .authenticators
+                .iter()
+                .any(|a| a.user_id == target.user_id && a.is_default);
+            if let Some(app) = self
+                .authenticators
+                .iter_mut()
+                .find(|a| a.id == authenticator_id)
+            {
+                app.verified_at = Some(now);
+                app.is_default = !default_taken;
+            }
+        }
+        if let Some(app) = self
+            .authenticators
+            .iter_mut()
+            .find(|a| a.id == authenticator_id)
+        {
+            app.last_verified_at = Some(now);
+        }
+        let action = &mut self.actions[action_index];
+        action.set_state(UserActionState::ChallengeSucceeded, now);
+        action.verification_method = Some(VerificationMethod::AuthenticatorApp);
+        action.verified_by = Some(authenticator_id);
+        TotpAttempt::Verified {
+            token: tokens.challenge(target, action.scope.as_deref()),
+            redirect_url: action.redirect_url.clone(),
+        }
+    }
+}

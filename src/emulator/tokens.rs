@@ -1,0 +1,225 @@
+//! The tokens the emulator issues, shaped as Authsignal issues them.
+//!
+//! A **challenge token** (from `track`, from a completed challenge, from `claimChallenge`)
+//! is an HS256 JWT signed with the tenant secret:
+//!
+//! ```json
+//! {"sub": "<userId>", "iat": 1700000000, "exp": 1700000600, "jti": "<uuid>",
+//!  "type": "challenge", "scope": "add:authenticators",
+//!  "other": {"userId": "<userId>", "actionCode": "<action>", "idempotencyKey": "<key>"}}
+//! ```
+//!
+//! `exp` is [`TOKEN_LIFETIME`] (10 minutes) after `iat`, by the emulator's clock; `scope`
+//! is present only when the tracked action asked for one. The token names an action, not a
+//! state: `/validate` answers the state the action has *now*, so the token from `track` and
+//! the one returned after the challenge both validate once the challenge has succeeded.
+//!
+//! A **session access token** is the same kind of JWT with `"type": "access"`, a session id
+//! `sid` and the `clientId`; it lives [`SESSION_LIFETIME`]. Refresh tokens are opaque.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::clock::Timestamp;
+use super::jwt::{self, JwtError};
+
+/// How long a challenge token is good for: Authsignal's tokens last about 10 minutes.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// How long a session access token is good for.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(60 * 60);
+
+const CHALLENGE: &str = "challenge";
+const ACCESS: &str = "access";
+
+/// The action a challenge token is about, in the `other` object older Authsignal tokens carry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ActionRef {
+    pub(crate) user_id: String,
+    pub(crate) action_code: String,
+    pub(crate) idempotency_key: String,
+}
+
+/// The claims of a challenge token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct ChallengeClaims {
+    pub(crate) sub: String,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    pub(crate) jti: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(crate) scope: Option<String>,
+    pub(crate) other: ActionRef,
+}
+
+impl ChallengeClaims {
+    /// Whether the token grants `scope` (scopes are space-separated).
+    pub(crate) fn has_scope(&self, scope: &str) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|scopes| scopes.split_whitespace().any(|s| s == scope))
+    }
+}
+
+/// The claims of a session access token.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AccessClaims {
+    pub(crate) sub: String,
+    pub(crate) iat: u64,
+    pub(crate) exp: u64,
+    pub(crate) jti: String,
+    #[serde(rename = "type")]
+    pub(crate) kind: String,
+    pub(crate) sid: String,
+    pub(crate) client_id: String,
+}
+
+/// Why a token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum TokenError {
+    /// Not a token signed by this emulator, or not of the expected kind.
+    Invalid,
+    /// Signed by this emulator, but past its `exp`.
+    Expired,
+}
+
+impl From<JwtError> for TokenError {
+    fn from(_: JwtError) -> Self {
+        Self::Invalid
+    }
+}
+
+/// Signs and reads tokens with one secret at one instant.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Tokens<'a> {
+    pub(crate) secret: &'a str,
+    pub(crate) now: Timestamp,
+}
+
+impl Tokens<'_> {
+    fn expired(&self, exp: u64) -> bool {
+        self.now.unix_seconds() >= exp
+    }
+
+    /// A challenge token for `action`.
+    pub(crate) fn challenge(&self, action: &ActionRef, scope: Option<&str>) -> String {
+        let iat = self.now.unix_seconds();
+        let claims = ChallengeClaims {
+            sub: action.user_id.clone(),
+            iat,
+            exp: iat + TOKEN_LIFETIME.as_secs(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            kind: CHALLENGE.into(),
+            scope: scope.map(str::to_owned),
+            other: action.clone(),
+        };
+        jwt::sign(&claims, self.secret.as_bytes())
+    }
+
+    /// Reads a challenge token: signed here, of the challenge kind, not expired.
+    pub(crate) fn read_challenge(&self, token: &str) -> Result<ChallengeClaims, TokenError> {
+        let claims: ChallengeClaims = jwt::verify(token, self.secret.as_bytes())?;
+        if claims.kind != CHALLENGE || claims.sub != claims.other.user_id {
+            return Err(TokenError::Invalid);
+        }
+        if self.expired(claims.exp) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+
+    /// A session access token; returns the token and its `exp`.
+    pub(crate) fn access(&self, user_id: &str, session_id: &str, client_id: &str) -> (String, u64) {
+        let iat = self.now.unix_seconds();
+        let claims = AccessClaims {
+            sub: user_id.to_owned(),
+            iat,
+            exp: iat + SESSION_LIFETIME.as_secs(),
+            jti: uuid::Uuid::new_v4().to_string(),
+            kind: ACCESS.into(),
+            sid: session_id.to_owned(),
+            client_id: client_id.to_owned(),
+        };
+        (jwt::sign(&claims, self.secret.as_bytes()), claims.exp)
+    }
+
+    /// Reads a session access token. `allow_expired` lets revocation accept a token whose
+    /// time is up (ending a session must always be possible).
+    pub(crate) fn read_access(
+        &self,
+        token: &str,
+        allow_expired: bool,
+    ) -> Result<AccessClaims, TokenError> {
+        let claims: AccessClaims = jwt::verify(token, self.secret.as_bytes())?;
+        if claims.kind != ACCESS {
+            return Err(TokenError::Invalid);
+        }
+        if !allow_expired && self.expired(claims.exp) {
+            return Err(TokenError::Expired);
+        }
+        Ok(claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn action() -> ActionRef {
+        ActionRef {
+            user_id: "u1".into(),
+            action_code: "withdraw".into(),
+            idempotency_key: "k1".into(),
+        }
+    }
+
+    #[test]
+    fn challenge_tokens_expire_after_ten_minutes() {
+        let at = Timestamp::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
+        let issued = Tokens {
+            secret: "s",
+            now: at,
+        };
+        let token = issued.challenge(&action(), Some("add:authenticators"));
+        let claims = issued.read_challenge(&token).unwrap();
+        assert_eq!(claims.other, action());
+        assert_eq!(claims.exp - claims.iat, 600);
+        assert!(claims.has_scope("add:authenticators"));
+        let later = Tokens {
+            secret: "s",
+            now: at.plus(Duration::from_secs(599)),
+        };
+        assert!(later.read_challenge(&token).is_ok());
+        let expired = Tokens {
+            secret: "s",
+            now: at.plus(TOKEN_LIFETIME),
+        };
+        assert_eq!(
+            expired.read_challenge(&token).unwrap_err(),
+            TokenError::Expired
+        );
+    }
+
+    #[test]
+    fn kinds_do_not_mix() {
+        let tokens = Tokens {
+            secret: "s",
+            now: Timestamp::parse_rfc3339("2024-01-01").unwrap(),
+        };
+        let (access, _) = tokens.access("u1", "sid", "web");
+        assert_eq!(
+            tokens.read_challenge(&access).unwrap_err(),
+            TokenError::Invalid
+        );
+        let challenge = tokens.challenge(&action(), None);
+        assert_eq!(
+            tokens.read_access(&challenge, false).unwrap_err(),
+            TokenError::Invalid
+        );
+    }
+}

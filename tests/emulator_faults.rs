@@ -1,0 +1,293 @@
+//! Each injected fault is seen by our client as the right error, counts down, and clears.
+
+mod emulator_util;
+
+use std::time::{Duration, Instant};
+
+use axum_authsignal::emulator::{ANY_OPERATION, Fault};
+use axum_authsignal::{
+    Error, RetryPolicy, TrackAttributes, UserActionState, ValidateChallengeRequest,
+};
+use http::StatusCode;
+
+use emulator_util::{no_retry_client, start};
+
+#[tokio::test]
+async fn status_faults_are_api_errors_with_a_json_body() {
+    let emulator = start().await;
+    let client = no_retry_client(&emulator);
+    for status in [
+        StatusCode::INTERNAL_SERVER_ERROR,
+        StatusCode::BAD_GATEWAY,
+        StatusCode::SERVICE_UNAVAILABLE,
+    ] {
+        emulator.inject_fault("getUser", Fault::status(status));
+        let err = client.get_user("u1").await.unwrap_err();
+        let Error::Api(api) = &err else {
+            panic!("{status}: expected an API error, got {err:?}");
+        };
+        assert_eq!(api.status, status);
+        assert!(api.code.is_some(), "the body carries a code");
+        assert!(err.is_transient());
+    }
+    // Once each: the next call is answered normally.
+    assert!(client.get_user("u1").await.is_ok());
+}
+
+#[tokio::test]
+async fn too_many_requests_carries_retry_after() {
+    let emulator = start().await;
+    emulator.inject_fault("track", Fault::too_many_requests(Duration::from_secs(120)));
+    // The default policy waits out a Retry-After of up to 5 s; 120 s ends the call.
+    let err = emulator
+        .client()
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap_err();
+    let Error::Api(api) = &err else {
+        panic!("expected a 429, got {err:?}");
+    };
+    assert_eq!(api.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(api.code.as_deref(), Some("too_many_requests"));
+    assert_eq!(api.retry_after, Some(Duration::from_secs(120)));
+    assert_eq!(emulator.call_count("track"), 1, "not retried");
+}
+
+#[tokio::test]
+async fn a_connection_reset_is_a_connection_error_not_a_status() {
+    let emulator = start().await;
+    emulator.inject_fault("getUser", Fault::connection_reset().times(2));
+
+    // Plain reqwest: no status at all, the connection just closes.
+    let raw = reqwest::Client::new()
+        .get(format!("{}/users/u1", emulator.api_url()))
+        .basic_auth(emulator.secret(), Some(""))
+        .send()
+        .await;
+    let err = raw.expect_err("no answer");
+    assert!(err.status().is_none());
+    assert!(!err.is_timeout());
+
+    let err = no_retry_client(&emulator).get_user("u1").await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Connection {
+                operation: "getUser",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        no_retry_client(&emulator).get_user("u1").await.is_ok(),
+        "two times only"
+    );
+}
+
+#[tokio::test]
+async fn track_is_retried_after_a_reset_and_tracked_once() {
+    let emulator = start().await;
+    emulator.enroll_totp("u1");
+    emulator.inject_fault("track", Fault::connection_reset());
+    let client = emulator
+        .client_builder()
+        .retry_policy(
+            RetryPolicy::default().backoff(Duration::from_millis(1), Duration::from_millis(5)),
+        )
+        .build()
+        .unwrap();
+    let tracked = client
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap();
+    assert_eq!(tracked.state, UserActionState::ChallengeRequired);
+    assert_eq!(
+        emulator.call_count("track"),
+        2,
+        "the reset attempt and the retry"
+    );
+    let actions = client
+        .query_user_actions("u1", &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(actions.len(), 1);
+}
+
+#[tokio::test]
+async fn malformed_and_truncated_json_are_decode_errors() {
+    let emulator = start().await;
+    let client = no_retry_client(&emulator);
+    emulator.inject_fault("getUser", Fault::malformed_json());
+    let err = client.get_user("u1").await.unwrap_err();
+    assert!(matches!(err, Error::Decode(_)), "{err:?}");
+
+    emulator.inject_fault("track", Fault::truncated_json());
+    let err = client
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap_err();
+    let Error::Decode(decode) = &err else {
+        panic!("expected a decode error, got {err:?}");
+    };
+    assert_eq!(decode.status, StatusCode::OK);
+    // The truncated answer was real: the action was tracked.
+    assert_eq!(
+        client
+            .query_user_actions("u1", &Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn a_slow_body_sends_headers_at_once() {
+    let emulator = start().await;
+    let delay = Duration::from_millis(1500);
+    emulator.inject_fault("getUser", Fault::slow_body(delay));
+    let started = Instant::now();
+    let response = reqwest::Client::new()
+        .get(format!("{}/users/u1", emulator.api_url()))
+        .basic_auth(emulator.secret(), Some(""))
+        .send()
+        .await
+        .unwrap();
+    let headers_after = started.elapsed();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(headers_after < delay / 2, "headers took {headers_after:?}");
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert!(started.elapsed() >= delay, "the body came early");
+    assert_eq!(body["isEnrolled"], false);
+
+    // A client whose attempt budget ends before the body times out.
+    emulator.inject_fault("getUser", Fault::slow_body(Duration::from_secs(5)));
+    let impatient = emulator
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(300))
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let err = impatient.get_user("u1").await.unwrap_err();
+    assert!(matches!(err, Error::Timeout { .. }), "{err:?}");
+}
+
+#[tokio::test]
+async fn latency_trips_the_client_timeout() {
+    let emulator = start().await;
+    emulator.inject_fault("validateChallenge", Fault::latency(Duration::from_secs(5)));
+    let impatient = emulator
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(300))
+        .retry_policy(RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let err = impatient
+        .validate_challenge(&ValidateChallengeRequest {
+            token: "x".into(),
+            ..ValidateChallengeRequest::default()
+        })
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Timeout {
+                operation: "validateChallenge",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    // A latency within the budget only slows the answer down.
+    emulator.inject_fault("getUser", Fault::latency(Duration::from_millis(200)));
+    let started = Instant::now();
+    assert!(impatient.get_user("u1").await.is_ok());
+    assert!(started.elapsed() >= Duration::from_millis(200));
+}
+
+#[tokio::test]
+async fn an_unknown_state_decodes_as_other() {
+    let emulator = start().await;
+    emulator.enroll_totp("u1");
+    let client = emulator.client();
+    emulator.inject_fault("track", Fault::unknown_state());
+    let tracked = client
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        tracked.state,
+        UserActionState::Other("SOMETHING_NEW".into())
+    );
+    emulator.inject_fault("validateChallenge", Fault::unknown_state());
+    let validated = client
+        .validate_challenge(&ValidateChallengeRequest {
+            token: tracked.token.unwrap(),
+            ..ValidateChallengeRequest::default()
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        validated.state,
+        Some(UserActionState::Other("SOMETHING_NEW".into()))
+    );
+}
+
+#[tokio::test]
+async fn faults_count_down_match_by_operation_and_clear() {
+    let emulator = start().await;
+    let client = no_retry_client(&emulator);
+    emulator.inject_fault(
+        ANY_OPERATION,
+        Fault::status(StatusCode::BAD_GATEWAY).always(),
+    );
+    emulator.inject_fault(
+        "getUser",
+        Fault::status(StatusCode::SERVICE_UNAVAILABLE).times(2),
+    );
+    let status = |result: Result<axum_authsignal::User, Error>| result.unwrap_err().status();
+    assert_eq!(
+        status(client.get_user("u1").await),
+        Some(StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert_eq!(
+        status(client.get_user("u1").await),
+        Some(StatusCode::SERVICE_UNAVAILABLE)
+    );
+    assert_eq!(
+        status(client.get_user("u1").await),
+        Some(StatusCode::BAD_GATEWAY),
+        "then the wildcard"
+    );
+    let other = client.get_authenticators("u1").await.unwrap_err();
+    assert_eq!(other.status(), Some(StatusCode::BAD_GATEWAY));
+    emulator.clear_faults_for(ANY_OPERATION);
+    assert!(client.get_user("u1").await.is_ok());
+
+    emulator.inject_fault("getUser", Fault::connection_reset().always());
+    emulator.clear_faults();
+    assert!(client.get_user("u1").await.is_ok(), "cleared");
+}
+
+#[tokio::test]
+async fn calls_show_when_no_call_was_made() {
+    let emulator = start().await;
+    let client = emulator.client();
+    // A user id the client refuses to send: nothing reaches the emulator.
+    assert!(matches!(
+        client.get_user("..").await,
+        Err(Error::InvalidArgument { .. })
+    ));
+    assert!(emulator.calls().is_empty());
+    client.get_user("a/b").await.unwrap();
+    let calls = emulator.calls();
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].operation, "getUser");
+    assert_eq!(calls[0].method, http::Method::GET);
+    assert_eq!(calls[0].path, "/v1/users/a%2Fb");
+    emulator.clear_calls();
+    assert!(emulator.calls().is_empty());
+}

@@ -1,0 +1,339 @@
+//! The invariants of DESIGN.md section 3, each with a test that fails if it breaks.
+
+use std::time::Duration;
+
+use axum_authsignal::emulator::Fault;
+use http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+async fn retry_with(gate: &Gate, user: &str, token: &str, body: &Value) -> axum_test::TestResponse {
+    gate.server
+        .post("/withdraw")
+        .add_header(USER_HEADER, user)
+        .add_header("x-authsignal-token", token)
+        .json(body)
+        .await
+}
+
+/// Invariant 2: a token is good once, used one after the other.
+#[tokio::test]
+async fn a_replayed_token_is_refused() {
+    let gate = start(|layer| layer).await;
+    let body = json!({ "amount": 5000 });
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    assert_eq!(
+        retry_with(&gate, "alice", &token, &body)
+            .await
+            .status_code(),
+        200
+    );
+    for _ in 0..3 {
+        assert_eq!(
+            retry_with(&gate, "alice", &token, &body)
+                .await
+                .status_code(),
+            403
+        );
+    }
+    assert_eq!(gate.runs(), 1);
+}
+
+/// Invariant 2: a token is good once, used 100 times at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_hundred_concurrent_uses_run_the_handler_once() {
+    let gate = start(|layer| layer).await;
+    let body = json!({ "amount": 5000 });
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let url = format!("{}/withdraw", gate.origin);
+    let mut uses = tokio::task::JoinSet::new();
+    for _ in 0..100 {
+        let (http, url, token, body) =
+            (gate.http.clone(), url.clone(), token.clone(), body.clone());
+        uses.spawn(async move {
+            http.post(url)
+                .header(USER_HEADER, "alice")
+                .header("x-authsignal-token", token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        });
+    }
+    let mut statuses = Vec::new();
+    while let Some(status) = uses.join_next().await {
+        statuses.push(status.unwrap());
+    }
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    let forbidden = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::FORBIDDEN)
+        .count();
+    assert_eq!((ok, forbidden), (1, 99), "{statuses:?}");
+    assert_eq!(gate.runs(), 1);
+}
+
+/// Invariant 1: another user's token, another action's token and a changed request all
+/// get the same 403, and the handler never runs.
+#[tokio::test]
+async fn tokens_are_bound_to_user_action_and_request_with_one_identical_refusal() {
+    let gate = start(|layer| layer).await;
+    let body = json!({ "amount": 5000 });
+    let mut refusals = Vec::new();
+
+    let (_, alices) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let other_user = retry_with(&gate, "mallory", &alices, &body).await;
+    refusals.push((other_user.status_code(), other_user.text()));
+
+    let (_, payee_token) = api_token(&gate, "/payee", "alice", &json!({ "payee": "x" })).await;
+    let other_action = retry_with(&gate, "alice", &payee_token, &body).await;
+    refusals.push((other_action.status_code(), other_action.text()));
+
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let changed = retry_with(&gate, "alice", &token, &json!({ "amount": 50000 })).await;
+    refusals.push((changed.status_code(), changed.text()));
+
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let other_method = gate
+        .server
+        .put("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .add_header("x-authsignal-token", &token)
+        .json(&body)
+        .await;
+    assert_ne!(other_method.status_code(), 200);
+
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let other_path = gate
+        .server
+        .post("/payee")
+        .add_header(USER_HEADER, "alice")
+        .add_header("x-authsignal-token", &token)
+        .json(&body)
+        .await;
+    refusals.push((other_path.status_code(), other_path.text()));
+
+    // A track token that was never completed is not a pass either.
+    let problem = api_challenge(&gate, "/withdraw", "alice", &body).await;
+    let unfinished = retry_with(&gate, "alice", problem["token"].as_str().unwrap(), &body).await;
+    refusals.push((unfinished.status_code(), unfinished.text()));
+
+    assert_eq!(gate.runs(), 0);
+    for (status, text) in &refusals {
+        assert_eq!(*status, StatusCode::FORBIDDEN);
+        assert_eq!(text, &refusals[0].1, "every refusal has one identical body");
+    }
+    assert_eq!(
+        serde_json::from_str::<Value>(&refusals[0].1).unwrap()["code"],
+        "step_up_failed"
+    );
+}
+
+/// The faults an outage can bring, each on `track` and on `validateChallenge`.
+fn outage_faults() -> Vec<(&'static str, Fault)> {
+    vec![
+        ("timeout", Fault::latency(Duration::from_secs(3)).always()),
+        (
+            "500",
+            Fault::status(StatusCode::INTERNAL_SERVER_ERROR).always(),
+        ),
+        ("502", Fault::status(StatusCode::BAD_GATEWAY).always()),
+        (
+            "503",
+            Fault::status(StatusCode::SERVICE_UNAVAILABLE).always(),
+        ),
+        (
+            "429",
+            Fault::too_many_requests(Duration::from_secs(30)).always(),
+        ),
+        ("reset", Fault::connection_reset().always()),
+        ("malformed JSON", Fault::malformed_json().always()),
+        ("truncated JSON", Fault::truncated_json().always()),
+        ("unknown state", Fault::unknown_state().always()),
+    ]
+}
+
+/// Invariant 1 and 6: every fault on `track` fails closed with 503 and `Retry-After`.
+#[tokio::test]
+async fn every_fault_on_track_fails_closed() {
+    let gate = start(|layer| layer).await;
+    for (name, fault) in outage_faults() {
+        gate.emulator.clear_faults();
+        gate.emulator.inject_fault("track", fault);
+        let response = gate
+            .server
+            .post("/withdraw")
+            .add_header(USER_HEADER, "alice")
+            .json(&json!({ "amount": 5000 }))
+            .await;
+        assert_eq!(response.status_code(), 503, "{name}: {}", response.text());
+        assert!(response.maybe_header("retry-after").is_some(), "{name}");
+        assert_eq!(
+            response.json::<Value>()["code"],
+            "step_up_unavailable",
+            "{name}"
+        );
+    }
+    assert_eq!(gate.runs(), 0);
+}
+
+/// Invariant 1 and 6: every fault on `validateChallenge` fails closed, and the token stays
+/// usable once Authsignal is back (nothing was consumed by the failure).
+#[tokio::test]
+async fn every_fault_on_validate_fails_closed() {
+    let gate = start(|layer| layer).await;
+    let body = json!({ "amount": 5000 });
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    for (name, fault) in outage_faults() {
+        gate.emulator.clear_faults();
+        gate.emulator.inject_fault("validateChallenge", fault);
+        let response = retry_with(&gate, "alice", &token, &body).await;
+        assert_eq!(response.status_code(), 503, "{name}: {}", response.text());
+    }
+    assert_eq!(gate.runs(), 0);
+    gate.emulator.clear_faults();
+    assert_eq!(
+        retry_with(&gate, "alice", &token, &body)
+            .await
+            .status_code(),
+        200
+    );
+    assert_eq!(gate.runs(), 1);
+}
+
+/// The explicit opt-in: a low-risk route may fail open, counted and marked as such.
+#[tokio::test]
+async fn fail_open_is_an_explicit_counted_opt_in() {
+    let gate = start(|layer| layer.fail_open()).await;
+    gate.emulator
+        .inject_fault("track", Fault::status(StatusCode::BAD_GATEWAY).always());
+    let response = gate
+        .server
+        .post("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .json(&json!({ "amount": 5000 }))
+        .await;
+    assert_eq!(response.status_code(), 200);
+    assert_eq!(response.json::<Value>()["failedOpen"], true);
+    // Never on an unknown state: that is not an outage.
+    gate.emulator.clear_faults();
+    gate.emulator
+        .inject_fault("track", Fault::unknown_state().always());
+    let response = gate
+        .server
+        .post("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .json(&json!({ "amount": 5000 }))
+        .await;
+    assert_eq!(response.status_code(), 503);
+    assert_eq!(gate.runs(), 1);
+    assert!(log_text().contains("fails open"));
+}
+
+/// Invariant 4: `Host` and `X-Forwarded-Host` never change a `Location` or the
+/// `redirectUrl` sent to Authsignal.
+#[tokio::test]
+async fn host_spoofing_changes_no_redirect() {
+    let gate = start(|layer| layer).await;
+    let response = gate
+        .server
+        .post("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .add_header("accept", NAVIGATION_ACCEPT)
+        .add_header("sec-fetch-mode", "navigate")
+        .add_header("host", "evil.example")
+        .add_header("x-forwarded-host", "evil.example")
+        .add_header("x-forwarded-proto", "https")
+        .add_header("forwarded", "host=evil.example;proto=https")
+        .form(&[("amount", "5000")])
+        .await;
+    assert_eq!(response.status_code(), 303);
+    let location = response.header("location").to_str().unwrap().to_owned();
+    assert!(location.starts_with(gate.emulator.origin()), "{location}");
+    assert!(!location.contains("evil"));
+    // Where the UI sends the browser back is the redirectUrl the gate sent to track.
+    let back = complete_ui(&gate, &location, "alice").await;
+    assert!(
+        back.starts_with(&format!("{}/withdraw?token=", gate.origin)),
+        "{back}"
+    );
+}
+
+/// Invariant 7: tokens that cannot be tokens are refused with a 4xx JSON body before
+/// anything is sent to Authsignal.
+#[tokio::test]
+async fn malformed_tokens_are_refused_without_calling_authsignal() {
+    let gate = start(|layer| layer).await;
+    let long = "a".repeat(8 * 1024);
+    let url = |query: &str| format!("{}/withdraw?{query}", gate.origin);
+    gate.emulator.clear_calls();
+    let mut cases = vec![
+        (
+            "empty header",
+            gate.http.post(url("")).header("x-authsignal-token", ""),
+        ),
+        (
+            "8 KiB header",
+            gate.http
+                .post(url(""))
+                .header("x-authsignal-token", long.as_str()),
+        ),
+        (
+            "space in header",
+            gate.http
+                .post(url(""))
+                .header("x-authsignal-token", "a b.c"),
+        ),
+        (
+            "two headers",
+            gate.http
+                .post(url(""))
+                .header("x-authsignal-token", "a.b.c")
+                .header("x-authsignal-token", "d.e.f"),
+        ),
+        ("empty query", gate.http.get(url("token="))),
+        ("CRLF", gate.http.get(url("token=a.b%0D%0AX-Evil:%201"))),
+        ("NUL", gate.http.get(url("token=a.b%00c"))),
+        (
+            "repeated parameter",
+            gate.http.get(url("token=a.b.c&token=d.e.f")),
+        ),
+        ("8 KiB query", gate.http.get(url(&format!("token={long}")))),
+        (
+            "header and query",
+            gate.http
+                .get(url("token=a.b.c"))
+                .header("x-authsignal-token", "a.b.c"),
+        ),
+    ];
+    for (name, request) in cases.drain(..) {
+        let response = request.header(USER_HEADER, "alice").send().await.unwrap();
+        let status = response.status();
+        assert!(status.is_client_error(), "{name}: {status}");
+        let body: Value = response
+            .json()
+            .await
+            .unwrap_or_else(|_| panic!("{name}: JSON body"));
+        assert_eq!(body["code"], "token_malformed", "{name}");
+    }
+    assert!(
+        gate.emulator.calls().is_empty(),
+        "{:?}",
+        gate.emulator.calls()
+    );
+    assert_eq!(gate.runs(), 0);
+}
+
+/// Invariant 3: whatever the suite did so far, no log line holds the secret.
+#[tokio::test]
+async fn the_secret_never_reaches_the_logs() {
+    let gate = start(|layer| layer).await;
+    let body = json!({ "amount": 5000 });
+    let (problem, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    retry_with(&gate, "alice", &token, &body).await;
+    retry_with(&gate, "alice", &token, &body).await;
+    assert!(log_text().contains("step_up"), "the capture works");
+    assert_logs_clean(&[&token, problem["token"].as_str().unwrap()]);
+}

@@ -1,0 +1,201 @@
+//! Sign-in step-up: the user is known only after the password check, the return leg
+//! validates without a user id, and only the browser that started may finish.
+
+use axum::extract::{FromRef, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Form, Router};
+use axum_authsignal::emulator::ActionConfig;
+use axum_authsignal::step_up::{SIGN_IN_COOKIE, SignIn, SignedIn};
+use axum_test::TestServer;
+use http::HeaderMap;
+use serde::Deserialize;
+
+use crate::support::*;
+
+#[derive(Clone)]
+struct App {
+    sign_in: SignIn,
+}
+
+impl FromRef<App> for SignIn {
+    fn from_ref(app: &App) -> SignIn {
+        app.sign_in.clone()
+    }
+}
+
+#[derive(Deserialize)]
+struct Credentials {
+    username: String,
+    password: String,
+}
+
+async fn password(
+    State(app): State<App>,
+    headers: HeaderMap,
+    Form(form): Form<Credentials>,
+) -> Response {
+    if form.password != format!("{}-password", form.username) {
+        return (http::StatusCode::UNAUTHORIZED, "wrong password").into_response();
+    }
+    match app.sign_in.start(&form.username, &headers).await {
+        Ok(proof) => {
+            format!("signed in as {} without a challenge", proof.user_id()).into_response()
+        }
+        Err(challenge_or_refusal) => challenge_or_refusal,
+    }
+}
+
+async fn callback(signed_in: SignedIn) -> impl IntoResponse {
+    (
+        [signed_in.clear_cookie()],
+        format!("signed in as {}", signed_in.user_id()),
+    )
+}
+
+struct Login {
+    server: TestServer,
+    gate: Gate,
+}
+
+async fn login_app() -> Login {
+    // The harness supplies the emulator and HTTP plumbing; the app here is the login one.
+    let gate = start(|layer| layer).await;
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    let sign_in = SignIn::new(gate.client.clone(), format!("{origin}/login/callback"));
+    let app = Router::new()
+        .route("/login", post(password))
+        .route("/login/callback", get(callback))
+        .with_state(App { sign_in });
+    let server = TestServer::builder()
+        .http_transport_with_tcp_listener(listener)
+        .build(app);
+    let gate = Gate { origin, ..gate };
+    Login { server, gate }
+}
+
+/// Starts a sign-in in a browser: returns (UI location, binding cookie pair).
+async fn start_sign_in(login: &Login, user: &str) -> (String, String) {
+    let response = login
+        .server
+        .post("/login")
+        .add_header("accept", NAVIGATION_ACCEPT)
+        .add_header("sec-fetch-mode", "navigate")
+        .form(&[
+            ("username", user),
+            ("password", &format!("{user}-password")),
+        ])
+        .await;
+    assert_eq!(response.status_code(), 303, "{}", response.text());
+    let cookie = response.header("set-cookie").to_str().unwrap().to_owned();
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    (
+        response.header("location").to_str().unwrap().to_owned(),
+        pair,
+    )
+}
+
+async fn finish(login: &Login, back: &str, cookie: Option<&str>) -> axum_test::TestResponse {
+    let mut request = login.server.get(&local_path(&login.gate.origin, back));
+    if let Some(cookie) = cookie {
+        request = request.add_header("cookie", cookie);
+    }
+    request.await
+}
+
+#[tokio::test]
+async fn sign_in_challenge_completes_in_the_browser_that_started_it() {
+    let login = login_app().await;
+    let (ui, cookie) = start_sign_in(&login, "alice").await;
+    assert!(ui.starts_with(login.gate.emulator.origin()));
+    let back = complete_ui(&login.gate, &ui, "alice").await;
+    assert!(back.starts_with(&format!("{}/login/callback?token=", login.gate.origin)));
+
+    let done = finish(&login, &back, Some(&cookie)).await;
+    assert_eq!(done.status_code(), 200, "{}", done.text());
+    assert_eq!(done.text(), "signed in as alice");
+    assert!(
+        done.header("set-cookie")
+            .to_str()
+            .unwrap()
+            .contains("Max-Age=0")
+    );
+    // Good once.
+    assert_eq!(
+        finish(&login, &back, Some(&cookie)).await.status_code(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn the_binding_cookie_is_host_only_http_only_and_lax() {
+    let login = login_app().await;
+    let response = login
+        .server
+        .post("/login")
+        .add_header("accept", NAVIGATION_ACCEPT)
+        .form(&[("username", "alice"), ("password", "alice-password")])
+        .await;
+    let cookie = response.header("set-cookie").to_str().unwrap().to_owned();
+    assert!(
+        cookie.starts_with(&format!("{SIGN_IN_COOKIE}=")),
+        "{cookie}"
+    );
+    for attribute in ["Path=/", "Secure", "HttpOnly", "SameSite=Lax"] {
+        assert!(cookie.contains(attribute), "{cookie} lacks {attribute}");
+    }
+    assert!(!cookie.contains("Domain"), "a __Host- cookie has no Domain");
+}
+
+/// Login CSRF: an attacker's completed sign-in must not sign the victim in.
+#[tokio::test]
+async fn an_attackers_token_cannot_sign_in_another_browser() {
+    let login = login_app().await;
+    let (attacker_ui, _attacker_cookie) = start_sign_in(&login, "mallory").await;
+    let attacker_back = complete_ui(&login.gate, &attacker_ui, "mallory").await;
+    // The victim started a sign-in of their own, so holds a valid binding cookie...
+    let (_victim_ui, victim_cookie) = start_sign_in(&login, "alice").await;
+    // ...but it vouches for the victim's challenge, not the attacker's.
+    assert_eq!(
+        finish(&login, &attacker_back, Some(&victim_cookie))
+            .await
+            .status_code(),
+        403
+    );
+    // No cookie, a forged cookie: refused too.
+    assert_eq!(
+        finish(&login, &attacker_back, None).await.status_code(),
+        403
+    );
+    let key = attacker_back.split("token=").nth(1).unwrap();
+    let forged = format!("{SIGN_IN_COOKIE}=forged.{key}");
+    assert_eq!(
+        finish(&login, &attacker_back, Some(&forged))
+            .await
+            .status_code(),
+        403
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_sign_in_needs_no_challenge() {
+    let login = login_app().await;
+    login
+        .gate
+        .emulator
+        .set_action("signIn", ActionConfig::allow());
+    let response = login
+        .server
+        .post("/login")
+        .form(&[("username", "alice"), ("password", "alice-password")])
+        .await;
+    assert_eq!(response.status_code(), 200);
+    assert_eq!(response.text(), "signed in as alice without a challenge");
+    let wrong = login
+        .server
+        .post("/login")
+        .form(&[("username", "alice"), ("password", "guess")])
+        .await;
+    assert_eq!(wrong.status_code(), 401);
+}

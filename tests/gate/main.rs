@@ -1,0 +1,11 @@
+//! The step-up gate, tested through real HTTP against the emulator. One binary, so that
+//! one log capture sees the whole suite.
+
+mod extractor;
+mod flows;
+mod invariants;
+mod layering;
+mod login;
+mod negotiation;
+mod support;
+mod tracing_span;

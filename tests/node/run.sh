@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# The official Node SDK against the authsignal-emulator program: installs the SDK (npm ci),
+# builds the program, starts it on a free port with a random secret and
+# tests/node/emulator-config.json, runs `node --test tests/node/`, and stops the program on
+# exit, whatever happens. Works from any directory; needs cargo, node and npm.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+cd "$ROOT"
+
+step() { printf '\n=== node scenario: %s (%ss)\n' "$1" "$SECONDS"; }
+
+step "npm ci"
+(cd tests/node && npm ci --no-audit --no-fund)
+
+step "build authsignal-emulator"
+cargo build --features emulator --bin authsignal-emulator
+# Where cargo put it, honouring CARGO_TARGET_DIR and .cargo/config.
+TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
+  | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"
+EMULATOR="$TARGET_DIR/debug/authsignal-emulator"
+[[ -x "$EMULATOR" ]] || { echo "no emulator at $EMULATOR" >&2; exit 1; }
+
+step "start the emulator"
+WORK="$(mktemp -d)"
+EMULATOR_PID=""
+cleanup() {
+  local status=$?
+  if [[ -n "$EMULATOR_PID" ]] && kill -0 "$EMULATOR_PID" 2>/dev/null; then
+    kill -TERM "$EMULATOR_PID" 2>/dev/null || true
+    for _ in $(seq 50); do
+      kill -0 "$EMULATOR_PID" 2>/dev/null || break
+      sleep 0.1
+    done
+    kill -KILL "$EMULATOR_PID" 2>/dev/null || true
+    wait "$EMULATOR_PID" 2>/dev/null || true
+  fi
+  if [[ $status -ne 0 && -s "$WORK/emulator.log" ]]; then
+    echo "--- emulator output ---" >&2
+    cat "$WORK/emulator.log" >&2
+  fi
+  rm -rf "$WORK"
+  exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# A random secret, given through the environment (not argv, which `ps` shows); the
+# scenario reads the same variable.
+AUTHSIGNAL_SECRET_KEY="scenario-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
+export AUTHSIGNAL_SECRET_KEY
+# Port 0: the emulator binds a free port itself and prints its URL, so no port can be
+# taken between choosing and binding it.
+"$EMULATOR" --host 127.0.0.1 --port 0 --config tests/node/emulator-config.json \
+  >"$WORK/emulator.log" 2>&1 &
+EMULATOR_PID=$!
+
+# Wait (at most ~30 s) for the printed API URL, then for the API to answer.
+AUTHSIGNAL_API_URL=""
+DEADLINE=$((SECONDS + 30))
+while ((SECONDS < DEADLINE)); do
+  kill -0 "$EMULATOR_PID" 2>/dev/null || { echo "the emulator exited early" >&2; exit 1; }
+  AUTHSIGNAL_API_URL="$(sed -n 's/^API URL: *//p' "$WORK/emulator.log" | head -n 1)"
+  if [[ -n "$AUTHSIGNAL_API_URL" ]] && node -e '
+      fetch(process.argv[1] + "/users/ready-probe", {
+        headers: { Authorization: "Basic " + Buffer.from(process.env.AUTHSIGNAL_SECRET_KEY + ":").toString("base64") },
+        signal: AbortSignal.timeout(1000),
+      }).then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1));
+    ' "$AUTHSIGNAL_API_URL"; then
+    break
+  fi
+  AUTHSIGNAL_API_URL=""
+  sleep 0.1
+done
+[[ -n "$AUTHSIGNAL_API_URL" ]] || { echo "the emulator did not answer within 30 s" >&2; exit 1; }
+export AUTHSIGNAL_API_URL
+echo "emulator at $AUTHSIGNAL_API_URL (pid $EMULATOR_PID)"
+
+step "node --test tests/node/"
+node --test tests/node/
+
+step "done"

@@ -1,0 +1,782 @@
+// The official Authsignal Node SDK (@authsignal/node, pinned in package.json) against the
+// `authsignal-emulator` program: every Server API operation, plus the client API's TOTP
+// routes, in the order an application meets them.
+//
+// Run by tests/node/run.sh, which starts the emulator with tests/node/emulator-config.json
+// and sets AUTHSIGNAL_API_URL and AUTHSIGNAL_SECRET_KEY. By hand:
+//   authsignal-emulator --port 0 --config tests/node/emulator-config.json
+//   AUTHSIGNAL_API_URL=... AUTHSIGNAL_SECRET_KEY=... node --test tests/node/
+//
+// The tests share state and run in order (node:test runs a file's tests one after another).
+
+import assert from "node:assert/strict";
+import { randomUUID } from "node:crypto";
+import { describe, test } from "node:test";
+
+import {
+  Authsignal,
+  AuthsignalError,
+  handleAuth0ContinuePostLogin,
+  handleAuth0ExecutePostLogin,
+} from "@authsignal/node";
+
+import { totp } from "./totp.mjs";
+
+const apiUrl = process.env.AUTHSIGNAL_API_URL;
+const apiSecretKey = process.env.AUTHSIGNAL_SECRET_KEY;
+if (!apiUrl || !apiSecretKey) {
+  throw new Error(
+    "Set AUTHSIGNAL_API_URL and AUTHSIGNAL_SECRET_KEY to a running authsignal-emulator (tests/node/run.sh does).",
+  );
+}
+
+const UNAUTHORIZED =
+  "The request is unauthorized. Check that your API key and region base URL are correctly configured.";
+
+// Retries off: the emulator is local, and a retried request would hide a failure.
+const authsignal = new Authsignal({ apiSecretKey, apiUrl, retries: 0 });
+
+// Unique per run, so that the scenario also passes against a long-lived emulator.
+const run = randomUUID().slice(0, 8);
+const alice = `alice-${run}`;
+const bob = `bob-${run}`;
+const carol = `carol-${run}`;
+const aliceEmail = `alice-${run}@example.com`;
+const clientId = "web-app";
+
+/** POST to the client API (what Authsignal's web/mobile SDKs call) with a Bearer token. */
+async function clientApi(path, token, body = {}) {
+  const response = await fetch(`${apiUrl}/client/${path}`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      ...(token ? { Authorization: `Bearer ${token}` } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
+
+/** Asserts that `promise` rejects with an AuthsignalError of this status and code. */
+async function rejectsWith(promise, statusCode, errorCode, description) {
+  await assert.rejects(promise, (error) => {
+    assert.ok(error instanceof AuthsignalError, `an AuthsignalError, not ${error}`);
+    assert.equal(error.statusCode, statusCode, error.message);
+    assert.equal(error.errorCode, errorCode, error.message);
+    if (description !== undefined) assert.equal(error.errorDescription, description);
+    return true;
+  });
+}
+
+/** An Auth0 post-login `event` and `api` as the SDK's Auth0 helpers take them. */
+function auth0(userId, query = {}) {
+  const calls = [];
+  const event = {
+    transaction: { protocol: "oidc-basic-profile" },
+    secrets: { AUTHSIGNAL_SECRET: apiSecretKey },
+    user: { user_id: userId, email: `${userId}@example.com` },
+    request: { hostname: "app.example.com", ip: "198.51.100.7", user_agent: "scenario", query },
+    authentication: { methods: [] },
+  };
+  const api = {
+    redirect: { sendUserTo: (url) => calls.push(["redirect", url]) },
+    access: { deny: (reason) => calls.push(["deny", reason]) },
+    authentication: { recordMethod: (method) => calls.push(["record", method]) },
+  };
+  return { event, api, calls };
+}
+
+const isoDate = (text) => assert.ok(!Number.isNaN(Date.parse(text)), `an ISO date: ${text}`);
+
+// What the steps hand on to later ones.
+const state = {};
+
+describe("users", () => {
+  test("updateUser creates a user and answers its attributes", async () => {
+    const attributes = await authsignal.updateUser({
+      userId: alice,
+      attributes: {
+        email: aliceEmail,
+        username: `alice_${run}`,
+        displayName: "Alice",
+        custom: { tier: "gold", age: 42, vip: true },
+      },
+    });
+    assert.equal(attributes.email, aliceEmail);
+    assert.equal(attributes.username, `alice_${run}`);
+    assert.equal(attributes.displayName, "Alice");
+    assert.deepEqual(attributes.custom, { tier: "gold", age: 42, vip: true });
+  });
+
+  test("getUser answers the attributes of a user not yet enrolled", async () => {
+    const user = await authsignal.getUser({ userId: alice });
+    assert.equal(user.isEnrolled, false);
+    assert.equal(user.email, aliceEmail);
+    assert.equal(user.emailVerified, false);
+    assert.equal(user.phoneNumberVerified, false);
+    assert.equal(user.username, `alice_${run}`);
+    assert.equal(user.displayName, "Alice");
+    assert.deepEqual(user.custom, { tier: "gold", age: 42, vip: true });
+    assert.deepEqual(user.enrolledVerificationMethods ?? [], []);
+  });
+
+  test("getUser of an unknown user is isEnrolled: false, not an error", async () => {
+    const user = await authsignal.getUser({ userId: `nobody-${run}` });
+    assert.equal(user.isEnrolled, false);
+    assert.equal(user.email, undefined);
+  });
+
+  test("queryUsers finds users by email and by username", async () => {
+    await authsignal.updateUser({ userId: bob, attributes: { email: `bob-${run}@example.com` } });
+    const byEmail = await authsignal.queryUsers({ email: aliceEmail });
+    assert.deepEqual(
+      byEmail.users.map((user) => user.userId),
+      [alice],
+    );
+    assert.equal(byEmail.users[0].email, aliceEmail);
+    assert.equal(byEmail.users[0].emailVerified, false);
+    const byUsername = await authsignal.queryUsers({ username: `alice_${run}` });
+    assert.deepEqual(
+      byUsername.users.map((user) => user.userId),
+      [alice],
+    );
+    const none = await authsignal.queryUsers({ email: `nobody-${run}@example.com` });
+    assert.deepEqual(none.users, []);
+  });
+
+  test("deleteUser removes the user", async () => {
+    await authsignal.deleteUser({ userId: bob });
+    const user = await authsignal.getUser({ userId: bob });
+    assert.equal(user.isEnrolled, false);
+    assert.equal(user.email, undefined);
+    const found = await authsignal.queryUsers({ email: `bob-${run}@example.com` });
+    assert.deepEqual(found.users, []);
+  });
+});
+
+describe("authenticators", () => {
+  test("enrollVerifiedAuthenticator enrolls SMS with a phone number", async () => {
+    const enrolled = await authsignal.enrollVerifiedAuthenticator({
+      userId: carol,
+      attributes: { verificationMethod: "SMS", phoneNumber: "+64270000001" },
+    });
+    const { authenticator } = enrolled;
+    assert.equal(authenticator.userId, carol);
+    assert.equal(authenticator.verificationMethod, "SMS");
+    assert.equal(authenticator.phoneNumber, "+64270000001");
+    assert.ok(authenticator.userAuthenticatorId);
+    isoDate(authenticator.createdAt);
+    isoDate(authenticator.verifiedAt);
+    // The first authenticator comes with recovery codes.
+    assert.ok(Array.isArray(enrolled.recoveryCodes) && enrolled.recoveryCodes.length > 0);
+    state.carolSms = authenticator.userAuthenticatorId;
+
+    const user = await authsignal.getUser({ userId: carol });
+    assert.equal(user.isEnrolled, true);
+    assert.equal(user.phoneNumber, "+64270000001");
+    assert.equal(user.phoneNumberVerified, true);
+    assert.deepEqual(user.enrolledVerificationMethods, ["SMS"]);
+  });
+
+  test("enrollVerifiedAuthenticator refuses SMS without a phone number", async () => {
+    await rejectsWith(
+      authsignal.enrollVerifiedAuthenticator({
+        userId: carol,
+        attributes: { verificationMethod: "SMS" },
+      }),
+      400,
+      "invalid_request",
+    );
+  });
+
+  test("getAuthenticators lists the enrolled authenticators", async () => {
+    const authenticators = await authsignal.getAuthenticators({ userId: carol });
+    assert.equal(authenticators.length, 1);
+    assert.equal(authenticators[0].userAuthenticatorId, state.carolSms);
+    assert.equal(authenticators[0].verificationMethod, "SMS");
+    assert.equal(authenticators[0].phoneNumber, "+64270000001");
+  });
+
+  test("deleteAuthenticator removes it; an unknown id is AUTHENTICATOR_NOT_FOUND", async () => {
+    await authsignal.deleteAuthenticator({ userId: carol, userAuthenticatorId: state.carolSms });
+    assert.deepEqual(await authsignal.getAuthenticators({ userId: carol }), []);
+    assert.equal((await authsignal.getUser({ userId: carol })).isEnrolled, false);
+    await rejectsWith(
+      authsignal.deleteAuthenticator({ userId: carol, userAuthenticatorId: state.carolSms }),
+      400,
+      "AUTHENTICATOR_NOT_FOUND",
+    );
+  });
+});
+
+describe("TOTP enrollment through the client API", () => {
+  test("track of an action that prompts enrollment challenges an unenrolled user", async () => {
+    const tracked = await authsignal.track({
+      userId: alice,
+      action: "signIn",
+      attributes: { redirectUrl: "https://app.example.com/callback" },
+    });
+    assert.equal(tracked.state, "CHALLENGE_REQUIRED");
+    assert.equal(tracked.isEnrolled, false);
+    assert.ok(tracked.token);
+    assert.ok(tracked.url);
+    state.signIn = tracked;
+  });
+
+  test("the client API refuses a request without a Bearer token", async () => {
+    const answer = await clientApi("user-authenticators/totp", undefined);
+    assert.equal(answer.status, 401);
+    assert.equal(answer.body.error, "unauthorized");
+  });
+
+  test("POST /client/user-authenticators/totp answers the secret to add", async () => {
+    const answer = await clientApi("user-authenticators/totp", state.signIn.token);
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    const { uri, secret, userAuthenticatorId, userId } = answer.body;
+    assert.equal(userId, alice);
+    assert.ok(userAuthenticatorId);
+    assert.match(secret, /^[A-Z2-7]+=*$/);
+    assert.match(uri, /^otpauth:\/\/totp\//);
+    assert.equal(new URL(uri).searchParams.get("secret"), secret);
+    state.totp = { secret, userAuthenticatorId };
+    // Not listed (nor enrolled) until a code proves it.
+    assert.deepEqual(await authsignal.getAuthenticators({ userId: alice }), []);
+  });
+
+  test("a wrong code is refused with CODE_INVALID_OR_EXPIRED", async () => {
+    const right = totp(state.totp.secret);
+    const wrong = String((Number(right) + 500000) % 1000000).padStart(6, "0");
+    const answer = await clientApi("verify/totp", state.signIn.token, { verificationCode: wrong });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.isVerified, false);
+    assert.equal(answer.body.accessToken, undefined);
+    assert.equal(answer.body.failureReason, "CODE_INVALID_OR_EXPIRED");
+  });
+
+  test("POST /client/verify/totp with the app's code completes enrollment and challenge", async () => {
+    const answer = await clientApi("verify/totp", state.signIn.token, {
+      verificationCode: totp(state.totp.secret),
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.isVerified, true);
+    assert.ok(answer.body.accessToken);
+
+    const validation = await authsignal.validateChallenge({
+      token: answer.body.accessToken,
+      userId: alice,
+      action: "signIn",
+    });
+    assert.equal(validation.isValid, true);
+    assert.equal(validation.state, "CHALLENGE_SUCCEEDED");
+    assert.equal(validation.verificationMethod, "AUTHENTICATOR_APP");
+
+    const authenticators = await authsignal.getAuthenticators({ userId: alice });
+    assert.equal(authenticators.length, 1);
+    assert.equal(authenticators[0].userAuthenticatorId, state.totp.userAuthenticatorId);
+    assert.equal(authenticators[0].verificationMethod, "AUTHENTICATOR_APP");
+    const user = await authsignal.getUser({ userId: alice });
+    assert.equal(user.isEnrolled, true);
+    assert.deepEqual(user.enrolledVerificationMethods, ["AUTHENTICATOR_APP"]);
+  });
+});
+
+describe("track and validateChallenge", () => {
+  test("a small withdrawal is allowed", async () => {
+    const tracked = await authsignal.track({
+      userId: alice,
+      action: "withdraw",
+      attributes: { custom: { amount: 50 } },
+    });
+    assert.equal(tracked.state, "ALLOW");
+    assert.equal(tracked.isEnrolled, true);
+    assert.deepEqual(tracked.ruleIds ?? [], []);
+    state.smallWithdraw = tracked;
+  });
+
+  test("a withdrawal above the rule's amount requires a challenge", async () => {
+    const idempotencyKey = randomUUID();
+    const tracked = await authsignal.track({
+      userId: alice,
+      action: "withdraw",
+      attributes: {
+        idempotencyKey,
+        redirectUrl: "https://app.example.com/withdraw/done",
+        ipAddress: "198.51.100.7",
+        userAgent: "scenario.test.mjs",
+        custom: { amount: 5000 },
+      },
+    });
+    assert.equal(tracked.state, "CHALLENGE_REQUIRED");
+    assert.equal(tracked.idempotencyKey, idempotencyKey);
+    assert.equal(tracked.isEnrolled, true);
+    assert.ok(tracked.token);
+    assert.ok(tracked.url);
+    assert.deepEqual(tracked.ruleIds, ["large-withdrawal"]);
+    assert.deepEqual(tracked.enrolledVerificationMethods, ["AUTHENTICATOR_APP"]);
+    assert.equal(tracked.defaultVerificationMethod, "AUTHENTICATOR_APP");
+    state.withdraw = tracked;
+  });
+
+  test("the same idempotency key tracked again answers the first answer", async () => {
+    const again = await authsignal.track({
+      userId: alice,
+      action: "withdraw",
+      attributes: { idempotencyKey: state.withdraw.idempotencyKey, custom: { amount: 1 } },
+    });
+    assert.equal(again.state, "CHALLENGE_REQUIRED");
+    assert.equal(again.token, state.withdraw.token);
+  });
+
+  test("an action configured to challenge always challenges; a blocking one blocks", async () => {
+    const changePassword = await authsignal.track({ userId: alice, action: "changePassword" });
+    assert.equal(changePassword.state, "CHALLENGE_REQUIRED");
+    state.changePassword = changePassword;
+    const closeAccount = await authsignal.track({ userId: alice, action: "closeAccount" });
+    assert.equal(closeAccount.state, "BLOCK");
+    state.closeAccount = closeAccount;
+  });
+
+  test("validateChallenge before the challenge is done is not valid", async () => {
+    const validation = await authsignal.validateChallenge({
+      token: state.withdraw.token,
+      userId: alice,
+      action: "withdraw",
+    });
+    assert.equal(validation.isValid, false);
+    assert.equal(validation.state, "CHALLENGE_REQUIRED");
+  });
+
+  test("TOTP verify through the client API with the track token", async () => {
+    const answer = await clientApi("verify/totp", state.withdraw.token, {
+      verificationCode: totp(state.totp.secret),
+    });
+    assert.equal(answer.status, 200, JSON.stringify(answer.body));
+    assert.equal(answer.body.isVerified, true);
+    assert.ok(answer.body.accessToken);
+    state.withdrawProof = answer.body.accessToken;
+  });
+
+  test("validateChallenge of the new token: CHALLENGE_SUCCEEDED", async () => {
+    const validation = await authsignal.validateChallenge({
+      token: state.withdrawProof,
+      userId: alice,
+      action: "withdraw",
+    });
+    assert.equal(validation.isValid, true);
+    assert.equal(validation.state, "CHALLENGE_SUCCEEDED");
+    assert.equal(validation.userId, alice);
+    assert.equal(validation.action, "withdraw");
+    assert.equal(validation.idempotencyKey, state.withdraw.idempotencyKey);
+    assert.equal(validation.verificationMethod, "AUTHENTICATOR_APP");
+    isoDate(validation.stateUpdatedAt);
+    assert.equal(validation.error, undefined);
+  });
+
+  test("validateChallenge with no userId (login) names the user", async () => {
+    const validation = await authsignal.validateChallenge({ token: state.withdrawProof });
+    assert.equal(validation.isValid, true);
+    assert.equal(validation.userId, alice);
+    assert.equal(validation.action, "withdraw");
+  });
+
+  test("validateChallenge of another user: 'User is invalid.'", async () => {
+    const validation = await authsignal.validateChallenge({
+      token: state.withdrawProof,
+      userId: `mallory-${run}`,
+      action: "withdraw",
+    });
+    assert.deepEqual(validation, { isValid: false, error: "User is invalid.", action: undefined });
+  });
+
+  test("validateChallenge of another action: 'Action is invalid.'", async () => {
+    const validation = await authsignal.validateChallenge({
+      token: state.withdrawProof,
+      userId: alice,
+      action: "changePassword",
+    });
+    assert.deepEqual(validation, { isValid: false, error: "Action is invalid.", action: undefined });
+  });
+
+  test("validateChallenge of a forged token is not valid", async () => {
+    const [header, payload] = state.withdrawProof.split(".");
+    const validation = await authsignal.validateChallenge({
+      token: `${header}.${payload}.${"A".repeat(43)}`,
+    });
+    assert.equal(validation.isValid, false);
+    assert.ok(validation.error);
+  });
+});
+
+describe("actions", () => {
+  test("getAction answers the state, the method and the rule that decided", async () => {
+    const action = await authsignal.getAction({
+      userId: alice,
+      action: "withdraw",
+      idempotencyKey: state.withdraw.idempotencyKey,
+    });
+    assert.equal(action.state, "CHALLENGE_SUCCEEDED");
+    assert.equal(action.verificationMethod, "AUTHENTICATOR_APP");
+    isoDate(action.createdAt);
+    isoDate(action.stateUpdatedAt);
+    assert.deepEqual(action.rules, [
+      {
+        ruleId: "large-withdrawal",
+        name: "Large withdrawal",
+        description: "Challenge withdrawals above 1000",
+      },
+    ]);
+  });
+
+  test("getAction of an unknown idempotency key is an error", async () => {
+    await assert.rejects(
+      authsignal.getAction({ userId: alice, action: "withdraw", idempotencyKey: randomUUID() }),
+      (error) => error instanceof AuthsignalError && error.statusCode === 404,
+    );
+  });
+
+  test("updateAction sets a state, which getAction then answers", async () => {
+    const updated = await authsignal.updateAction({
+      userId: alice,
+      action: "changePassword",
+      idempotencyKey: state.changePassword.idempotencyKey,
+      attributes: { state: "CHALLENGE_FAILED" },
+    });
+    assert.equal(updated.state, "CHALLENGE_FAILED");
+    const action = await authsignal.getAction({
+      userId: alice,
+      action: "changePassword",
+      idempotencyKey: state.changePassword.idempotencyKey,
+    });
+    assert.equal(action.state, "CHALLENGE_FAILED");
+    const validation = await authsignal.validateChallenge({ token: state.changePassword.token });
+    assert.equal(validation.isValid, false);
+    assert.equal(validation.state, "CHALLENGE_FAILED");
+  });
+
+  test("queryUserActions lists the user's actions, newest first, with filters", async () => {
+    const all = await authsignal.queryUserActions({ userId: alice });
+    assert.deepEqual(
+      all.map((action) => action.actionCode),
+      ["closeAccount", "changePassword", "withdraw", "withdraw", "signIn"],
+    );
+    const withdrawal = all.find((a) => a.idempotencyKey === state.withdraw.idempotencyKey);
+    assert.equal(withdrawal.state, "CHALLENGE_SUCCEEDED");
+    assert.equal(withdrawal.verificationMethod, "AUTHENTICATOR_APP");
+    assert.equal(withdrawal.verifiedByAuthenticatorId, state.totp.userAuthenticatorId);
+    isoDate(withdrawal.createdAt);
+
+    const withdrawals = await authsignal.queryUserActions({
+      userId: alice,
+      actionCodes: ["withdraw"],
+    });
+    assert.deepEqual(
+      withdrawals.map((action) => action.idempotencyKey),
+      [state.withdraw.idempotencyKey, state.smallWithdraw.idempotencyKey],
+    );
+    const twoCodes = await authsignal.queryUserActions({
+      userId: alice,
+      actionCodes: ["signIn", "closeAccount"],
+    });
+    assert.deepEqual(twoCodes.map((action) => action.actionCode), ["closeAccount", "signIn"]);
+    const succeeded = await authsignal.queryUserActions({
+      userId: alice,
+      state: "CHALLENGE_SUCCEEDED",
+    });
+    assert.deepEqual(succeeded.map((action) => action.actionCode), ["withdraw", "signIn"]);
+    const future = await authsignal.queryUserActions({
+      userId: alice,
+      fromDate: new Date(Date.now() + 3_600_000).toISOString(),
+    });
+    assert.deepEqual(future, []);
+  });
+});
+
+describe("one-time codes: challenge, getChallenge, verify, claimChallenge", () => {
+  test("challenge sends an email OTP", async () => {
+    const before = Math.floor(Date.now() / 1000);
+    const sent = await authsignal.challenge({
+      verificationMethod: "EMAIL_OTP",
+      email: aliceEmail,
+      action: "emailSignIn",
+    });
+    assert.ok(sent.challengeId);
+    assert.ok(sent.idempotencyKey);
+    assert.equal(typeof sent.expiresAt, "number");
+    assert.ok(sent.expiresAt > before, `expiresAt ${sent.expiresAt} is in the future`);
+    state.emailChallenge = sent;
+  });
+
+  test("getChallenge answers the pending challenge, by id and by action", async () => {
+    const byId = await authsignal.getChallenge({ challengeId: state.emailChallenge.challengeId });
+    assert.equal(byId.challengeId, state.emailChallenge.challengeId);
+    assert.equal(byId.verificationMethod, "EMAIL_OTP");
+    assert.equal(byId.email, aliceEmail);
+    assert.equal(byId.action, "emailSignIn");
+    assert.equal(byId.expiresAt, state.emailChallenge.expiresAt);
+    const byAction = await authsignal.getChallenge({
+      action: "emailSignIn",
+      verificationMethod: "EMAIL_OTP",
+    });
+    assert.equal(byAction.challengeId, state.emailChallenge.challengeId);
+  });
+
+  test("verify with a wrong code: CODE_INVALID_OR_EXPIRED", async () => {
+    const answer = await authsignal.verify({
+      challengeId: state.emailChallenge.challengeId,
+      verificationCode: "not-a-code",
+    });
+    assert.equal(answer.isVerified, false);
+    assert.equal(answer.failureReason, "CODE_INVALID_OR_EXPIRED");
+  });
+
+  test(
+    "verify with the emailed code, then claimChallenge",
+    {
+      todo:
+        "the program exposes its outbox (the sent codes) only to Rust code " +
+        "(EmulatorHandle::outbox), not over HTTP: an outside client cannot read the code",
+    },
+    () => {},
+  );
+
+  test("claimChallenge of an unverified challenge is refused", async () => {
+    await rejectsWith(
+      authsignal.claimChallenge({ challengeId: state.emailChallenge.challengeId, userId: alice }),
+      400,
+      "invalid_request",
+    );
+  });
+
+  test("claimChallenge with skipVerificationCheck answers a token for the user", async () => {
+    const claimed = await authsignal.claimChallenge({
+      challengeId: state.emailChallenge.challengeId,
+      userId: alice,
+      skipVerificationCheck: true,
+    });
+    assert.ok(claimed.token);
+    assert.equal(claimed.verificationMethod, "EMAIL_OTP");
+    const validation = await authsignal.validateChallenge({ token: claimed.token, userId: alice });
+    assert.equal(validation.userId, alice);
+    assert.equal(validation.action, "emailSignIn");
+    assert.equal(validation.idempotencyKey, state.emailChallenge.idempotencyKey);
+    // Not verified, so not a success.
+    assert.equal(validation.isValid, false);
+    assert.equal(validation.state, "CHALLENGE_REQUIRED");
+    // Claimed by alice: nobody else may claim it.
+    await rejectsWith(
+      authsignal.claimChallenge({
+        challengeId: state.emailChallenge.challengeId,
+        userId: carol,
+        skipVerificationCheck: true,
+      }),
+      400,
+      "invalid_request",
+    );
+  });
+
+  test("an SMS challenge for a user fails after too many wrong codes", async () => {
+    const sent = await authsignal.challenge({
+      verificationMethod: "SMS",
+      phoneNumber: "+64270000002",
+      userId: carol,
+      action: "smsSignIn",
+    });
+    const pending = await authsignal.getChallenge({ userId: carol, action: "smsSignIn" });
+    assert.equal(pending.challengeId, sent.challengeId);
+    assert.equal(pending.verificationMethod, "SMS");
+    assert.equal(pending.phoneNumber, "+64270000002");
+    const reasons = [];
+    for (let attempt = 0; attempt < 6; attempt += 1) {
+      const answer = await authsignal.verify({
+        challengeId: sent.challengeId,
+        verificationCode: "000000x",
+      });
+      assert.equal(answer.isVerified, false);
+      reasons.push(answer.failureReason);
+    }
+    assert.equal(reasons[0], "CODE_INVALID_OR_EXPIRED");
+    assert.equal(reasons.at(-1), "MAX_ATTEMPTS_EXCEEDED");
+    // A failed challenge is no longer pending.
+    const after = await authsignal.getChallenge({ challengeId: sent.challengeId });
+    assert.equal(after.challengeId, undefined);
+  });
+
+  test("verify of an unknown challenge is an error", async () => {
+    await rejectsWith(
+      authsignal.verify({ challengeId: randomUUID(), verificationCode: "123456" }),
+      400,
+      "invalid_request",
+    );
+  });
+});
+
+describe("sessions", () => {
+  test("createSession from a succeeded challenge's token", async () => {
+    const session = await authsignal.createSession({
+      clientId,
+      token: state.withdrawProof,
+      action: "withdraw",
+    });
+    assert.ok(session.accessToken);
+    assert.ok(session.refreshToken);
+    state.session = session;
+  });
+
+  test("createSession from a token whose challenge has not succeeded is refused", async () => {
+    await rejectsWith(
+      authsignal.createSession({ clientId, token: state.changePassword.token }),
+      400,
+      "invalid_credential",
+    );
+  });
+
+  test("validateSession answers the user, the expiry and the method", async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const validated = await authsignal.validateSession({
+      accessToken: state.session.accessToken,
+      clientIds: [clientId],
+    });
+    assert.equal(validated.user.userId, alice);
+    assert.equal(validated.user.email, aliceEmail);
+    assert.equal(validated.verificationMethod, "AUTHENTICATOR_APP");
+    assert.equal(typeof validated.expiresAt, "number");
+    assert.ok(validated.expiresAt > now, `expiresAt ${validated.expiresAt} is in the future`);
+    await rejectsWith(
+      authsignal.validateSession({ accessToken: state.session.accessToken, clientIds: ["other"] }),
+      400,
+      "invalid_credential",
+    );
+  });
+
+  test("refreshSession answers new tokens and spends the refresh token", async () => {
+    const refreshed = await authsignal.refreshSession({ refreshToken: state.session.refreshToken });
+    assert.ok(refreshed.accessToken);
+    assert.ok(refreshed.refreshToken);
+    assert.notEqual(refreshed.refreshToken, state.session.refreshToken);
+    const validated = await authsignal.validateSession({ accessToken: refreshed.accessToken });
+    assert.equal(validated.user.userId, alice);
+    await rejectsWith(
+      authsignal.refreshSession({ refreshToken: state.session.refreshToken }),
+      400,
+      "invalid_credential",
+    );
+    state.session = refreshed;
+  });
+
+  test("revokeSession ends the session", async () => {
+    const result = await authsignal.revokeSession({ accessToken: state.session.accessToken });
+    assert.equal(result, undefined);
+    await rejectsWith(
+      authsignal.validateSession({ accessToken: state.session.accessToken }),
+      400,
+      "invalid_credential",
+    );
+    await rejectsWith(
+      authsignal.refreshSession({ refreshToken: state.session.refreshToken }),
+      400,
+      "invalid_credential",
+    );
+  });
+
+  test("revokeUserSessions ends every session of the user", async () => {
+    const first = await authsignal.createSession({ clientId, token: state.withdrawProof });
+    const second = await authsignal.createSession({ clientId: "mobile-app", token: state.withdrawProof });
+    for (const { accessToken } of [first, second]) {
+      assert.equal((await authsignal.validateSession({ accessToken })).user.userId, alice);
+    }
+    const result = await authsignal.revokeUserSessions({ userId: alice });
+    assert.equal(result, undefined);
+    for (const { accessToken } of [first, second]) {
+      await rejectsWith(authsignal.validateSession({ accessToken }), 400, "invalid_credential");
+    }
+  });
+});
+
+describe("the SDK's Auth0 helpers", () => {
+  test("an enrolled user is sent to the url, and the verified token is accepted", async () => {
+    const execute = auth0(alice);
+    await handleAuth0ExecutePostLogin(execute.event, execute.api, {
+      apiUrl,
+      userId: alice,
+      action: "changePassword",
+    });
+    assert.equal(execute.calls.length, 1, JSON.stringify(execute.calls));
+    const [kind, url] = execute.calls[0];
+    assert.equal(kind, "redirect");
+    const trackToken = new URL(url).searchParams.get("token");
+    assert.ok(trackToken, `a token in ${url}`);
+
+    const verified = await clientApi("verify/totp", trackToken, {
+      verificationCode: totp(state.totp.secret),
+    });
+    assert.equal(verified.body.isVerified, true, JSON.stringify(verified.body));
+
+    const resume = auth0(alice, { token: verified.body.accessToken });
+    await handleAuth0ContinuePostLogin(resume.event, resume.api, {
+      apiUrl,
+      userId: alice,
+      action: "changePassword",
+    });
+    assert.deepEqual(resume.calls, [["record", apiUrl]]);
+
+    const wrongAction = auth0(alice, { token: verified.body.accessToken });
+    await handleAuth0ContinuePostLogin(wrongAction.event, wrongAction.api, {
+      apiUrl,
+      userId: alice,
+      action: "withdraw",
+    });
+    assert.deepEqual(wrongAction.calls, [["deny", "MFA challenge failed"]]);
+  });
+
+  test(
+    "track answers a url in every state: an unenrolled user is sent to it to enroll",
+    {
+      todo:
+        "emulator discrepancy: track omits `url` unless the state is CHALLENGE_REQUIRED; the SDK " +
+        "types it `url: string` and its Auth0 helper redirects unenrolled users to it",
+    },
+    async () => {
+      const newcomer = `dave-${run}`;
+      const tracked = await authsignal.track({ userId: newcomer, action: "withdraw" });
+      assert.equal(tracked.state, "ALLOW");
+      assert.equal(tracked.isEnrolled, false);
+      const execute = auth0(newcomer);
+      await handleAuth0ExecutePostLogin(execute.event, execute.api, { apiUrl, userId: newcomer });
+      assert.equal(execute.calls.length, 1);
+      assert.equal(execute.calls[0][0], "redirect");
+      assert.equal(typeof execute.calls[0][1], "string", `redirected to ${execute.calls[0][1]}`);
+      assert.equal(typeof tracked.url, "string", "track's url");
+    },
+  );
+});
+
+describe("authentication and clean-up", () => {
+  test("a client with a wrong secret gets 401 with the live API's message", async () => {
+    const impostor = new Authsignal({ apiSecretKey: `wrong-${run}`, apiUrl, retries: 0 });
+    await assert.rejects(impostor.getUser({ userId: alice }), (error) => {
+      assert.ok(error instanceof AuthsignalError);
+      assert.equal(error.statusCode, 401);
+      assert.equal(error.errorCode, "unauthorized");
+      assert.equal(error.errorDescription, UNAUTHORIZED);
+      assert.equal(error.message, `AuthsignalError: 401 - ${UNAUTHORIZED}`);
+      return true;
+    });
+    await rejectsWith(
+      impostor.track({ userId: alice, action: "withdraw" }),
+      401,
+      "unauthorized",
+      UNAUTHORIZED,
+    );
+  });
+
+  test("deleteUser of an enrolled user removes their authenticators and actions", async () => {
+    await authsignal.deleteUser({ userId: alice });
+    const user = await authsignal.getUser({ userId: alice });
+    assert.equal(user.isEnrolled, false);
+    assert.deepEqual(await authsignal.getAuthenticators({ userId: alice }), []);
+    assert.deepEqual(await authsignal.queryUserActions({ userId: alice }), []);
+    const validation = await authsignal.validateChallenge({ token: state.withdrawProof });
+    assert.equal(validation.isValid, false);
+  });
+});
