@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::ConnectInfo;
 use bytes::Bytes;
 use http::request::Parts;
-use http::{HeaderName, StatusCode};
+use http::{HeaderName, Method, StatusCode};
 use tower::Layer;
 
 use super::custom::{self, CustomFn};
@@ -62,6 +62,7 @@ pub(crate) type PartsFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
 /// | [`store`](Self::store) | a [`MemoryStore`] per layer |
 /// | [`fail_open`](Self::fail_open) | off: Authsignal failing means 503 |
 /// | [`retry_after`](Self::retry_after) | 5 s on 503 answers |
+/// | [`methods`](Self::methods) | every method is gated |
 #[must_use]
 #[derive(Clone)]
 pub struct StepUpLayer {
@@ -86,6 +87,7 @@ pub(crate) struct GateConfig {
     pub(crate) fail_open: bool,
     pub(crate) retry_after: Duration,
     pub(crate) failed_open: Arc<AtomicU64>,
+    pub(crate) methods: Option<Vec<Method>>,
 }
 
 impl Clone for GateConfig {
@@ -108,6 +110,7 @@ impl Clone for GateConfig {
             fail_open: self.fail_open,
             retry_after: self.retry_after,
             failed_open: self.failed_open.clone(),
+            methods: self.methods.clone(),
         }
     }
 }
@@ -126,6 +129,7 @@ impl std::fmt::Debug for StepUpLayer {
             .field("on_review", &config.on_review)
             .field("client_kind", &config.client_kind)
             .field("fail_open", &config.fail_open)
+            .field("methods", &config.methods)
             .finish_non_exhaustive()
     }
 }
@@ -160,6 +164,7 @@ impl StepUpLayer {
                 fail_open: false,
                 retry_after: Duration::from_secs(5),
                 failed_open: Arc::new(AtomicU64::new(0)),
+                methods: None,
             }),
         }
     }
@@ -268,6 +273,16 @@ impl StepUpLayer {
     /// The `Retry-After` of the 503 sent when Authsignal fails.
     pub fn retry_after(self, after: Duration) -> Self {
         self.edit(|c| c.retry_after = after)
+    }
+
+    /// Gate only these methods; requests with other methods and no token go straight to
+    /// the handler, untracked. For a route that shows its form on `GET` and acts on
+    /// `POST`: `get(form).post(act).layer(layer.methods([Method::POST]))` tracks only the
+    /// `POST`, and the `GET` that brings a browser back from the pre-built UI still reaches
+    /// the gate (it carries the token).
+    pub fn methods(self, methods: impl IntoIterator<Item = Method>) -> Self {
+        let methods = methods.into_iter().collect();
+        self.edit(|c| c.methods = Some(methods))
     }
 
     /// How many requests this layer has let through by [`fail_open`](Self::fail_open).

@@ -131,6 +131,16 @@ where
                 return respond::malformed_token().into_response();
             }
         };
+        let ungated = found.is_none()
+            && self
+                .config
+                .methods
+                .as_ref()
+                .is_some_and(|methods| !methods.contains(&parts.method));
+        if ungated {
+            outcome("not_gated", None);
+            return self.call_inner(Request::from_parts(parts, body)).await;
+        }
         let Some(user_id) = (self.config.user_id)(&parts) else {
             outcome("no_user", None);
             return respond::no_user().into_response();
@@ -411,15 +421,19 @@ where
         self.run(parts, stashed.body, proof).await
     }
 
-    /// Runs the handler with the proof, the token removed from what it sees.
-    async fn run(self, mut parts: Parts, body: Bytes, proof: StepUp) -> Response {
-        parts.headers.remove(&self.config.token_header);
-        parts.extensions.insert(proof);
-        let request = Request::from_parts(parts, Body::from(body));
+    async fn call_inner(self, request: Request<Body>) -> Response {
         match self.inner.oneshot(request).await {
             Ok(response) => response,
             Err(never) => match never {},
         }
+    }
+
+    /// Runs the handler with the proof, the token removed from what it sees.
+    async fn run(self, mut parts: Parts, body: Bytes, proof: StepUp) -> Response {
+        parts.headers.remove(&self.config.token_header);
+        parts.extensions.insert(proof);
+        self.call_inner(Request::from_parts(parts, Body::from(body)))
+            .await
     }
 }
 

@@ -98,3 +98,30 @@ async fn every_way_of_applying_the_layer_gates_the_route() {
         401
     );
 }
+
+/// `methods` gates the action's method only: the form page on GET is not tracked, and the
+/// GET that brings a browser back with a token still reaches the gate.
+#[tokio::test]
+async fn methods_limits_tracking_to_the_gated_methods() {
+    let gate = start(|layer| layer.methods([http::Method::POST])).await;
+    gate.emulator.clear_calls();
+    // `start` routes only POST on /withdraw; a GET without a token passes through the
+    // layer untracked to the method router's 405.
+    let page = gate
+        .server
+        .get("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .await;
+    assert_eq!(page.status_code(), 405);
+    assert!(
+        gate.emulator.calls().is_empty(),
+        "{:?}",
+        gate.emulator.calls()
+    );
+    // The POST is still gated, and the browser's way back still works.
+    let location = browser_submit(&gate, "alice", &[("amount", "5000")]).await;
+    let back = complete_ui(&gate, &location, "alice").await;
+    let done = follow_back(&gate, &back, "alice").await;
+    assert_eq!(done.status_code(), 200, "{}", done.text());
+    assert_eq!(gate.runs(), 1);
+}

@@ -1,0 +1,98 @@
+//! What the examples share: choosing the backend, a cookie session, and page chrome.
+//! Not part of the crate: a real app has its own sessions and templates.
+
+// Each example uses a different part of this.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, header};
+use axum::response::Html;
+use axum_authsignal::client::ENV_SECRET_KEY;
+use axum_authsignal::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+
+/// The port the examples' embedded emulator prefers, so that the README's commands can
+/// name it; `EMULATOR_PORT` overrides it, and a busy port falls back to a free one.
+pub const EMULATOR_PORT: u16 = 8787;
+
+/// Whether to use a real Authsignal tenant (`AUTHSIGNAL_SECRET_KEY` is set) instead of
+/// the embedded emulator.
+pub fn uses_authsignal() -> bool {
+    std::env::var(ENV_SECRET_KEY).is_ok_and(|key| !key.trim().is_empty())
+}
+
+/// The app's listening port: `PORT`, else `default`.
+pub fn port(default: u16) -> u16 {
+    std::env::var("PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(default)
+}
+
+/// Starts `builder` on the preferred emulator port, or any free one if that is taken.
+pub async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHandle> {
+    let preferred = std::env::var("EMULATOR_PORT")
+        .ok()
+        .and_then(|port| port.parse().ok())
+        .unwrap_or(EMULATOR_PORT);
+    let at = |port| SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    match builder.clone().bind(at(preferred)).start().await {
+        Ok(emulator) => Ok(emulator),
+        Err(_) => builder.bind(at(0)).start().await,
+    }
+}
+
+/// A fresh emulator builder (so that examples need not import `Emulator` too).
+pub fn emulator() -> EmulatorBuilder {
+    Emulator::builder()
+}
+
+/// Sessions in memory: cookie value -> user.
+#[derive(Clone, Default)]
+pub struct Sessions(Arc<Mutex<HashMap<String, String>>>);
+
+impl Sessions {
+    const COOKIE: &'static str = "demo_session";
+
+    /// Starts a session for `user`; returns the `Set-Cookie` value.
+    pub fn start(&self, user: &str) -> String {
+        let id = uuid::Uuid::new_v4().to_string();
+        self.0.lock().unwrap().insert(id.clone(), user.to_owned());
+        // SameSite=Lax: sent on the top-level GET back from the pre-built UI. Not Secure,
+        // because the demo is served over plain http on 127.0.0.1.
+        format!("{}={id}; Path=/; HttpOnly; SameSite=Lax", Self::COOKIE)
+    }
+
+    /// The user of the request's session cookie.
+    pub fn user(&self, headers: &HeaderMap) -> Option<String> {
+        let id = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(';'))
+            .find_map(|pair| pair.trim().strip_prefix(Self::COOKIE)?.strip_prefix('='))?;
+        self.0.lock().unwrap().get(id).cloned()
+    }
+}
+
+/// A page with the examples' minimal styling.
+pub fn page(title: &str, body: &str) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width\"><title>{title}</title>\
+         <style>body{{font:16px system-ui;max-width:32rem;margin:3rem auto;padding:0 1rem}}\
+         label{{display:block;margin:.5rem 0}}input{{font:inherit;padding:.3rem}}\
+         button{{font:inherit;padding:.4rem 1rem}}.hint{{color:#666}}</style></head>\
+         <body><h1>{title}</h1>{body}</body></html>"
+    ))
+}
+
+/// Escapes text for HTML.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}

@@ -1,0 +1,300 @@
+//! Each example's flow, driven through the example's own router over real HTTP.
+
+#[path = "../examples/login.rs"]
+#[allow(dead_code)]
+mod login;
+#[path = "../examples/payment_api.rs"]
+#[allow(dead_code)]
+mod payment_api;
+#[path = "../examples/withdrawal.rs"]
+#[allow(dead_code)]
+mod withdrawal;
+
+use axum_authsignal::emulator::EmulatorHandle;
+use axum_test::{TestResponse, TestServer};
+use serde_json::{Value, json};
+
+const NAVIGATION: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+
+/// Serves `app` on a port chosen before the app is built, since the app needs its origin.
+fn listener() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let origin = format!("http://{}", listener.local_addr().unwrap());
+    (listener, origin)
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// What a person does on the pre-built UI: open it, type the current code; returns where
+/// it sends the browser back to.
+async fn pass_prebuilt_ui(emulator: &EmulatorHandle, ui_url: &str, user: &str) -> String {
+    let http = no_redirects();
+    assert_eq!(http.get(ui_url).send().await.unwrap().status(), 200);
+    let token = reqwest::Url::parse(ui_url)
+        .unwrap()
+        .query_pairs()
+        .find(|(name, _)| name == "token")
+        .unwrap()
+        .1
+        .into_owned();
+    let code = emulator.totp_code(user).unwrap();
+    let answer = http
+        .post(format!("{}/ui/challenge", emulator.origin()))
+        .form(&[("token", token), ("code", code)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 303);
+    answer.headers()["location"].to_str().unwrap().to_owned()
+}
+
+fn cookie_pair(response: &TestResponse) -> String {
+    response
+        .header("set-cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+fn path_of(origin: &str, url: &str) -> String {
+    url.strip_prefix(origin).unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
+    let (listener, origin) = listener();
+    let (app, emulator) = withdrawal::with_emulator(&origin).await;
+    let server = TestServer::builder()
+        .http_transport_with_tcp_listener(listener)
+        .build(app);
+
+    let wrong = server
+        .post("/login")
+        .form(&[("username", "demo"), ("password", "nope")])
+        .await;
+    assert_eq!(wrong.status_code(), 401);
+    let signed_in = server
+        .post("/login")
+        .form(&[
+            ("username", withdrawal::DEMO_USER),
+            ("password", withdrawal::DEMO_PASSWORD),
+        ])
+        .await;
+    assert_eq!(signed_in.status_code(), 303);
+    let session = cookie_pair(&signed_in);
+
+    // The form page is not the action: viewing it tracks nothing.
+    emulator.clear_calls();
+    let form = server.get("/withdraw").add_header("cookie", &session).await;
+    assert!(form.text().contains("id=\"amount\""));
+    assert!(emulator.calls().is_empty());
+
+    let small = server
+        .post("/withdraw")
+        .add_header("cookie", &session)
+        .add_header("accept", NAVIGATION)
+        .form(&[("amount", "50")])
+        .await;
+    assert_eq!(small.status_code(), 200);
+    assert!(
+        small
+            .text()
+            .contains("Withdrawal of 50.00 confirmed (no step-up needed)")
+    );
+
+    let large = server
+        .post("/withdraw")
+        .add_header("cookie", &session)
+        .add_header("accept", NAVIGATION)
+        .add_header("sec-fetch-mode", "navigate")
+        .form(&[("amount", "2500")])
+        .await;
+    assert_eq!(large.status_code(), 303);
+    let ui = large.header("location").to_str().unwrap().to_owned();
+    assert!(ui.starts_with(emulator.origin()));
+
+    let back = pass_prebuilt_ui(&emulator, &ui, withdrawal::DEMO_USER).await;
+    let resume_page = server
+        .get(&path_of(&origin, &back))
+        .add_header("cookie", &session)
+        .add_header("accept", NAVIGATION)
+        .await;
+    assert_eq!(resume_page.status_code(), 200);
+    let action = resume_page
+        .text()
+        .split("action=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .replace("&amp;", "&");
+    let confirmed = server
+        .post(&action)
+        .add_header("cookie", &session)
+        .content_type("application/x-www-form-urlencoded")
+        .await;
+    assert_eq!(confirmed.status_code(), 200, "{}", confirmed.text());
+    assert!(
+        confirmed
+            .text()
+            .contains("Withdrawal of 2500.00 confirmed (verified with AUTHENTICATOR_APP)")
+    );
+    // Posting the resume form again does not withdraw twice.
+    let again = server
+        .post(&action)
+        .add_header("cookie", &session)
+        .content_type("application/x-www-form-urlencoded")
+        .await;
+    assert_eq!(again.status_code(), 403);
+
+    let list = server
+        .get("/withdrawals")
+        .add_header("cookie", &session)
+        .await
+        .text();
+    assert_eq!(list.matches("class=\"withdrawal\"").count(), 2, "{list}");
+    assert!(list.contains("2500.00 (stepped up)"));
+}
+
+#[tokio::test]
+async fn payment_api_custom_ui_flow() {
+    let (app, emulator) = payment_api::with_emulator().await;
+    let server = TestServer::new(app);
+    let auth = format!("Bearer {}", payment_api::DEMO_API_KEY);
+    let payment = json!({ "amount": 5000, "payee": "ACME Ltd" });
+
+    let anonymous = server.post("/payments").json(&payment).await;
+    assert_eq!(anonymous.status_code(), 401);
+    assert_eq!(anonymous.json::<Value>()["code"], "user_required");
+
+    let small = server
+        .post("/payments")
+        .add_header("authorization", &auth)
+        .json(&json!({ "amount": 20, "payee": "Cafe" }))
+        .await;
+    assert_eq!(small.status_code(), 201);
+    assert_eq!(small.json::<Value>()["steppedUp"], false);
+
+    let challenged = server
+        .post("/payments")
+        .add_header("authorization", &auth)
+        .json(&payment)
+        .await;
+    assert_eq!(challenged.status_code(), 401);
+    let problem: Value = challenged.json();
+    let track_token = problem["token"].as_str().unwrap();
+
+    // The custom UI: the code (here from the demo endpoint) through the client API.
+    let code = server.get("/demo/code").await.text();
+    assert_eq!(code, emulator.totp_code(payment_api::DEMO_USER).unwrap());
+    let verified: Value = no_redirects()
+        .post(format!("{}/client/verify/totp", emulator.api_url()))
+        .bearer_auth(track_token)
+        .json(&json!({ "verificationCode": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["isVerified"], true);
+    let token = verified["accessToken"].as_str().unwrap();
+
+    let paid = server
+        .post("/payments")
+        .add_header("authorization", &auth)
+        .add_header("x-authsignal-token", token)
+        .json(&payment)
+        .await;
+    assert_eq!(paid.status_code(), 201, "{}", paid.text());
+    let record: Value = paid.json();
+    assert_eq!(record["steppedUp"], true);
+    assert_eq!(record["verificationMethod"], "AUTHENTICATOR_APP");
+
+    let listed: Value = server
+        .get("/payments")
+        .add_header("authorization", &auth)
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn login_with_a_sign_in_step_up() {
+    let (listener, origin) = listener();
+    let (app, emulator) = login::with_emulator(&origin).await;
+    let server = TestServer::builder()
+        .http_transport_with_tcp_listener(listener)
+        .build(app);
+
+    assert_eq!(
+        server.get("/").await.status_code(),
+        303,
+        "signed out: to the login page"
+    );
+    let wrong = server
+        .post("/login")
+        .form(&[("username", "demo"), ("password", "guess")])
+        .await;
+    assert_eq!(wrong.status_code(), 401);
+    assert!(
+        emulator.calls().is_empty(),
+        "no step-up before the password is right"
+    );
+
+    let started = server
+        .post("/login")
+        .add_header("accept", NAVIGATION)
+        .add_header("sec-fetch-mode", "navigate")
+        .form(&[
+            ("username", login::DEMO_USER),
+            ("password", login::DEMO_PASSWORD),
+        ])
+        .await;
+    assert_eq!(started.status_code(), 303);
+    let binding = cookie_pair(&started);
+    let ui = started.header("location").to_str().unwrap().to_owned();
+    let back = pass_prebuilt_ui(&emulator, &ui, login::DEMO_USER).await;
+    assert!(back.starts_with(&format!("{origin}/login/callback?token=")));
+
+    // Without the binding cookie (another browser) the callback refuses.
+    let elsewhere = server.get(&path_of(&origin, &back)).await;
+    assert_eq!(elsewhere.status_code(), 403);
+
+    let done = server
+        .get(&path_of(&origin, &back))
+        .add_header("cookie", &binding)
+        .await;
+    assert_eq!(done.status_code(), 303, "{}", done.text());
+    let cookies: Vec<String> = done
+        .iter_headers_by_name("set-cookie")
+        .map(|value| value.to_str().unwrap().to_owned())
+        .collect();
+    let session = cookies
+        .iter()
+        .find(|cookie| cookie.starts_with("demo_session="))
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cookies.iter().any(|cookie| cookie.contains("Max-Age=0")),
+        "binding cookie cleared"
+    );
+    let home = server.get("/").add_header("cookie", &session).await;
+    assert!(
+        home.text().contains("Signed in as <b>demo</b>"),
+        "{}",
+        home.text()
+    );
+}
