@@ -19,6 +19,13 @@ impl Authsignal {
         UrlBuilder::new(&self.inner.base_url, operation)
     }
 
+    /// `/users/{userId}`, the root of most paths.
+    fn user_url(&self, operation: &'static str, user_id: &str) -> Result<UrlBuilder> {
+        self.url(operation)
+            .literal("users")
+            .value("userId", user_id)
+    }
+
     async fn get<T: serde::de::DeserializeOwned>(
         &self,
         operation: &'static str,
@@ -83,11 +90,7 @@ impl Authsignal {
     /// comes back with `is_enrolled == false`.
     pub async fn get_user(&self, user_id: &str) -> Result<User> {
         const OP: &str = "getUser";
-        let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
-            .finish()?;
+        let url = self.user_url(OP, user_id)?.finish()?;
         self.get(OP, url).await
     }
 
@@ -110,11 +113,7 @@ impl Authsignal {
         changes: &UpdateUserRequest,
     ) -> Result<UserAttributes> {
         const OP: &str = "updateUser";
-        let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
-            .finish()?;
+        let url = self.user_url(OP, user_id)?.finish()?;
         self.write(
             OP,
             Method::PATCH,
@@ -128,11 +127,7 @@ impl Authsignal {
     /// `deleteUser`: deletes a user and their authenticators.
     pub async fn delete_user(&self, user_id: &str) -> Result<()> {
         const OP: &str = "deleteUser";
-        let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
-            .finish()?;
+        let url = self.user_url(OP, user_id)?.finish()?;
         self.write::<IgnoredAny>(
             OP,
             Method::DELETE,
@@ -150,9 +145,7 @@ impl Authsignal {
     pub async fn get_authenticators(&self, user_id: &str) -> Result<Vec<UserAuthenticator>> {
         const OP: &str = "getAuthenticators";
         let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
+            .user_url(OP, user_id)?
             .literal("authenticators")
             .finish()?;
         self.get(OP, url).await
@@ -167,9 +160,7 @@ impl Authsignal {
     ) -> Result<EnrollVerifiedAuthenticatorResponse> {
         const OP: &str = "enrollVerifiedAuthenticator";
         let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
+            .user_url(OP, user_id)?
             .literal("authenticators")
             .finish()?;
         self.post(OP, url, authenticator).await
@@ -183,9 +174,7 @@ impl Authsignal {
     ) -> Result<()> {
         const OP: &str = "deleteAuthenticator";
         let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
+            .user_url(OP, user_id)?
             .literal("authenticators")
             .value("userAuthenticatorId", user_authenticator_id)?
             .finish()?;
@@ -223,9 +212,7 @@ impl Authsignal {
             attributes.idempotency_key = Some(uuid::Uuid::new_v4().to_string());
         }
         let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
+            .user_url(OP, user_id)?
             .literal("actions")
             .value("action", action)?
             .finish()?;
@@ -268,9 +255,7 @@ impl Authsignal {
         const OP: &str = "queryUserActions";
         let pairs = query_pairs(OP, query)?;
         let url = self
-            .url(OP)
-            .literal("users")
-            .value("userId", user_id)?
+            .user_url(OP, user_id)?
             .literal("actions")
             .query(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))?;
         self.get(OP, url).await
@@ -303,9 +288,7 @@ impl Authsignal {
         action: &str,
         idempotency_key: &str,
     ) -> Result<reqwest::Url> {
-        self.url(operation)
-            .literal("users")
-            .value("userId", user_id)?
+        self.user_url(operation, user_id)?
             .literal("actions")
             .value("action", action)?
             .value("idempotencyKey", idempotency_key)?

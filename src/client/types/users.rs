@@ -109,40 +109,14 @@ pub struct QueryUsersResponse {
     pub token_payload: Option<serde_json::Value>,
 }
 
-/// The changes of `updateUser`. Only the fields that are set are sent.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct UpdateUserRequest {
-    /// A new email address.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email: Option<String>,
-    /// Whether the email address is verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub email_verified: Option<bool>,
-    /// A new phone number.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number: Option<String>,
-    /// Whether the phone number is verified.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub phone_number_verified: Option<bool>,
-    /// A new username.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// A new display name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub display_name: Option<String>,
-    /// Custom user data.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub custom: Option<CustomData>,
-    /// The user's locale, e.g. `en-NZ`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub locale: Option<String>,
-}
+/// The changes `updateUser` sends: only the fields that are set are sent, the others are
+/// left as they are.
+pub type UpdateUserRequest = UserAttributes;
 
-/// The user's attributes after `updateUser`.
+/// A user's attributes: what `updateUser` sends (as [`UpdateUserRequest`]) and what it
+/// answers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-#[non_exhaustive]
 pub struct UserAttributes {
     /// The email address.
     #[serde(skip_serializing_if = "Option::is_none")]
