@@ -103,17 +103,11 @@ pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -
         sign_in: SignIn::new(client, format!("{origin}/login/callback")),
         sessions: Sessions::default(),
     };
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/", get(home))
         .route("/login", get(login_page).post(login))
         .route("/login/callback", get(callback));
-    if let Some(emulator) = emulator {
-        router = router.route(
-            "/demo/code",
-            get(move || async move { emulator.totp_code(DEMO_USER).unwrap_or_default() }),
-        );
-    }
-    router.with_state(state)
+    demo::code_page(router, emulator, DEMO_USER).with_state(state)
 }
 
 #[derive(Deserialize)]

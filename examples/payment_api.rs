@@ -91,19 +91,13 @@ pub fn app(client: Authsignal, emulator: Option<EmulatorHandle>) -> Router {
         .client_kind(ClientKind::Api)
         .custom_from_body(["amount", "currency"])
         .user_id(|parts| user_of(&parts.headers));
-    let mut router = Router::new().route(
+    let router = Router::new().route(
         "/payments",
         get(list)
             .post(pay)
             .layer(gate.methods([axum::http::Method::POST])),
     );
-    if let Some(emulator) = emulator {
-        router = router.route(
-            "/demo/code",
-            get(move || async move { emulator.totp_code(DEMO_USER).unwrap_or_default() }),
-        );
-    }
-    router.with_state(payments)
+    demo::code_page(router, emulator, DEMO_USER).with_state(payments)
 }
 
 /// The API key's user: the app's own authentication, which the gate builds on.

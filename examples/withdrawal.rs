@@ -122,19 +122,12 @@ pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -
         .user_id(move |parts| sessions.user(&parts.headers))
         // The form page (GET) is not the action; only the POST is tracked.
         .methods([Method::POST]);
-    let mut router = Router::new()
+    let router = Router::new()
         .route("/", get(sign_in_page))
         .route("/login", post(login))
         .route("/withdraw", get(withdraw_page).post(withdraw).layer(gate))
         .route("/withdrawals", get(withdrawals));
-    if let Some(emulator) = emulator {
-        // A convenience of the emulator demo: the code an authenticator app would show.
-        router = router.route(
-            "/demo/code",
-            get(move || async move { emulator.totp_code(DEMO_USER).unwrap_or_default() }),
-        );
-    }
-    router.with_state(state)
+    demo::code_page(router, emulator, DEMO_USER).with_state(state)
 }
 
 #[derive(Clone, Default)]

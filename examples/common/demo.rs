@@ -8,8 +8,10 @@ use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 
+use axum::Router;
 use axum::http::{HeaderMap, header};
 use axum::response::Html;
+use axum::routing::get;
 use axum_authsignal::client::ENV_SECRET_KEY;
 use axum_authsignal::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
 
@@ -47,6 +49,25 @@ pub async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<Emulato
 /// A fresh emulator builder (so that examples need not import `Emulator` too).
 pub fn emulator() -> EmulatorBuilder {
     Emulator::builder()
+}
+
+/// Adds `GET /demo/code` when running on the emulator: the code `user`'s authenticator app
+/// would show, for people trying the demo without one.
+pub fn code_page<S>(
+    router: Router<S>,
+    emulator: Option<EmulatorHandle>,
+    user: &'static str,
+) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    match emulator {
+        Some(emulator) => router.route(
+            "/demo/code",
+            get(move || async move { emulator.totp_code(user).unwrap_or_default() }),
+        ),
+        None => router,
+    }
 }
 
 /// Sessions in memory: cookie value -> user.
