@@ -1,5 +1,9 @@
 //! Each example's flow, driven through the example's own router over real HTTP.
 
+// Every example includes examples/common/demo.rs; compiled together here, it appears
+// once per example.
+#![allow(clippy::duplicate_mod)]
+
 #[path = "../examples/login.rs"]
 #[allow(dead_code)]
 mod login;

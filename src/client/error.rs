@@ -1,7 +1,7 @@
 //! The one error type of the client.
 //!
 //! No variant carries the secret key, an `Authorization` header or a token: bodies are kept
-//! only as short excerpts with token-like values redacted (see [`excerpt`]), and transport
+//! only as short excerpts with token-like values redacted (see `safe_text::excerpt`), and transport
 //! errors are stripped of their URL.
 
 use std::time::Duration;
@@ -165,127 +165,9 @@ pub enum ConfigError {
     HttpClient(String),
 }
 
-/// A short excerpt of a body for an error message, safe to log.
-///
-/// Bodies can hold tokens (a `track` answer carries one), so JSON string values under
-/// token-like keys and anything shaped like a JWT are replaced by `[redacted]`, and the
-/// excerpt is cut to [`EXCERPT_CHARS`] characters.
-pub(crate) fn excerpt(body: &[u8]) -> String {
-    let text = match serde_json::from_slice::<serde_json::Value>(body) {
-        Ok(mut json) => {
-            redact_json(&mut json);
-            json.to_string()
-        }
-        Err(_) => redact_jwts(&String::from_utf8_lossy(body)),
-    };
-    let mut cut: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .take(EXCERPT_CHARS)
-        .collect();
-    if text.chars().count() > EXCERPT_CHARS {
-        cut.push('…');
-    }
-    cut
-}
-
-/// How many characters of a body an error keeps.
-pub(crate) const EXCERPT_CHARS: usize = 160;
-
-fn redact_json(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, value) in map.iter_mut() {
-                if value.is_string() && is_sensitive_key(key) {
-                    *value = serde_json::Value::String("[redacted]".into());
-                } else {
-                    redact_json(value);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact_json),
-        serde_json::Value::String(text) => *text = redact_jwts(text),
-        _ => {}
-    }
-}
-
-fn is_sensitive_key(key: &str) -> bool {
-    let key = key.to_ascii_lowercase();
-    key.contains("token") || key.contains("secret") || key.contains("password")
-}
-
-/// Replaces every run that looks like a JWT (`eyJ…` with two dots) by `[redacted]`.
-pub(crate) fn redact_jwts(text: &str) -> String {
-    let is_jwt_char = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '=');
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(start) = rest.find("eyJ") {
-        let run_len = rest[start..]
-            .find(|c: char| !is_jwt_char(c))
-            .unwrap_or(rest.len() - start);
-        let run = &rest[start..start + run_len];
-        out.push_str(&rest[..start]);
-        if run.matches('.').count() >= 2 {
-            out.push_str("[redacted]");
-        } else {
-            out.push_str(run);
-        }
-        rest = &rest[start + run_len..];
-    }
-    out.push_str(rest);
-    out
-}
-
-/// Replaces every double-quoted run of a decoder message by `"…"`: serde names fields in
-/// backticks but quotes the offending *values*, which may be tokens.
-pub(crate) fn scrub_quoted(message: &str) -> String {
-    let mut out = String::with_capacity(message.len());
-    for (index, part) in message.split('"').enumerate() {
-        if index % 2 == 0 {
-            out.push_str(part);
-        } else {
-            out.push_str("\"…\"");
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn excerpt_redacts_tokens_in_json_and_text() {
-        let body = br#"{"state":"WEIRD","token":"abc.def.ghi","nested":{"accessToken":"x"},"note":"eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln"}"#;
-        let cut = excerpt(body);
-        assert!(!cut.contains("abc.def.ghi"), "{cut}");
-        assert!(!cut.contains("eyJhbGci"), "{cut}");
-        assert!(cut.contains("WEIRD"));
-        let text = excerpt(b"<html>token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln here</html>");
-        assert_eq!(text, "<html>token [redacted] here</html>");
-    }
-
-    #[test]
-    fn decoder_messages_lose_their_quoted_values() {
-        let message =
-            r#"invalid type: string "secret-token", expected a boolean at line 1 column 9"#;
-        assert_eq!(
-            scrub_quoted(message),
-            r#"invalid type: string "…", expected a boolean at line 1 column 9"#
-        );
-        assert_eq!(
-            scrub_quoted("missing field `state`"),
-            "missing field `state`"
-        );
-    }
-
-    #[test]
-    fn excerpt_is_short_and_single_line() {
-        let body = "x\n".repeat(1000);
-        let cut = excerpt(body.as_bytes());
-        assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
-        assert!(!cut.contains('\n'));
-    }
 
     #[test]
     fn unauthorized_says_to_check_key_and_region() {

@@ -10,8 +10,9 @@ use serde::de::DeserializeOwned;
 use tokio::time::Instant;
 
 use super::Authsignal;
-use super::error::{ApiError, DecodeError, Error, excerpt, scrub_quoted};
+use super::error::{ApiError, DecodeError, Error};
 use super::retry::{Failure, Repeatable, retry_after};
+use crate::safe_text::{excerpt, scrub_quoted};
 
 /// The most of an answer's body that is read; a larger 2xx body is a decoding error.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;

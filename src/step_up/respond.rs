@@ -13,6 +13,7 @@ use http::{HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
 use super::negotiate;
+use crate::safe_text::escape_html;
 
 /// A problem document: `status`, a short `code` for programs, a `detail` for people, and
 /// any extra members.
@@ -234,19 +235,4 @@ pub(crate) fn resume_page(action: &str) -> Response {
         headers.insert("content-security-policy", csp);
     }
     response
-}
-
-fn escape_html(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
 }

@@ -7,6 +7,7 @@ use http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::super::error::HttpError;
+use crate::safe_text::scrub_quoted;
 
 /// A JSON body. The `Content-Type` is not insisted on (the SDKs all send JSON), and an
 /// empty body reads as `{}`.
@@ -69,15 +70,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// A decoder message without the values it quotes, which may be tokens: serde names
-/// fields in backticks but quotes offending values.
+/// A decoder message without the values it quotes (which may be tokens) and without
+/// serde_json's position suffix, which helps nobody reading an API error.
 fn without_values(message: &str) -> String {
-    let kept: String = message
-        .split('"')
-        .enumerate()
-        .map(|(index, part)| if index % 2 == 0 { part } else { "…" })
-        .collect();
-    // Drop serde_json's position suffix: it helps nobody reading an API error.
+    let kept = scrub_quoted(message);
     match kept.find(" at line ") {
         Some(at) => kept[..at].to_owned(),
         None => kept,
@@ -92,7 +88,7 @@ mod tests {
     fn decoder_messages_lose_values_and_positions() {
         assert_eq!(
             without_values(r#"invalid type: string "eyJ.secret", expected u32 at line 1 column 9"#),
-            "invalid type: string …, expected u32"
+            r#"invalid type: string "…", expected u32"#
         );
         assert_eq!(
             without_values("missing field `token`"),

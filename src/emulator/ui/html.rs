@@ -7,21 +7,7 @@
 
 use std::fmt::Write as _;
 
-/// Escapes text for an HTML text node or a double-quoted attribute.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#x27;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+pub(crate) use crate::safe_text::escape_html as escape;
 
 /// An authenticator-app enrollment to show above the form.
 #[derive(Debug, Clone, Copy)]

@@ -1,0 +1,161 @@
+//! [`VerifiedWebhook`], the Axum extractor, and its [`WebhookRejection`].
+
+use std::future::poll_fn;
+use std::pin::Pin;
+use std::time::SystemTime;
+
+use axum::Json;
+use axum::body::{Body, HttpBody};
+use axum::extract::{FromRef, FromRequest, Request};
+use axum::response::{IntoResponse, Response};
+use bytes::{Bytes, BytesMut};
+use http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use super::event::decode;
+use super::{SIGNATURE_HEADER, WebhookError, WebhookPayload, WebhookVerifier};
+
+/// An Axum extractor for an authentic webhook body, decoded as `T`.
+///
+/// It takes the [`WebhookVerifier`] from the state (`WebhookVerifier: FromRef<S>`), reads
+/// the raw body up to the verifier's [body limit](WebhookVerifier::with_body_limit),
+/// verifies the `X-Signature-V2` header over those exact bytes and only then decodes them,
+/// so the handler never sees an unverified body. Failures become a [`WebhookRejection`].
+/// See the [module docs](super) for a router.
+#[derive(Debug, Clone)]
+pub struct VerifiedWebhook<T = WebhookPayload>(pub T);
+
+impl<S, T> FromRequest<S> for VerifiedWebhook<T>
+where
+    WebhookVerifier: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = WebhookRejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let verifier = WebhookVerifier::from_ref(state);
+        let (parts, body) = req.into_parts();
+        let mut headers = parts.headers.get_all(SIGNATURE_HEADER).iter();
+        let header = headers.next().ok_or(WebhookRejection::MissingSignature)?;
+        if headers.next().is_some() {
+            // Two signature headers: which one counts is ambiguous, so neither does.
+            return Err(WebhookError::InvalidFormat.into());
+        }
+        // Format and timestamp first: a malformed or stale request is not worth reading.
+        let parsed = verifier.check_header(header.as_bytes(), SystemTime::now())?;
+        let declared_too_large = parts
+            .headers
+            .get(http::header::CONTENT_LENGTH)
+            .and_then(|length| length.to_str().ok()?.parse::<u64>().ok())
+            .is_some_and(|length| length > verifier.body_limit as u64);
+        if declared_too_large {
+            return Err(WebhookRejection::PayloadTooLarge {
+                limit: verifier.body_limit,
+            });
+        }
+        let bytes = read_limited(body, verifier.body_limit).await?;
+        verifier.check_signature(&parsed, &bytes)?;
+        Ok(Self(decode(&bytes)?))
+    }
+}
+
+/// Reads a whole body, giving up as soon as it exceeds `limit` bytes.
+async fn read_limited(mut body: Body, limit: usize) -> Result<Bytes, WebhookRejection> {
+    let mut buffer = BytesMut::new();
+    while let Some(frame) = poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await {
+        let frame = frame.map_err(|_| WebhookRejection::BodyUnreadable)?;
+        if let Ok(data) = frame.into_data() {
+            if data.len() > limit - buffer.len() {
+                return Err(WebhookRejection::PayloadTooLarge { limit });
+            }
+            buffer.extend_from_slice(&data);
+        }
+    }
+    Ok(buffer.freeze())
+}
+
+/// Why [`VerifiedWebhook`] refused a request. The handler did not run.
+///
+/// As a response it is JSON, `{"error": "<code>", "message": "<text>"}`, with:
+///
+/// - `400 Bad Request` when the request is not shown to come from Authsignal: no
+///   `X-Signature-V2` header, a malformed one, a timestamp outside the tolerance, or a
+///   signature mismatch (`400` rather than `401`, which would call for a `WWW-Authenticate`
+///   challenge that a webhook sender cannot answer), and when the body cannot be read;
+/// - `413 Payload Too Large` when the body exceeds the verifier's limit;
+/// - `422 Unprocessable Entity` when the body is authentic but not the expected JSON, so
+///   that a sender's logs tell it apart from a signature problem.
+///
+/// ```
+/// use axum_authsignal::webhook::{WebhookError, WebhookRejection};
+/// let rejection = WebhookRejection::from(WebhookError::Mismatch);
+/// assert_eq!(rejection.status(), 400);
+/// assert_eq!(rejection.code(), "signature_mismatch");
+/// assert_eq!(rejection.body_text(), "Signature mismatch.");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebhookRejection {
+    /// The request has no `X-Signature-V2` header.
+    #[error("The X-Signature-V2 header is missing.")]
+    MissingSignature,
+    /// Verification or decoding failed.
+    #[error(transparent)]
+    Invalid(#[from] WebhookError),
+    /// The body is larger than the verifier's limit.
+    #[error("The webhook body is larger than {limit} bytes.")]
+    PayloadTooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
+    /// The body could not be read (the connection failed mid-body).
+    #[error("The webhook body could not be read.")]
+    BodyUnreadable,
+}
+
+impl WebhookRejection {
+    /// The response status (see the type's docs).
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Invalid(WebhookError::Payload { .. } | WebhookError::LogEventBatch) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+
+    /// A stable, machine-readable code: the response's `error` field.
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::MissingSignature => "missing_signature",
+            Self::Invalid(WebhookError::InvalidFormat) => "invalid_signature_format",
+            Self::Invalid(WebhookError::OutsideTolerance) => "timestamp_outside_tolerance",
+            Self::Invalid(WebhookError::Mismatch) => "signature_mismatch",
+            Self::Invalid(WebhookError::LogEventBatch | WebhookError::Payload { .. }) => {
+                "invalid_payload"
+            }
+            Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::BodyUnreadable => "body_unreadable",
+        }
+    }
+
+    /// The human-readable text: the response's `message` field.
+    #[must_use]
+    pub fn body_text(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl IntoResponse for WebhookRejection {
+    fn into_response(self) -> Response {
+        // Rejections are expected from scanners and misconfigured secrets alike: worth a
+        // trace for whoever debugs a silent webhook, not a warning per request.
+        tracing::debug!(code = self.code(), "webhook rejected");
+        let body = serde_json::json!({ "error": self.code(), "message": self.body_text() });
+        (self.status(), Json(body)).into_response()
+    }
+}

@@ -1,0 +1,143 @@
+//! Authsignal webhooks: `X-Signature-V2` verification and an Axum extractor.
+//!
+//! Authsignal signs every webhook request with the tenant's secret and sends the signature
+//! in a header:
+//!
+//! ```text
+//! X-Signature-V2: t=<unix seconds>,v2=<signature>[,v2=<signature>...]
+//! ```
+//!
+//! where `signature` is the standard base64 (without `=` padding) of
+//! HMAC-SHA256(key = secret, message = `"<t>.<raw body>"`). During a key rotation the header
+//! carries several `v2` values; any one that matches is enough.
+//!
+//! [`WebhookVerifier`] checks that header against the *raw* body bytes (re-serialized JSON
+//! would not match), rejects timestamps outside a tolerance (5 minutes by default, in the
+//! past or the future) so captured requests cannot be replayed later, and compares in
+//! constant time. [`VerifiedWebhook`] does the same as an Axum extractor, before the body is
+//! deserialized.
+//!
+//! ```
+//! use axum_authsignal::webhook::{WebhookEvent, WebhookVerifier};
+//! use base64::Engine;
+//! use hmac::{Hmac, KeyInit, Mac};
+//!
+//! let verifier = WebhookVerifier::new("your-webhook-secret");
+//!
+//! // What Authsignal does: sign "<t>.<raw body>" and send the signature in a header.
+//! let body = br#"{"version":1,"type":"email.created","id":"evt-1","source":"https://authsignal.com",
+//!     "time":"2025-02-20T01:51:56.070Z","tenantId":"tenant-1","data":{"code":"157743"}}"#;
+//! let t = std::time::SystemTime::now()
+//!     .duration_since(std::time::UNIX_EPOCH)
+//!     .unwrap()
+//!     .as_secs();
+//! let mut mac = Hmac::<sha2::Sha256>::new_from_slice(b"your-webhook-secret").unwrap();
+//! mac.update(format!("{t}.").as_bytes());
+//! mac.update(body);
+//! let signature = base64::engine::general_purpose::STANDARD_NO_PAD
+//!     .encode(mac.finalize().into_bytes());
+//! let header = format!("t={t},v2={signature}");
+//!
+//! // What the receiver does.
+//! verifier.verify(&header, body).expect("authentic");
+//! let event: WebhookEvent = verifier.construct_event(&header, body).expect("authentic");
+//! assert_eq!(event.event_type, "email.created");
+//! assert_eq!(event.data["code"], "157743");
+//!
+//! // One changed byte, and it no longer verifies.
+//! let mut tampered = body.to_vec();
+//! tampered[1] = b' ';
+//! let err = verifier.verify(&header, &tampered).unwrap_err();
+//! assert_eq!(err.to_string(), "Signature mismatch.");
+//! ```
+//!
+//! On a router, the verifier comes from the state (anything `WebhookVerifier: FromRef<S>`):
+//!
+//! ```
+//! use axum::{Router, extract::FromRef, routing::post};
+//! use axum_authsignal::webhook::{
+//!     SIGNATURE_HEADER, VerifiedWebhook, WebhookPayload, WebhookVerifier, signature_header,
+//! };
+//! use tower::ServiceExt;
+//!
+//! #[derive(Clone)]
+//! struct AppState {
+//!     webhooks: WebhookVerifier,
+//! }
+//!
+//! impl FromRef<AppState> for WebhookVerifier {
+//!     fn from_ref(state: &AppState) -> Self {
+//!         state.webhooks.clone()
+//!     }
+//! }
+//!
+//! async fn on_webhook(VerifiedWebhook(payload): VerifiedWebhook) -> &'static str {
+//!     // Runs only for authentic requests.
+//!     match payload {
+//!         WebhookPayload::Event(event) => println!("{} {}", event.event_type, event.id),
+//!         WebhookPayload::LogEventBatch(batch) => println!("{} log events", batch.records.len()),
+//!         _ => {}
+//!     }
+//!     "ok"
+//! }
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() {
+//! let state = AppState { webhooks: WebhookVerifier::new("your-webhook-secret") };
+//! let app = Router::new().route("/webhooks/authsignal", post(on_webhook)).with_state(state);
+//!
+//! let body = r#"{"version":1,"type":"sms.created","id":"evt-2","source":"https://authsignal.com",
+//!     "time":"2025-02-20T01:51:56.070Z","tenantId":"tenant-1","data":{}}"#;
+//! let now = std::time::SystemTime::now()
+//!     .duration_since(std::time::UNIX_EPOCH)
+//!     .unwrap()
+//!     .as_secs();
+//! let request = |header: &str| {
+//!     http::Request::post("/webhooks/authsignal")
+//!         .header(SIGNATURE_HEADER, header)
+//!         .body(axum::body::Body::from(body))
+//!         .unwrap()
+//! };
+//!
+//! let signed = signature_header("your-webhook-secret", now, body);
+//! let response = app.clone().oneshot(request(&signed)).await.unwrap();
+//! assert_eq!(response.status(), 200);
+//!
+//! let forged = signature_header("guessed-secret", now, body);
+//! let response = app.oneshot(request(&forged)).await.unwrap();
+//! assert_eq!(response.status(), 400);
+//! # }
+//! ```
+
+use std::time::Duration;
+
+use http::HeaderName;
+
+mod error;
+mod event;
+mod extract;
+mod signature;
+mod verifier;
+
+pub use error::WebhookError;
+pub use event::{LogEvent, LogEventBatch, WebhookEvent, WebhookPayload};
+pub use extract::{VerifiedWebhook, WebhookRejection};
+pub use signature::signature_header;
+pub use verifier::WebhookVerifier;
+
+/// The header Authsignal puts the signature in (`X-Signature-V2`).
+pub const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-signature-v2");
+
+/// How far a signature's timestamp may be from now, by default: 5 minutes, as in the
+/// official SDKs.
+pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
+
+/// The largest body [`VerifiedWebhook`] reads, by default: 256 KiB. Authsignal's events are
+/// a few hundred bytes; the bound keeps a hostile client from making us buffer and hash
+/// arbitrarily much before the signature is known to be bad.
+pub const DEFAULT_BODY_LIMIT: usize = 256 * 1024;
+
+/// The most `v2` values a header may carry. Authsignal sends one, or two during a key
+/// rotation; a header with more is rejected as malformed, so a hostile header cannot make
+/// the verifier do unbounded work.
+pub const MAX_SIGNATURES: usize = 8;
