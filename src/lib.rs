@@ -43,10 +43,10 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod client;
-mod safe_text;
 #[cfg(feature = "emulator")]
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
+mod safe_text;
 pub mod step_up;
 pub mod store;
 pub mod webhook;
