@@ -134,7 +134,7 @@ async fn an_unenrolled_user_is_allowed_unless_the_action_prompts_enrollment() {
     assert_eq!(withdraw.state, UserActionState::Allow);
     assert!(!withdraw.is_enrolled);
     assert!(withdraw.token.is_some(), "a token in every state");
-    assert!(withdraw.url.is_none());
+    assert!(withdraw.url.is_some(), "a url in every state");
     let sign_in = client
         .track("new-user", "signIn", TrackAttributes::default())
         .await
@@ -170,6 +170,46 @@ async fn an_unenrolled_user_is_allowed_unless_the_action_prompts_enrollment() {
         .await
         .unwrap();
     assert_eq!(by_rule.state, UserActionState::Allow);
+}
+
+#[tokio::test]
+async fn track_answers_a_url_to_the_pre_built_ui_in_every_state() {
+    let emulator = builder()
+        .action("pay", ActionConfig::challenge())
+        .action("look", ActionConfig::allow())
+        .action("close", ActionConfig::block())
+        .start()
+        .await
+        .unwrap();
+    emulator.enroll_totp("u1");
+    let client = emulator.client();
+    for (action, state) in [
+        ("pay", UserActionState::ChallengeRequired),
+        ("look", UserActionState::Allow),
+        ("close", UserActionState::Block),
+    ] {
+        let tracked = client
+            .track("u1", action, TrackAttributes::default())
+            .await
+            .unwrap();
+        assert_eq!(tracked.state, state, "{action}");
+        let url = tracked.url.expect("a url in every state");
+        let token = tracked.token.expect("a token in every state");
+        assert_eq!(
+            url,
+            format!(
+                "{}/ui/challenge?token={}",
+                emulator.origin(),
+                token.as_str()
+            ),
+            "{action}"
+        );
+    }
+    // The raw answer has it too, as API.md lists it: a string, not null.
+    let (status, body) = raw(&emulator, Method::POST, "/users/u2/actions/look", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["state"], "ALLOW");
+    assert!(body["url"].is_string(), "{body}");
 }
 
 #[tokio::test]

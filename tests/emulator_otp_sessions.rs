@@ -346,3 +346,95 @@ async fn sessions_need_a_succeeded_challenge_and_expire() {
             .is_ok()
     );
 }
+
+/// `GET /v1/emulator/outbox{query}` with `secret` as Basic auth: status and JSON body.
+async fn outbox_over_http(
+    emulator: &axum_authsignal::emulator::EmulatorHandle,
+    query: &str,
+    secret: Option<&str>,
+) -> (u16, serde_json::Value) {
+    let mut request =
+        reqwest::Client::new().get(format!("{}/emulator/outbox{query}", emulator.api_url()));
+    if let Some(secret) = secret {
+        request = request.basic_auth(secret, Some(""));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn the_outbox_route_answers_the_sent_codes_to_the_secret_only() {
+    let emulator = start().await;
+    let client = emulator.client();
+    let (status, empty) = outbox_over_http(&emulator, "", Some(emulator.secret())).await;
+    assert_eq!((status, empty), (200, serde_json::json!([])));
+
+    let sms = client.challenge(&sms_to("+64270000000")).await.unwrap();
+    let email = client
+        .challenge(&ChallengeRequest {
+            verification_method: Some(VerificationMethod::EmailOtp),
+            email: Some("a+b@example.com".into()),
+            user_id: Some("u1".into()),
+            action: Some("signIn".into()),
+            ..ChallengeRequest::default()
+        })
+        .await
+        .unwrap();
+
+    let (status, all) = outbox_over_http(&emulator, "", Some(emulator.secret())).await;
+    assert_eq!(status, 200);
+    let all = all.as_array().expect("a JSON array").clone();
+    assert_eq!(all.len(), 2, "oldest first: {all:?}");
+    assert_eq!(all[0]["challengeId"], sms.challenge_id.as_str());
+    assert_eq!(all[0]["verificationMethod"], "SMS");
+    assert_eq!(all[0]["to"], "+64270000000");
+    assert!(all[0].get("userId").is_none(), "left out when not named");
+    assert_eq!(all[0]["sentAt"], "2024-06-01T12:00:10.000Z");
+    let mail = &all[1];
+    assert_eq!(mail["challengeId"], email.challenge_id.as_str());
+    assert_eq!(mail["verificationMethod"], "EMAIL_OTP");
+    assert_eq!(mail["to"], "a+b@example.com");
+    assert_eq!(mail["userId"], "u1");
+    assert_eq!(mail["action"], "signIn");
+    // The same codes as the Rust outbox.
+    let codes: Vec<String> = emulator.outbox().into_iter().map(|m| m.code).collect();
+    assert_eq!(all[0]["code"], codes[0].as_str());
+    assert_eq!(all[1]["code"], codes[1].as_str());
+
+    // `to` filters (percent-encoded, as a `+` in a query string would be a space).
+    let (status, to_mail) = outbox_over_http(
+        &emulator,
+        "?to=a%2Bb%40example.com",
+        Some(emulator.secret()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(to_mail, serde_json::json!([mail]));
+    let (_, nobody) = outbox_over_http(
+        &emulator,
+        "?to=nobody%40example.com",
+        Some(emulator.secret()),
+    )
+    .await;
+    assert_eq!(nobody, serde_json::json!([]));
+
+    // The code read over HTTP verifies the challenge.
+    let verified = client
+        .verify(&VerifyRequest {
+            challenge_id: email.challenge_id.clone(),
+            verification_code: mail["code"].as_str().unwrap().to_owned(),
+        })
+        .await
+        .unwrap();
+    assert!(verified.is_verified);
+
+    // Codes are credentials: only the tenant secret reads them.
+    for secret in [Some("not-the-secret"), None] {
+        let (status, body) = outbox_over_http(&emulator, "", secret).await;
+        assert_eq!(status, 401, "{secret:?}");
+        assert_eq!(body["error"], "unauthorized");
+        assert!(body.get("code").is_none() && !body.is_array());
+    }
+    assert_eq!(emulator.call_count("emulatorOutbox"), 6);
+}

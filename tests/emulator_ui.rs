@@ -307,3 +307,95 @@ async fn what_the_page_shows_is_escaped() {
     assert_eq!(status, 200);
     assert!(!page.contains("<script>"), "{page}");
 }
+
+#[tokio::test]
+async fn an_unenrolled_user_of_an_allowed_action_enrolls_on_the_page() {
+    // `login` is not configured: ALLOW, and the user has no authenticator.
+    let emulator = start().await;
+    let tracked = track(
+        &emulator,
+        "newcomer",
+        "login",
+        Some("https://app.example/continue"),
+    )
+    .await;
+    assert_eq!(tracked.state, UserActionState::Allow);
+    assert!(!tracked.is_enrolled);
+    let url = tracked.url.expect("a url even for ALLOW");
+    let (status, page) = open(&url).await;
+    assert_eq!(status, 200);
+    for id in ["code", "verify", "totp-secret", "totp-uri"] {
+        assert!(
+            page.contains(&format!(r#"id="{id}""#)),
+            "no #{id} in {page}"
+        );
+    }
+
+    let code = emulator
+        .totp_code("newcomer")
+        .expect("the page started an enrollment");
+    let right = submit(&emulator, &token_of(&url), &code).await;
+    assert_eq!(right.status().as_u16(), 303);
+    let location = right.headers()["location"].to_str().unwrap().to_owned();
+    assert!(
+        location.starts_with("https://app.example/continue?token=eyJ"),
+        "{location}"
+    );
+    let validated = emulator
+        .client()
+        .validate_challenge(&ValidateChallengeRequest {
+            token: token_of(&location).into(),
+            user_id: Some("newcomer".into()),
+            action: Some("login".into()),
+        })
+        .await
+        .unwrap();
+    assert!(validated.is_valid);
+    assert_eq!(validated.state, Some(UserActionState::ChallengeSucceeded));
+    assert!(
+        emulator
+            .client()
+            .get_user("newcomer")
+            .await
+            .unwrap()
+            .is_enrolled
+    );
+}
+
+#[tokio::test]
+async fn an_allowed_or_blocked_action_has_nothing_to_verify() {
+    let emulator = builder()
+        .action("close", ActionConfig::block())
+        .start()
+        .await
+        .unwrap();
+    emulator.enroll_totp("u1");
+    let allowed = track(&emulator, "u1", "look", None).await;
+    assert_eq!(allowed.state, UserActionState::Allow);
+    let (status, allowed_page) = open(allowed.url.as_deref().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        element_text(&allowed_page, "message"),
+        Some("There is nothing to verify here.")
+    );
+    assert!(
+        element_text(&allowed_page, "error").is_none(),
+        "{allowed_page}"
+    );
+
+    let blocked = track(&emulator, "u1", "close", None).await;
+    assert_eq!(blocked.state, UserActionState::Block);
+    let (status, blocked_page) = open(blocked.url.as_deref().unwrap()).await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        element_text(&blocked_page, "error"),
+        Some("There is nothing to verify here.")
+    );
+    for (page_name, page) in [("allowed", &allowed_page), ("blocked", &blocked_page)] {
+        assert!(!page.contains(r#"id="code""#), "no form when {page_name}");
+        assert!(
+            !page.contains(r#"id="totp-secret""#),
+            "no key when {page_name}"
+        );
+    }
+}

@@ -28,6 +28,10 @@ Options:
 
 Point a client at the printed API URL with the printed secret, e.g.
   AUTHSIGNAL_API_URL=http://127.0.0.1:8787/v1 AUTHSIGNAL_SECRET_KEY=<secret>
+
+One-time codes that `challenge` sent are listed, with the same Basic auth, at
+  GET <API URL>/emulator/outbox[?to=<email or phone number>]
+(an emulator-only route: real Authsignal has none).
 ";
 
 /// What the command line asked for.

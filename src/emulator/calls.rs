@@ -12,7 +12,8 @@ use http::Method;
 #[non_exhaustive]
 pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
-    /// `clientVerifyTotp`, `clientEnrollTotp`, `uiChallenge`, `uiSubmit`, `unknown`.
+    /// `clientVerifyTotp`, `clientEnrollTotp`, `emulatorOutbox`, `uiChallenge`, `uiSubmit`,
+    /// `unknown`.
     pub operation: &'static str,
     /// The HTTP method.
     pub method: Method,
@@ -55,6 +56,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["sessions", "user", "revoke"]) => "revokeUserSessions",
         (&Method::POST, ["client", "verify", "totp"]) => "clientVerifyTotp",
         (&Method::POST, ["client", "user-authenticators", "totp"]) => "clientEnrollTotp",
+        (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         _ => "unknown",
     }
 }
@@ -113,6 +115,7 @@ mod tests {
                 "/v1/client/user-authenticators/totp",
                 "clientEnrollTotp",
             ),
+            (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
             (Method::PUT, "/v1/validate", "unknown"),

@@ -155,7 +155,8 @@ impl EmulatorHandle {
 
     // ---- the outbox --------------------------------------------------------------------
 
-    /// Every one-time code sent so far, oldest first.
+    /// Every one-time code sent so far, oldest first. Programs in other languages read the
+    /// same over HTTP: `GET /v1/emulator/outbox` (see the [module docs](super)).
     pub fn outbox(&self) -> Vec<OutboxMessage> {
         self.shared().store().outbox.clone()
     }

@@ -69,11 +69,12 @@
 //!   (first match wins). Unconfigured actions are `ALLOW`. A user with no authenticator
 //!   whose outcome would be a challenge is let through (`ALLOW`, `isEnrolled: false`), as
 //!   Authsignal does, unless the action [prompts enrollment](ActionConfig::prompt_enrollment).
-//!   `track` answers a token in every state and, for `CHALLENGE_REQUIRED`, a `url` to the
-//!   pre-built UI. The same idempotency key tracked again answers the first answer.
+//!   `track` answers a token and a `url` to the pre-built UI in every state, as Authsignal
+//!   does. The same idempotency key tracked again answers the first answer.
 //! - **One-time codes** (`challenge`, `verify`, `claimChallenge`, `getChallenge`) go to an
-//!   [outbox](EmulatorHandle::outbox): 6 digits, good for [`CODE_LIFETIME`], failing at the
-//!   [`MAX_ATTEMPTS`]th wrong code (`MAX_ATTEMPTS_EXCEEDED`).
+//!   [outbox](EmulatorHandle::outbox) (also [over HTTP](#emulator-only-extension-the-outbox-route)):
+//!   6 digits, good for [`CODE_LIFETIME`], failing at the [`MAX_ATTEMPTS`]th wrong code
+//!   (`MAX_ATTEMPTS_EXCEEDED`).
 //! - **Sessions** start from a token whose action succeeded; refreshing spends the refresh
 //!   token; failures are 400 `invalid_credential`.
 //! - **Client API** (Bearer = a challenge token): `POST /v1/client/user-authenticators/totp`
@@ -110,7 +111,28 @@
 //! user types their authenticator app's code; a user with no app sees the key and the
 //! `otpauth://` URI to add first. A right code answers 303 to the track's `redirectUrl`
 //! with `token=<jwt>` appended; a wrong one answers 400 with the form and the error again.
-//! Stable element ids: `code`, `verify`, `error`, `success`, `totp-secret`, `totp-uri`.
+//! For an `ALLOW` action the page enrolls a user with no authenticator the same way (the
+//! action then becomes `CHALLENGE_SUCCEEDED`), and tells an enrolled one there is nothing
+//! to verify (`#message`); a `BLOCK` or `REVIEW_REQUIRED` action has nothing to verify
+//! either (`#error`). Stable element ids: `code`, `verify`, `error`, `success`, `message`,
+//! `totp-secret`, `totp-uri`.
+//!
+//! # Emulator-only extension: the outbox route
+//!
+//! Real Authsignal has no such route: it exists so that tests written in other languages
+//! can read the one-time codes that Rust tests read with [`EmulatorHandle::outbox`].
+//! `GET /v1/emulator/outbox` (optionally `?to=<email or phone number>`), with the same
+//! Basic auth as the Server API (else 401 `unauthorized`), answers the codes sent so far,
+//! oldest first:
+//!
+//! ```json
+//! [{"challengeId": "...", "verificationMethod": "EMAIL_OTP", "to": "a@example.com",
+//!   "code": "123456", "userId": "u1", "action": "signIn",
+//!   "sentAt": "2024-06-01T12:00:10.000Z"}]
+//! ```
+//!
+//! `userId` and `action` are left out when the challenge named none; `sentAt` is by the
+//! emulator's clock. Its calls are recorded as `emulatorOutbox`.
 //!
 //! # Test controls
 //!

@@ -58,6 +58,25 @@ async function clientApi(path, token, body = {}) {
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
 
+/**
+ * The codes the emulator "sent" (GET /emulator/outbox, an emulator-only route behind the
+ * same Basic auth as the Server API), oldest first; `to` keeps those sent to one address.
+ */
+async function outbox(to, secret = apiSecretKey) {
+  const url = new URL(`${apiUrl}/emulator/outbox`);
+  if (to !== undefined) url.searchParams.set("to", to);
+  const response = await fetch(url, {
+    headers: { Authorization: `Basic ${Buffer.from(`${secret}:`).toString("base64")}` },
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** The text of the pre-built UI element with this id (one holding no markup). */
+function elementText(html, id) {
+  const match = new RegExp(`id="${id}"[^>]*>([^<]*)<`).exec(html);
+  return match?.[1];
+}
+
 /** Asserts that `promise` rejects with an AuthsignalError of this status and code. */
 async function rejectsWith(promise, statusCode, errorCode, description) {
   await assert.rejects(promise, (error) => {
@@ -530,15 +549,63 @@ describe("one-time codes: challenge, getChallenge, verify, claimChallenge", () =
     assert.equal(answer.failureReason, "CODE_INVALID_OR_EXPIRED");
   });
 
-  test(
-    "verify with the emailed code, then claimChallenge",
-    {
-      todo:
-        "the program exposes its outbox (the sent codes) only to Rust code " +
-        "(EmulatorHandle::outbox), not over HTTP: an outside client cannot read the code",
-    },
-    () => {},
-  );
+  test("the outbox route answers the sent codes, to the tenant secret only", async () => {
+    const denied = await outbox(aliceEmail, `wrong-${run}`);
+    assert.equal(denied.status, 401);
+    assert.equal(denied.body.error, "unauthorized");
+    const { status, body } = await outbox(aliceEmail);
+    assert.equal(status, 200);
+    assert.ok(Array.isArray(body), JSON.stringify(body));
+    const sent = body.find((message) => message.challengeId === state.emailChallenge.challengeId);
+    assert.ok(sent, `the email challenge in ${JSON.stringify(body.map((m) => m.challengeId))}`);
+    assert.equal(sent.to, aliceEmail);
+    assert.equal(sent.verificationMethod, "EMAIL_OTP");
+    assert.equal(sent.action, "emailSignIn");
+    assert.match(sent.code, /^\d{6}$/);
+    isoDate(sent.sentAt);
+    assert.ok(body.every((message) => message.to === aliceEmail), "filtered by `to`");
+  });
+
+  test("verify with the emailed code, then claimChallenge: a token that validates", async () => {
+    const sent = await authsignal.challenge({
+      verificationMethod: "EMAIL_OTP",
+      email: aliceEmail,
+      action: "emailVerify",
+    });
+    const { body } = await outbox(aliceEmail);
+    const message = body.findLast((m) => m.challengeId === sent.challengeId);
+    assert.ok(message, "the code is in the outbox");
+
+    const verified = await authsignal.verify({
+      challengeId: sent.challengeId,
+      verificationCode: message.code,
+    });
+    assert.equal(verified.isVerified, true, JSON.stringify(verified));
+    assert.equal(verified.email, aliceEmail);
+    assert.equal(verified.verificationMethod, "EMAIL_OTP");
+    assert.equal(verified.failureReason, undefined);
+    // A code verifies once.
+    const replay = await authsignal.verify({
+      challengeId: sent.challengeId,
+      verificationCode: message.code,
+    });
+    assert.equal(replay.isVerified, false);
+
+    const claimed = await authsignal.claimChallenge({ challengeId: sent.challengeId, userId: alice });
+    assert.ok(claimed.token);
+    assert.equal(claimed.verificationMethod, "EMAIL_OTP");
+    const validation = await authsignal.validateChallenge({
+      token: claimed.token,
+      userId: alice,
+      action: "emailVerify",
+    });
+    assert.equal(validation.isValid, true, JSON.stringify(validation));
+    assert.equal(validation.state, "CHALLENGE_SUCCEEDED");
+    assert.equal(validation.userId, alice);
+    assert.equal(validation.action, "emailVerify");
+    assert.equal(validation.idempotencyKey, sent.idempotencyKey);
+    assert.equal(validation.verificationMethod, "EMAIL_OTP");
+  });
 
   test("claimChallenge of an unverified challenge is refused", async () => {
     await rejectsWith(
@@ -729,26 +796,51 @@ describe("the SDK's Auth0 helpers", () => {
     assert.deepEqual(wrongAction.calls, [["deny", "MFA challenge failed"]]);
   });
 
-  test(
-    "track answers a url in every state: an unenrolled user is sent to it to enroll",
-    {
-      todo:
-        "emulator discrepancy: track omits `url` unless the state is CHALLENGE_REQUIRED; the SDK " +
-        "types it `url: string` and its Auth0 helper redirects unenrolled users to it",
-    },
-    async () => {
-      const newcomer = `dave-${run}`;
-      const tracked = await authsignal.track({ userId: newcomer, action: "withdraw" });
-      assert.equal(tracked.state, "ALLOW");
-      assert.equal(tracked.isEnrolled, false);
-      const execute = auth0(newcomer);
-      await handleAuth0ExecutePostLogin(execute.event, execute.api, { apiUrl, userId: newcomer });
-      assert.equal(execute.calls.length, 1);
-      assert.equal(execute.calls[0][0], "redirect");
-      assert.equal(typeof execute.calls[0][1], "string", `redirected to ${execute.calls[0][1]}`);
-      assert.equal(typeof tracked.url, "string", "track's url");
-    },
-  );
+  test("track answers a url in every state: an unenrolled user is sent to it to enroll", async () => {
+    const newcomer = `dave-${run}`;
+    const tracked = await authsignal.track({ userId: newcomer, action: "withdraw" });
+    assert.equal(tracked.state, "ALLOW");
+    assert.equal(tracked.isEnrolled, false);
+    assert.equal(typeof tracked.url, "string", "track's url");
+    const blocked = await authsignal.track({ userId: newcomer, action: "closeAccount" });
+    assert.equal(blocked.state, "BLOCK");
+    assert.equal(typeof blocked.url, "string", "a url even for BLOCK");
+
+    // The helper's default action (auth0-login) is not configured: ALLOW, not enrolled.
+    const execute = auth0(newcomer);
+    await handleAuth0ExecutePostLogin(execute.event, execute.api, { apiUrl, userId: newcomer });
+    assert.equal(execute.calls.length, 1, JSON.stringify(execute.calls));
+    const [kind, url] = execute.calls[0];
+    assert.equal(kind, "redirect");
+    assert.equal(typeof url, "string", `redirected to ${url}`);
+
+    // The pre-built UI offers an authenticator app to add, and takes its first code.
+    const page = await fetch(url);
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    const secret = elementText(html, "totp-secret");
+    assert.match(secret ?? "", /^[A-Z2-7]+=*$/, "the key to add is shown");
+    const submitted = await fetch(new URL("/ui/challenge", url), {
+      method: "POST",
+      body: new URLSearchParams({
+        token: new URL(url).searchParams.get("token"),
+        code: totp(secret),
+      }),
+      redirect: "manual",
+    });
+    assert.equal(submitted.status, 303, await submitted.text());
+    const back = new URL(submitted.headers.get("location"));
+    assert.equal(`${back.origin}${back.pathname}`, "https://app.example.com/continue");
+
+    // Back in Auth0, the token proves the enrollment, and the user is now enrolled.
+    const resume = auth0(newcomer, { token: back.searchParams.get("token") });
+    await handleAuth0ContinuePostLogin(resume.event, resume.api, { apiUrl, userId: newcomer });
+    assert.deepEqual(resume.calls, [["record", apiUrl]]);
+    const user = await authsignal.getUser({ userId: newcomer });
+    assert.equal(user.isEnrolled, true);
+    assert.deepEqual(user.enrolledVerificationMethods, ["AUTHENTICATOR_APP"]);
+    await authsignal.deleteUser({ userId: newcomer });
+  });
 });
 
 describe("authentication and clean-up", () => {

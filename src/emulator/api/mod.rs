@@ -1,5 +1,6 @@
-//! The Server API under `/v1` (Basic auth with the tenant secret) and the client API
-//! under `/v1/client` (Bearer track token).
+//! The Server API under `/v1` (Basic auth with the tenant secret), the emulator-only
+//! `/v1/emulator/outbox` (the same auth), and the client API under `/v1/client` (Bearer
+//! track token).
 
 mod actions;
 mod auth;
@@ -7,6 +8,7 @@ mod challenges;
 mod client;
 mod cors;
 mod extract;
+mod outbox;
 mod sessions;
 mod users;
 
@@ -68,6 +70,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sessions/user/revoke",
             post(sessions::revoke_user_sessions),
         )
+        // Emulator-only: the outbox for programs that cannot call `EmulatorHandle::outbox`.
+        .route("/emulator/outbox", get(outbox::outbox))
         // `route_layer`: the secret guards these routes only, not the client API merged
         // below, and an unknown path is still a 404 rather than a 401.
         .route_layer(middleware::from_fn_with_state(

@@ -42,7 +42,8 @@ fn is_action_code(code: &str) -> bool {
 }
 
 impl Store {
-    /// `track`: records the action and decides its state by the action's rules.
+    /// `track`: records the action and decides its state by the action's rules. The
+    /// answer carries a token and a pre-built UI `url` (from `ui_url`) in every state.
     ///
     /// The same idempotency key tracked again for the same user and action answers what
     /// the first `track` answered, without recording anything.
@@ -105,11 +106,13 @@ impl Store {
             idempotency_key: key.clone(),
         };
         let token = tokens.challenge(&action, attributes.scope.as_deref());
-        let url = (state == UserActionState::ChallengeRequired).then(|| ui_url(&token));
+        // A url in every state, as Authsignal answers: the pre-built UI decides what to
+        // show (a challenge, an enrollment, or nothing to verify).
+        let url = ui_url(&token);
         let response = TrackResponse {
             idempotency_key: key.clone(),
             state: state.clone(),
-            url,
+            url: Some(url),
             token: Some(token.into()),
             is_enrolled,
             enrolled_verification_methods: Some(self.enrolled_methods(user_id)),

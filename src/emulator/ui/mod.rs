@@ -1,9 +1,12 @@
 //! The pre-built UI: the page a track `url` opens, where the user types the code of their
 //! authenticator app (and, if they have none yet, first sees the key to add to it).
 //!
-//! - `GET /ui/challenge?token=<track token>`: the code form (200), or a page saying why
+//! - `GET /ui/challenge?token=<track token>`: the code form (200) for an action whose
+//!   state is `CHALLENGE_REQUIRED`, or `ALLOW` for a user with no authenticator (who is
+//!   shown an authenticator app's key to add first: enrollment); else a page saying why
 //!   there is nothing to do: a bad or expired link (400), a challenge already failed or
-//!   completed (200).
+//!   completed, an allowed action of an enrolled user (`#message`), a blocked or
+//!   in-review one (`#error`) (all 200).
 //! - `POST /ui/challenge` (form: `token`, `code`): a right code answers **303** to the
 //!   track's `redirectUrl` with `token=<jwt>` appended (`?` or `&` as the URL needs), or a
 //!   success page (200) when the track had no `redirectUrl`. A wrong code answers **400**
@@ -82,6 +85,8 @@ fn bad_link(error: TokenError) -> Response {
 
 const FAILED: &str = "Too many wrong codes: this challenge has failed. Go back and start again.";
 
+const NOTHING_TO_VERIFY: &str = "There is nothing to verify here.";
+
 async fn home(State(shared): State<Arc<Shared>>) -> Response {
     let message = format!(
         "The Server API is at {}/v1. The pre-built UI opens from a track url.",
@@ -119,24 +124,45 @@ async fn show(
     ) else {
         return bad_link(TokenError::Invalid);
     };
-    let done = |text: &str, error: bool| {
+    // A page with one line and no form; `text` says in which element.
+    let done = |text: Page<'_>| {
         page(
             StatusCode::OK,
             Page {
                 heading: "Verification",
-                error: error.then_some(text),
-                success: (!error).then_some(text),
-                ..Page::default()
+                ..text
             },
         )
     };
     match action.state {
         UserActionState::ChallengeRequired => {}
-        UserActionState::ChallengeFailed => return done(FAILED, true),
-        UserActionState::ChallengeSucceeded => {
-            return done("This challenge is already complete.", false);
+        // An allowed action of a user with no authenticator: the page enrolls them (the
+        // link Authsignal's Auth0 helper sends such users to).
+        UserActionState::Allow if !store.is_enrolled(&claims.sub) => {}
+        UserActionState::Allow => {
+            return done(Page {
+                message: Some(NOTHING_TO_VERIFY),
+                ..Page::default()
+            });
         }
-        _ => return done("There is nothing to verify here.", true),
+        UserActionState::ChallengeFailed => {
+            return done(Page {
+                error: Some(FAILED),
+                ..Page::default()
+            });
+        }
+        UserActionState::ChallengeSucceeded => {
+            return done(Page {
+                success: Some("This challenge is already complete."),
+                ..Page::default()
+            });
+        }
+        _ => {
+            return done(Page {
+                error: Some(NOTHING_TO_VERIFY),
+                ..Page::default()
+            });
+        }
     }
     let has_app = store
         .enrolled_methods(&claims.sub)
