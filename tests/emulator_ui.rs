@@ -399,3 +399,54 @@ async fn an_allowed_or_blocked_action_has_nothing_to_verify() {
         );
     }
 }
+
+/// The helper that lets tests of apps pass the pre-built UI as a person would.
+#[tokio::test]
+async fn complete_prebuilt_ui_types_the_code_and_refuses_what_it_cannot_do() {
+    use axum_authsignal::TrackAttributes;
+    use axum_authsignal::emulator::{ActionConfig, Emulator};
+
+    let emulator = Emulator::builder()
+        .action("withdraw", ActionConfig::challenge())
+        .start()
+        .await
+        .unwrap();
+    emulator.enroll_totp("alice");
+    let client = emulator.client();
+    let tracked = client
+        .track(
+            "alice",
+            "withdraw",
+            TrackAttributes {
+                redirect_url: Some("https://app.example/withdraw".into()),
+                ..TrackAttributes::default()
+            },
+        )
+        .await
+        .unwrap();
+    let url = tracked.url.unwrap();
+    let back = emulator.complete_prebuilt_ui(&url).await.unwrap();
+    assert!(
+        back.starts_with("https://app.example/withdraw?token="),
+        "{back}"
+    );
+
+    for bad in [
+        "https://elsewhere.example/ui/challenge?token=x".to_owned(),
+        format!("{}/ui/challenge", emulator.origin()),
+        format!("{}/ui/challenge?token=not.a.token", emulator.origin()),
+    ] {
+        assert!(emulator.complete_prebuilt_ui(&bad).await.is_err(), "{bad}");
+    }
+    // A user without an authenticator app cannot type a code.
+    let unenrolled = client
+        .track("bob", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap();
+    assert!(
+        emulator
+            .complete_prebuilt_ui(&unenrolled.url.unwrap())
+            .await
+            .is_err()
+    );
+}

@@ -14,7 +14,6 @@ mod payment_api;
 #[allow(dead_code)]
 mod withdrawal;
 
-use axum_authsignal::emulator::EmulatorHandle;
 use axum_test::{TestResponse, TestServer};
 use serde_json::{Value, json};
 
@@ -32,29 +31,6 @@ fn no_redirects() -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap()
-}
-
-/// What a person does on the pre-built UI: open it, type the current code; returns where
-/// it sends the browser back to.
-async fn pass_prebuilt_ui(emulator: &EmulatorHandle, ui_url: &str, user: &str) -> String {
-    let http = no_redirects();
-    assert_eq!(http.get(ui_url).send().await.unwrap().status(), 200);
-    let token = reqwest::Url::parse(ui_url)
-        .unwrap()
-        .query_pairs()
-        .find(|(name, _)| name == "token")
-        .unwrap()
-        .1
-        .into_owned();
-    let code = emulator.totp_code(user).unwrap();
-    let answer = http
-        .post(format!("{}/ui/challenge", emulator.origin()))
-        .form(&[("token", token), ("code", code)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(answer.status(), 303);
-    answer.headers()["location"].to_str().unwrap().to_owned()
 }
 
 fn cookie_pair(response: &TestResponse) -> String {
@@ -125,7 +101,7 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
     let ui = large.header("location").to_str().unwrap().to_owned();
     assert!(ui.starts_with(emulator.origin()));
 
-    let back = pass_prebuilt_ui(&emulator, &ui, withdrawal::DEMO_USER).await;
+    let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
     let resume_page = server
         .get(&path_of(&origin, &back))
         .add_header("cookie", &session)
@@ -267,7 +243,7 @@ async fn login_with_a_sign_in_step_up() {
     assert_eq!(started.status_code(), 303);
     let binding = cookie_pair(&started);
     let ui = started.header("location").to_str().unwrap().to_owned();
-    let back = pass_prebuilt_ui(&emulator, &ui, login::DEMO_USER).await;
+    let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
     assert!(back.starts_with(&format!("{origin}/login/callback?token=")));
 
     // Without the binding cookie (another browser) the callback refuses.

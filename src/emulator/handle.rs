@@ -13,6 +13,7 @@ use super::outbox::OutboxMessage;
 use super::rules::ActionConfig;
 use super::state::Shared;
 use super::totp::TotpEnrollment;
+use super::ui::person::PrebuiltUiError;
 use crate::{Authsignal, AuthsignalBuilder, UserActionState};
 
 /// A running emulator. Clones control the same one.
@@ -130,6 +131,14 @@ impl EmulatorHandle {
     pub fn enroll_totp(&self, user_id: &str) -> TotpEnrollment {
         let now = self.shared().clock.now();
         self.shared().store().enroll_totp_directly(user_id, now)
+    }
+
+    /// Does what a person does on the pre-built UI at `url` (a track `url` of this
+    /// emulator): opens the page and types the current code of the user's authenticator
+    /// app. Returns where the UI sends the browser back to, the track's `redirectUrl` with
+    /// `token=`, for a test of an app to follow.
+    pub async fn complete_prebuilt_ui(&self, url: &str) -> Result<String, PrebuiltUiError> {
+        super::ui::person::complete(self.shared(), url).await
     }
 
     /// The code `user_id`'s authenticator app shows now (by the emulator's clock): of their

@@ -170,6 +170,7 @@ pub use rules::{ActionConfig, Condition, Outcome, Rule};
 pub use state::{CODE_LIFETIME, MAX_ATTEMPTS};
 pub use tokens::{SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
+pub use ui::person::PrebuiltUiError;
 
 /// The secret of an emulator started without one. It guards nothing real: the emulator
 /// is for development and tests, and prints its secret on start.

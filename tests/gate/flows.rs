@@ -89,7 +89,7 @@ async fn browser_form_is_resumed_after_the_prebuilt_ui_without_resubmitting() {
     );
     assert_eq!(gate.runs(), 0);
 
-    let back = complete_ui(&gate, &location, "alice").await;
+    let back = complete_ui(&gate, &location).await;
     assert!(
         back.starts_with(&format!("{}/withdraw?", gate.origin)),
         "{back}"

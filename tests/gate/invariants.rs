@@ -254,7 +254,7 @@ async fn host_spoofing_changes_no_redirect() {
     assert!(location.starts_with(gate.emulator.origin()), "{location}");
     assert!(!location.contains("evil"));
     // Where the UI sends the browser back is the redirectUrl the gate sent to track.
-    let back = complete_ui(&gate, &location, "alice").await;
+    let back = complete_ui(&gate, &location).await;
     assert!(
         back.starts_with(&format!("{}/withdraw?token=", gate.origin)),
         "{back}"

@@ -120,7 +120,7 @@ async fn methods_limits_tracking_to_the_gated_methods() {
     );
     // The POST is still gated, and the browser's way back still works.
     let location = browser_submit(&gate, "alice", &[("amount", "5000")]).await;
-    let back = complete_ui(&gate, &location, "alice").await;
+    let back = complete_ui(&gate, &location).await;
     let done = follow_back(&gate, &back, "alice").await;
     assert_eq!(done.status_code(), 200, "{}", done.text());
     assert_eq!(gate.runs(), 1);

@@ -109,7 +109,7 @@ async fn sign_in_challenge_completes_in_the_browser_that_started_it() {
     let login = login_app().await;
     let (ui, cookie) = start_sign_in(&login, "alice").await;
     assert!(ui.starts_with(login.gate.emulator.origin()));
-    let back = complete_ui(&login.gate, &ui, "alice").await;
+    let back = complete_ui(&login.gate, &ui).await;
     assert!(back.starts_with(&format!("{}/login/callback?token=", login.gate.origin)));
 
     let done = finish(&login, &back, Some(&cookie)).await;
@@ -153,7 +153,7 @@ async fn the_binding_cookie_is_host_only_http_only_and_lax() {
 async fn an_attackers_token_cannot_sign_in_another_browser() {
     let login = login_app().await;
     let (attacker_ui, _attacker_cookie) = start_sign_in(&login, "mallory").await;
-    let attacker_back = complete_ui(&login.gate, &attacker_ui, "mallory").await;
+    let attacker_back = complete_ui(&login.gate, &attacker_ui).await;
     // The victim started a sign-in of their own, so holds a valid binding cookie...
     let (_victim_ui, victim_cookie) = start_sign_in(&login, "alice").await;
     // ...but it vouches for the victim's challenge, not the attacker's.

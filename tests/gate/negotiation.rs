@@ -75,7 +75,7 @@ async fn htmx_gets_an_hx_redirect_to_the_ui_and_is_resumed() {
     assert_eq!(response.status_code(), 401);
     let ui = response.header("hx-redirect").to_str().unwrap().to_owned();
     assert!(ui.starts_with(gate.emulator.origin()), "{ui}");
-    let back = complete_ui(&gate, &ui, "alice").await;
+    let back = complete_ui(&gate, &ui).await;
     let resumed = follow_back(&gate, &back, "alice").await;
     assert_eq!(resumed.status_code(), 200, "{}", resumed.text());
     assert_eq!(gate.runs(), 1);

@@ -228,27 +228,12 @@ pub async fn api_token(gate: &Gate, path: &str, user: &str, body: &Value) -> (Va
     (problem, token)
 }
 
-/// The browser's part on the pre-built UI: open the page, type the code, and return where
-/// the UI sends the browser back to.
-pub async fn complete_ui(gate: &Gate, ui_url: &str, user: &str) -> String {
-    let page = gate.http.get(ui_url).send().await.unwrap();
-    assert_eq!(page.status(), 200);
-    let ui = reqwest::Url::parse(ui_url).unwrap();
-    let token = ui
-        .query_pairs()
-        .find(|(name, _)| name == "token")
-        .map(|(_, value)| value.into_owned())
-        .expect("the UI link carries its token");
-    let code = gate.emulator.totp_code(user).unwrap();
-    let answer = gate
-        .http
-        .post(format!("{}/ui/challenge", gate.emulator.origin()))
-        .form(&[("token", token.as_str()), ("code", code.as_str())])
-        .send()
+/// The browser's part on the pre-built UI: returns where the UI sends the browser back.
+pub async fn complete_ui(gate: &Gate, ui_url: &str) -> String {
+    gate.emulator
+        .complete_prebuilt_ui(ui_url)
         .await
-        .unwrap();
-    assert_eq!(answer.status(), 303, "{}", answer.text().await.unwrap());
-    answer.headers()["location"].to_str().unwrap().to_owned()
+        .expect("the pre-built UI accepts the code")
 }
 
 pub const NAVIGATION_ACCEPT: &str =

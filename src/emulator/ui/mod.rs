@@ -18,6 +18,7 @@
 //! is in the URL), with a CSP that allows no script.
 
 mod html;
+pub(crate) mod person;
 
 use std::sync::Arc;
 
