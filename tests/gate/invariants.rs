@@ -73,6 +73,7 @@ async fn one_hundred_concurrent_uses_run_the_handler_once() {
         .count();
     assert_eq!((ok, forbidden), (1, 99), "{statuses:?}");
     assert_eq!(gate.runs(), 1);
+    assert_logs_clean(&[]);
 }
 
 /// Invariant 1: another user's token, another action's token and a changed request all
@@ -129,6 +130,7 @@ async fn tokens_are_bound_to_user_action_and_request_with_one_identical_refusal(
         serde_json::from_str::<Value>(&refusals[0].1).unwrap()["code"],
         "step_up_failed"
     );
+    assert_logs_clean(&[]);
 }
 
 /// The faults an outage can bring, each on `track` and on `validateChallenge`.
@@ -201,6 +203,7 @@ async fn every_fault_on_validate_fails_closed() {
         200
     );
     assert_eq!(gate.runs(), 1);
+    assert_logs_clean(&[]);
 }
 
 /// The explicit opt-in: a low-risk route may fail open, counted and marked as such.
@@ -324,6 +327,7 @@ async fn malformed_tokens_are_refused_without_calling_authsignal() {
         gate.emulator.calls()
     );
     assert_eq!(gate.runs(), 0);
+    assert_logs_clean(&[]);
 }
 
 /// Invariant 3: whatever the suite did so far, no log line holds the secret.

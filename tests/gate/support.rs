@@ -59,12 +59,31 @@ pub fn log_text() -> String {
     String::from_utf8_lossy(&logs().lock().unwrap()).into_owned()
 }
 
-/// Fails if the captured logs hold any of `tokens` or the tenant secret.
+/// Every token any test of the suite has handled so far.
+fn seen_tokens() -> &'static Mutex<Vec<String>> {
+    static SEEN: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    SEEN.get_or_init(Mutex::default)
+}
+
+/// Notes a token the suite handled, so that every later log check looks for it too.
+pub fn remember(token: &str) -> String {
+    seen_tokens().lock().unwrap().push(token.to_owned());
+    token.to_owned()
+}
+
+/// Fails if the captured logs hold the tenant secret, any of `tokens`, or any token a
+/// test of the suite handled so far: tests run concurrently, so each check covers the
+/// others' tokens as well as its own.
 pub fn assert_logs_clean(tokens: &[&str]) {
     let text = log_text();
     assert!(!text.contains(SECRET), "the secret reached the logs");
-    for token in tokens {
-        assert!(!token.is_empty());
+    let seen = seen_tokens().lock().unwrap().clone();
+    for token in tokens
+        .iter()
+        .copied()
+        .chain(seen.iter().map(String::as_str))
+    {
+        assert!(token.len() > 20, "not a token: {token:?}");
         assert!(!text.contains(token), "a token reached the logs");
     }
 }
@@ -198,7 +217,11 @@ pub async fn api_challenge(gate: &Gate, path: &str, user: &str, body: &Value) ->
         .json(body)
         .await;
     assert_eq!(response.status_code(), 401, "{}", response.text());
-    response.json::<Value>()
+    let problem = response.json::<Value>();
+    if let Some(token) = problem["token"].as_str() {
+        remember(token);
+    }
+    problem
 }
 
 /// Completes a challenge the way a custom UI does: the TOTP code through the client API,
@@ -217,7 +240,7 @@ pub async fn pass_totp(gate: &Gate, user: &str, track_token: &str) -> String {
         .await
         .unwrap();
     assert_eq!(answer["isVerified"], true, "{answer}");
-    answer["accessToken"].as_str().unwrap().to_owned()
+    remember(answer["accessToken"].as_str().unwrap())
 }
 
 /// API leg 1 and the custom-UI challenge in one: returns (problem body, validated token).
@@ -230,10 +253,15 @@ pub async fn api_token(gate: &Gate, path: &str, user: &str, body: &Value) -> (Va
 
 /// The browser's part on the pre-built UI: returns where the UI sends the browser back.
 pub async fn complete_ui(gate: &Gate, ui_url: &str) -> String {
-    gate.emulator
+    let back = gate
+        .emulator
         .complete_prebuilt_ui(ui_url)
         .await
-        .expect("the pre-built UI accepts the code")
+        .expect("the pre-built UI accepts the code");
+    if let Some(token) = back.split("token=").nth(1) {
+        remember(token);
+    }
+    back
 }
 
 pub const NAVIGATION_ACCEPT: &str =
