@@ -1,0 +1,197 @@
+//! Bytes held per pending challenge in `MemoryStore`, counted by a wrapping global
+//! allocator: `cargo bench --bench store_memory` prints a table (no criterion).
+//!
+//! The counts are the bytes *requested* from the allocator; malloc's own per-block
+//! overhead and rounding (about 8-16 bytes a block with glibc) come on top, so the
+//! allocation count is printed too.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicIsize, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use axum_authsignal::store::{
+    MemoryStore, PendingChallenge, PendingChallengeStore, StashedRequest,
+};
+use bytes::Bytes;
+use http::Method;
+
+/// Counts the bytes and blocks currently allocated; the work is [`System`]'s.
+struct Counting;
+
+static BYTES: AtomicIsize = AtomicIsize::new(0);
+static BLOCKS: AtomicIsize = AtomicIsize::new(0);
+
+// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the counters are plain atomics and never touch the memory.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: the caller's contract for `alloc` is passed through to `System`.
+        let ptr = unsafe { System.alloc(layout) };
+        if !ptr.is_null() {
+            BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
+            BLOCKS.fetch_add(1, Ordering::Relaxed);
+        }
+        ptr
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        // SAFETY: as for `alloc`: `ptr` and `layout` come from a matching allocation.
+        unsafe { System.dealloc(ptr, layout) };
+        BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
+        BLOCKS.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        // SAFETY: as for `alloc`.
+        let new = unsafe { System.realloc(ptr, layout, new_size) };
+        if !new.is_null() {
+            BYTES.fetch_add(
+                new_size as isize - layout.size() as isize,
+                Ordering::Relaxed,
+            );
+        }
+        new
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+fn held() -> (isize, isize) {
+    (BYTES.load(Ordering::SeqCst), BLOCKS.load(Ordering::SeqCst))
+}
+
+const TTL: Duration = Duration::from_secs(600);
+const BODY_LEN: usize = 1024;
+
+/// A record as the gate builds it: an API challenge keeps the body's hash only, a
+/// browser challenge also the body (1 KiB here) and its content type, to replay them.
+fn record(n: usize, browser: bool) -> PendingChallenge {
+    PendingChallenge {
+        user_id: format!("user-{n:06}"),
+        action: "withdraw".into(),
+        method: Method::POST,
+        path_and_query: "/withdraw".into(),
+        body_sha256: [7; 32],
+        stashed: browser.then(|| StashedRequest {
+            body: Bytes::from(vec![b'a'; BODY_LEN]),
+            content_type: Some("application/x-www-form-urlencoded".into()),
+        }),
+    }
+}
+
+/// Puts `count` records (with UUID keys, as the gate's idempotency keys) into a fresh
+/// store and returns the bytes and blocks held per record, the store's table included.
+fn per_record(count: usize, browser: bool, rt: &tokio::runtime::Runtime) -> (f64, f64) {
+    let (bytes_before, blocks_before) = held();
+    let store = MemoryStore::new(count);
+    rt.block_on(async {
+        for n in 0..count {
+            let key = uuid::Uuid::new_v4().to_string();
+            store.put(key, record(n, browser), TTL).await.expect("room");
+        }
+    });
+    let (bytes_after, blocks_after) = held();
+    assert_eq!(store.len(), count);
+    drop(store);
+    let per = |after: isize, before: isize| (after - before) as f64 / count as f64;
+    (
+        per(bytes_after, bytes_before),
+        per(blocks_after, blocks_before),
+    )
+}
+
+/// What a body read by hyper (the way the gate reads it, `axum::body::to_bytes`) keeps
+/// alive once stashed: the handler keeps each body, as a pending browser challenge does,
+/// either as read (`copy: false`) or copied as the gate stashes it (`copy: true`).
+fn hyper_body_per_request(rt: &tokio::runtime::Runtime, copy: bool) -> (f64, f64) {
+    const FIRST: usize = 100;
+    const MORE: usize = 1000;
+    let kept: Arc<Mutex<Vec<Bytes>>> = Arc::new(Mutex::new(Vec::with_capacity(FIRST + MORE)));
+    let keep = move |State(kept): State<Arc<Mutex<Vec<Bytes>>>>, body: axum::body::Body| async move {
+        let body = axum::body::to_bytes(body, 64 * 1024).await.expect("a body");
+        assert_eq!(body.len(), BODY_LEN);
+        let body = if copy {
+            Bytes::copy_from_slice(&body)
+        } else {
+            body
+        };
+        kept.lock().expect("not poisoned").push(body);
+    };
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/withdraw", listener.local_addr().unwrap());
+        let app = Router::new()
+            .route("/withdraw", post(keep))
+            .with_state(kept.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let http = reqwest::Client::new();
+        let body = vec![b'a'; BODY_LEN];
+        let send = async |count: usize| {
+            for _ in 0..count {
+                let response = http
+                    .post(&url)
+                    .header("content-type", "application/x-www-form-urlencoded")
+                    .body(body.clone())
+                    .send()
+                    .await
+                    .expect("the app answers");
+                assert!(response.status().is_success());
+            }
+        };
+        send(FIRST).await;
+        let (bytes_before, blocks_before) = held();
+        send(MORE).await;
+        let (bytes_after, blocks_after) = held();
+        (
+            (bytes_after - bytes_before) as f64 / MORE as f64,
+            (blocks_after - blocks_before) as f64 / MORE as f64,
+        )
+    })
+}
+
+fn main() {
+    // `cargo test` runs benches only when asked; `--bench` is what `cargo bench` passes.
+    if !std::env::args().any(|arg| arg == "--bench") {
+        println!("store_memory: run with `cargo bench --bench store_memory`");
+        return;
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    println!("Bytes held per pending challenge in MemoryStore (requested from the allocator)");
+    println!();
+    println!("| record | held | bytes / record | allocations / record |");
+    println!("|---|---:|---:|---:|");
+    for count in [1_000, 10_000] {
+        for (name, browser) in [
+            ("API challenge (body hash only)", false),
+            ("browser challenge (1 KiB body stashed)", true),
+        ] {
+            let (bytes, blocks) = per_record(count, browser, &rt);
+            println!("| {name} | {count} | {bytes:.0} | {blocks:.2} |");
+        }
+    }
+    for (name, copy) in [
+        (
+            "a 1 KiB body as hyper hands it to `to_bytes` (HTTP/1 over TCP), kept",
+            false,
+        ),
+        ("the same body copied, as the gate stashes it", true),
+    ] {
+        let (bytes, blocks) = hyper_body_per_request(&rt, copy);
+        println!("| {name} | 1 000 | {bytes:.0} | {blocks:.2} |");
+    }
+    println!();
+    println!(
+        "size_of: PendingChallenge {} B, (String, (PendingChallenge, Instant)) map entry {} B",
+        std::mem::size_of::<PendingChallenge>(),
+        std::mem::size_of::<(String, (PendingChallenge, tokio::time::Instant))>(),
+    );
+}
