@@ -125,8 +125,19 @@ pub trait PendingChallengeStore: Send + Sync + 'static {
 #[derive(Debug)]
 pub struct MemoryStore {
     capacity: usize,
-    records: Mutex<HashMap<String, (PendingChallenge, Instant)>>,
+    records: Mutex<Records>,
 }
+
+#[derive(Debug, Default)]
+struct Records {
+    by_key: HashMap<String, (PendingChallenge, Instant)>,
+    /// When expired records were last swept out.
+    swept_at: Option<Instant>,
+}
+
+/// How often a full store looks for expired records to drop. Sweeping costs a pass over
+/// every record; without a pause, each refused put on a full store would pay it again.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 
 /// How many pending challenges [`MemoryStore::default`] keeps at most.
 pub const DEFAULT_MEMORY_STORE_CAPACITY: usize = 10_000;
@@ -144,13 +155,13 @@ impl MemoryStore {
     pub fn new(capacity: usize) -> Self {
         Self {
             capacity: capacity.max(1),
-            records: Mutex::new(HashMap::new()),
+            records: Mutex::new(Records::default()),
         }
     }
 
     /// How many records are held now, expired ones included until they are swept.
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().by_key.len()
     }
 
     /// Whether no record is held.
@@ -158,9 +169,10 @@ impl MemoryStore {
         self.len() == 0
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (PendingChallenge, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Records> {
         // A panic while holding the lock cannot leave the map half-updated (every
-        // operation is a single insert or remove), so a poisoned lock is still usable.
+        // operation is a single insert, remove or retain), so a poisoned lock is still
+        // usable.
         self.records
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -172,16 +184,24 @@ impl PendingChallengeStore for MemoryStore {
         let result = (|| {
             let now = Instant::now();
             let mut records = self.lock();
-            if records.len() >= self.capacity {
-                records.retain(|_, (_, expires)| *expires > now);
+            let sweep_due = records
+                .swept_at
+                .is_none_or(|swept| now.duration_since(swept) >= SWEEP_INTERVAL);
+            if records.by_key.len() >= self.capacity && sweep_due {
+                records.by_key.retain(|_, (_, expires)| *expires > now);
+                records.swept_at = Some(now);
             }
-            if records.len() >= self.capacity {
+            if records.by_key.len() >= self.capacity {
                 return Err(StoreError::Full);
             }
-            if records.get(&key).is_some_and(|(_, expires)| *expires > now) {
+            if records
+                .by_key
+                .get(&key)
+                .is_some_and(|(_, expires)| *expires > now)
+            {
                 return Err(StoreError::Duplicate);
             }
-            records.insert(key, (record, now + ttl));
+            records.by_key.insert(key, (record, now + ttl));
             Ok(())
         })();
         Box::pin(std::future::ready(result))
@@ -190,6 +210,7 @@ impl PendingChallengeStore for MemoryStore {
     fn take<'a>(&'a self, key: &'a str) -> StoreFuture<'a, Option<PendingChallenge>> {
         let taken = self
             .lock()
+            .by_key
             .remove(key)
             .filter(|(_, expires)| *expires > Instant::now())
             .map(|(record, _)| record);
@@ -245,6 +266,27 @@ mod tests {
         tokio::time::advance(Duration::from_secs(2)).await;
         store.put("c".into(), record("u"), TTL).await.unwrap();
         assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_store_sweeps_at_most_once_a_second() {
+        let store = MemoryStore::new(1);
+        let second = Duration::from_secs(1);
+        store.put("a".into(), record("u"), second).await.unwrap();
+        tokio::time::advance(second / 2).await;
+        // Full, nothing expired: swept, refused.
+        assert_eq!(
+            store.put("b".into(), record("u"), TTL).await,
+            Err(StoreError::Full)
+        );
+        tokio::time::advance(second * 6 / 10).await;
+        // "a" has expired, but the last sweep was 0.6 s ago: refused without a sweep.
+        assert_eq!(
+            store.put("b".into(), record("u"), TTL).await,
+            Err(StoreError::Full)
+        );
+        tokio::time::advance(second / 2).await;
+        store.put("b".into(), record("u"), TTL).await.unwrap();
     }
 
     #[tokio::test]
