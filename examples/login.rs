@@ -38,7 +38,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .init();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", demo::port(3000))).await?;
+    let listener = demo::listen(3000).await?;
     let origin = format!("http://localhost:{}", listener.local_addr()?.port());
     println!("\naxum-authsignal login demo\n");
     println!("  open      {origin}  (sign in as {DEMO_USER} / {DEMO_PASSWORD})");

@@ -45,7 +45,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     tracing_subscriber::fmt()
         .with_max_level(tracing::Level::INFO)
         .init();
-    let listener = tokio::net::TcpListener::bind(("127.0.0.1", demo::port(3000))).await?;
+    let listener = demo::listen(3000).await?;
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     println!("\naxum-authsignal payment API demo\n");
     println!("  API       {origin}/payments  (Authorization: Bearer {DEMO_API_KEY})");

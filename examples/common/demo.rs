@@ -25,12 +25,17 @@ pub fn uses_authsignal() -> bool {
     std::env::var(ENV_SECRET_KEY).is_ok_and(|key| !key.trim().is_empty())
 }
 
-/// The app's listening port: `PORT`, else `default`.
-pub fn port(default: u16) -> u16 {
-    std::env::var("PORT")
+/// Listens on 127.0.0.1 at `PORT`, else at `default`, with a hint when it is taken.
+pub async fn listen(default: u16) -> Result<tokio::net::TcpListener, String> {
+    let port = std::env::var("PORT")
         .ok()
         .and_then(|port| port.parse().ok())
-        .unwrap_or(default)
+        .unwrap_or(default);
+    tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .map_err(|err| {
+            format!("cannot listen on 127.0.0.1:{port} ({err}); set PORT to another port")
+        })
 }
 
 /// Starts `builder` on the preferred emulator port, or any free one if that is taken.
