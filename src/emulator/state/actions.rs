@@ -269,9 +269,9 @@ impl Store {
         let state = query.state.as_deref().map(UserActionState::from);
         Ok(self
             .actions
+            .of_user(user_id)
             .iter()
             .rev()
-            .filter(|action| action.user_id == user_id)
             .filter(|action| from.is_none_or(|from| action.created_at >= from))
             .filter(|action| {
                 codes

@@ -5,6 +5,7 @@
 //! one module per area, as methods of [`Store`] that take the instant (or a [`Tokens`],
 //! which carries it) from the caller, so that the clock is read once per request.
 
+mod action_table;
 mod actions;
 mod authenticators;
 mod otp;
@@ -12,9 +13,11 @@ mod sessions;
 mod totp;
 mod users;
 
+use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use action_table::ActionTable;
 pub(crate) use actions::ActionsQuery;
 pub(crate) use authenticators::EnrollRequest;
 pub(crate) use totp::TotpAttempt;
@@ -120,10 +123,11 @@ impl Shared {
 #[derive(Debug, Default)]
 pub(crate) struct Store {
     pub(crate) config: EmulatorConfig,
-    pub(crate) users: Vec<UserRecord>,
+    /// By user id. Nothing lists users in the order they came: `queryUsers` sorts by id.
+    pub(crate) users: HashMap<String, UserRecord>,
     pub(crate) authenticators: Vec<AuthenticatorRecord>,
-    /// In the order they were tracked.
-    pub(crate) actions: Vec<ActionRecord>,
+    /// By user, each user's in the order they were tracked.
+    pub(crate) actions: ActionTable,
     pub(crate) challenges: Vec<OtpChallenge>,
     pub(crate) sessions: Vec<SessionRecord>,
     pub(crate) outbox: Vec<OutboxMessage>,
@@ -229,27 +233,20 @@ pub(crate) struct SessionRecord {
 impl Store {
     /// The user, created on first mention.
     pub(crate) fn user_mut(&mut self, user_id: &str) -> &mut UserRecord {
-        let index = match self.users.iter().position(|user| user.user_id == user_id) {
-            Some(index) => index,
-            None => {
-                self.users.push(UserRecord {
-                    user_id: user_id.to_owned(),
-                    ..UserRecord::default()
-                });
-                self.users.len() - 1
-            }
-        };
-        &mut self.users[index]
+        self.users
+            .entry(user_id.to_owned())
+            .or_insert_with(|| UserRecord {
+                user_id: user_id.to_owned(),
+                ..UserRecord::default()
+            })
     }
 
     pub(crate) fn user(&self, user_id: &str) -> Option<&UserRecord> {
-        self.users.iter().find(|user| user.user_id == user_id)
+        self.users.get(user_id)
     }
 
     pub(crate) fn action(&self, user_id: &str, code: &str, key: &str) -> Option<&ActionRecord> {
-        self.actions
-            .iter()
-            .find(|a| a.user_id == user_id && a.code == code && a.idempotency_key == key)
+        self.actions.get(user_id, code, key)
     }
 
     pub(crate) fn action_mut(
@@ -258,8 +255,6 @@ impl Store {
         code: &str,
         key: &str,
     ) -> Option<&mut ActionRecord> {
-        self.actions
-            .iter_mut()
-            .find(|a| a.user_id == user_id && a.code == code && a.idempotency_key == key)
+        self.actions.get_mut(user_id, code, key)
     }
 }

@@ -34,14 +34,14 @@ impl Store {
     ) -> TotpAttempt {
         let now = tokens.now;
         let target = &claims.other;
-        let Some(action_index) = self.actions.iter().position(|a| {
-            a.user_id == target.user_id
-                && a.code == target.action_code
-                && a.idempotency_key == target.idempotency_key
-        }) else {
+        let (user_id, action_code, key) = (
+            target.user_id.as_str(),
+            target.action_code.as_str(),
+            target.idempotency_key.as_str(),
+        );
+        let Some(action) = self.action(user_id, action_code, key) else {
             return TotpAttempt::NotChallengeable;
         };
-        let action = &self.actions[action_index];
         if action.state == UserActionState::ChallengeFailed
             || action.failed_attempts >= MAX_ATTEMPTS
         {
@@ -80,7 +80,9 @@ impl Store {
             })
             .map(|a| (a.id.clone(), a.is_verified()));
         let Some((authenticator_id, was_verified)) = matched else {
-            let action = &mut self.actions[action_index];
+            let Some(action) = self.action_mut(user_id, action_code, key) else {
+                return TotpAttempt::NotChallengeable;
+            };
             action.failed_attempts += 1;
             action.updated_at = now;
             if action.failed_attempts >= MAX_ATTEMPTS {
@@ -119,7 +121,10 @@ impl Store {
         {
             app.last_verified_at = Some(now);
         }
-        let action = &mut self.actions[action_index];
+        // Found above, and nothing since removes actions; the lookup is O(1) again.
+        let Some(action) = self.action_mut(user_id, action_code, key) else {
+            return TotpAttempt::NotChallengeable;
+        };
         action.set_state(UserActionState::ChallengeSucceeded, now);
         action.verification_method = Some(VerificationMethod::AuthenticatorApp);
         action.verified_by = Some(authenticator_id);

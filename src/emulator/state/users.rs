@@ -108,7 +108,8 @@ impl Store {
                 && same(&query.phone_number, &user.phone_number)
                 && token_user.is_none_or(|id| id == user.user_id)
         };
-        let mut found: Vec<&UserRecord> = self.users.iter().filter(matches).collect();
+        let mut found: Vec<&UserRecord> = self.users.values().filter(matches).collect();
+        // Ids are unique, so this order is total and does not depend on the map's.
         found.sort_by(|a, b| a.user_id.cmp(&b.user_id));
         if let Some(after) = &query.last_evaluated_user_id {
             found.retain(|user| user.user_id.as_str() > after.as_str());
@@ -193,9 +194,9 @@ impl Store {
 
     /// `deleteUser`: the user and everything of theirs. Deleting an unknown user succeeds.
     pub(crate) fn delete_user(&mut self, user_id: &str) {
-        self.users.retain(|user| user.user_id != user_id);
+        self.users.remove(user_id);
         self.authenticators.retain(|a| a.user_id != user_id);
-        self.actions.retain(|a| a.user_id != user_id);
+        self.actions.remove_user(user_id);
         self.sessions.retain(|s| s.user_id != user_id);
     }
 }
