@@ -69,7 +69,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 /// The API on a fresh emulator (on a free port), for tests.
 pub async fn with_emulator() -> (Router, EmulatorHandle) {
-    let emulator = start_emulator(demo::emulator().bind(([127, 0, 0, 1], 0).into()))
+    let emulator = start_emulator(demo::emulator_on_free_port())
         .await
         .expect("the emulator starts on a free port");
     (app(emulator.client(), Some(emulator.clone())), emulator)

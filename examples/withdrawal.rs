@@ -88,7 +88,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
 
 /// The app on the embedded emulator, for tests: the router and the emulator behind it.
 pub async fn with_emulator(origin: &str) -> (Router, EmulatorHandle) {
-    let (emulator, _) = start_emulator(demo::emulator().bind(([127, 0, 0, 1], 0).into()))
+    let (emulator, _) = start_emulator(demo::emulator_on_free_port())
         .await
         .expect("the emulator starts on a free port");
     (

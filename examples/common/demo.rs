@@ -51,6 +51,11 @@ pub async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<Emulato
     }
 }
 
+/// A fresh emulator builder on a free port, for tests of the examples.
+pub fn emulator_on_free_port() -> EmulatorBuilder {
+    emulator().bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+}
+
 /// A fresh emulator builder (so that examples need not import `Emulator` too).
 pub fn emulator() -> EmulatorBuilder {
     Emulator::builder()

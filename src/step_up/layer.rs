@@ -33,6 +33,8 @@ pub struct UserId(pub String);
 pub const DEFAULT_TOKEN_HEADER: &str = "x-authsignal-token";
 /// The largest request body the gate reads, by default.
 pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
+/// The `Retry-After` of a 503 when Authsignal fails, by default.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How long a challenge stays answerable: Authsignal's tokens last about 10 minutes.
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(600);
 
@@ -162,7 +164,7 @@ impl StepUpLayer {
                 client_kind: ClientKind::Auto,
                 store: Arc::new(MemoryStore::default()),
                 fail_open: false,
-                retry_after: Duration::from_secs(5),
+                retry_after: DEFAULT_RETRY_AFTER,
                 failed_open: Arc::new(AtomicU64::new(0)),
                 methods: None,
             }),

@@ -56,7 +56,10 @@ mod signin;
 mod token;
 mod verify;
 
-pub use layer::{CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_TOKEN_HEADER, StepUpLayer, UserId};
+pub use layer::{
+    CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, StepUpLayer,
+    UserId,
+};
 pub use negotiate::ClientKind;
 pub use proof::{StepUp, StepUpOutcome, StepUpRejection, StepUpValidator};
 pub use service::{ResponseFuture, StepUpService};

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::request::Parts;
 use http::{HeaderName, StatusCode};
 
-use super::layer::{CHALLENGE_TTL, DEFAULT_TOKEN_HEADER, PartsFn, UserId};
+use super::layer::{CHALLENGE_TTL, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, PartsFn, UserId};
 use super::respond::{self, Problem};
 use super::token::{self, FoundToken};
 use super::verify::{self, Rejected};
@@ -126,7 +126,7 @@ impl StepUpRejection {
             Self::MalformedToken => respond::malformed_token(),
             Self::NoUser => respond::no_user(),
             Self::VerificationFailed => respond::verification_failed(),
-            Self::Unavailable => respond::unavailable(std::time::Duration::from_secs(5)),
+            Self::Unavailable => respond::unavailable(DEFAULT_RETRY_AFTER),
         }
     }
 

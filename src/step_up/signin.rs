@@ -25,7 +25,7 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderValue, Method, StatusCode};
 use sha2::Sha256;
 
-use super::layer::{CHALLENGE_TTL, DEFAULT_TOKEN_HEADER};
+use super::layer::{CHALLENGE_TTL, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER};
 use super::negotiate::ClientKind;
 use super::proof::{StepUp, StepUpOutcome, StepUpRejection};
 use super::respond::{self, Problem};
@@ -168,7 +168,7 @@ impl SignIn {
             Ok(tracked) => tracked,
             Err(err) => {
                 tracing::warn!(action = %config.action, error = %err, "sign-in step-up unavailable");
-                return Err(respond::unavailable(std::time::Duration::from_secs(5)).into_response());
+                return Err(unavailable());
             }
         };
         match tracked.state {
@@ -189,9 +189,7 @@ impl SignIn {
                 let key = tracked.idempotency_key.clone();
                 if let Err(err) = config.store.put(key.clone(), record, CHALLENGE_TTL).await {
                     tracing::warn!(error = %err, "sign-in store failed");
-                    return Err(
-                        respond::unavailable(std::time::Duration::from_secs(5)).into_response()
-                    );
+                    return Err(unavailable());
                 }
                 let browser = config.client_kind.is_browser(headers);
                 let mut response = match (&tracked.url, &tracked.token) {
@@ -210,7 +208,7 @@ impl SignIn {
                     )),
                     _ => None,
                 }
-                .ok_or_else(|| respond::unavailable(std::time::Duration::from_secs(5)).into_response())?;
+                .ok_or_else(unavailable)?;
                 if let Ok(cookie) = HeaderValue::try_from(self.binding_cookie(&key)) {
                     response.headers_mut().append(SET_COOKIE, cookie);
                 }
@@ -222,7 +220,7 @@ impl SignIn {
             }
             other => {
                 tracing::warn!(state = %other, "sign-in step-up: unexpected state");
-                Err(respond::unavailable(std::time::Duration::from_secs(5)).into_response())
+                Err(unavailable())
             }
         }
     }
@@ -300,6 +298,11 @@ impl SignIn {
         );
         Ok(SignedIn { proof })
     }
+}
+
+/// 503: Authsignal or the store failed, so the sign-in stays shut.
+fn unavailable() -> Response {
+    respond::unavailable(DEFAULT_RETRY_AFTER).into_response()
 }
 
 /// The callback handler's proof that a sign-in challenge was completed in this browser.
