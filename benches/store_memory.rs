@@ -15,7 +15,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::post;
 use axum_authsignal::store::{
-    MemoryStore, PendingChallenge, PendingChallengeStore, StashedRequest,
+    MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StashedRequest,
 };
 use bytes::Bytes;
 use http::Method;
@@ -77,6 +77,8 @@ fn record(n: usize, browser: bool) -> PendingChallenge {
         action: "withdraw".into(),
         method: Method::POST,
         path_and_query: "/withdraw".into(),
+        media_type: Some("application/x-www-form-urlencoded".into()),
+        content_encoding: None,
         body_sha256: [7; 32],
         stashed: browser.then(|| StashedRequest {
             body: Bytes::from(vec![b'a'; BODY_LEN]),
@@ -89,11 +91,21 @@ fn record(n: usize, browser: bool) -> PendingChallenge {
 /// store and returns the bytes and blocks held per record, the store's table included.
 fn per_record(count: usize, browser: bool, rt: &tokio::runtime::Runtime) -> (f64, f64) {
     let (bytes_before, blocks_before) = held();
-    let store = MemoryStore::new(count);
+    let store = MemoryStore::builder()
+        .capacity(count)
+        .max_bytes(usize::MAX)
+        .build();
     rt.block_on(async {
         for n in 0..count {
-            let key = uuid::Uuid::new_v4().to_string();
-            store.put(key, record(n, browser), TTL).await.expect("room");
+            let key = RecordKey::new(
+                RecordKind::Challenge,
+                format!("user-{n:06}"),
+                uuid::Uuid::new_v4().to_string(),
+            );
+            store
+                .put(&key, record(n, browser), TTL)
+                .await
+                .expect("room");
         }
     });
     let (bytes_after, blocks_after) = held();

@@ -14,12 +14,23 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
         }
         Err(_) => redact_jwts(&String::from_utf8_lossy(body)),
     };
+    one_short_line(&text, EXCERPT_CHARS)
+}
+
+/// Text from outside (an error description Authsignal wrote, say) made safe to log: JWTs
+/// redacted, control characters (line breaks that would forge log lines included) made
+/// spaces, and cut to `max` characters.
+pub(crate) fn log_safe(text: &str, max: usize) -> String {
+    one_short_line(&redact_jwts(text), max)
+}
+
+fn one_short_line(text: &str, max: usize) -> String {
     let mut cut: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(EXCERPT_CHARS)
+        .take(max)
         .collect();
-    if text.chars().count() > EXCERPT_CHARS {
+    if text.chars().count() > max {
         cut.push('…');
     }
     cut
@@ -137,6 +148,16 @@ mod tests {
         let cut = excerpt(body.as_bytes());
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(!cut.contains('\n'));
+    }
+
+    #[test]
+    fn outside_text_is_redacted_capped_and_kept_on_one_line() {
+        let text = "bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln\nFAKE log line";
+        assert_eq!(log_safe(text, 100), "bad token [redacted] FAKE log line");
+        assert_eq!(
+            log_safe(&"a".repeat(500), 10),
+            format!("{}…", "a".repeat(10))
+        );
     }
 
     #[test]

@@ -14,7 +14,9 @@ use super::token::{self, FoundToken};
 use super::verify::{self, Rejected};
 use crate::client::Authsignal;
 use crate::client::types::{TrackResponse, ValidateChallengeResponse, VerificationMethod};
-use crate::store::{MemoryStore, PendingChallenge, PendingChallengeStore, StoreError};
+use crate::store::{
+    MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StoreError,
+};
 
 /// Proof that the gate let this request through, for the handler.
 ///
@@ -286,11 +288,13 @@ impl StepUpValidator {
             action: self.action.clone(),
             method: parts.method.clone(),
             path_and_query: token::path_and_query_without_token(&parts.uri),
+            media_type: None,
+            content_encoding: None,
             body_sha256: [0; 32],
             stashed: None,
         };
-        let key = format!("spent:{}", validated.idempotency_key);
-        match self.spent.put(key, spent, CHALLENGE_TTL).await {
+        let key = RecordKey::new(RecordKind::Spent, &user_id, &validated.idempotency_key);
+        match self.spent.put(&key, spent, CHALLENGE_TTL).await {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
                 tracing::warn!(action = %self.action, "step-up token replayed");

@@ -25,7 +25,7 @@ use super::respond::{self, Problem};
 use super::token::{self, FoundToken};
 use super::verify::{self, Rejected, Validated};
 use crate::client::types::{TrackAttributes, TrackResponse, UserActionState};
-use crate::store::{PendingChallenge, StashedRequest};
+use crate::store::{PendingChallenge, RecordKey, RecordKind, StashedRequest};
 
 /// The service [`StepUpLayer`](super::StepUpLayer) wraps a route in.
 #[derive(Clone)]
@@ -259,6 +259,8 @@ where
             action: config.action.clone(),
             method: parts.method.clone(),
             path_and_query: token::path_and_query_without_token(&parts.uri),
+            media_type: None,
+            content_encoding: None,
             body_sha256: Sha256::digest(&body).into(),
             stashed: resumable.then(|| StashedRequest {
                 content_type: header_text(&parts, CONTENT_TYPE.as_str()),
@@ -268,8 +270,12 @@ where
                 body: Bytes::copy_from_slice(&body),
             }),
         };
-        let key = tracked.idempotency_key.clone();
-        if let Err(err) = config.store.put(key, record, CHALLENGE_TTL).await {
+        let key = RecordKey::new(
+            RecordKind::Challenge,
+            record.user_id.clone(),
+            tracked.idempotency_key.clone(),
+        );
+        if let Err(err) = config.store.put(&key, record, CHALLENGE_TTL).await {
             outcome("unavailable", Some(&err.to_string()));
             return respond::unavailable(config.retry_after).into_response();
         }
@@ -312,7 +318,8 @@ where
             Ok(validated) => validated,
             Err(response) => return response,
         };
-        let record = match self.config.take(&validated.idempotency_key, &user_id).await {
+        let key = RecordKey::new(RecordKind::Challenge, &user_id, &validated.idempotency_key);
+        let record = match self.config.take(&key).await {
             Ok(record) => record,
             Err(response) => return response,
         };
@@ -343,8 +350,8 @@ where
             Ok(validated) => validated,
             Err(response) => return response,
         };
-        let key = validated.idempotency_key.clone();
-        let record = match self.config.take(&key, &user_id).await {
+        let key = RecordKey::new(RecordKind::Challenge, &user_id, &validated.idempotency_key);
+        let record = match self.config.take(&key).await {
             Ok(record) => record,
             Err(response) => return response,
         };
@@ -360,7 +367,11 @@ where
             return self.run_stashed(parts, record, validated).await;
         }
         let config = &self.config;
-        if let Err(err) = config.store.put(resume_key(&key), record, RESUME_TTL).await {
+        let key = RecordKey {
+            kind: RecordKind::Resume,
+            ..key
+        };
+        if let Err(err) = config.store.put(&key, record, RESUME_TTL).await {
             outcome("unavailable", Some(&err.to_string()));
             return respond::unavailable(config.retry_after).into_response();
         }
@@ -377,11 +388,8 @@ where
             Ok(validated) => validated,
             Err(response) => return response,
         };
-        let record = match self
-            .config
-            .take(&resume_key(&validated.idempotency_key), &user_id)
-            .await
-        {
+        let key = RecordKey::new(RecordKind::Resume, &user_id, &validated.idempotency_key);
+        let record = match self.config.take(&key).await {
             Ok(record) => record,
             Err(response) => return response,
         };
@@ -461,10 +469,10 @@ impl GateConfig {
 
     /// Takes the pending record of a validated token: once only, and only for the user and
     /// action it was issued to.
-    async fn take(&self, key: &str, user_id: &str) -> Result<PendingChallenge, Response> {
-        tracing::Span::current().record("idempotency_key", key.trim_start_matches(RESUME_PREFIX));
+    async fn take(&self, key: &RecordKey) -> Result<PendingChallenge, Response> {
+        tracing::Span::current().record("idempotency_key", key.idempotency_key.as_str());
         match self.store.take(key).await {
-            Ok(Some(record)) if record.user_id == user_id && record.action == self.action => {
+            Ok(Some(record)) if record.user_id == key.user_id && record.action == self.action => {
                 Ok(record)
             }
             Ok(Some(_)) => {
@@ -491,13 +499,6 @@ impl GateConfig {
 
 /// How long the resume page has to post back: it does so at once.
 const RESUME_TTL: std::time::Duration = std::time::Duration::from_secs(120);
-const RESUME_PREFIX: &str = "resume:";
-
-/// Where a validated browser POST waits for its resume page, apart from pending
-/// challenges so that neither leg can take the other's record.
-fn resume_key(idempotency_key: &str) -> String {
-    format!("{RESUME_PREFIX}{idempotency_key}")
-}
 
 /// Reads the body up to `limit` bytes: 413 past it, 400 if it cannot be read.
 async fn read_body(parts: &Parts, body: Body, limit: usize) -> Result<Bytes, Problem> {

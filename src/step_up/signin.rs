@@ -33,7 +33,7 @@ use super::token::{self, FoundToken};
 use super::verify::{self, Rejected};
 use crate::client::Authsignal;
 use crate::client::types::{TrackAttributes, UserActionState};
-use crate::store::{MemoryStore, PendingChallenge, PendingChallengeStore};
+use crate::store::{MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind};
 
 /// The cookie that binds a sign-in challenge to the browser that started it.
 pub const SIGN_IN_COOKIE: &str = "__Host-authsignal-signin";
@@ -183,11 +183,14 @@ impl SignIn {
                     action: config.action.clone(),
                     method: Method::GET,
                     path_and_query: String::new(),
+                    media_type: None,
+                    content_encoding: None,
                     body_sha256: [0; 32],
                     stashed: None,
                 };
                 let key = tracked.idempotency_key.clone();
-                if let Err(err) = config.store.put(key.clone(), record, CHALLENGE_TTL).await {
+                let record_key = RecordKey::new(RecordKind::Challenge, user_id, &key);
+                if let Err(err) = config.store.put(&record_key, record, CHALLENGE_TTL).await {
                     tracing::warn!(error = %err, "sign-in store failed");
                     return Err(unavailable());
                 }
@@ -280,7 +283,12 @@ impl SignIn {
             tracing::warn!("sign-in token refused: not the browser that started the sign-in");
             return Err(StepUpRejection::VerificationFailed);
         }
-        match config.store.take(&validated.idempotency_key).await {
+        let key = RecordKey::new(
+            RecordKind::Challenge,
+            &validated.user_id,
+            &validated.idempotency_key,
+        );
+        match config.store.take(&key).await {
             Ok(Some(record)) if record.user_id == validated.user_id => {}
             Ok(_) => {
                 tracing::warn!("sign-in token refused: replayed, expired or another user's");
