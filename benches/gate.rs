@@ -16,7 +16,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
 use axum_authsignal::emulator::{ActionConfig, Emulator, EmulatorHandle};
-use axum_authsignal::step_up::{StepUpLayer, UserId};
+use axum_authsignal::step_up::{StepUpConfig, UserId};
 use axum_authsignal::store::{
     MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind,
 };
@@ -82,7 +82,7 @@ impl Env {
         let client = emulator.client();
         let gated = Router::new().route(
             "/withdraw",
-            post(ok).layer(StepUpLayer::new(client.clone(), ACTION)),
+            post(ok).layer(StepUpConfig::new(client.clone()).gate(ACTION)),
         );
         Self {
             emulator,
@@ -295,6 +295,7 @@ fn api_record() -> PendingChallenge {
         content_encoding: None,
         body_sha256: [7; 32],
         stashed: None,
+        verified: None,
     }
 }
 

@@ -84,6 +84,7 @@ fn record(n: usize, browser: bool) -> PendingChallenge {
             body: Bytes::from(vec![b'a'; BODY_LEN]),
             content_type: Some("application/x-www-form-urlencoded".into()),
         }),
+        verified: None,
     }
 }
 

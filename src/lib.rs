@@ -3,7 +3,8 @@
 //! [Authsignal](https://www.authsignal.com) step-up MFA in front of sensitive
 //! [Axum](https://docs.rs/axum) routes.
 //!
-//! - [`step_up`]: [`StepUpLayer`](step_up::StepUpLayer) tracks an Authsignal action per
+//! - [`step_up`]: configured once in a [`StepUpConfig`](step_up::StepUpConfig), a
+//!   [`StepUpLayer`](step_up::StepUpLayer) tracks an Authsignal action per
 //!   route and answers `CHALLENGE_REQUIRED` with a redirect to the pre-built UI (browsers)
 //!   or a 401 with a challenge token (API clients); on the way back it validates the token
 //!   server-side, bound to the user, the action and the very request that was challenged,
@@ -19,7 +20,7 @@
 //!
 //! ```
 //! use axum::{Router, routing::post};
-//! use axum_authsignal::{Authsignal, Region, step_up::{StepUp, StepUpLayer}};
+//! use axum_authsignal::{Authsignal, Region, step_up::{StepUp, StepUpConfig}};
 //!
 //! async fn withdraw(step_up: StepUp) -> String {
 //!     format!("withdrawal by {}", step_up.user_id())
@@ -33,9 +34,10 @@
 //! // The secret stays out of debug output.
 //! assert!(!format!("{client:?}").contains("your-tenant-secret"));
 //!
+//! let step_up = StepUpConfig::new(client);
 //! let app: Router = Router::new().route(
 //!     "/withdraw",
-//!     post(withdraw).layer(StepUpLayer::new(client, "withdraw").custom_from_body(["amount"])),
+//!     post(withdraw).layer(step_up.gate("withdraw").custom_from_body(["amount"])),
 //! );
 //! ```
 #![forbid(unsafe_code)]

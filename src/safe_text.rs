@@ -83,6 +83,31 @@ pub(crate) fn redact_jwts(text: &str) -> String {
     out
 }
 
+/// A URL with the value of every `token` query parameter (and any JWT) redacted: the
+/// pre-built UI's URL carries the track token.
+pub(crate) fn redact_url_token(url: &str) -> String {
+    let (before, query) = match url.split_once('?') {
+        Some((before, query)) => (before, query),
+        None => return redact_jwts(url),
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("token") => format!("{name}=[redacted]"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{before}?{}", query.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    redact_jwts(&out)
+}
+
 /// Replaces every double-quoted run of a decoder message by `"…"`: serde names fields in
 /// backticks but quotes the offending *values*, which may be tokens.
 pub(crate) fn scrub_quoted(message: &str) -> String {
@@ -157,6 +182,18 @@ mod tests {
         assert_eq!(
             log_safe(&"a".repeat(500), 10),
             format!("{}…", "a".repeat(10))
+        );
+    }
+
+    #[test]
+    fn url_tokens_are_redacted() {
+        assert_eq!(
+            redact_url_token("http://ui.example/challenge?a=1&token=abc.def&b=2#x"),
+            "http://ui.example/challenge?a=1&token=[redacted]&b=2#x"
+        );
+        assert_eq!(
+            redact_url_token("http://ui.example/x"),
+            "http://ui.example/x"
         );
     }
 

@@ -46,7 +46,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// # use axum_authsignal::store::PendingChallenge;
 /// # let record = PendingChallenge { user_id: "alice".into(), action: "a".into(),
 /// #     method: http::Method::POST, path_and_query: "/".into(), media_type: None,
-/// #     content_encoding: None, body_sha256: [0; 32], stashed: None };
+/// #     content_encoding: None, body_sha256: [0; 32], stashed: None, verified: None };
 /// let store = MemoryStore::builder().per_user(5).build();
 /// let key = RecordKey::new(RecordKind::Challenge, "alice", "key-1");
 /// store.put(&key, record, Duration::from_secs(600)).await.unwrap();
@@ -324,6 +324,7 @@ mod tests {
                 body: Bytes::from(vec![b'a'; body]),
                 content_type: None,
             }),
+            verified: None,
         }
     }
 

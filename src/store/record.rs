@@ -3,8 +3,10 @@
 use bytes::Bytes;
 use http::Method;
 
+use crate::client::types::ValidateChallengeResponse;
+
 /// The request a challenge was issued for: everything the returned token is bound to.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct PendingChallenge {
     /// The user who was challenged.
     pub user_id: String,
@@ -24,6 +26,10 @@ pub struct PendingChallenge {
     /// For a browser, the request itself, replayed when the user comes back so that they
     /// need not submit again. `None` for API clients, which retry themselves.
     pub stashed: Option<StashedRequest>,
+    /// For a record of a completed challenge waiting to be resumed
+    /// ([`RecordKind::Resume`](super::RecordKind::Resume)), Authsignal's validation of its
+    /// token, for the handler's proof.
+    pub verified: Option<ValidateChallengeResponse>,
 }
 
 impl PendingChallenge {
@@ -48,6 +54,7 @@ impl std::fmt::Debug for PendingChallenge {
             .field("media_type", &self.media_type)
             .field("content_encoding", &self.content_encoding)
             .field("stashed", &self.stashed)
+            .field("verified", &self.verified.is_some())
             .finish_non_exhaustive()
     }
 }
@@ -98,6 +105,7 @@ impl PendingChallenge {
     ///     content_encoding: None,
     ///     body_sha256: [0; 32],
     ///     stashed: None,
+    ///     verified: None,
     /// };
     /// let bytes = record.encode().unwrap();
     /// assert_eq!(PendingChallenge::decode(&bytes).unwrap(), record);
@@ -118,6 +126,13 @@ impl PendingChallenge {
                 out.push(1);
                 put_optional(&mut out, stashed.content_type.as_deref());
                 put_bytes(&mut out, &stashed.body);
+            }
+        }
+        match &self.verified {
+            None => out.push(0),
+            Some(verified) => {
+                out.push(1);
+                put_bytes(&mut out, &serde_json::to_vec(verified).ok()?);
             }
         }
         (out.len() <= MAX_RECORD_BYTES).then_some(out)
@@ -152,6 +167,14 @@ impl PendingChallenge {
             }),
             _ => return Err(DecodeRecordError("bad stash flag")),
         };
+        let verified = match reader.byte()? {
+            0 => None,
+            1 => Some(
+                serde_json::from_slice(reader.bytes()?)
+                    .map_err(|_| DecodeRecordError("bad validation"))?,
+            ),
+            _ => return Err(DecodeRecordError("bad validation flag")),
+        };
         if !reader.0.is_empty() {
             return Err(DecodeRecordError("trailing bytes"));
         }
@@ -164,6 +187,7 @@ impl PendingChallenge {
             content_encoding,
             body_sha256,
             stashed,
+            verified,
         })
     }
 }
@@ -239,6 +263,7 @@ mod tests {
             content_encoding: Some("gzip".into()),
             body_sha256: [9; 32],
             stashed,
+            verified: None,
         }
     }
 
@@ -259,6 +284,17 @@ mod tests {
             let bytes = record.encode().unwrap();
             assert_eq!(PendingChallenge::decode(&bytes).unwrap(), record);
         }
+        let mut resumed = record(None);
+        resumed.verified = Some(
+            serde_json::from_value(serde_json::json!({
+                "isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": "u",
+                "action": "withdraw", "idempotencyKey": "k",
+                "verificationMethod": "AUTHENTICATOR_APP"
+            }))
+            .unwrap(),
+        );
+        let bytes = resumed.encode().unwrap();
+        assert_eq!(PendingChallenge::decode(&bytes).unwrap(), resumed);
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 mod extractor;
 mod flows;
+mod hardening;
 mod invariants;
 mod layering;
 mod login;
