@@ -138,3 +138,24 @@ pub async fn raw(
     };
     (status, body)
 }
+
+/// A client API call as the Web SDK makes it: `POST {api}/client{path}` with the Bearer
+/// `token`, `Content-Type: application/json` and the JSON `body` (none for `enroll` of
+/// the app and for `challenge`); status and body.
+pub async fn client_post(
+    emulator: &EmulatorHandle,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/client{path}", emulator.api_url()))
+        .header("content-type", "application/json")
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.body(body.to_string());
+    }
+    let response = request.send().await.expect("the emulator answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
+}

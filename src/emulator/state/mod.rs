@@ -8,6 +8,7 @@
 mod action_table;
 mod actions;
 mod authenticators;
+mod client_otp;
 mod otp;
 mod sessions;
 mod totp;
@@ -20,6 +21,7 @@ use std::time::Duration;
 use action_table::ActionTable;
 pub(crate) use actions::ActionsQuery;
 pub(crate) use authenticators::EnrollRequest;
+pub(crate) use client_otp::{OtpAttempt, OtpChannel};
 pub(crate) use totp::TotpAttempt;
 
 use super::calls::RecordedCall;
