@@ -505,22 +505,22 @@ if (typeof authsignal === "undefined") {
   };
   $("totp-verify").onclick = async () =>
     verified(await call("totp.verify()", sdk.totp.verify({ code: $("totp-code").value.trim() })), "the authenticator app");
-  $("email-enroll").onclick = async () => {
-    if (await call("email.enroll()", sdk.email.enroll({ email: $("email").value.trim() }))) status("A code was sent to " + $("email").value + ".");
-  };
-  $("email-challenge").onclick = async () => {
-    if (await call("email.challenge()", sdk.email.challenge())) status("A code was sent to your email.");
-  };
-  $("email-verify").onclick = async () =>
-    verified(await call("email.verify()", sdk.email.verify({ code: $("email-code").value.trim() })), "email");
-  $("sms-enroll").onclick = async () => {
-    if (await call("sms.enroll()", sdk.sms.enroll({ phoneNumber: $("phone").value.trim() }))) status("A code was sent to " + $("phone").value + ".");
-  };
-  $("sms-challenge").onclick = async () => {
-    if (await call("sms.challenge()", sdk.sms.challenge())) status("A code was sent to your phone.");
-  };
-  $("sms-verify").onclick = async () =>
-    verified(await call("sms.verify()", sdk.sms.verify({ code: $("sms-code").value.trim() })), "SMS");
+  // Email and SMS: the same three calls, on `sdk.email` and `sdk.sms`.
+  for (const [channel, input, param, method, where] of [
+    ["email", "email", "email", "email", "your email"],
+    ["sms", "phone", "phoneNumber", "SMS", "your phone"],
+  ]) {
+    const api = sdk[channel];
+    $(channel + "-enroll").onclick = async () => {
+      const to = $(input).value.trim();
+      if (await call(channel + ".enroll()", api.enroll({ [param]: to }))) status("A code was sent to " + to + ".");
+    };
+    $(channel + "-challenge").onclick = async () => {
+      if (await call(channel + ".challenge()", api.challenge())) status("A code was sent to " + where + ".");
+    };
+    $(channel + "-verify").onclick = async () =>
+      verified(await call(channel + ".verify()", api.verify({ code: $(channel + "-code").value.trim() })), method);
+  }
   $("submit").onclick = async () => done(await postTransfer(pending.body, proof));
   $("launch").onclick = () => {
     sessionStorage.setItem(PENDING, pending.body);

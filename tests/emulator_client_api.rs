@@ -8,7 +8,7 @@ use axum_authsignal::{
 };
 
 use emulator_util::{
-    builder, client_enroll_totp, client_verify_totp, start, t0, track, wrong_code,
+    builder, client_enroll_totp, client_verify_totp, failure_after, start, t0, track, wrong_code,
 };
 
 #[tokio::test]
@@ -23,12 +23,11 @@ async fn wrong_codes_count_until_the_challenge_fails() {
         assert_eq!(status, 200);
         assert_eq!(answer["isVerified"], false);
         assert!(answer.get("accessToken").is_none());
-        let reason = if attempt < MAX_ATTEMPTS {
-            "CODE_INVALID_OR_EXPIRED"
-        } else {
-            "MAX_ATTEMPTS_EXCEEDED"
-        };
-        assert_eq!(answer["failureReason"], reason, "attempt {attempt}");
+        assert_eq!(
+            answer["failureReason"],
+            failure_after(attempt),
+            "attempt {attempt}"
+        );
     }
     assert_eq!(
         emulator.action_state("u1", "withdraw", &tracked.idempotency_key),

@@ -14,7 +14,7 @@ use axum_authsignal::{
 };
 use serde_json::{Value, json};
 
-use emulator_util::{builder, client_post, start, t0, track};
+use emulator_util::{builder, client_post, failure_after, start, t0, track};
 
 const EMAIL: &str = "jane@example.com";
 const PHONE: &str = "+64270000000";
@@ -62,6 +62,19 @@ async fn validates(emulator: &EmulatorHandle, token: &str, user: &str, action: &
         .await
         .unwrap();
     validated.is_valid && validated.state == Some(UserActionState::ChallengeSucceeded)
+}
+
+/// `email.enroll({email: EMAIL})`; the code it sent.
+async fn enroll_email(emulator: &EmulatorHandle, token: &str) -> String {
+    let (status, body) = client_post(
+        emulator,
+        token,
+        "/user-authenticators/email-otp",
+        Some(json!({ "email": EMAIL })),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    emulator.last_code_sent_to(EMAIL).expect("a code was sent")
 }
 
 /// A 6-digit code other than `code`.
@@ -282,23 +295,15 @@ async fn an_enrolled_phone_is_challenged_and_a_resend_replaces_the_code() {
 async fn wrong_codes_fail_the_action_after_the_limit() {
     let emulator = prompting().await;
     let (token, key) = track_token(&emulator, "u1", "signIn").await;
-    client_post(
-        &emulator,
-        &token,
-        "/user-authenticators/email-otp",
-        Some(json!({ "email": EMAIL })),
-    )
-    .await;
-    let code = emulator.last_code_sent_to(EMAIL).unwrap();
+    let code = enroll_email(&emulator, &token).await;
     let wrong = other_than(&code);
     for attempt in 1..=MAX_ATTEMPTS {
         let answer = verify(&emulator, &token, "/verify/email-otp", &wrong).await;
-        let reason = if attempt < MAX_ATTEMPTS {
-            "CODE_INVALID_OR_EXPIRED"
-        } else {
-            "MAX_ATTEMPTS_EXCEEDED"
-        };
-        assert_eq!(answer["failureReason"], reason, "attempt {attempt}");
+        assert_eq!(
+            answer["failureReason"],
+            failure_after(attempt),
+            "attempt {attempt}"
+        );
     }
     assert_eq!(
         emulator.action_state("u1", "signIn", &key),
@@ -345,14 +350,7 @@ async fn addresses_must_be_reachable() {
 async fn an_expired_code_is_refused_while_the_token_is_good() {
     let emulator = prompting().await;
     let (token, _) = track_token(&emulator, "u1", "signIn").await;
-    client_post(
-        &emulator,
-        &token,
-        "/user-authenticators/email-otp",
-        Some(json!({ "email": EMAIL })),
-    )
-    .await;
-    let code = emulator.last_code_sent_to(EMAIL).unwrap();
+    let code = enroll_email(&emulator, &token).await;
     // A minute later the app is enrolled, and its verification answers a newer token,
     // still good when the emailed code (sent with the first token) has expired.
     emulator.advance(Duration::from_secs(60));
@@ -391,36 +389,23 @@ async fn the_calls_are_named_as_the_sdk_names_them() {
     let emulator = prompting().await;
     let (token, _) = track_token(&emulator, "u1", "signIn").await;
     emulator.clear_calls();
-    client_post(
-        &emulator,
-        &token,
-        "/user-authenticators/email-otp",
-        Some(json!({ "email": EMAIL })),
-    )
-    .await;
-    client_post(&emulator, &token, "/challenge/email-otp", None).await;
-    client_post(
-        &emulator,
-        &token,
-        "/verify/email-otp",
-        Some(json!({ "verificationCode": "1" })),
-    )
-    .await;
-    client_post(
-        &emulator,
-        &token,
-        "/user-authenticators/sms",
-        Some(json!({ "phoneNumber": PHONE })),
-    )
-    .await;
-    client_post(&emulator, &token, "/challenge/sms", None).await;
-    client_post(
-        &emulator,
-        &token,
-        "/verify/sms",
-        Some(json!({ "verificationCode": "1" })),
-    )
-    .await;
+    let code = json!({ "verificationCode": "1" });
+    for (path, body) in [
+        (
+            "/user-authenticators/email-otp",
+            Some(json!({ "email": EMAIL })),
+        ),
+        ("/challenge/email-otp", None),
+        ("/verify/email-otp", Some(code.clone())),
+        (
+            "/user-authenticators/sms",
+            Some(json!({ "phoneNumber": PHONE })),
+        ),
+        ("/challenge/sms", None),
+        ("/verify/sms", Some(code.clone())),
+    ] {
+        client_post(&emulator, &token, path, body).await;
+    }
     let names: Vec<&str> = emulator.calls().iter().map(|c| c.operation).collect();
     assert_eq!(
         names,

@@ -150,6 +150,13 @@ async fn verify(browser: &Session, field: &str, button: &str, code: &str, method
     browser.wait_for_text("#verified-with", method).await;
 }
 
+/// Types the app's next code: the page then says it verified with the app.
+async fn verify_with_app(browser: &Session, emulator: &EmulatorHandle, user: &str) {
+    let code = next_app_code(emulator, user);
+    let app = "the authenticator app";
+    verify(browser, "#totp-code", "#totp-verify", &code, app).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_sdk_verifies_with_the_emulator_and_the_gate_accepts_its_token() {
     if !browser_installed() {
@@ -188,15 +195,7 @@ async fn the_web_sdk_verifies_with_the_emulator_and_the_gate_accepts_its_token()
     assert!(uri.starts_with("otpauth://totp/"), "{uri}");
     assert!(uri.contains(&format!("secret={secret}")), "{uri}");
     browser.screenshot(&shots.join("01-enroll-app.png")).await;
-    let code = next_app_code(&emulator, &user);
-    verify(
-        &browser,
-        "#totp-code",
-        "#totp-verify",
-        &code,
-        "the authenticator app",
-    )
-    .await;
+    verify_with_app(&browser, &emulator, &user).await;
     browser.wait_for_text("#status", "now enrolled").await;
     // What the page is about to send: the challenged body and the SDK's token.
     let sent = browser
@@ -244,15 +243,7 @@ async fn the_web_sdk_verifies_with_the_emulator_and_the_gate_accepts_its_token()
             .all(|m| m.user_id.as_deref() != Some(user.as_str())),
         "no code was sent"
     );
-    let code = next_app_code(&emulator, &user);
-    verify(
-        &browser,
-        "#totp-code",
-        "#totp-verify",
-        &code,
-        "the authenticator app",
-    )
-    .await;
+    verify_with_app(&browser, &emulator, &user).await;
     browser.wait_for("#email-enroll").await.click().await;
     browser
         .wait_for_text("#status", &format!("A code was sent to {email}"))

@@ -80,6 +80,15 @@ pub fn wrong_code(emulator: &EmulatorHandle, user: &str) -> String {
         .expect("some code is wrong")
 }
 
+/// The `failureReason` of the `attempt`th wrong code in a row (from 1).
+pub fn failure_after(attempt: u32) -> &'static str {
+    if attempt < axum_authsignal::emulator::MAX_ATTEMPTS {
+        "CODE_INVALID_OR_EXPIRED"
+    } else {
+        "MAX_ATTEMPTS_EXCEEDED"
+    }
+}
+
 /// `POST /v1/client/verify/totp` with `token` as the Bearer token; status and body.
 pub async fn client_verify_totp(
     emulator: &EmulatorHandle,

@@ -276,10 +276,7 @@ impl Store {
             ) else {
                 return OtpAttempt::NotChallengeable;
             };
-            action.failed_attempts += 1;
-            action.updated_at = now;
-            if action.failed_attempts >= MAX_ATTEMPTS {
-                action.set_state(UserActionState::ChallengeFailed, now);
+            if action.count_wrong_code(now) {
                 return OtpAttempt::LimitReached;
             }
             return OtpAttempt::Wrong;

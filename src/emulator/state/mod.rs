@@ -199,6 +199,18 @@ impl ActionRecord {
         self.state_updated_at = now;
         self.updated_at = now;
     }
+
+    /// Counts a wrong code, whatever the method; true when it was the [`MAX_ATTEMPTS`]th,
+    /// which fails the action (`CHALLENGE_FAILED`).
+    pub(crate) fn count_wrong_code(&mut self, now: Timestamp) -> bool {
+        self.failed_attempts += 1;
+        self.updated_at = now;
+        if self.failed_attempts < MAX_ATTEMPTS {
+            return false;
+        }
+        self.set_state(UserActionState::ChallengeFailed, now);
+        true
+    }
 }
 
 /// A one-time code sent by `challenge`.
