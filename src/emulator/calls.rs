@@ -12,8 +12,10 @@ use http::Method;
 #[non_exhaustive]
 pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
-    /// `clientVerifyTotp`, `clientEnrollTotp`, `emulatorOutbox`, `uiChallenge`, `uiSubmit`,
-    /// `unknown`.
+    /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
+    /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
+    /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `uiChallenge`,
+    /// `uiSubmit`, `unknown` (CORS preflights among them).
     pub operation: &'static str,
     /// The HTTP method.
     pub method: Method,
@@ -56,6 +58,12 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["sessions", "user", "revoke"]) => "revokeUserSessions",
         (&Method::POST, ["client", "verify", "totp"]) => "clientVerifyTotp",
         (&Method::POST, ["client", "user-authenticators", "totp"]) => "clientEnrollTotp",
+        (&Method::POST, ["client", "user-authenticators", "email-otp"]) => "clientEnrollEmailOtp",
+        (&Method::POST, ["client", "challenge", "email-otp"]) => "clientChallengeEmailOtp",
+        (&Method::POST, ["client", "verify", "email-otp"]) => "clientVerifyEmailOtp",
+        (&Method::POST, ["client", "user-authenticators", "sms"]) => "clientEnrollSms",
+        (&Method::POST, ["client", "challenge", "sms"]) => "clientChallengeSms",
+        (&Method::POST, ["client", "verify", "sms"]) => "clientVerifySms",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         _ => "unknown",
     }
@@ -115,6 +123,33 @@ mod tests {
                 "/v1/client/user-authenticators/totp",
                 "clientEnrollTotp",
             ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/email-otp",
+                "clientEnrollEmailOtp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/challenge/email-otp",
+                "clientChallengeEmailOtp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/email-otp",
+                "clientVerifyEmailOtp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/sms",
+                "clientEnrollSms",
+            ),
+            (
+                Method::POST,
+                "/v1/client/challenge/sms",
+                "clientChallengeSms",
+            ),
+            (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
+            (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),

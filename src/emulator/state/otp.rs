@@ -15,7 +15,7 @@ use crate::{
 /// The action code a claimed challenge is recorded under when it named none.
 const CLAIMED_ACTION: &str = "challenge";
 
-fn new_code() -> String {
+pub(super) fn new_code() -> String {
     format!("{:06}", fastrand::u32(0..1_000_000))
 }
 
@@ -284,7 +284,7 @@ impl Store {
     }
 }
 
-fn outbox_message(challenge: &OtpChallenge, now: Timestamp) -> OutboxMessage {
+pub(super) fn outbox_message(challenge: &OtpChallenge, now: Timestamp) -> OutboxMessage {
     OutboxMessage {
         challenge_id: challenge.id.clone(),
         verification_method: challenge.method.clone(),

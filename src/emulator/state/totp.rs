@@ -83,10 +83,7 @@ impl Store {
             let Some(action) = self.action_mut(user_id, action_code, key) else {
                 return TotpAttempt::NotChallengeable;
             };
-            action.failed_attempts += 1;
-            action.updated_at = now;
-            if action.failed_attempts >= MAX_ATTEMPTS {
-                action.set_state(UserActionState::ChallengeFailed, now);
+            if action.count_wrong_code(now) {
                 return TotpAttempt::LimitReached;
             }
             return TotpAttempt::Wrong {
