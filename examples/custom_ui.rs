@@ -58,7 +58,7 @@ use axum_authsignal::client::ENV_API_URL;
 use axum_authsignal::emulator::{
     ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
 };
-use axum_authsignal::step_up::{ClientKind, StepUp, StepUpLayer};
+use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
 use demo::{Sessions, escape, page};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -212,11 +212,12 @@ pub fn app(
     // The page calls the API with `fetch`: always the 401 with a token, never a redirect.
     // With the origin, the track's `redirectUrl` is this page, where the pre-built UI
     // sends the browser back (`launch` in redirect mode).
-    let gate = StepUpLayer::new(client, ACTION)
+    let step_up = StepUpConfig::builder(client)
         .client_kind(ClientKind::Api)
         .redirect_origin(origin)
-        .custom_from_body(["amount"])
-        .user_id(move |parts| sessions.user(&parts.headers));
+        .user_id(move |parts| sessions.user(&parts.headers))
+        .build();
+    let gate = step_up.gate(ACTION).custom_from_body(["amount"]);
     Router::new()
         .route("/", get(|| async { Redirect::to("/transfer") }))
         // The gate is on the POST only: the GET back from the pre-built UI, with
