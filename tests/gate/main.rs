@@ -1,6 +1,7 @@
 //! The step-up gate, tested through real HTTP against the emulator. One binary, so that
 //! one log capture sees the whole suite.
 
+mod adversarial;
 mod extractor;
 mod flows;
 mod hardening;
