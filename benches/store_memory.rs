@@ -185,8 +185,16 @@ fn main() {
     // Each record is another user's, as in a store full of honest users: the per-user
     // index costs its share.
     for (name, browser, counts) in [
-        ("API challenge (body hash only)", false, &[10_000, 100_000][..]),
-        ("browser challenge (1 KiB body stashed)", true, &[1_000, 10_000][..]),
+        (
+            "API challenge (body hash only)",
+            false,
+            &[10_000, 100_000][..],
+        ),
+        (
+            "browser challenge (1 KiB body stashed)",
+            true,
+            &[1_000, 10_000][..],
+        ),
     ] {
         for &count in counts {
             let (bytes, blocks) = per_record(count, browser, &rt);

@@ -29,6 +29,7 @@ use axum_authsignal::emulator::{
     ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
 };
 use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
+use metrics_exporter_prometheus::PrometheusBuilder;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -70,7 +71,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("  code      GET {origin}/demo/code gives the demo user's current code");
         app(emulator.client(), Some(emulator))
     };
+    // Prometheus can scrape the gate's counters at /metrics (feature `metrics`).
+    let metrics = PrometheusBuilder::new().install_recorder()?;
+    println!("  metrics   GET {origin}/metrics");
     println!();
+    let app = app.route(
+        "/metrics",
+        get(move || std::future::ready(metrics.render())),
+    );
     axum::serve(listener, app).await?;
     Ok(())
 }

@@ -72,6 +72,7 @@ mod respond;
 mod resume;
 mod service;
 mod signin;
+mod telemetry;
 mod token;
 mod user;
 mod validator;

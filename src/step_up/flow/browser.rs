@@ -12,7 +12,7 @@ use http::request::Parts;
 use http::{HeaderValue, Method, Request, StatusCode};
 use tower::Service;
 
-use super::{Caller, Gate, on_origin, outcome, public_path};
+use super::{Caller, Gate, on_origin, public_path};
 use crate::step_up::answer::Refusal;
 use crate::step_up::page;
 use crate::step_up::proof::StepUpOutcome;
@@ -56,14 +56,14 @@ where
             record.stashed.is_some(),
             record.path_and_query == here,
         ) else {
-            outcome(
+            route.outcome(
                 "refused",
                 Some("the token came back to another route or to an API challenge"),
             );
             return route.refuse(Refusal::VerificationFailed, audience);
         };
         let Some(id) = resume::new_id() else {
-            outcome("unavailable", Some("no randomness for a resume id"));
+            route.outcome("unavailable", Some("no randomness for a resume id"));
             return route.unavailable(audience);
         };
         record.verified = Some(validated.response);
@@ -76,7 +76,7 @@ where
         {
             return route.store_failed(&err, audience);
         }
-        outcome("returned", None);
+        route.outcome("returned", None);
         let tag = route.resume_tag(&here);
         let mut response = see_other(&on_origin(&origin, &public_path(&parts)));
         if let Some(cookie) = resume::set_cookie(&origin, &id, &tag) {
@@ -91,7 +91,7 @@ where
         let route = self.route.clone();
         let audience = caller.audience;
         let Some(origin) = route.shared().redirect_origin.clone() else {
-            outcome("refused", Some("a resume cookie without a redirect origin"));
+            route.outcome("refused", Some("a resume cookie without a redirect origin"));
             return route.refuse(Refusal::VerificationFailed, audience);
         };
         let key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
@@ -103,16 +103,16 @@ where
             // Spent or expired (a second tab, a stale cookie): an ordinary request.
             None if route.gates(&parts.method) => self.track(parts, Bytes::new(), caller).await,
             None => {
-                outcome("not_gated", None);
+                route.outcome("not_gated", None);
                 self.call_inner(Request::from_parts(parts, Body::empty()))
                     .await
             }
             Some(record) if !self.is_resumable_here(&record, &parts) => {
-                outcome("refused", Some("the resume cookie names another request"));
+                route.outcome("refused", Some("the resume cookie names another request"));
                 route.refuse(Refusal::VerificationFailed, audience)
             }
             Some(record) if record.method == Method::GET => {
-                outcome("verified", None);
+                route.outcome("verified", None);
                 self.run_stashed(parts, record, audience).await
             }
             Some(record) => {
@@ -120,7 +120,7 @@ where
                 if let Err(err) = route.shared().store.put(&key, record, RESUME_TTL).await {
                     return route.store_failed(&err, audience);
                 }
-                outcome("resuming", None);
+                route.outcome("resuming", None);
                 let mut page = page::resume(&on_origin(&origin, &public_path(&parts)), &id);
                 no_store(&mut page);
                 page
@@ -144,18 +144,18 @@ where
         };
         match record {
             None => {
-                outcome("already_resumed", None);
+                route.outcome("already_resumed", None);
                 let origin = route.shared().redirect_origin.clone().unwrap_or_default();
                 see_other(&on_origin(&origin, &public_path(&parts)))
             }
             Some(record)
                 if record.method == Method::POST && self.is_resumable_here(&record, &parts) =>
             {
-                outcome("verified", None);
+                route.outcome("verified", None);
                 self.run_stashed(parts, record, audience).await
             }
             Some(_) => {
-                outcome("refused", Some("the resume names another request"));
+                route.outcome("refused", Some("the resume names another request"));
                 route.refuse(Refusal::VerificationFailed, audience)
             }
         }
@@ -177,7 +177,7 @@ where
     ) -> Response {
         let route = self.route.clone();
         let (Some(stashed), Some(verified)) = (record.stashed, record.verified) else {
-            outcome("refused", Some("nothing stashed to resume"));
+            route.outcome("refused", Some("nothing stashed to resume"));
             return route.refuse(Refusal::VerificationFailed, audience);
         };
         parts.method = record.method;

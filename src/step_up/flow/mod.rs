@@ -25,27 +25,13 @@ use super::proof::{Proof, StepUpOutcome};
 use super::respond::Audience;
 use super::token::{self, FoundToken};
 use super::verify::{self, Rejected, Validated};
-use super::{config::Shared, resume};
+use super::{config::Shared, resume, telemetry};
 use crate::store::{PendingChallenge, RecordKey, StoreError};
 
 /// One request's passage through the gate.
 pub(crate) struct Gate<S> {
     inner: S,
     route: Arc<Route>,
-}
-
-/// Records the outcome on the request's span; the reason, if any, goes to the log only.
-fn outcome(outcome: &'static str, reason: Option<&str>) {
-    tracing::Span::current().record("outcome", outcome);
-    match reason {
-        Some(reason) => tracing::warn!(outcome, reason, "step-up refused"),
-        None => tracing::debug!(outcome, "step-up decided"),
-    }
-}
-
-fn record_latency(started: Instant) {
-    let millis = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-    tracing::Span::current().record("authsignal_ms", millis);
 }
 
 /// What the gate knows of a request once its user is found.
@@ -82,7 +68,7 @@ where
         let found = match token::find(&parts, &route.shared().token_header) {
             Ok(found) => found,
             Err(_) => {
-                outcome("token_malformed", Some("the token is malformed"));
+                route.outcome("token_malformed", Some("the token is malformed"));
                 return route.refuse(Refusal::MalformedToken, audience);
             }
         };
@@ -93,11 +79,11 @@ where
             })
             .flatten();
         if found.is_none() && resume_id.is_none() && !route.gates(&parts.method) {
-            outcome("not_gated", None);
+            route.outcome("not_gated", None);
             return self.call_inner(Request::from_parts(parts, body)).await;
         }
         let Some(user_id) = route.shared().user.find(&mut parts).await else {
-            outcome("no_user", None);
+            route.outcome("no_user", None);
             return route.refuse(Refusal::NoUser, audience);
         };
         tracing::Span::current().record("user", user_id.as_str());
@@ -162,6 +148,11 @@ impl Route {
         &self.config.shared
     }
 
+    /// Records this request's outcome (span, log, metrics).
+    pub(super) fn outcome(&self, outcome: &'static str, reason: Option<&str>) {
+        telemetry::outcome(self.action.as_str(), outcome, reason);
+    }
+
     fn refuse(&self, refusal: Refusal, audience: Audience) -> Response {
         self.shared().responder.refuse(refusal, audience)
     }
@@ -180,7 +171,7 @@ impl Route {
     ) -> Result<Bytes, Response> {
         let limit = self.body_limit();
         let too_large = || {
-            outcome("bad_body", None);
+            self.outcome("bad_body", None);
             self.refuse(Refusal::BodyTooLarge { limit }, audience)
         };
         let declared = parts
@@ -201,7 +192,7 @@ impl Route {
                 if over_limit {
                     Err(too_large())
                 } else {
-                    outcome("bad_body", None);
+                    self.outcome("bad_body", None);
                     Err(self.refuse(Refusal::UnreadableBody, audience))
                 }
             }
@@ -218,14 +209,14 @@ impl Route {
             self.action.as_str(),
         )
         .await;
-        record_latency(started);
+        telemetry::authsignal_call("validateChallenge", started);
         result.map_err(|rejected| match rejected {
             Rejected::Unavailable(reason) => {
-                outcome("unavailable", Some(&reason));
+                self.outcome("unavailable", Some(&reason));
                 self.unavailable(caller.audience)
             }
             Rejected::Invalid(reason) => {
-                outcome("refused", Some(reason));
+                self.outcome("refused", Some(reason));
                 self.refuse(Refusal::VerificationFailed, caller.audience)
             }
         })
@@ -234,18 +225,20 @@ impl Route {
     /// Takes the record under `key`: once only, and only this route's action's.
     async fn take(&self, key: &RecordKey, caller: &Caller) -> Result<PendingChallenge, Response> {
         tracing::Span::current().record("idempotency_key", key.idempotency_key.as_str());
-        match self.shared().store.take(key).await {
+        let taken = self.shared().store.take(key).await;
+        telemetry::pending(&*self.shared().store);
+        match taken {
             Ok(Some(record))
                 if record.user_id == key.user_id && record.action == self.action.as_str() =>
             {
                 Ok(record)
             }
             Ok(Some(_)) => {
-                outcome("refused", Some("the record is another user's or action's"));
+                self.outcome("refused", Some("the record is another user's or action's"));
                 Err(self.refuse(Refusal::VerificationFailed, caller.audience))
             }
             Ok(None) => {
-                outcome(
+                self.outcome(
                     "refused",
                     Some("no pending challenge: replayed, expired or not issued here"),
                 );
@@ -256,7 +249,7 @@ impl Route {
     }
 
     fn store_failed(&self, err: &StoreError, audience: Audience) -> Response {
-        outcome("unavailable", Some(&err.to_string()));
+        self.outcome("unavailable", Some(&err.to_string()));
         self.unavailable(audience)
     }
 }

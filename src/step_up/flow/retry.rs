@@ -9,7 +9,7 @@ use http::Request;
 use http::request::Parts;
 use tower::Service;
 
-use super::{Caller, Gate, outcome};
+use super::{Caller, Gate};
 use crate::step_up::answer::Refusal;
 use crate::step_up::binding::RequestBinding;
 use crate::step_up::proof::StepUpOutcome;
@@ -45,13 +45,13 @@ where
             Err(response) => return response,
         };
         if !RequestBinding::of(&parts, &body).matches(&record) {
-            outcome(
+            route.outcome(
                 "refused",
                 Some("the retried request differs from the challenged one"),
             );
             return route.refuse(Refusal::VerificationFailed, caller.audience);
         }
-        outcome("verified", None);
+        route.outcome("verified", None);
         let user_id = caller.user_id;
         self.run(
             parts,

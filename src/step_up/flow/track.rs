@@ -14,13 +14,14 @@ use http::{Method, Request};
 use tokio::time::Instant;
 use tower::Service;
 
-use super::{Caller, Gate, on_origin, outcome, public_path, record_latency};
+use super::{Caller, Gate, on_origin, public_path};
 use crate::client::types::{TrackResponse, UserActionState};
 use crate::step_up::answer::{Challenge, Refusal};
 use crate::step_up::binding::RequestBinding;
 use crate::step_up::config::{CHALLENGE_TTL, Unenrolled};
 use crate::step_up::proof::StepUpOutcome;
 use crate::step_up::respond::ChallengeForm;
+use crate::step_up::telemetry;
 use crate::store::{RecordKey, RecordKind, StashedRequest, StoreError};
 
 /// The longest path and query the gate keeps (and sends as the `redirectUrl`).
@@ -43,13 +44,13 @@ where
         let route = self.route.clone();
         let audience = caller.audience;
         if public_path(&parts).len() > MAX_PATH_AND_QUERY {
-            outcome("refused", Some("the path and query are too long to keep"));
+            route.outcome("refused", Some("the path and query are too long to keep"));
             return route.refuse(Refusal::UriTooLong, audience);
         }
         let custom = match route.custom(&parts, &body) {
             Ok(custom) => custom,
             Err(refusal) => {
-                outcome("bad_body", None);
+                route.outcome("bad_body", None);
                 return route.refuse(refusal, audience);
             }
         };
@@ -65,7 +66,7 @@ where
             .client
             .track(&caller.user_id, route.action.as_str(), attributes)
             .await;
-        record_latency(started);
+        telemetry::authsignal_call("track", started);
         let tracked = match tracked {
             Ok(tracked) => tracked,
             // Only an outage opens a fail-open route: a 4xx (a revoked key, a bad
@@ -73,14 +74,14 @@ where
             Err(err) if route.fail_open && err.is_transient() => {
                 shared.failed_open.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(error = %err, "Authsignal is unavailable; this route fails open");
-                outcome("failed_open", None);
+                route.outcome("failed_open", None);
                 let user_id = caller.user_id;
                 return self
                     .run(parts, body, &user_id, StepUpOutcome::FailedOpen)
                     .await;
             }
             Err(err) => {
-                outcome("unavailable", Some(&err.to_string()));
+                route.outcome("unavailable", Some(&err.to_string()));
                 return route.unavailable(audience);
             }
         };
@@ -89,7 +90,7 @@ where
             UserActionState::Allow if !tracked.is_enrolled => match route.unenrolled() {
                 Unenrolled::FollowAuthsignal => self.allow(parts, body, caller, tracked).await,
                 Unenrolled::Refuse => {
-                    outcome("not_enrolled", None);
+                    route.outcome("not_enrolled", None);
                     route.refuse(Refusal::NotEnrolled, audience)
                 }
                 Unenrolled::Enrol => self.challenge(parts, body, caller, tracked, true).await,
@@ -99,12 +100,12 @@ where
                 self.challenge(parts, body, caller, tracked, false).await
             }
             UserActionState::Block => {
-                outcome("blocked", None);
+                route.outcome("blocked", None);
                 let status = route.on_block;
                 route.refuse(Refusal::Blocked { status }, audience)
             }
             UserActionState::ReviewRequired => {
-                outcome("in_review", None);
+                route.outcome("in_review", None);
                 let refusal = Refusal::InReview {
                     status: route.on_review,
                     idempotency_key: tracked.idempotency_key,
@@ -112,7 +113,7 @@ where
                 route.refuse(refusal, audience)
             }
             other => {
-                outcome("unavailable", Some(&format!("unexpected state {other}")));
+                route.outcome("unavailable", Some(&format!("unexpected state {other}")));
                 route.unavailable(audience)
             }
         }
@@ -125,7 +126,7 @@ where
         caller: Caller,
         tracked: TrackResponse,
     ) -> Response {
-        outcome("allowed", None);
+        self.route.outcome("allowed", None);
         let user_id = caller.user_id;
         self.run(parts, body, &user_id, StepUpOutcome::Allowed(tracked))
             .await
@@ -164,7 +165,7 @@ where
             ChallengeForm::Redirect | ChallengeForm::Htmx => url.is_some(),
         };
         if !answerable {
-            outcome(
+            route.outcome(
                 "unavailable",
                 Some("the challenge answer lacks its url or token"),
             );
@@ -193,10 +194,12 @@ where
             caller.user_id.as_str(),
             tracked.idempotency_key.as_str(),
         );
-        match shared.store.put(&key, record, CHALLENGE_TTL).await {
+        let stored = shared.store.put(&key, record, CHALLENGE_TTL).await;
+        telemetry::pending(&*shared.store);
+        match stored {
             Ok(()) => {}
             Err(StoreError::UserLimit { retry_after }) => {
-                outcome(
+                route.outcome(
                     "too_many_challenges",
                     Some("the user's pending challenges fill their bound"),
                 );
@@ -204,13 +207,13 @@ where
                 return route.refuse(Refusal::TooManyChallenges { retry_after }, audience);
             }
             Err(StoreError::TooLarge) => {
-                outcome("bad_body", Some("the request is too large to keep"));
+                route.outcome("bad_body", Some("the request is too large to keep"));
                 let limit = route.body_limit();
                 return route.refuse(Refusal::BodyTooLarge { limit }, audience);
             }
             Err(err) => return route.store_failed(&err, audience),
         }
-        outcome(if enrolment { "enrolment" } else { "challenged" }, None);
+        route.outcome(if enrolment { "enrolment" } else { "challenged" }, None);
         let expires_at = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |now| (now + CHALLENGE_TTL).as_secs());
