@@ -20,19 +20,25 @@ use crate::store::StoreError;
 /// Replies `{0}` when the key is held, `{1, ms}` when the user is at the bound (`ms` until
 /// their first pending challenge expires), `{2}` when the record was put. The index lives
 /// as long as its last challenge: no key outlives the records it counts.
+///
+/// The checks only read (entries expired by `now` are not counted), so that the `SET` is
+/// the script's first write: Redis refuses a script's first write past `maxmemory`, but
+/// lets any write through once the script has written, and the store must be refused
+/// as full rather than grow past the bound. Expired entries are dropped after the `SET`.
 const PUT_CHALLENGE: &str = r"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   return {0}
 end
-redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then
-  local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+local after_now = string.format('(%d', now)
+if redis.call('ZCOUNT', KEYS[2], after_now, '+inf') >= tonumber(ARGV[3]) then
+  local first = redis.call('ZRANGEBYSCORE', KEYS[2], after_now, '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
   return {1, tonumber(first[2]) - now}
 end
 local expires = now + tonumber(ARGV[2])
 redis.call('SET', KEYS[1], ARGV[1], 'PXAT', expires)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 redis.call('ZADD', KEYS[2], expires, ARGV[4])
 local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
 redis.call('PEXPIREAT', KEYS[2], tonumber(last[2]))
