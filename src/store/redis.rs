@@ -59,8 +59,11 @@ const RECONNECT_ATTEMPTS: usize = 8;
 ///   by Redis; that fails closed (a put takes a place in the bound until it expires, a
 ///   take loses the record and the user is challenged again).
 /// - Redis' own memory bound is the store's capacity: past `maxmemory`, puts get
-///   [`StoreError::Full`]. Set `maxmemory-policy noeviction`: an evicting Redis could drop
-///   a [`RecordKind::Spent`] record and let its token be used again.
+///   [`StoreError::Full`], takes still work and make room. Unlike `MemoryStore`, which
+///   keeps room for them, a Redis past `maxmemory` refuses [`RecordKind::Resume`] and
+///   [`RecordKind::Spent`] records too: give it headroom. Set
+///   `maxmemory-policy noeviction`: an evicting Redis could drop a
+///   [`RecordKind::Spent`] record and let its token be used again.
 ///
 /// Records are kept as [`PendingChallenge::encode`] writes them. Keys (all under the
 /// [`prefix`](RedisStoreBuilder::prefix), default [`DEFAULT_REDIS_PREFIX`]):
