@@ -14,12 +14,16 @@
 //! [`RecordKind::Spent`]).
 //!
 //! [`MemoryStore`] is the default and serves one instance. Behind several instances of an
-//! app, every instance must share one store: implement [`PendingChallengeStore`] on a shared
-//! engine, with [`PendingChallenge::encode`] and [`PendingChallenge::decode`] for the
-//! record's bytes.
+//! app, every instance must share one store: `RedisStore` (feature `redis`, and
+//! `redis-cluster` for Redis Cluster), or [`PendingChallengeStore`] implemented on another
+//! shared engine, with [`PendingChallenge::encode`] and [`PendingChallenge::decode`] for
+//! the record's bytes.
 
 mod memory;
 mod record;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+mod redis;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -29,6 +33,9 @@ pub use memory::{
     DEFAULT_CAPACITY, DEFAULT_PER_USER, DEFAULT_STASH_BYTES, MemoryStore, MemoryStoreBuilder,
 };
 pub use record::{DecodeRecordError, MAX_RECORD_BYTES, PendingChallenge, StashedRequest};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
 
 /// What a record is kept for. It decides which bounds the record counts against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
