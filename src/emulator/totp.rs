@@ -34,14 +34,9 @@ impl std::fmt::Debug for TotpEnrollment {
     }
 }
 
-/// A fresh 160-bit secret (the size RFC 4226 recommends).
-///
-/// The bytes come from two v4 UUIDs, i.e. from the OS generator `uuid` already uses; a few
-/// of their bits are fixed version bits, which leaves well over 128 random bits.
+/// A fresh 160-bit secret (the size RFC 4226 recommends), every bit from the OS.
 pub(crate) fn new_secret() -> Vec<u8> {
-    let mut bytes = uuid::Uuid::new_v4().as_bytes().to_vec();
-    bytes.extend_from_slice(&uuid::Uuid::new_v4().as_bytes()[..4]);
-    bytes
+    super::random::bytes::<20>().to_vec()
 }
 
 fn totp(secret: &[u8]) -> Option<Totp> {

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
+use super::super::random;
 use super::super::totp::{self, TotpEnrollment};
 use super::{AuthenticatorRecord, Store};
 use crate::{EnrollVerifiedAuthenticatorResponse, UserAuthenticator, VerificationMethod};
@@ -231,12 +232,11 @@ fn enrollment_of(record: &AuthenticatorRecord) -> TotpEnrollment {
 fn recovery_codes() -> Vec<String> {
     (0..10)
         .map(|_| {
-            let part = || {
-                (0..4)
-                    .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
-                    .collect::<String>()
-            };
-            format!("{}-{}", part(), part())
+            format!(
+                "{}-{}",
+                random::lowercase_alphanumeric(4),
+                random::lowercase_alphanumeric(4)
+            )
         })
         .collect()
 }

@@ -1,9 +1,12 @@
 //! One-time codes by SMS, email or WhatsApp: `challenge`, `verify`, `claimChallenge`,
 //! `getChallenge`. Codes go to the outbox instead of a phone.
 
+use subtle::ConstantTimeEq as _;
+
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::outbox::OutboxMessage;
+use super::super::random;
 use super::super::tokens::{ActionRef, Tokens};
 use super::{ActionRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store};
 use crate::{
@@ -16,7 +19,7 @@ use crate::{
 const CLAIMED_ACTION: &str = "challenge";
 
 fn new_code() -> String {
-    format!("{:06}", fastrand::u32(0..1_000_000))
+    random::six_digits()
 }
 
 impl Store {
@@ -138,7 +141,15 @@ impl Store {
         if challenge.verified || now >= challenge.expires_at {
             return Ok(failed(VerificationFailureReason::CodeInvalidOrExpired));
         }
-        if request.verification_code.trim() != challenge.code {
+        // In constant time, as the tenant secret: timing must not tell how many digits of
+        // a guess were right.
+        let right: bool = request
+            .verification_code
+            .trim()
+            .as_bytes()
+            .ct_eq(challenge.code.as_bytes())
+            .into();
+        if !right {
             challenge.failed_attempts += 1;
             if challenge.failed_attempts < MAX_ATTEMPTS {
                 return Ok(failed(VerificationFailureReason::CodeInvalidOrExpired));
