@@ -169,7 +169,7 @@ pub use handle::EmulatorHandle;
 pub use outbox::OutboxMessage;
 pub use rules::{ActionConfig, Condition, Outcome, Rule};
 pub use state::{CODE_LIFETIME, MAX_ATTEMPTS};
-pub use tokens::{SESSION_LIFETIME, TOKEN_LIFETIME};
+pub use tokens::{DEFAULT_SCOPE, SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
 pub use ui::person::PrebuiltUiError;
 

@@ -210,7 +210,9 @@ impl Store {
                 }]
             }),
             rule_ids: Some(action.rule.iter().map(|rule| rule.id.clone()).collect()),
-            output: None,
+            // Always present, as the Python SDK's live test asserts; what a tenant's
+            // rules would write there is theirs, so the emulator's is an empty object.
+            output: Some(serde_json::Value::Object(serde_json::Map::new())),
         }
     }
 
