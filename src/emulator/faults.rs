@@ -16,14 +16,33 @@
 //! | [`truncated_json`](Fault::truncated_json) | 200, the real body cut in half | routed (the operation takes effect), body cut |
 //! | [`slow_body`](Fault::slow_body) | headers at once, the body after a delay | routed, body streamed after a sleep |
 //! | [`unknown_state`](Fault::unknown_state) | `"state": "SOMETHING_NEW"` | routed, `state` rewritten in the answer |
+//! | [`bad_token_rejected`](Fault::bad_token_rejected) | for a bad or expired token, 400 `invalid_request` instead of 200 `isValid: false` | routed, a bad-token answer replaced |
+//!
+//! [`Fault::catalogue`] lists one fault of every kind under a stable name, for tests that
+//! must hold a behaviour for each (e.g. "every fault fails closed").
+//!
+//! # Bad tokens: the two shapes
+//!
+//! For a token that is malformed, forged or expired, `/validate` answers 200
+//! `{"isValid": false, "error": "Token is invalid."}` (or `"Token has expired."`); what the
+//! live API answers for such a token is not documented, and a client must survive both
+//! that and an error status. [`Fault::bad_token_rejected`] gives the other shape: 400 with
+//! the body every Server API error has (documented in Authsignal's server SDK error
+//! handling: `error`, `errorCode`, `errorDescription`), code `invalid_request` ("an invalid
+//! parameter or input"), the 200's `error` text as the description. Good tokens still
+//! validate. The status is assumed, the body shape is documented.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::response::IntoResponse as _;
 use axum::response::Response;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+
+use super::error::HttpError;
+use super::state::validation_errors;
 
 /// The operation name that arms a fault for every operation.
 pub const ANY_OPERATION: &str = "*";
@@ -54,6 +73,9 @@ pub enum FaultKind {
     SlowBody(Duration),
     /// The real answer with its `state` replaced by this value.
     UnknownState(String),
+    /// A `/validate` answer about a bad or expired token (200, `isValid: false`) replaced
+    /// by 400 `invalid_request`; every other answer left as it is.
+    BadTokenRejected,
 }
 
 /// How many requests a fault hits.
@@ -137,6 +159,58 @@ impl Fault {
     /// Answers `"state": "SOMETHING_NEW"` (for `track`, `validateChallenge`, `getAction`, ...).
     pub fn unknown_state() -> Self {
         Self::new(FaultKind::UnknownState("SOMETHING_NEW".into()))
+    }
+
+    /// For `validateChallenge`: a bad or expired token is answered 400 `invalid_request`
+    /// (the API's error body) instead of 200 `isValid: false`; good tokens validate as
+    /// ever. See [the module docs](self#bad-tokens-the-two-shapes).
+    pub fn bad_token_rejected() -> Self {
+        Self::new(FaultKind::BadTokenRejected)
+    }
+
+    /// One fault of every kind the emulator can inject, each under a stable, descriptive
+    /// name, each hitting one request (chain [`always`](Self::always) for more):
+    ///
+    /// | name | fault |
+    /// |---|---|
+    /// | `timeout` | [`latency`](Self::latency) of 15 s, past the client's default 10 s deadline |
+    /// | `500`, `502`, `503` | [`status`](Self::status) |
+    /// | `429` | [`too_many_requests`](Self::too_many_requests), `Retry-After: 1` |
+    /// | `reset` | [`connection_reset`](Self::connection_reset) |
+    /// | `malformed JSON` | [`malformed_json`](Self::malformed_json) |
+    /// | `truncated JSON` | [`truncated_json`](Self::truncated_json) |
+    /// | `slow body` | [`slow_body`](Self::slow_body) of 15 s |
+    /// | `unknown state` | [`unknown_state`](Self::unknown_state) |
+    /// | `bad token 400` | [`bad_token_rejected`](Self::bad_token_rejected) |
+    ///
+    /// A test suite can hold a table of expected outcomes by these names and check that it
+    /// covers the whole catalogue, so that a fault kind added later cannot go untested:
+    ///
+    /// ```
+    /// use axum_authsignal::emulator::Fault;
+    ///
+    /// let expected = [
+    ///     "timeout", "500", "502", "503", "429", "reset", "malformed JSON",
+    ///     "truncated JSON", "slow body", "unknown state", "bad token 400",
+    /// ];
+    /// let names: Vec<&str> = Fault::catalogue().iter().map(|(name, _)| *name).collect();
+    /// assert_eq!(names, expected);
+    /// ```
+    pub fn catalogue() -> Vec<(&'static str, Fault)> {
+        let long = Duration::from_secs(15);
+        vec![
+            ("timeout", Self::latency(long)),
+            ("500", Self::status(StatusCode::INTERNAL_SERVER_ERROR)),
+            ("502", Self::status(StatusCode::BAD_GATEWAY)),
+            ("503", Self::status(StatusCode::SERVICE_UNAVAILABLE)),
+            ("429", Self::too_many_requests(Duration::from_secs(1))),
+            ("reset", Self::connection_reset()),
+            ("malformed JSON", Self::malformed_json()),
+            ("truncated JSON", Self::truncated_json()),
+            ("slow body", Self::slow_body(long)),
+            ("unknown state", Self::unknown_state()),
+            ("bad token 400", Self::bad_token_rejected()),
+        ]
     }
 
     /// Hits the next `n` requests.
@@ -236,7 +310,10 @@ pub(crate) async fn before_routing(kind: &FaultKind) -> Result<Option<Response>,
             StatusCode::OK,
             Body::from(r#"{"state": ALLOW, "idempotencyKey": }"#),
         ))),
-        FaultKind::TruncatedJson | FaultKind::SlowBody(_) | FaultKind::UnknownState(_) => Ok(None),
+        FaultKind::TruncatedJson
+        | FaultKind::SlowBody(_)
+        | FaultKind::UnknownState(_)
+        | FaultKind::BadTokenRejected => Ok(None),
     }
 }
 
@@ -244,7 +321,10 @@ pub(crate) async fn before_routing(kind: &FaultKind) -> Result<Option<Response>,
 pub(crate) async fn rewrite(kind: &FaultKind, answer: Response) -> Response {
     let (mut parts, body) = answer.into_parts();
     let bytes = match kind {
-        FaultKind::TruncatedJson | FaultKind::SlowBody(_) | FaultKind::UnknownState(_) => {
+        FaultKind::TruncatedJson
+        | FaultKind::SlowBody(_)
+        | FaultKind::UnknownState(_)
+        | FaultKind::BadTokenRejected => {
             match axum::body::to_bytes(body, MAX_REWRITTEN_BODY).await {
                 Ok(bytes) => bytes,
                 Err(_) => return status_answer(StatusCode::INTERNAL_SERVER_ERROR, None),
@@ -252,6 +332,12 @@ pub(crate) async fn rewrite(kind: &FaultKind, answer: Response) -> Response {
         }
         _ => return Response::from_parts(parts, body),
     };
+    if *kind == FaultKind::BadTokenRejected {
+        return match bad_token_error(&bytes) {
+            Some(description) => HttpError::invalid_request(description).into_response(),
+            None => Response::from_parts(parts, Body::from(bytes)),
+        };
+    }
     parts.headers.remove(CONTENT_LENGTH);
     let body = match kind {
         FaultKind::TruncatedJson => Body::from(bytes.slice(..bytes.len() / 2)),
@@ -275,6 +361,19 @@ pub(crate) async fn rewrite(kind: &FaultKind, answer: Response) -> Response {
         _ => Body::from(bytes),
     };
     Response::from_parts(parts, body)
+}
+
+/// The `error` of a `/validate` answer about a bad token (malformed, forged, foreign or
+/// expired), if `body` is one; `None` for every other answer, which the fault leaves be.
+fn bad_token_error(body: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if answer.get("isValid")?.as_bool()? {
+        return None;
+    }
+    let error = answer.get("error")?.as_str()?;
+    [validation_errors::INVALID, validation_errors::EXPIRED]
+        .contains(&error)
+        .then(|| error.to_owned())
 }
 
 /// The connection must be dropped without an answer.
@@ -339,5 +438,52 @@ mod tests {
         assert_eq!(faults.take("getUser"), None);
         faults.arm("getUser", Fault::truncated_json().times(0));
         assert_eq!(faults.take("getUser"), None);
+    }
+
+    /// Each kind's place in the catalogue check. The match has no wildcard, so a new kind
+    /// does not compile until it is given a place here, and then the test below fails
+    /// until the catalogue has one of it.
+    fn place(kind: &FaultKind) -> usize {
+        match kind {
+            FaultKind::Latency(_) => 0,
+            FaultKind::Status { .. } => 1,
+            FaultKind::ConnectionReset => 2,
+            FaultKind::MalformedJson => 3,
+            FaultKind::TruncatedJson => 4,
+            FaultKind::SlowBody(_) => 5,
+            FaultKind::UnknownState(_) => 6,
+            FaultKind::BadTokenRejected => 7,
+        }
+    }
+    const KINDS: usize = 8;
+
+    #[test]
+    fn the_catalogue_has_every_kind_under_unique_names() {
+        let catalogue = Fault::catalogue();
+        let mut seen = [false; KINDS];
+        for (_, fault) in &catalogue {
+            seen[place(fault.kind())] = true;
+        }
+        assert_eq!(seen, [true; KINDS], "a kind is missing from the catalogue");
+        let mut names: Vec<&str> = catalogue.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), catalogue.len(), "names repeat");
+    }
+
+    #[test]
+    fn only_bad_token_answers_are_rejected() {
+        let bad = br#"{"isValid":false,"error":"Token is invalid."}"#;
+        assert_eq!(bad_token_error(bad).as_deref(), Some("Token is invalid."));
+        let expired = br#"{"isValid":false,"error":"Token has expired."}"#;
+        assert!(bad_token_error(expired).is_some());
+        for other in [
+            &br#"{"isValid":false,"error":"User is invalid."}"#[..],
+            br#"{"isValid":false,"state":"CHALLENGE_REQUIRED"}"#,
+            br#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED"}"#,
+            br#"not json"#,
+        ] {
+            assert_eq!(bad_token_error(other), None);
+        }
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use action_table::ActionTable;
-pub(crate) use actions::ActionsQuery;
+pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
 pub(crate) use totp::TotpAttempt;
 
