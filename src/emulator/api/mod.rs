@@ -7,6 +7,7 @@ mod auth;
 mod challenges;
 mod client;
 mod cors;
+mod devices;
 mod extract;
 mod outbox;
 mod sessions;
@@ -16,7 +17,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use serde::Serialize;
 
 use super::state::Shared;
@@ -41,7 +42,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/users/{user_id}",
             get(users::get_user)
                 .patch(users::update_user)
-                .delete(users::delete_user),
+                .delete(users::delete_user)
+                .post(users::batch_enroll_verified_authenticators),
         )
         .route(
             "/users/{user_id}/authenticators",
@@ -50,6 +52,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/users/{user_id}/authenticators/{user_authenticator_id}",
             delete(users::delete_authenticator),
+        )
+        .route("/users/{user_id}/devices", get(devices::get_devices))
+        .route(
+            "/users/{user_id}/devices/{device_id}",
+            patch(devices::update_device),
+        )
+        .route(
+            "/users/{user_id}/devices/{device_id}/invalidate",
+            post(devices::invalidate_device),
         )
         .route("/users/{user_id}/actions", get(actions::query_user_actions))
         .route("/users/{user_id}/actions/{action}", post(actions::track))

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest as _, Request, State};
+use http::StatusCode;
 
 use super::super::error::HttpError;
 use super::super::state::{EnrollRequest, Shared};
 use super::Deleted;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{
+    BatchEnrollVerifiedAuthenticatorsRequest, BatchEnrollVerifiedAuthenticatorsResponse,
     EnrollVerifiedAuthenticatorResponse, QueryUsersRequest, QueryUsersResponse, UpdateUserRequest,
     User, UserAttributes, UserAuthenticator,
 };
@@ -36,8 +38,8 @@ pub(crate) async fn update_user(
     State(shared): State<Arc<Shared>>,
     ApiPath(user_id): ApiPath<String>,
     ApiJson(changes): ApiJson<UpdateUserRequest>,
-) -> Json<UserAttributes> {
-    Json(shared.store().update_user(&user_id, changes))
+) -> Result<Json<UserAttributes>, HttpError> {
+    shared.store().update_user(&user_id, changes).map(Json)
 }
 
 /// `DELETE /users/{userId}`
@@ -68,6 +70,27 @@ pub(crate) async fn enroll_verified_authenticator(
         .store()
         .enroll_verified(&user_id, request, now)
         .map(Json)
+}
+
+/// `POST /users/authenticators`: `batchEnrollVerifiedAuthenticators`. It shares its path
+/// shape with `/users/{userId}`, which has no POST of its own: any other user id is 405.
+pub(crate) async fn batch_enroll_verified_authenticators(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(segment): ApiPath<String>,
+    body: Request,
+) -> Result<Json<BatchEnrollVerifiedAuthenticatorsResponse>, HttpError> {
+    if segment != "authenticators" {
+        return Err(HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "The route does not take this method.",
+        ));
+    }
+    // Read only now: a POST to another user is 405 whatever its body.
+    let ApiJson(request) =
+        ApiJson::<BatchEnrollVerifiedAuthenticatorsRequest>::from_request(body, &()).await?;
+    let now = shared.clock.now();
+    shared.store().batch_enroll(request, now).map(Json)
 }
 
 /// `DELETE /users/{userId}/authenticators/{userAuthenticatorId}`

@@ -95,6 +95,8 @@ mod tests {
             verified_by: None,
             rule: None,
             redirect_url: None,
+            redirect_to_settings: false,
+            device_id: None,
             scope: None,
             failed_attempts: 0,
             tracked: None,

@@ -82,6 +82,9 @@ impl Store {
                 field.clone_from(value);
             }
         }
+        if attributes.locale.is_some() {
+            user.locale.clone_from(&attributes.locale);
+        }
         let is_enrolled = self.is_enrolled(user_id);
         let config = self.config.action(code);
         let (outcome, rule) = config.decide(&RuleInput {
@@ -121,6 +124,9 @@ impl Store {
             rule_ids: Some(rule.iter().map(|rule| rule.id.clone()).collect()),
         };
         let now = tokens.now;
+        if let Some(device) = attributes.device_id.as_deref().filter(|d| !d.is_empty()) {
+            self.saw_device(user_id, device, now);
+        }
         self.actions.push(ActionRecord {
             user_id: user_id.to_owned(),
             code: code.to_owned(),
@@ -133,6 +139,8 @@ impl Store {
             verified_by: None,
             rule,
             redirect_url: attributes.redirect_url,
+            redirect_to_settings: attributes.redirect_to_settings == Some(true),
+            device_id: attributes.device_id.clone(),
             scope: attributes.scope,
             failed_attempts: 0,
             tracked: Some(response.clone()),
@@ -192,6 +200,7 @@ impl Store {
             } else {
                 None
             },
+            veriff_session_id: None,
             error: None,
         }
     }

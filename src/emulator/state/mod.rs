@@ -8,6 +8,7 @@
 mod action_table;
 mod actions;
 mod authenticators;
+mod devices;
 mod otp;
 mod sessions;
 mod totp;
@@ -28,7 +29,7 @@ use super::config::EmulatorConfig;
 use super::faults::{Fault, FaultKind, Faults};
 use super::outbox::OutboxMessage;
 use super::rules::Rule;
-use super::tokens::Tokens;
+use super::tokens::{ActionRef, Tokens};
 use crate::{CustomData, SmsChannel, TrackResponse, UserActionState, VerificationMethod};
 
 /// How many wrong codes a challenge takes before it fails.
@@ -131,6 +132,8 @@ pub(crate) struct Store {
     pub(crate) challenges: Vec<OtpChallenge>,
     pub(crate) sessions: Vec<SessionRecord>,
     pub(crate) outbox: Vec<OutboxMessage>,
+    /// By user, in the order first seen.
+    pub(crate) devices: Vec<DeviceRecord>,
 }
 
 /// A user, created by the first `track`, `updateUser` or enrollment that names them.
@@ -162,6 +165,28 @@ pub(crate) struct AuthenticatorRecord {
     pub(crate) is_default: bool,
     /// The shared secret of an authenticator app.
     pub(crate) totp_secret: Option<Vec<u8>>,
+    /// The WebAuthn credential of a passkey (enrolled by a batch).
+    pub(crate) passkey: Option<PasskeyCredential>,
+}
+
+/// A passkey's credential, as `batchEnrollVerifiedAuthenticators` gave it.
+#[derive(Debug, Clone)]
+pub(crate) struct PasskeyCredential {
+    pub(crate) credential_id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) aaguid: Option<String>,
+}
+
+/// A device a user tracked actions on.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceRecord {
+    pub(crate) user_id: String,
+    pub(crate) device_id: String,
+    pub(crate) created_at: Timestamp,
+    pub(crate) authenticated_at: Option<Timestamp>,
+    pub(crate) invalidated_at: Option<Timestamp>,
+    pub(crate) remembered_until: Option<Timestamp>,
+    pub(crate) last_verification_method: Option<VerificationMethod>,
 }
 
 impl AuthenticatorRecord {
@@ -184,7 +209,10 @@ pub(crate) struct ActionRecord {
     pub(crate) verified_by: Option<String>,
     pub(crate) rule: Option<Rule>,
     pub(crate) redirect_url: Option<String>,
+    pub(crate) redirect_to_settings: bool,
     pub(crate) scope: Option<String>,
+    /// The `deviceId` the action was tracked with.
+    pub(crate) device_id: Option<String>,
     /// Wrong codes so far; at [`MAX_ATTEMPTS`] the challenge has failed.
     pub(crate) failed_attempts: u32,
     /// What `track` first answered, answered again to a repeated `track`.
@@ -256,5 +284,35 @@ impl Store {
         key: &str,
     ) -> Option<&mut ActionRecord> {
         self.actions.get_mut(user_id, code, key)
+    }
+
+    /// A challenge of the action was passed with `method` (by `authenticator`, if one):
+    /// the action is `CHALLENGE_SUCCEEDED` and its device, if any, authenticated.
+    pub(crate) fn complete_challenge(
+        &mut self,
+        target: &ActionRef,
+        method: VerificationMethod,
+        authenticator: Option<String>,
+        now: Timestamp,
+    ) -> Option<&ActionRecord> {
+        let action = self.action_mut(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )?;
+        action.set_state(UserActionState::ChallengeSucceeded, now);
+        action.verification_method = Some(method.clone());
+        if authenticator.is_some() {
+            action.verified_by = authenticator;
+        }
+        let device = action.device_id.clone();
+        if let Some(device) = device {
+            self.authenticated_device(&target.user_id, &device, &method, now);
+        }
+        self.action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
     }
 }

@@ -162,9 +162,11 @@ impl Store {
         }
         challenge.verified = true;
         let challenge = challenge.clone();
-        if let Some(action) = self.tied_action(&challenge) {
-            action.set_state(UserActionState::ChallengeSucceeded, now);
-            action.verification_method = Some(challenge.method.clone());
+        if let Some(target) = self
+            .tied_action(&challenge)
+            .map(|action| action_ref(action))
+        {
+            self.complete_challenge(&target, challenge.method.clone(), None, now);
         }
         Ok(VerifyResponse {
             is_verified: true,
@@ -237,6 +239,8 @@ impl Store {
                 verified_by: None,
                 rule: None,
                 redirect_url: None,
+                redirect_to_settings: false,
+                device_id: None,
                 scope: None,
                 failed_attempts: 0,
                 tracked: None,
@@ -292,6 +296,14 @@ impl Store {
                 action: c.action.clone(),
             })
             .unwrap_or_default()
+    }
+}
+
+fn action_ref(action: &ActionRecord) -> ActionRef {
+    ActionRef {
+        user_id: action.user_id.clone(),
+        action_code: action.code.clone(),
+        idempotency_key: action.idempotency_key.clone(),
     }
 }
 

@@ -121,13 +121,15 @@ impl Store {
         {
             app.last_verified_at = Some(now);
         }
-        // Found above, and nothing since removes actions; the lookup is O(1) again.
-        let Some(action) = self.action_mut(user_id, action_code, key) else {
+        // Found above, and nothing since removes actions.
+        let Some(action) = self.complete_challenge(
+            target,
+            VerificationMethod::AuthenticatorApp,
+            Some(authenticator_id),
+            now,
+        ) else {
             return TotpAttempt::NotChallengeable;
         };
-        action.set_state(UserActionState::ChallengeSucceeded, now);
-        action.verification_method = Some(VerificationMethod::AuthenticatorApp);
-        action.verified_by = Some(authenticator_id);
         TotpAttempt::Verified {
             token: tokens.challenge(target, action.scope.as_deref()),
             redirect_url: action.redirect_url.clone(),

@@ -70,6 +70,7 @@ impl Store {
             allowed_verification_methods: Some(self.allowed_methods(user_id)),
             default_verification_method: self.default_method(user_id),
             enrolled_verification_methods: Some(enrolled),
+            locale: user.locale.clone(),
         }
     }
 
@@ -138,12 +139,31 @@ impl Store {
         })
     }
 
-    /// `updateUser`: sets the attributes given, creating the user if need be.
+    /// `updateUser`: sets the attributes given, creating the user if need be. A
+    /// `defaultVerificationMethod` must be one the user has enrolled (else 400): its
+    /// oldest authenticator becomes the default.
     pub(crate) fn update_user(
         &mut self,
         user_id: &str,
         changes: UpdateUserRequest,
-    ) -> UserAttributes {
+    ) -> Result<UserAttributes, HttpError> {
+        if let Some(method) = &changes.default_verification_method {
+            let Some(chosen) = self
+                .authenticators
+                .iter()
+                .position(|a| a.user_id == user_id && a.is_verified() && a.method == *method)
+            else {
+                return Err(HttpError::invalid_request(format!(
+                    "The user has no {method} authenticator to make the default."
+                )));
+            };
+            for (index, authenticator) in self.authenticators.iter_mut().enumerate() {
+                if authenticator.user_id == user_id {
+                    authenticator.is_default = index == chosen;
+                }
+            }
+        }
+        let default_verification_method = self.default_method(user_id);
         let user = self.user_mut(user_id);
         let UpdateUserRequest {
             email,
@@ -154,6 +174,7 @@ impl Store {
             display_name,
             custom,
             locale,
+            default_verification_method: _,
         } = changes;
         if email.is_some() {
             user.email = email;
@@ -180,7 +201,7 @@ impl Store {
         if locale.is_some() {
             user.locale = locale;
         }
-        UserAttributes {
+        Ok(UserAttributes {
             email: user.email.clone(),
             email_verified: Some(user.email_verified),
             phone_number: user.phone_number.clone(),
@@ -189,7 +210,8 @@ impl Store {
             display_name: user.display_name.clone(),
             custom: user.custom.clone(),
             locale: user.locale.clone(),
-        }
+            default_verification_method,
+        })
     }
 
     /// `deleteUser`: the user and everything of theirs. Deleting an unknown user succeeds.
@@ -198,6 +220,7 @@ impl Store {
         self.authenticators.retain(|a| a.user_id != user_id);
         self.actions.remove_user(user_id);
         self.sessions.retain(|s| s.user_id != user_id);
+        self.devices.retain(|d| d.user_id != user_id);
     }
 }
 
