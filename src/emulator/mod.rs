@@ -153,6 +153,7 @@ mod faults;
 mod handle;
 mod jwt;
 mod outbox;
+mod qr;
 mod random;
 mod rules;
 mod server;

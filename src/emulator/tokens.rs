@@ -32,6 +32,10 @@ pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
 /// user's authenticators, add none.
 pub const DEFAULT_SCOPE: &str = "read:authenticators";
 
+/// The scope that lets a token's user add an authenticator without first passing a
+/// challenge with one they have.
+pub(crate) const ADD_AUTHENTICATORS: &str = "add:authenticators";
+
 /// How long a session access token is good for.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(60 * 60);
 

@@ -10,6 +10,7 @@ mod actions;
 mod authenticators;
 mod devices;
 mod otp;
+mod prebuilt;
 mod sessions;
 mod totp;
 mod users;
