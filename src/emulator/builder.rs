@@ -4,12 +4,13 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::config::EmulatorConfig;
 use super::handle::EmulatorHandle;
 use super::rules::ActionConfig;
 use super::state::Shared;
+use super::webhooks::{Outbound, Retry, Tracker, deliver};
 use super::{DEMO_SECRET, server};
 
 /// Configures and starts an emulator.
@@ -19,6 +20,7 @@ use super::{DEMO_SECRET, server};
 /// | [`secret`](Self::secret) | [`DEMO_SECRET`] |
 /// | [`bind`](Self::bind) | `127.0.0.1:0` (a free port) |
 /// | actions ([`action`](Self::action), [`config`](Self::config)) | none: every action is `ALLOW` |
+/// | webhooks ([`webhook`](Self::webhook), [`webhooks`](Self::webhooks)) | none: no events are sent |
 #[must_use]
 #[derive(Clone)]
 pub struct EmulatorBuilder {
@@ -73,6 +75,21 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Sends every webhook event to `url` (see [the webhooks docs](super::WebhookSettings)).
+    pub fn webhook(mut self, url: impl Into<String>) -> Self {
+        self.config
+            .webhooks
+            .endpoints
+            .push(super::WebhookEndpoint::new(url));
+        self
+    }
+
+    /// Where webhook events go and how deliveries are retried (replacing what was set).
+    pub fn webhooks(mut self, settings: super::WebhookSettings) -> Self {
+        self.config.webhooks = settings;
+        self
+    }
+
     /// The address to listen on; port 0 picks a free one.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
@@ -82,7 +99,9 @@ impl EmulatorBuilder {
     /// Binds the address and spawns the server on the current tokio runtime.
     ///
     /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
-    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls).
+    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), or
+    /// a webhook endpoint is not an `http(s)` URL or names an event type the emulator does
+    /// not send.
     ///
     /// # Panics
     ///
@@ -96,10 +115,49 @@ impl EmulatorBuilder {
                 "the emulator secret must be non-empty, without ':' or control characters",
             ));
         }
+        self.config
+            .webhooks
+            .check()
+            .map_err(|reason| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason))?;
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(secret, origin(addr), self.config));
         let (stop, stopped) = watch::channel(false);
+        let tenant_id = uuid::Uuid::new_v4().to_string();
+        let tracker = Arc::new(Tracker::default());
+        let settings = self.config.webhooks.clone();
+        let (outbound, queue) = if settings.endpoints.is_empty() {
+            (None, None)
+        } else {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let outbound = Outbound::new(
+                tenant_id.clone(),
+                settings.endpoints.clone(),
+                sender,
+                tracker.clone(),
+            );
+            (Some(outbound), Some(receiver))
+        };
+        let shared = Arc::new(Shared::new(
+            secret,
+            origin(addr),
+            self.config,
+            tenant_id,
+            tracker.clone(),
+            outbound,
+        ));
+        if let Some(queue) = queue {
+            let retry = Retry {
+                max_retries: settings.max_retries,
+                first_backoff: settings.first_backoff(),
+            };
+            tokio::spawn(deliver(
+                queue,
+                shared.clone(),
+                tracker,
+                retry,
+                stopped.clone(),
+            ));
+        }
         let app = server::app(shared.clone());
         let task = tokio::spawn(server::serve(listener, shared.clone(), app, stopped));
         Ok(EmulatorHandle::new(shared, addr, stop, task))

@@ -7,19 +7,25 @@
 
 use http::Method;
 
+use super::webhooks::WebhookAttempt;
+
 /// One request the emulator received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
     /// `clientVerifyTotp`, `clientEnrollTotp`, `emulatorOutbox`, `uiChallenge`, `uiSubmit`,
-    /// `unknown`.
+    /// `uiSend`, `unknown`; or `webhookDelivery` for an attempt to deliver a webhook (a
+    /// request the emulator sent, not received).
     pub operation: &'static str,
     /// The HTTP method.
     pub method: Method,
     /// The path as received (still percent-encoded), without the query string, which may
-    /// hold a token.
+    /// hold a token. For a webhook delivery, the path of the URL it was sent to.
     pub path: String,
+    /// For a webhook delivery (operation `webhookDelivery`), what was sent and what came of
+    /// it; `None` for every request the emulator received.
+    pub webhook: Option<WebhookAttempt>,
 }
 
 /// The operation a request calls.
@@ -29,6 +35,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         return match (method, segments.as_slice()) {
             (&Method::GET, ["ui", "challenge"]) => "uiChallenge",
             (&Method::POST, ["ui", "challenge"]) => "uiSubmit",
+            (&Method::POST, ["ui", "challenge", "send"]) => "uiSend",
             _ => "unknown",
         };
     };
@@ -135,6 +142,7 @@ mod tests {
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
+            (Method::POST, "/ui/challenge/send", "uiSend"),
             (Method::PUT, "/v1/validate", "unknown"),
             (Method::GET, "/elsewhere", "unknown"),
         ] {

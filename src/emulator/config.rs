@@ -1,4 +1,5 @@
-//! [`EmulatorConfig`]: the tenant's actions, as the program's `--config` file gives them.
+//! [`EmulatorConfig`]: the tenant's actions and webhooks, as the program's `--config` file
+//! gives them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -6,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::rules::ActionConfig;
+use super::webhooks::WebhookSettings;
 
 /// The actions of the emulated tenant.
 ///
@@ -33,6 +35,9 @@ pub struct EmulatorConfig {
     /// actions on first use, with outcome `ALLOW`).
     #[serde(default)]
     pub default_action: ActionConfig,
+    /// Where webhook events go (none by default), and how deliveries are retried.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
 }
 
 impl EmulatorConfig {

@@ -79,9 +79,15 @@ impl EmulatorHandle {
         format!("{}/v1", self.origin())
     }
 
-    /// The tenant secret.
+    /// The tenant secret. Webhook events are signed with it, as Authsignal signs them with
+    /// the tenant's secret key.
     pub fn secret(&self) -> &str {
         &self.shared().secret
+    }
+
+    /// The tenant's id (a fresh UUID per emulator), as webhook events carry it.
+    pub fn tenant_id(&self) -> &str {
+        &self.shared().tenant_id
     }
 
     /// A client builder pointed at this emulator, with its secret.
@@ -200,7 +206,13 @@ impl EmulatorHandle {
         self.shared().clear_faults(None);
     }
 
-    /// Every request received so far, oldest first.
+    /// Waits until every webhook event queued so far is delivered, or given up after its
+    /// last retry. Returns at once when none is pending (or none is configured).
+    pub async fn webhooks_idle(&self) {
+        self.shared().webhooks.idle().await;
+    }
+
+    /// Every request received so far, and every webhook delivery attempt, oldest first.
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.shared().calls()
     }

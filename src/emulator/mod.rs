@@ -161,6 +161,7 @@ mod state;
 mod tokens;
 mod totp;
 mod ui;
+mod webhooks;
 
 pub use builder::EmulatorBuilder;
 pub use calls::RecordedCall;
@@ -173,6 +174,10 @@ pub use state::{CODE_LIFETIME, MAX_ATTEMPTS};
 pub use tokens::{DEFAULT_SCOPE, SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
 pub use ui::person::PrebuiltUiError;
+pub use webhooks::{
+    WEBHOOK_ATTEMPT_TIMEOUT, WEBHOOK_EVENT_TYPES, WebhookAttempt, WebhookEndpoint, WebhookOutcome,
+    WebhookSettings,
+};
 
 /// The secret of an emulator started without one. It guards nothing real: the emulator
 /// is for development and tests, and prints its secret on start.

@@ -113,6 +113,7 @@ async fn handle(
         operation,
         method: request.method().clone(),
         path: request.uri().path().to_owned(),
+        webhook: None,
     });
     let fault = shared.take_fault(operation);
     if let Some(kind) = &fault {

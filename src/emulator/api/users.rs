@@ -47,7 +47,8 @@ pub(crate) async fn delete_user(
     State(shared): State<Arc<Shared>>,
     ApiPath(user_id): ApiPath<String>,
 ) -> Json<Deleted> {
-    shared.store().delete_user(&user_id);
+    let now = shared.clock.now();
+    shared.store().delete_user(&user_id, now);
     Json(Deleted::default())
 }
 
@@ -98,8 +99,9 @@ pub(crate) async fn delete_authenticator(
     State(shared): State<Arc<Shared>>,
     ApiPath((user_id, authenticator_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Deleted>, HttpError> {
+    let now = shared.clock.now();
     shared
         .store()
-        .delete_authenticator(&user_id, &authenticator_id)?;
+        .delete_authenticator(&user_id, &authenticator_id, now)?;
     Ok(Json(Deleted::default()))
 }

@@ -80,6 +80,7 @@ mod tests {
     use super::*;
     use crate::UserActionState;
     use crate::emulator::clock::Timestamp;
+    use crate::emulator::rules::Outcome;
 
     fn record(user_id: &str, code: &str, key: &str, state: UserActionState) -> ActionRecord {
         let now = Timestamp::parse_rfc3339("2024-01-01T00:00:00Z").expect("a valid date");
@@ -97,6 +98,11 @@ mod tests {
             redirect_url: None,
             redirect_to_settings: false,
             device_id: None,
+            outcome: Outcome::ChallengeRequired,
+            ip_address: None,
+            email: None,
+            phone_number: None,
+            custom: None,
             scope: None,
             failed_attempts: 0,
             tracked: None,

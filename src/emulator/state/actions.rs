@@ -130,7 +130,7 @@ impl Store {
         self.actions.push(ActionRecord {
             user_id: user_id.to_owned(),
             code: code.to_owned(),
-            idempotency_key: key,
+            idempotency_key: key.clone(),
             state,
             created_at: now,
             updated_at: now,
@@ -141,10 +141,16 @@ impl Store {
             redirect_url: attributes.redirect_url,
             redirect_to_settings: attributes.redirect_to_settings == Some(true),
             device_id: attributes.device_id.clone(),
+            outcome,
+            ip_address: attributes.ip_address.clone(),
+            email: attributes.email.clone(),
+            phone_number: attributes.phone_number.clone(),
+            custom: attributes.custom.clone(),
             scope: attributes.scope,
             failed_attempts: 0,
             tracked: Some(response.clone()),
         });
+        self.notify_action(user_id, code, &key);
         Ok(response)
     }
 
@@ -255,7 +261,9 @@ impl Store {
             .action_mut(user_id, code, key)
             .ok_or_else(|| HttpError::not_found("The action was not found."))?;
         action.set_state(state, now);
-        Ok(Self::details(action))
+        let details = Self::details(action);
+        self.notify_action(user_id, code, key);
+        Ok(details)
     }
 
     /// `queryUserActions`: newest first, filtered by `fromDate`, `codes` and `state`.

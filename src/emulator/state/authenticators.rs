@@ -129,8 +129,10 @@ impl Store {
             is_default,
             totp_secret,
             passkey: None,
+            last_sms_channel: None,
         };
         let authenticator = Self::authenticator_view(&record);
+        self.notify_created(&record, now);
         self.authenticators.push(record);
         Ok(EnrollVerifiedAuthenticatorResponse {
             authenticator,
@@ -143,17 +145,18 @@ impl Store {
         &mut self,
         user_id: &str,
         authenticator_id: &str,
+        now: Timestamp,
     ) -> Result<(), HttpError> {
-        let before = self.authenticators.len();
-        self.authenticators
-            .retain(|a| !(a.user_id == user_id && a.id == authenticator_id));
-        if self.authenticators.len() == before {
+        let removed =
+            self.remove_authenticators(|a| a.user_id == user_id && a.id == authenticator_id);
+        if removed.is_empty() {
             return Err(HttpError::new(
                 StatusCode::BAD_REQUEST,
                 "AUTHENTICATOR_NOT_FOUND",
                 "The authenticator was not found.",
             ));
         }
+        self.notify_deleted(&removed, now);
         Ok(())
     }
 
@@ -220,7 +223,7 @@ impl Store {
             }
             let is_default = !self.is_enrolled(&item.user_id);
             self.user_mut(&item.user_id);
-            self.authenticators.push(AuthenticatorRecord {
+            let record = AuthenticatorRecord {
                 id: uuid::Uuid::new_v4().to_string(),
                 user_id: item.user_id,
                 method: VerificationMethod::Passkey,
@@ -236,7 +239,10 @@ impl Store {
                     name: item.name,
                     aaguid: item.aaguid,
                 }),
-            });
+                last_sms_channel: None,
+            };
+            self.notify_created(&record, now);
+            self.authenticators.push(record);
         }
         let failed = failures.len();
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
@@ -250,9 +256,10 @@ impl Store {
 
     /// A verified authenticator app for `user_id`, replacing any they had.
     pub(crate) fn enroll_totp_directly(&mut self, user_id: &str, now: Timestamp) -> TotpEnrollment {
-        self.authenticators.retain(|a| {
-            !(a.user_id == user_id && a.method == VerificationMethod::AuthenticatorApp)
+        let replaced = self.remove_authenticators(|a| {
+            a.user_id == user_id && a.method == VerificationMethod::AuthenticatorApp
         });
+        self.notify_deleted(&replaced, now);
         let is_default = !self.is_enrolled(user_id);
         self.user_mut(user_id);
         let secret = totp::new_secret();
@@ -268,10 +275,24 @@ impl Store {
             is_default,
             totp_secret: Some(secret),
             passkey: None,
+            last_sms_channel: None,
         };
         let enrollment = enrollment_of(&record);
+        self.notify_created(&record, now);
         self.authenticators.push(record);
         enrollment
+    }
+
+    /// Removes the authenticators `doomed` picks; returns them.
+    pub(crate) fn remove_authenticators(
+        &mut self,
+        doomed: impl Fn(&AuthenticatorRecord) -> bool,
+    ) -> Vec<AuthenticatorRecord> {
+        let (removed, kept) = std::mem::take(&mut self.authenticators)
+            .into_iter()
+            .partition(|a| doomed(a));
+        self.authenticators = kept;
+        removed
     }
 
     /// An authenticator-app enrollment in progress for `user_id`: the one already started,
@@ -301,6 +322,7 @@ impl Store {
             is_default: false,
             totp_secret: Some(totp::new_secret()),
             passkey: None,
+            last_sms_channel: None,
         };
         let enrollment = enrollment_of(&record);
         self.authenticators.push(record);

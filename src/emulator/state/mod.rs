@@ -9,6 +9,7 @@ mod action_table;
 mod actions;
 mod authenticators;
 mod devices;
+mod notify;
 mod otp;
 mod prebuilt;
 mod sessions;
@@ -16,7 +17,7 @@ mod totp;
 mod users;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use action_table::ActionTable;
@@ -29,8 +30,9 @@ use super::clock::{Clock, Timestamp};
 use super::config::EmulatorConfig;
 use super::faults::{Fault, FaultKind, Faults};
 use super::outbox::OutboxMessage;
-use super::rules::Rule;
+use super::rules::{Outcome, Rule};
 use super::tokens::{ActionRef, Tokens};
+use super::webhooks::{Outbound, Tracker};
 use crate::{CustomData, SmsChannel, TrackResponse, UserActionState, VerificationMethod};
 
 /// How many wrong codes a challenge takes before it fails.
@@ -45,6 +47,10 @@ pub(crate) struct Shared {
     /// `http://host:port`, for the URLs the emulator hands out.
     pub(crate) origin: String,
     pub(crate) clock: Clock,
+    /// The tenant's id, in webhook events.
+    pub(crate) tenant_id: String,
+    /// Webhook deliveries not yet done.
+    pub(crate) webhooks: Arc<Tracker>,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
     calls: Mutex<Vec<RecordedCall>>,
@@ -65,13 +71,23 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(secret: String, origin: String, config: EmulatorConfig) -> Self {
+    pub(crate) fn new(
+        secret: String,
+        origin: String,
+        config: EmulatorConfig,
+        tenant_id: String,
+        webhooks: Arc<Tracker>,
+        outbound: Option<Outbound>,
+    ) -> Self {
         Self {
             secret,
             origin,
             clock: Clock::default(),
+            tenant_id,
+            webhooks,
             store: Mutex::new(Store {
                 config,
+                outbound,
                 ..Store::default()
             }),
             faults: Mutex::default(),
@@ -135,6 +151,8 @@ pub(crate) struct Store {
     pub(crate) outbox: Vec<OutboxMessage>,
     /// By user, in the order first seen.
     pub(crate) devices: Vec<DeviceRecord>,
+    /// Where webhook events go, if anywhere.
+    pub(crate) outbound: Option<Outbound>,
 }
 
 /// A user, created by the first `track`, `updateUser` or enrollment that names them.
@@ -168,6 +186,8 @@ pub(crate) struct AuthenticatorRecord {
     pub(crate) totp_secret: Option<Vec<u8>>,
     /// The WebAuthn credential of a passkey (enrolled by a batch).
     pub(crate) passkey: Option<PasskeyCredential>,
+    /// The channel an SMS authenticator last completed a code over.
+    pub(crate) last_sms_channel: Option<SmsChannel>,
 }
 
 /// A passkey's credential, as `batchEnrollVerifiedAuthenticators` gave it.
@@ -214,6 +234,14 @@ pub(crate) struct ActionRecord {
     pub(crate) scope: Option<String>,
     /// The `deviceId` the action was tracked with.
     pub(crate) device_id: Option<String>,
+    /// What the rules decided when it was tracked (before an unenrolled user's challenge
+    /// became `ALLOW`); the action log's `outcome`.
+    pub(crate) outcome: Outcome,
+    /// The context it was tracked with, for the action log.
+    pub(crate) ip_address: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone_number: Option<String>,
+    pub(crate) custom: Option<CustomData>,
     /// Wrong codes so far; at [`MAX_ATTEMPTS`] the challenge has failed.
     pub(crate) failed_attempts: u32,
     /// What `track` first answered, answered again to a repeated `track`.
@@ -310,6 +338,11 @@ impl Store {
         if let Some(device) = device {
             self.authenticated_device(&target.user_id, &device, &method, now);
         }
+        self.notify_action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        );
         self.action(
             &target.user_id,
             &target.action_code,

@@ -7,12 +7,14 @@ use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::outbox::OutboxMessage;
 use super::super::random;
+use super::super::rules::Outcome;
 use super::super::tokens::{ActionRef, Tokens};
+use super::super::webhooks::LogKind;
 use super::{ActionRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store};
 use crate::{
     ChallengeRequest, ChallengeResponse, ClaimChallengeRequest, ClaimChallengeResponse,
-    GetChallengeRequest, GetChallengeResponse, UserActionState, VerificationFailureReason,
-    VerificationMethod, VerifyRequest, VerifyResponse,
+    GetChallengeRequest, GetChallengeResponse, SmsChannel, UserActionState,
+    VerificationFailureReason, VerificationMethod, VerifyRequest, VerifyResponse,
 };
 
 /// The action code a claimed challenge is recorded under when it named none.
@@ -41,13 +43,20 @@ impl Store {
             challenge.code = new_code();
             challenge.expires_at = expires_at;
             challenge.failed_attempts = 0;
-            let message = outbox_message(challenge, now);
+            let challenge = challenge.clone();
             let response = ChallengeResponse {
                 challenge_id: challenge.id.clone(),
                 idempotency_key: Some(challenge.idempotency_key.clone()),
                 expires_at: Some(expires_at.unix_seconds().into()),
             };
-            self.outbox.push(message);
+            self.outbox.push(outbox_message(&challenge, now));
+            self.notify_code_sent(
+                &challenge,
+                request.locale,
+                request.user_agent,
+                request.ip_address,
+                now,
+            );
             return Ok(response);
         }
         let user = request.user_id.as_deref().and_then(|id| self.user(id));
@@ -112,6 +121,13 @@ impl Store {
             expires_at: Some(expires_at.unix_seconds().into()),
         };
         self.outbox.push(outbox_message(&challenge, now));
+        self.notify_code_sent(
+            &challenge,
+            request.locale,
+            request.user_agent,
+            request.ip_address,
+            now,
+        );
         self.challenges.push(challenge);
         Ok(response)
     }
@@ -151,17 +167,38 @@ impl Store {
             .into();
         if !right {
             challenge.failed_attempts += 1;
+            let challenge = challenge.clone();
             if challenge.failed_attempts < MAX_ATTEMPTS {
+                self.notify_code_log(&challenge, LogKind::Invalid, now);
                 return Ok(failed(VerificationFailureReason::CodeInvalidOrExpired));
             }
-            let challenge = challenge.clone();
+            self.notify_code_log(&challenge, LogKind::MaxAttempts, now);
             if let Some(action) = self.tied_action(&challenge) {
                 action.set_state(UserActionState::ChallengeFailed, now);
+                let target = action_ref(action);
+                self.notify_action(
+                    &target.user_id,
+                    &target.action_code,
+                    &target.idempotency_key,
+                );
             }
             return Ok(failed(VerificationFailureReason::MaxAttemptsExceeded));
         }
         challenge.verified = true;
         let challenge = challenge.clone();
+        self.notify_code_log(&challenge, LogKind::Valid, now);
+        if let (Some(user_id), Some(phone_number)) = (
+            challenge.claimed_by.as_ref().or(challenge.user_id.as_ref()),
+            challenge.phone_number.as_deref(),
+        ) {
+            let channel = match (&challenge.method, &challenge.sms_channel) {
+                (VerificationMethod::Whatsapp, _) => SmsChannel::Whatsapp,
+                (_, Some(channel)) => channel.clone(),
+                (_, None) => SmsChannel::Default,
+            };
+            let user_id = user_id.clone();
+            self.sms_channel_used(&user_id, phone_number, channel, now);
+        }
         if let Some(target) = self
             .tied_action(&challenge)
             .map(|action| action_ref(action))
@@ -241,6 +278,11 @@ impl Store {
                 redirect_url: None,
                 redirect_to_settings: false,
                 device_id: None,
+                outcome: Outcome::ChallengeRequired,
+                ip_address: None,
+                email: None,
+                phone_number: None,
+                custom: None,
                 scope: None,
                 failed_attempts: 0,
                 tracked: None,

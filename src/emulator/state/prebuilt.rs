@@ -195,6 +195,11 @@ impl Store {
         action.updated_at = now;
         if action.failed_attempts >= MAX_ATTEMPTS {
             action.set_state(UserActionState::ChallengeFailed, now);
+            self.notify_action(
+                &target.user_id,
+                &target.action_code,
+                &target.idempotency_key,
+            );
             return TotpAttempt::LimitReached;
         }
         TotpAttempt::Wrong {

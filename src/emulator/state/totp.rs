@@ -92,11 +92,12 @@ impl Store {
 
         if !was_verified {
             // A finished enrollment replaces the user's previous app (one app per user).
-            self.authenticators.retain(|a| {
-                a.user_id != target.user_id
-                    || a.method != VerificationMethod::AuthenticatorApp
-                    || a.id == authenticator_id
+            let replaced = self.remove_authenticators(|a| {
+                a.user_id == target.user_id
+                    && a.method == VerificationMethod::AuthenticatorApp
+                    && a.id != authenticator_id
             });
+            self.notify_deleted(&replaced, now);
             let default_taken = self
                 .authenticators
                 .iter()
@@ -108,6 +109,13 @@ impl Store {
             {
                 app.verified_at = Some(now);
                 app.is_default = !default_taken;
+            }
+            if let Some(app) = self
+                .authenticators
+                .iter()
+                .find(|a| a.id == authenticator_id)
+            {
+                self.notify_created(app, now);
             }
         }
         if let Some(app) = self

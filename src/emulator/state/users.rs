@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::jwt;
 use super::super::tokens::Tokens;
@@ -215,9 +216,10 @@ impl Store {
     }
 
     /// `deleteUser`: the user and everything of theirs. Deleting an unknown user succeeds.
-    pub(crate) fn delete_user(&mut self, user_id: &str) {
+    pub(crate) fn delete_user(&mut self, user_id: &str, now: Timestamp) {
         self.users.remove(user_id);
-        self.authenticators.retain(|a| a.user_id != user_id);
+        let removed = self.remove_authenticators(|a| a.user_id == user_id);
+        self.notify_deleted(&removed, now);
         self.actions.remove_user(user_id);
         self.sessions.retain(|s| s.user_id != user_id);
         self.devices.retain(|d| d.user_id != user_id);
