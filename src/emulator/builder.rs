@@ -2,11 +2,13 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, watch};
 
 use super::config::EmulatorConfig;
+use super::faults::Fault;
 use super::handle::EmulatorHandle;
 use super::rules::ActionConfig;
 use super::state::Shared;
@@ -21,12 +23,15 @@ use super::{DEMO_SECRET, server};
 /// | [`bind`](Self::bind) | `127.0.0.1:0` (a free port) |
 /// | actions ([`action`](Self::action), [`config`](Self::config)) | none: every action is `ALLOW` |
 /// | webhooks ([`webhook`](Self::webhook), [`webhooks`](Self::webhooks)) | none: no events are sent |
+/// | [`fault`](Self::fault), [`latency`](Self::latency) (and the configuration's) | none |
 #[must_use]
 #[derive(Clone)]
 pub struct EmulatorBuilder {
     secret: Option<String>,
     config: EmulatorConfig,
     bind: SocketAddr,
+    faults: Vec<(String, Fault)>,
+    latency: Vec<(String, Duration)>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -35,6 +40,8 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("config", &self.config)
             .field("bind", &self.bind)
+            .field("faults", &self.faults)
+            .field("latency", &self.latency)
             .finish()
     }
 }
@@ -45,6 +52,8 @@ impl Default for EmulatorBuilder {
             secret: None,
             config: EmulatorConfig::default(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            faults: Vec::new(),
+            latency: Vec::new(),
         }
     }
 }
@@ -90,6 +99,20 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Arms `fault` for `operation` from the start (after the configuration's faults), as
+    /// [`EmulatorHandle::inject_fault`] does later.
+    pub fn fault(mut self, operation: impl Into<String>, fault: Fault) -> Self {
+        self.faults.push((operation.into(), fault));
+        self
+    }
+
+    /// Delays every request of `operation` (or [`ANY_OPERATION`](super::ANY_OPERATION)) by
+    /// `delay` from the start, as [`EmulatorHandle::set_latency`] does later.
+    pub fn latency(mut self, operation: impl Into<String>, delay: Duration) -> Self {
+        self.latency.push((operation.into(), delay));
+        self
+    }
+
     /// The address to listen on; port 0 picks a free one.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
@@ -99,9 +122,9 @@ impl EmulatorBuilder {
     /// Binds the address and spawns the server on the current tokio runtime.
     ///
     /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
-    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), or
-    /// a webhook endpoint is not an `http(s)` URL or names an event type the emulator does
-    /// not send.
+    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), a
+    /// webhook endpoint is not an `http(s)` URL or names an event type the emulator does
+    /// not send, or a configured fault names none.
     ///
     /// # Panics
     ///
@@ -115,10 +138,21 @@ impl EmulatorBuilder {
                 "the emulator secret must be non-empty, without ':' or control characters",
             ));
         }
-        self.config
-            .webhooks
-            .check()
-            .map_err(|reason| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason))?;
+        let invalid =
+            |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason);
+        self.config.webhooks.check().map_err(invalid)?;
+        let mut faults = Vec::new();
+        for spec in &self.config.faults {
+            faults.push((spec.operation.clone(), spec.to_fault().map_err(invalid)?));
+        }
+        faults.extend(self.faults);
+        let mut latency: Vec<(String, Duration)> = self
+            .config
+            .latency_millis
+            .iter()
+            .map(|(operation, millis)| (operation.clone(), Duration::from_millis(*millis)))
+            .collect();
+        latency.extend(self.latency);
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
         let (stop, stopped) = watch::channel(false);
@@ -145,6 +179,12 @@ impl EmulatorBuilder {
             tracker.clone(),
             outbound,
         ));
+        for (operation, fault) in faults {
+            shared.arm_fault(&operation, fault);
+        }
+        for (operation, delay) in latency {
+            shared.set_latency(&operation, delay);
+        }
         if let Some(queue) = queue {
             let retry = Retry {
                 max_retries: settings.max_retries,

@@ -14,7 +14,8 @@ use super::webhooks::WebhookAttempt;
 #[non_exhaustive]
 pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
-    /// `clientVerifyTotp`, `clientEnrollTotp`, `emulatorOutbox`, `uiChallenge`, `uiSubmit`,
+    /// `clientVerifyTotp`, `clientEnrollTotp`, `emulatorOutbox`, `emulatorFaults`,
+    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`,
     /// `uiSend`, `unknown`; or `webhookDelivery` for an attempt to deliver a webhook (a
     /// request the emulator sent, not received).
     pub operation: &'static str,
@@ -68,6 +69,8 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["client", "verify", "totp"]) => "clientVerifyTotp",
         (&Method::POST, ["client", "user-authenticators", "totp"]) => "clientEnrollTotp",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
+        (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
+        (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
         _ => "unknown",
     }
 }
@@ -140,6 +143,10 @@ mod tests {
                 "clientEnrollTotp",
             ),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
+            (Method::POST, "/v1/emulator/faults", "emulatorFaults"),
+            (Method::DELETE, "/v1/emulator/faults", "emulatorFaults"),
+            (Method::PUT, "/v1/emulator/latency", "emulatorLatency"),
+            (Method::DELETE, "/v1/emulator/latency", "emulatorLatency"),
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
             (Method::POST, "/ui/challenge/send", "uiSend"),

@@ -40,6 +40,7 @@ use axum::response::IntoResponse as _;
 use axum::response::Response;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use serde::{Deserialize, Serialize};
 
 use super::error::HttpError;
 use super::state::validation_errors;
@@ -244,6 +245,134 @@ impl Fault {
     }
 }
 
+/// A fault as a configuration file or the emulator's HTTP route names it: an operation
+/// (or `"*"`), a fault by its [catalogue](Fault::catalogue) name or `"status"`, the
+/// values that name takes, and how many requests it hits (once by default).
+///
+/// | `fault` | takes | default |
+/// |---|---|---|
+/// | `timeout` | `millis` (the delay) | 15000 |
+/// | `slow body` | `millis` (before the body) | 15000 |
+/// | `500`, `502`, `503` | | |
+/// | `status` | `status` (400 to 599) | required |
+/// | `429` | `retryAfterSeconds` | 1 |
+/// | `reset`, `malformed JSON`, `truncated JSON`, `bad token 400` | | |
+/// | `unknown state` | `state` | `SOMETHING_NEW` |
+///
+/// ```
+/// use axum_authsignal::emulator::{Fault, FaultSpec};
+/// use http::StatusCode;
+///
+/// let spec: FaultSpec = serde_json::from_str(
+///     r#"{"operation": "track", "fault": "status", "status": 503, "times": 2}"#,
+/// ).unwrap();
+/// assert_eq!(spec.to_fault().unwrap(), Fault::status(StatusCode::SERVICE_UNAVAILABLE).times(2));
+/// let spec: FaultSpec = serde_json::from_str(
+///     r#"{"operation": "*", "fault": "reset", "always": true}"#,
+/// ).unwrap();
+/// assert_eq!(spec.to_fault().unwrap(), Fault::connection_reset().always());
+/// let typo: FaultSpec = serde_json::from_str(r#"{"operation": "track", "fault": "5O3"}"#).unwrap();
+/// assert!(typo.to_fault().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FaultSpec {
+    /// The operation, as the client names it (`track`, `validateChallenge`, ...), or `"*"`.
+    pub operation: String,
+    /// The fault's catalogue name, or `status`.
+    pub fault: String,
+    /// The status of a `status` fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The delay of `timeout` and `slow body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+    /// The `Retry-After` of `429`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// The state `unknown state` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// How many requests it hits (1 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Every request until cleared (instead of `times`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always: bool,
+}
+
+impl FaultSpec {
+    /// The fault this names, or why it names none.
+    pub fn to_fault(&self) -> Result<Fault, String> {
+        let unused = |what: &str, value: bool| {
+            if value {
+                Err(format!("fault {:?} takes no {what}", self.fault))
+            } else {
+                Ok(())
+            }
+        };
+        let millis = |default: u64| Duration::from_millis(self.millis.unwrap_or(default));
+        let named = self.fault.as_str();
+        if !matches!(named, "timeout" | "slow body") {
+            unused("millis", self.millis.is_some())?;
+        }
+        if named != "status" {
+            unused("status", self.status.is_some())?;
+        }
+        if named != "429" {
+            unused("retryAfterSeconds", self.retry_after_seconds.is_some())?;
+        }
+        if named != "unknown state" {
+            unused("state", self.state.is_some())?;
+        }
+        let fault = match named {
+            "timeout" => Fault::latency(millis(15_000)),
+            "slow body" => Fault::slow_body(millis(15_000)),
+            "status" => {
+                let status = self
+                    .status
+                    .and_then(|status| StatusCode::from_u16(status).ok())
+                    .filter(|status| status.is_client_error() || status.is_server_error())
+                    .ok_or("fault \"status\" needs a status from 400 to 599")?;
+                Fault::status(status)
+            }
+            "429" => {
+                Fault::too_many_requests(Duration::from_secs(self.retry_after_seconds.unwrap_or(1)))
+            }
+            "unknown state" => match &self.state {
+                Some(state) => Fault::new(FaultKind::UnknownState(state.clone())),
+                None => Fault::unknown_state(),
+            },
+            other => Fault::catalogue()
+                .into_iter()
+                .find(|(name, _)| *name == other)
+                .map(|(_, fault)| fault)
+                .ok_or_else(|| {
+                    let names: Vec<&str> =
+                        Fault::catalogue().iter().map(|(name, _)| *name).collect();
+                    format!(
+                        "unknown fault {other:?}: one of {}, or \"status\"",
+                        names.join(", ")
+                    )
+                })?,
+        };
+        if self.operation.trim().is_empty() {
+            return Err("a fault needs an operation (or \"*\")".into());
+        }
+        match (self.always, self.times) {
+            (true, Some(_)) => Err("a fault is either \"always\" or \"times\", not both".into()),
+            (true, None) => Ok(fault.always()),
+            (false, times) => Ok(fault.times(times.unwrap_or(1))),
+        }
+    }
+}
+
+/// Operations no fault or latency reaches, even a wildcard one: the emulator's own
+/// controls, so that a test can always clear what it armed.
+pub(crate) const CONTROL_OPERATIONS: [&str; 3] =
+    ["emulatorOutbox", "emulatorFaults", "emulatorLatency"];
+
 /// The armed faults, by operation.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
@@ -273,6 +402,9 @@ impl Faults {
 
     /// The fault this request of `operation` meets, counted down.
     pub(crate) fn take(&mut self, operation: &str) -> Option<FaultKind> {
+        if CONTROL_OPERATIONS.contains(&operation) {
+            return None;
+        }
         let kind = self.take_for(operation);
         kind.or_else(|| self.take_for(ANY_OPERATION))
     }

@@ -206,6 +206,18 @@ impl EmulatorHandle {
         self.shared().clear_faults(None);
     }
 
+    /// Delays every request of `operation` (or [`ANY_OPERATION`](super::ANY_OPERATION)) by
+    /// `delay` (real time) until changed; zero removes it. Unlike a latency fault it does
+    /// not count down, and faults of the operation still apply after the delay.
+    pub fn set_latency(&self, operation: &str, delay: Duration) {
+        self.shared().set_latency(operation, delay);
+    }
+
+    /// Removes every latency.
+    pub fn clear_latency(&self) {
+        self.shared().clear_latency();
+    }
+
     /// Waits until every webhook event queued so far is delivered, or given up after its
     /// last retry. Returns at once when none is pending (or none is configured).
     pub async fn webhooks_idle(&self) {

@@ -102,7 +102,8 @@ async fn connection(
     }
 }
 
-/// One request: recorded, faulted if a fault is armed for its operation, routed.
+/// One request: recorded, delayed by its operation's latency, faulted if a fault is armed
+/// for its operation, routed.
 async fn handle(
     shared: Arc<Shared>,
     mut app: Router,
@@ -115,6 +116,9 @@ async fn handle(
         path: request.uri().path().to_owned(),
         webhook: None,
     });
+    if let Some(delay) = shared.latency_of(operation) {
+        tokio::time::sleep(delay).await;
+    }
     let fault = shared.take_fault(operation);
     if let Some(kind) = &fault {
         if let Some(answer) = faults::before_routing(kind).await? {

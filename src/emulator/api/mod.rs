@@ -6,6 +6,7 @@ mod actions;
 mod auth;
 mod challenges;
 mod client;
+mod controls;
 mod cors;
 mod devices;
 mod extract;
@@ -17,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use serde::Serialize;
 
 use super::state::Shared;
@@ -81,8 +82,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sessions/user/revoke",
             post(sessions::revoke_user_sessions),
         )
-        // Emulator-only: the outbox for programs that cannot call `EmulatorHandle::outbox`.
+        // Emulator-only: the outbox, faults and latency for programs that cannot call the
+        // `EmulatorHandle`.
         .route("/emulator/outbox", get(outbox::outbox))
+        .route(
+            "/emulator/faults",
+            post(controls::arm_fault).delete(controls::clear_faults),
+        )
+        .route(
+            "/emulator/latency",
+            put(controls::set_latency).delete(controls::clear_latency),
+        )
         // `route_layer`: the secret guards these routes only, not the client API merged
         // below, and an unknown path is still a 404 rather than a 401.
         .route_layer(middleware::from_fn_with_state(

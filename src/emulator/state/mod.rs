@@ -29,6 +29,7 @@ use super::calls::RecordedCall;
 use super::clock::{Clock, Timestamp};
 use super::config::EmulatorConfig;
 use super::faults::{Fault, FaultKind, Faults};
+use super::latency::Latencies;
 use super::outbox::OutboxMessage;
 use super::rules::{Outcome, Rule};
 use super::tokens::{ActionRef, Tokens};
@@ -53,6 +54,7 @@ pub(crate) struct Shared {
     pub(crate) webhooks: Arc<Tracker>,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
+    latency: Mutex<Latencies>,
     calls: Mutex<Vec<RecordedCall>>,
 }
 
@@ -91,6 +93,7 @@ impl Shared {
                 ..Store::default()
             }),
             faults: Mutex::default(),
+            latency: Mutex::default(),
             calls: Mutex::default(),
         }
     }
@@ -129,6 +132,18 @@ impl Shared {
 
     pub(crate) fn take_fault(&self, operation: &str) -> Option<FaultKind> {
         lock(&self.faults).take(operation)
+    }
+
+    pub(crate) fn set_latency(&self, operation: &str, delay: Duration) {
+        lock(&self.latency).set(operation, delay);
+    }
+
+    pub(crate) fn clear_latency(&self) {
+        lock(&self.latency).clear();
+    }
+
+    pub(crate) fn latency_of(&self, operation: &str) -> Option<Duration> {
+        lock(&self.latency).of(operation)
     }
 
     /// The pre-built UI's address for a challenge token.
