@@ -120,10 +120,10 @@ async fn handle(
         tokio::time::sleep(delay).await;
     }
     let fault = shared.take_fault(operation);
-    if let Some(kind) = &fault {
-        if let Some(answer) = faults::before_routing(kind).await? {
-            return Ok(answer);
-        }
+    if let Some(kind) = &fault
+        && let Some(answer) = faults::before_routing(kind).await?
+    {
+        return Ok(answer);
     }
     // A `Router` is always ready, and its error type is `Infallible`.
     let answer: Result<Response, Infallible> = app.call(request.map(Body::new)).await;

@@ -40,11 +40,11 @@ impl Store {
             .into_iter()
             .filter(|method| enrolled.contains(method))
             .collect();
-        if let Some(default) = self.default_method(user_id) {
-            if let Some(at) = methods.iter().position(|method| *method == default) {
-                let default = methods.remove(at);
-                methods.insert(0, default);
-            }
+        if let Some(default) = self.default_method(user_id)
+            && let Some(at) = methods.iter().position(|method| *method == default)
+        {
+            let default = methods.remove(at);
+            methods.insert(0, default);
         }
         methods
     }
