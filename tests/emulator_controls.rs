@@ -20,6 +20,16 @@ fn api_status(err: &Error) -> Option<u16> {
     }
 }
 
+/// A client that waits 300 ms for an answer, once: latency shows as a timeout.
+fn impatient_client(emulator: &EmulatorHandle) -> axum_authsignal::Authsignal {
+    emulator
+        .client_builder()
+        .attempt_timeout(Duration::from_millis(300))
+        .retry_policy(axum_authsignal::RetryPolicy::disabled())
+        .build()
+        .unwrap()
+}
+
 async fn control(
     emulator: &EmulatorHandle,
     method: Method,
@@ -126,12 +136,7 @@ async fn a_fault_that_names_nothing_is_a_400_and_arms_nothing() {
 #[tokio::test]
 async fn latency_delays_an_operation_until_removed_and_faults_still_apply() {
     let emulator = builder().start().await.unwrap();
-    let impatient = emulator
-        .client_builder()
-        .attempt_timeout(Duration::from_millis(300))
-        .retry_policy(axum_authsignal::RetryPolicy::disabled())
-        .build()
-        .unwrap();
+    let impatient = impatient_client(&emulator);
     let (status, body) = control(
         &emulator,
         Method::PUT,
@@ -207,12 +212,7 @@ async fn the_configuration_and_the_builder_arm_faults_and_latency_from_the_start
             .await
             .is_ok()
     );
-    let impatient = emulator
-        .client_builder()
-        .attempt_timeout(Duration::from_millis(300))
-        .retry_policy(axum_authsignal::RetryPolicy::disabled())
-        .build()
-        .unwrap();
+    let impatient = impatient_client(&emulator);
     assert!(matches!(
         impatient.get_user("u1").await.unwrap_err(),
         Error::Timeout { .. }

@@ -30,6 +30,21 @@ fn assert_known_keys(answer: &Value, fixture: &Value) {
     }
 }
 
+/// `track` of `withdraw` for `u1` on the device `laptop`.
+async fn track_on_laptop(client: &axum_authsignal::Authsignal) -> axum_authsignal::TrackResponse {
+    client
+        .track(
+            "u1",
+            "withdraw",
+            TrackAttributes {
+                device_id: Some("laptop".into()),
+                ..TrackAttributes::default()
+            },
+        )
+        .await
+        .unwrap()
+}
+
 fn api_status(err: &Error) -> u16 {
     match err {
         Error::Api(api) => api.status.as_u16(),
@@ -42,17 +57,7 @@ async fn a_tracked_device_is_listed_authenticated_remembered_and_invalidated() {
     let emulator = start().await;
     let client = emulator.client();
     emulator.enroll_totp("u1");
-    let tracked = client
-        .track(
-            "u1",
-            "withdraw",
-            TrackAttributes {
-                device_id: Some("laptop".into()),
-                ..TrackAttributes::default()
-            },
-        )
-        .await
-        .unwrap();
+    let tracked = track_on_laptop(&client).await;
 
     let devices = client.get_devices("u1").await.unwrap();
     assert_eq!(devices.len(), 1);
@@ -127,17 +132,7 @@ async fn a_tracked_device_is_listed_authenticated_remembered_and_invalidated() {
     }
 
     // The next action on an invalidated device sees it as new.
-    client
-        .track(
-            "u1",
-            "withdraw",
-            TrackAttributes {
-                device_id: Some("laptop".into()),
-                ..TrackAttributes::default()
-            },
-        )
-        .await
-        .unwrap();
+    track_on_laptop(&client).await;
     let devices = client.get_devices("u1").await.unwrap();
     assert_eq!(devices.len(), 1);
     assert_eq!(devices[0].invalidated_at, None);

@@ -38,6 +38,25 @@ async fn post(emulator: &EmulatorHandle, path: &str, form: &[(&str, &str)]) -> r
         .unwrap()
 }
 
+/// Types `code`, the one sent as `challenge_id`, into the page of `token`.
+async fn submit_sent(
+    emulator: &EmulatorHandle,
+    token: &str,
+    challenge_id: &str,
+    code: &str,
+) -> reqwest::Response {
+    post(
+        emulator,
+        "/ui/challenge",
+        &[
+            ("token", token),
+            ("challenge_id", challenge_id),
+            ("code", code),
+        ],
+    )
+    .await
+}
+
 /// The `value` of the hidden input `name`.
 fn hidden(html: &str, name: &str) -> Option<String> {
     let field = format!(r#"name="{name}" value=""#);
@@ -200,16 +219,7 @@ async fn an_sms_user_is_challenged_by_sms_and_cannot_enroll_an_app_instead() {
         emulator.last_code_sent_to(PHONE).as_deref(),
         Some(code.as_str())
     );
-    let done = post(
-        &emulator,
-        "/ui/challenge",
-        &[
-            ("token", &token),
-            ("challenge_id", &challenge_id),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let done = submit_sent(&emulator, &token, &challenge_id, &code).await;
     assert_eq!(done.status().as_u16(), 303);
     let location = done.headers()["location"].to_str().unwrap().to_owned();
     assert!(
@@ -244,16 +254,7 @@ async fn wrong_codes_count_across_methods_and_codes_are_bound_to_their_action() 
     let (challenge_id, code) = send_code(&emulator, &token, "EMAIL_OTP").await;
     let wrong_email = if code == "000000" { "000001" } else { "000000" };
     let mut left = Vec::new();
-    let wrong = post(
-        &emulator,
-        "/ui/challenge",
-        &[
-            ("token", &token),
-            ("challenge_id", &challenge_id),
-            ("code", wrong_email),
-        ],
-    )
-    .await;
+    let wrong = submit_sent(&emulator, &token, &challenge_id, wrong_email).await;
     assert_eq!(wrong.status().as_u16(), 400);
     left.push(error_text(&wrong.text().await.unwrap()));
     let wrong = post(
@@ -271,16 +272,7 @@ async fn wrong_codes_count_across_methods_and_codes_are_bound_to_their_action() 
     } else {
         "000000"
     };
-    let wrong = post(
-        &emulator,
-        "/ui/challenge",
-        &[
-            ("token", &token),
-            ("challenge_id", &second_id),
-            ("code", wrong_second),
-        ],
-    )
-    .await;
+    let wrong = submit_sent(&emulator, &token, &second_id, wrong_second).await;
     left.push(error_text(&wrong.text().await.unwrap()));
     let expected: Vec<String> = (1..=3)
         .map(|n| {
@@ -296,32 +288,14 @@ async fn wrong_codes_count_across_methods_and_codes_are_bound_to_their_action() 
     let other = track_with(&emulator, "u1", to_app()).await;
     let (other_id, other_code) =
         send_code(&emulator, other.token.unwrap().as_str(), "EMAIL_OTP").await;
-    let crossed = post(
-        &emulator,
-        "/ui/challenge",
-        &[
-            ("token", &token),
-            ("challenge_id", &other_id),
-            ("code", &other_code),
-        ],
-    )
-    .await;
+    let crossed = submit_sent(&emulator, &token, &other_id, &other_code).await;
     assert_eq!(crossed.status().as_u16(), 400);
     assert_eq!(
         emulator.action_state("u1", "withdraw", &tracked.idempotency_key),
         Some(UserActionState::ChallengeRequired)
     );
 
-    let done = post(
-        &emulator,
-        "/ui/challenge",
-        &[
-            ("token", &token),
-            ("challenge_id", &second_id),
-            ("code", &second_code),
-        ],
-    )
-    .await;
+    let done = submit_sent(&emulator, &token, &second_id, &second_code).await;
     assert_eq!(done.status().as_u16(), 303);
     let location = done.headers()["location"].to_str().unwrap().to_owned();
     let validated = validate(&emulator, &token_of(&location)).await;
@@ -346,16 +320,7 @@ async fn after_passing_a_challenge_the_settings_page_adds_an_app() {
     .await;
     let token = tracked.token.unwrap().into_string();
     let (challenge_id, code) = send_code(&emulator, &token, "SMS").await;
-    let passed = post(
-        &emulator,
-        "/ui/challenge",
-        &[
-            ("token", &token),
-            ("challenge_id", &challenge_id),
-            ("code", &code),
-        ],
-    )
-    .await;
+    let passed = submit_sent(&emulator, &token, &challenge_id, &code).await;
     assert_eq!(passed.status().as_u16(), 303);
     let settings = passed.headers()["location"].to_str().unwrap().to_owned();
     assert!(

@@ -109,8 +109,14 @@ async fn receiver(secret: &str, failures: u32) -> (String, Receiver) {
     (url, receiver)
 }
 
-fn fast(settings: WebhookSettings) -> WebhookSettings {
-    settings.retries(3, Duration::from_millis(5))
+/// An emulator sending every event to `url`, retrying `retries` times 5 ms apart.
+async fn sending_to(url: &str, retries: u32) -> EmulatorHandle {
+    emulator_sending_to(
+        WebhookSettings::default()
+            .endpoint(WebhookEndpoint::new(url))
+            .retries(retries, Duration::from_millis(5)),
+    )
+    .await
 }
 
 async fn emulator_sending_to(settings: WebhookSettings) -> EmulatorHandle {
@@ -158,10 +164,7 @@ fn webhook_attempts(emulator: &EmulatorHandle) -> Vec<(u32, Option<u16>, Webhook
 #[tokio::test]
 async fn an_sms_challenge_sends_the_documented_events_in_order() {
     let (url, app) = receiver(SECRET, 0).await;
-    let emulator = emulator_sending_to(fast(
-        WebhookSettings::default().endpoint(WebhookEndpoint::new(&url)),
-    ))
-    .await;
+    let emulator = sending_to(&url, 3).await;
     let client = emulator.client();
     let enrolled = client
         .enroll_verified_authenticator(
@@ -273,10 +276,7 @@ async fn an_sms_challenge_sends_the_documented_events_in_order() {
 #[tokio::test]
 async fn the_signature_is_the_sdks_hmac_of_the_timestamp_and_raw_body() {
     let (url, app) = receiver(SECRET, 0).await;
-    let emulator = emulator_sending_to(fast(
-        WebhookSettings::default().endpoint(WebhookEndpoint::new(&url)),
-    ))
-    .await;
+    let emulator = sending_to(&url, 3).await;
     emulator.enroll_totp("u1");
     emulator.webhooks_idle().await;
     let raw = app.raw.lock().unwrap().clone();
@@ -310,10 +310,7 @@ async fn the_signature_is_the_sdks_hmac_of_the_timestamp_and_raw_body() {
 async fn failed_deliveries_are_retried_with_back_off_then_given_up() {
     // Two failures, then accepted: three attempts, the last delivered.
     let (url, app) = receiver(SECRET, 2).await;
-    let emulator = emulator_sending_to(fast(
-        WebhookSettings::default().endpoint(WebhookEndpoint::new(&url)),
-    ))
-    .await;
+    let emulator = sending_to(&url, 3).await;
     emulator.enroll_totp("u1");
     emulator.webhooks_idle().await;
     assert_eq!(
@@ -337,12 +334,7 @@ async fn failed_deliveries_are_retried_with_back_off_then_given_up() {
 
     // A receiver that never accepts: the first try and the configured retries, no more.
     let (url, app) = receiver(SECRET, u32::MAX).await;
-    let emulator = emulator_sending_to(
-        WebhookSettings::default()
-            .endpoint(WebhookEndpoint::new(&url))
-            .retries(2, Duration::from_millis(5)),
-    )
-    .await;
+    let emulator = sending_to(&url, 2).await;
     emulator.enroll_totp("u1");
     emulator.webhooks_idle().await;
     assert_eq!(
@@ -359,12 +351,7 @@ async fn failed_deliveries_are_retried_with_back_off_then_given_up() {
 #[tokio::test]
 async fn a_receiver_with_another_secret_rejects_every_delivery() {
     let (url, app) = receiver("another-tenant-secret", 0).await;
-    let emulator = emulator_sending_to(
-        WebhookSettings::default()
-            .endpoint(WebhookEndpoint::new(&url))
-            .retries(1, Duration::from_millis(5)),
-    )
-    .await;
+    let emulator = sending_to(&url, 1).await;
     emulator.enroll_totp("u1");
     emulator.webhooks_idle().await;
     assert!(

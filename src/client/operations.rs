@@ -84,6 +84,23 @@ impl Authsignal {
         .await
     }
 
+    /// A `PATCH` with a JSON body, retried only if it was never sent.
+    async fn patch<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        url: reqwest::Url,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        self.write(
+            operation,
+            Method::PATCH,
+            url,
+            Some(body),
+            Repeatable::OnlyIfNotSent,
+        )
+        .await
+    }
+
     // ---- users -------------------------------------------------------------------------
 
     /// `getUser`: a user's enrollment and attributes. An unknown user is not an error: it
@@ -114,14 +131,7 @@ impl Authsignal {
     ) -> Result<UserAttributes> {
         const OP: &str = "updateUser";
         let url = self.user_url(OP, user_id)?.finish()?;
-        self.write(
-            OP,
-            Method::PATCH,
-            url,
-            Some(changes),
-            Repeatable::OnlyIfNotSent,
-        )
-        .await
+        self.patch(OP, url, changes).await
     }
 
     /// `deleteUser`: deletes a user and their authenticators.
@@ -251,14 +261,7 @@ impl Authsignal {
     ) -> Result<UserDevice> {
         const OP: &str = "updateDevice";
         let url = self.device_url(OP, user_id, device_id)?.finish()?;
-        self.write(
-            OP,
-            Method::PATCH,
-            url,
-            Some(update),
-            Repeatable::OnlyIfNotSent,
-        )
-        .await
+        self.patch(OP, url, update).await
     }
 
     /// `/users/{userId}/devices/{deviceId}`.
@@ -355,14 +358,7 @@ impl Authsignal {
     ) -> Result<ActionDetails> {
         const OP: &str = "updateAction";
         let url = self.action_url(OP, user_id, action, idempotency_key)?;
-        self.write(
-            OP,
-            Method::PATCH,
-            url,
-            Some(update),
-            Repeatable::OnlyIfNotSent,
-        )
-        .await
+        self.patch(OP, url, update).await
     }
 
     fn action_url(

@@ -21,16 +21,7 @@
 //! [`Fault::catalogue`] lists one fault of every kind under a stable name, for tests that
 //! must hold a behaviour for each (e.g. "every fault fails closed").
 //!
-//! # Bad tokens: the two shapes
-//!
-//! For a token that is malformed, forged or expired, `/validate` answers 200
-//! `{"isValid": false, "error": "Token is invalid."}` (or `"Token has expired."`); what the
-//! live API answers for such a token is not documented, and a client must survive both
-//! that and an error status. [`Fault::bad_token_rejected`] gives the other shape: 400 with
-//! the body every Server API error has (documented in Authsignal's server SDK error
-//! handling: `error`, `errorCode`, `errorDescription`), code `invalid_request` ("an invalid
-//! parameter or input"), the 200's `error` text as the description. Good tokens still
-//! validate. The status is assumed, the body shape is documented.
+//! [`Fault::bad_token_rejected`] explains the two shapes of a bad token's answer.
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -163,8 +154,17 @@ impl Fault {
     }
 
     /// For `validateChallenge`: a bad or expired token is answered 400 `invalid_request`
-    /// (the API's error body) instead of 200 `isValid: false`; good tokens validate as
-    /// ever. See [the module docs](self#bad-tokens-the-two-shapes).
+    /// instead of 200 `isValid: false`; good tokens, and user or action mismatches, answer
+    /// as ever.
+    ///
+    /// For a malformed, forged or expired token the emulator answers 200
+    /// `{"isValid": false, "error": "Token is invalid."}` (or `"Token has expired."`);
+    /// what the live API answers for such a token is not documented, and a client must
+    /// survive both that and an error status. This fault gives the other shape: 400 with
+    /// the body every Server API error has (documented in Authsignal's server SDK error
+    /// handling: `error`, `errorCode`, `errorDescription`), code `invalid_request` ("an
+    /// invalid parameter or input"), the 200's `error` text as the description. The status
+    /// is assumed, the body shape documented.
     pub fn bad_token_rejected() -> Self {
         Self::new(FaultKind::BadTokenRejected)
     }

@@ -80,33 +80,10 @@ mod tests {
     use super::*;
     use crate::UserActionState;
     use crate::emulator::clock::Timestamp;
-    use crate::emulator::rules::Outcome;
 
     fn record(user_id: &str, code: &str, key: &str, state: UserActionState) -> ActionRecord {
         let now = Timestamp::parse_rfc3339("2024-01-01T00:00:00Z").expect("a valid date");
-        ActionRecord {
-            user_id: user_id.to_owned(),
-            code: code.to_owned(),
-            idempotency_key: key.to_owned(),
-            state,
-            created_at: now,
-            updated_at: now,
-            state_updated_at: now,
-            verification_method: None,
-            verified_by: None,
-            rule: None,
-            redirect_url: None,
-            redirect_to_settings: false,
-            device_id: None,
-            outcome: Outcome::ChallengeRequired,
-            ip_address: None,
-            email: None,
-            phone_number: None,
-            custom: None,
-            scope: None,
-            failed_attempts: 0,
-            tracked: None,
-        }
+        ActionRecord::new(user_id, code, key, state, now)
     }
 
     #[test]

@@ -128,27 +128,18 @@ impl Store {
             self.saw_device(user_id, device, now);
         }
         self.actions.push(ActionRecord {
-            user_id: user_id.to_owned(),
-            code: code.to_owned(),
-            idempotency_key: key.clone(),
-            state,
-            created_at: now,
-            updated_at: now,
-            state_updated_at: now,
-            verification_method: None,
-            verified_by: None,
             rule,
             redirect_url: attributes.redirect_url,
             redirect_to_settings: attributes.redirect_to_settings == Some(true),
-            device_id: attributes.device_id.clone(),
+            device_id: attributes.device_id,
             outcome,
-            ip_address: attributes.ip_address.clone(),
-            email: attributes.email.clone(),
-            phone_number: attributes.phone_number.clone(),
-            custom: attributes.custom.clone(),
+            ip_address: attributes.ip_address,
+            email: attributes.email,
+            phone_number: attributes.phone_number,
+            custom: attributes.custom,
             scope: attributes.scope,
-            failed_attempts: 0,
             tracked: Some(response.clone()),
+            ..ActionRecord::new(user_id, code, &key, state, now)
         });
         self.notify_action(user_id, code, &key);
         Ok(response)

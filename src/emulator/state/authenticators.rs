@@ -118,18 +118,12 @@ impl Store {
         }
         let totp_secret = (method == VerificationMethod::AuthenticatorApp).then(totp::new_secret);
         let record = AuthenticatorRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_owned(),
-            method,
-            created_at: now,
             verified_at: Some(now),
-            last_verified_at: None,
             phone_number: request.phone_number,
             email: request.email,
             is_default,
             totp_secret,
-            passkey: None,
-            last_sms_channel: None,
+            ..AuthenticatorRecord::new(user_id, method, now)
         };
         let authenticator = Self::authenticator_view(&record);
         self.notify_created(&record, now);
@@ -224,22 +218,14 @@ impl Store {
             let is_default = !self.is_enrolled(&item.user_id);
             self.user_mut(&item.user_id);
             let record = AuthenticatorRecord {
-                id: uuid::Uuid::new_v4().to_string(),
-                user_id: item.user_id,
-                method: VerificationMethod::Passkey,
-                created_at: now,
                 verified_at: Some(now),
-                last_verified_at: None,
-                phone_number: None,
-                email: None,
                 is_default,
-                totp_secret: None,
                 passkey: Some(PasskeyCredential {
                     credential_id: item.credential_id,
                     name: item.name,
                     aaguid: item.aaguid,
                 }),
-                last_sms_channel: None,
+                ..AuthenticatorRecord::new(&item.user_id, VerificationMethod::Passkey, now)
             };
             self.notify_created(&record, now);
             self.authenticators.push(record);
@@ -264,18 +250,10 @@ impl Store {
         self.user_mut(user_id);
         let secret = totp::new_secret();
         let record = AuthenticatorRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_owned(),
-            method: VerificationMethod::AuthenticatorApp,
-            created_at: now,
             verified_at: Some(now),
-            last_verified_at: None,
-            phone_number: None,
-            email: None,
             is_default,
             totp_secret: Some(secret),
-            passkey: None,
-            last_sms_channel: None,
+            ..AuthenticatorRecord::new(user_id, VerificationMethod::AuthenticatorApp, now)
         };
         let enrollment = enrollment_of(&record);
         self.notify_created(&record, now);
@@ -311,18 +289,8 @@ impl Store {
         }
         self.user_mut(user_id);
         let record = AuthenticatorRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_owned(),
-            method: VerificationMethod::AuthenticatorApp,
-            created_at: now,
-            verified_at: None,
-            last_verified_at: None,
-            phone_number: None,
-            email: None,
-            is_default: false,
             totp_secret: Some(totp::new_secret()),
-            passkey: None,
-            last_sms_channel: None,
+            ..AuthenticatorRecord::new(user_id, VerificationMethod::AuthenticatorApp, now)
         };
         let enrollment = enrollment_of(&record);
         self.authenticators.push(record);

@@ -226,6 +226,25 @@ pub(crate) struct DeviceRecord {
 }
 
 impl AuthenticatorRecord {
+    /// A new authenticator of `method` for `user_id`, not yet verified, with a fresh id
+    /// and nothing else set.
+    pub(crate) fn new(user_id: &str, method: VerificationMethod, now: Timestamp) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_owned(),
+            method,
+            created_at: now,
+            verified_at: None,
+            last_verified_at: None,
+            phone_number: None,
+            email: None,
+            is_default: false,
+            totp_secret: None,
+            passkey: None,
+            last_sms_channel: None,
+        }
+    }
+
     pub(crate) fn is_verified(&self) -> bool {
         self.verified_at.is_some()
     }
@@ -264,6 +283,39 @@ pub(crate) struct ActionRecord {
 }
 
 impl ActionRecord {
+    /// An action in `state` since `now`, decided by no rule, with no context.
+    pub(crate) fn new(
+        user_id: &str,
+        code: &str,
+        idempotency_key: &str,
+        state: UserActionState,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            code: code.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+            state,
+            created_at: now,
+            updated_at: now,
+            state_updated_at: now,
+            verification_method: None,
+            verified_by: None,
+            rule: None,
+            redirect_url: None,
+            redirect_to_settings: false,
+            scope: None,
+            device_id: None,
+            outcome: Outcome::ChallengeRequired,
+            ip_address: None,
+            email: None,
+            phone_number: None,
+            custom: None,
+            failed_attempts: 0,
+            tracked: None,
+        }
+    }
+
     pub(crate) fn set_state(&mut self, state: UserActionState, now: Timestamp) {
         self.state = state;
         self.state_updated_at = now;

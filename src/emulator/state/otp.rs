@@ -7,7 +7,6 @@ use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::outbox::OutboxMessage;
 use super::super::random;
-use super::super::rules::Outcome;
 use super::super::tokens::{ActionRef, Tokens};
 use super::super::webhooks::LogKind;
 use super::{ActionRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store};
@@ -49,14 +48,7 @@ impl Store {
                 idempotency_key: Some(challenge.idempotency_key.clone()),
                 expires_at: Some(expires_at.unix_seconds().into()),
             };
-            self.outbox.push(outbox_message(&challenge, now));
-            self.notify_code_sent(
-                &challenge,
-                request.locale,
-                request.user_agent,
-                request.ip_address,
-                now,
-            );
+            self.send_code(&challenge, &request, now);
             return Ok(response);
         }
         let user = request.user_id.as_deref().and_then(|id| self.user(id));
@@ -100,14 +92,15 @@ impl Store {
         let challenge = OtpChallenge {
             id: uuid::Uuid::new_v4().to_string(),
             method,
-            sms_channel: request.sms_channel,
+            sms_channel: request.sms_channel.clone(),
             email,
             phone_number,
             code: new_code(),
-            user_id: request.user_id,
-            action: request.action,
+            user_id: request.user_id.clone(),
+            action: request.action.clone(),
             idempotency_key: request
                 .idempotency_key
+                .clone()
                 .filter(|key| !key.is_empty())
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             expires_at,
@@ -120,16 +113,21 @@ impl Store {
             idempotency_key: Some(challenge.idempotency_key.clone()),
             expires_at: Some(expires_at.unix_seconds().into()),
         };
-        self.outbox.push(outbox_message(&challenge, now));
-        self.notify_code_sent(
-            &challenge,
-            request.locale,
-            request.user_agent,
-            request.ip_address,
-            now,
-        );
+        self.send_code(&challenge, &request, now);
         self.challenges.push(challenge);
         Ok(response)
+    }
+
+    /// "Sends" `challenge`'s code: to the outbox, and to webhooks.
+    fn send_code(&mut self, challenge: &OtpChallenge, request: &ChallengeRequest, now: Timestamp) {
+        self.outbox.push(outbox_message(challenge, now));
+        self.notify_code_sent(
+            challenge,
+            request.locale.clone(),
+            request.user_agent.clone(),
+            request.ip_address.clone(),
+            now,
+        );
     }
 
     /// `verify`: a right, unexpired code verifies the challenge once. Wrong codes count;
@@ -265,27 +263,14 @@ impl Store {
             .is_none()
         {
             self.actions.push(ActionRecord {
-                user_id: request.user_id.clone(),
-                code: code.clone(),
-                idempotency_key: challenge.idempotency_key.clone(),
-                state,
-                created_at: now,
-                updated_at: now,
-                state_updated_at: now,
                 verification_method: challenge.verified.then(|| challenge.method.clone()),
-                verified_by: None,
-                rule: None,
-                redirect_url: None,
-                redirect_to_settings: false,
-                device_id: None,
-                outcome: Outcome::ChallengeRequired,
-                ip_address: None,
-                email: None,
-                phone_number: None,
-                custom: None,
-                scope: None,
-                failed_attempts: 0,
-                tracked: None,
+                ..ActionRecord::new(
+                    &request.user_id,
+                    &code,
+                    &challenge.idempotency_key,
+                    state,
+                    now,
+                )
             });
         }
         let token = tokens.challenge(
