@@ -140,9 +140,11 @@ impl EmulatorHandle {
     }
 
     /// Does what a person does on the pre-built UI at `url` (a track `url` of this
-    /// emulator): opens the page and types the current code of the user's authenticator
-    /// app. Returns where the UI sends the browser back to, the track's `redirectUrl` with
-    /// `token=`, for a test of an app to follow.
+    /// emulator): opens the page and types the code it asks for, the current code of the
+    /// user's authenticator app, or the code it sends by SMS or email (read from the
+    /// outbox). Returns where the UI sends the browser back to, the track's `redirectUrl`
+    /// with `token=` (or the settings page, for a track with `redirectToSettings`), for a
+    /// test of an app to follow.
     pub async fn complete_prebuilt_ui(&self, url: &str) -> Result<String, PrebuiltUiError> {
         super::ui::person::complete(self.shared(), url).await
     }
