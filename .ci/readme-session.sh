@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs the README's curl session against `cargo run --example payment_api`, so that the
-# commands the README shows keep working when pasted.
+# commands the README shows keep working when pasted, and checks each step's own answer:
+# the challenge, the verification, the other user's refusal and the payment.
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
@@ -23,7 +24,23 @@ text = open(sys.argv[1]).read()
 start = text.index("```sh\n# 1. A payment") + len("```sh\n")
 print(text[start:text.index("```", start)])
 PY
-(cd "$WORK" && bash -euo pipefail session.sh) | tee "$WORK/out.txt"
+(cd "$WORK" && bash -euo pipefail session.sh)
 echo
-grep -q '"status":"sent"' "$WORK/out.txt" || { echo "the README session did not end in a sent payment" >&2; exit 1; }
+
+expect() { # file, what it must contain, what the step is
+  grep -q -- "$2" "$WORK/$1" || { echo "step '$3': $1 lacks $2:" >&2; cat "$WORK/$1" >&2; exit 1; }
+}
+refuse() { # file, what it must not contain, what the step is
+  if grep -q -- "$2" "$WORK/$1"; then echo "step '$3': $1 has $2" >&2; cat "$WORK/$1" >&2; exit 1; fi
+}
+expect challenge.json '"code":"step_up_required"' "1. challenged"
+expect challenge.json '"token":"' "1. challenged"
+refuse challenge.json '"status":"sent"' "1. challenged"
+expect verified.json '"isVerified":true' "2. verified"
+expect stolen.json '"code":"step_up_failed"' "3. another user's attempt"
+refuse stolen.json '"status":"sent"' "3. another user's attempt"
+expect paid.json '"status":"sent"' "4. paid"
+expect paid.json '"steppedUp":true' "4. paid"
+expect metrics.txt 'authsignal_step_up_total{action="payment",outcome="verified"} 1' "5. metrics"
+expect metrics.txt 'authsignal_step_up_total{action="payment",outcome="refused"} 1' "5. metrics"
 echo "README session: ok"

@@ -16,8 +16,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::post;
 use axum_authsignal::emulator::{ActionConfig, Emulator, EmulatorHandle};
-use axum_authsignal::step_up::{StepUpLayer, UserId};
-use axum_authsignal::store::{MemoryStore, PendingChallenge, PendingChallengeStore};
+use axum_authsignal::step_up::{StepUpConfig, UserId};
+use axum_authsignal::store::{
+    MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind,
+};
 use axum_authsignal::{Authsignal, TrackAttributes, ValidateChallengeRequest};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use http::{Method, Request, StatusCode};
@@ -80,7 +82,7 @@ impl Env {
         let client = emulator.client();
         let gated = Router::new().route(
             "/withdraw",
-            post(ok).layer(StepUpLayer::new(client.clone(), ACTION)),
+            post(ok).layer(StepUpConfig::new(client.clone()).gate(ACTION)),
         );
         Self {
             emulator,
@@ -289,24 +291,33 @@ fn api_record() -> PendingChallenge {
         action: ACTION.into(),
         method: Method::POST,
         path_and_query: "/withdraw".into(),
+        media_type: Some("application/json".into()),
+        content_encoding: None,
         body_sha256: [7; 32],
         stashed: None,
+        verified: None,
     }
 }
 
 /// Keys shaped like the gate's (UUIDs), disjoint between tasks.
-fn key_pool() -> Vec<String> {
-    (0..KEY_POOL)
-        .map(|_| uuid::Uuid::new_v4().to_string())
-        .collect()
+fn key_pool() -> Vec<RecordKey> {
+    (0..KEY_POOL).map(|_| challenge_key(USER)).collect()
+}
+
+fn challenge_key(user: &str) -> RecordKey {
+    RecordKey::new(
+        RecordKind::Challenge,
+        user,
+        uuid::Uuid::new_v4().to_string(),
+    )
 }
 
 /// `ops` put-then-take cycles, each with the key and record the gate would hand over.
-async fn put_take(store: &MemoryStore, keys: &[String], record: &PendingChallenge, ops: u64) {
+async fn put_take(store: &MemoryStore, keys: &[RecordKey], record: &PendingChallenge, ops: u64) {
     const TTL: Duration = Duration::from_secs(600);
     for (_, key) in (0..ops).zip(keys.iter().cycle()) {
         store
-            .put(key.clone(), record.clone(), TTL)
+            .put(key, record.clone(), TTL)
             .await
             .expect("room in the store");
         let taken = store.take(key).await.expect("the memory store never fails");
@@ -324,19 +335,25 @@ fn store_throughput(c: &mut Criterion) {
     for held in [0_usize, 10_000] {
         // Room for the held records and the ones in flight: a full store would sweep on
         // every put and then refuse.
-        let store = Arc::new(MemoryStore::new(held + 2 * KEY_POOL + 16));
+        let store = Arc::new(
+            MemoryStore::builder()
+                .capacity(held + 2 * KEY_POOL + 16)
+                .per_user(KEY_POOL + 1)
+                .build(),
+        );
         rt.block_on(async {
-            for _ in 0..held {
-                let key = uuid::Uuid::new_v4().to_string();
+            for n in 0..held {
+                let key = challenge_key(&format!("user-{n}"));
                 store
-                    .put(key, api_record(), Duration::from_secs(3600))
+                    .put(&key, api_record(), Duration::from_secs(3600))
                     .await
                     .expect("room");
             }
         });
         assert_eq!(store.len(), held);
         for tasks in [1_u64, 2] {
-            let pools: Vec<Arc<Vec<String>>> = (0..tasks).map(|_| Arc::new(key_pool())).collect();
+            let pools: Vec<Arc<Vec<RecordKey>>> =
+                (0..tasks).map(|_| Arc::new(key_pool())).collect();
             let id = BenchmarkId::new(format!("{tasks}_task"), format!("{held}_held"));
             group.bench_function(id, |b| {
                 b.to_async(&rt).iter_custom(|iters| {

@@ -18,13 +18,14 @@ mod demo;
 use std::error::Error;
 
 use axum::extract::{FromRef, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{ActionConfig, EmulatorBuilder, EmulatorHandle, TotpEnrollment};
-use axum_authsignal::step_up::{SignIn, SignedIn};
+use axum_authsignal::step_up::{SignIn, SignedIn, StepUpConfig};
 use demo::{Sessions, escape, page};
 use serde::Deserialize;
 
@@ -100,7 +101,10 @@ impl FromRef<AppState> for SignIn {
 /// The app: `/` (who is signed in), the password form, and the step-up callback.
 pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -> Router {
     let state = AppState {
-        sign_in: SignIn::new(client, format!("{origin}/login/callback")),
+        sign_in: StepUpConfig::new(client)
+            .sign_in(format!("{origin}/login/callback"))
+            .build()
+            .expect("no cookie key is set, so a random one is made"),
         sessions: Sessions::default(),
     };
     let router = Router::new()
@@ -143,14 +147,14 @@ async fn login_page() -> impl IntoResponse {
 /// The password check, then the step-up decision.
 async fn login(
     State(state): State<AppState>,
-    headers: HeaderMap,
+    request: Parts,
     Form(form): Form<Credentials>,
 ) -> Response {
     if form.username != DEMO_USER || form.password != DEMO_PASSWORD {
         let body = page("Sign in", "<p id=\"error\">Wrong username or password.</p>");
         return (StatusCode::UNAUTHORIZED, body).into_response();
     }
-    match state.sign_in.start(&form.username, &headers).await {
+    match state.sign_in.start(&form.username, &request).await {
         // Authsignal let the sign-in through without a challenge.
         Ok(proof) => signed_in(&state, proof.user_id(), None),
         // A challenge (redirect to the pre-built UI, with the binding cookie) or a refusal.

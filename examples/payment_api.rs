@@ -28,7 +28,8 @@ use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{
     ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
 };
-use axum_authsignal::step_up::{ClientKind, StepUp, StepUpLayer};
+use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
+use metrics_exporter_prometheus::PrometheusBuilder;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -36,6 +37,13 @@ use serde_json::{Value, json};
 pub const DEMO_API_KEY: &str = "demo-api-key";
 /// The user behind the demo API key.
 pub const DEMO_USER: &str = "demo";
+/// A second demo API key, of another user, [`OTHER_USER`]: their tokens are not the
+/// demo user's.
+pub const OTHER_API_KEY: &str = "other-api-key";
+/// The user behind the second API key.
+pub const OTHER_USER: &str = "other";
+/// The API keys and their users: the app's own authentication, which the gate builds on.
+const API_KEYS: [(&str, &str); 2] = [(DEMO_API_KEY, DEMO_USER), (OTHER_API_KEY, OTHER_USER)];
 /// Payments above this amount are challenged.
 pub const THRESHOLD: f64 = 100.0;
 const ACTION: &str = "payment";
@@ -49,6 +57,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
     println!("\naxum-authsignal payment API demo\n");
     println!("  API       {origin}/payments  (Authorization: Bearer {DEMO_API_KEY})");
+    println!("            a second user's key: Bearer {OTHER_API_KEY}");
     println!("  step-up   payments above {THRESHOLD} answer 401 with a challenge token");
     let app = if demo::uses_authsignal() {
         println!("  backend   Authsignal, with the key in AUTHSIGNAL_SECRET_KEY");
@@ -62,7 +71,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         println!("  code      GET {origin}/demo/code gives the demo user's current code");
         app(emulator.client(), Some(emulator))
     };
+    // Prometheus can scrape the gate's counters at /metrics (feature `metrics`).
+    let metrics = PrometheusBuilder::new().install_recorder()?;
+    println!("  metrics   GET {origin}/metrics");
     println!();
+    let app = app.route(
+        "/metrics",
+        get(move || std::future::ready(metrics.render())),
+    );
     axum::serve(listener, app).await?;
     Ok(())
 }
@@ -80,23 +96,24 @@ async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHan
         .when(Condition::custom_above("amount", THRESHOLD));
     let emulator =
         demo::start_emulator(builder.action(ACTION, ActionConfig::allow().rule(rule))).await?;
-    emulator.enroll_totp(DEMO_USER);
+    for (_, user) in API_KEYS {
+        emulator.enroll_totp(user);
+    }
     Ok(emulator)
 }
 
 /// The API: `POST /payments` behind the gate, `GET /payments` to list them.
 pub fn app(client: Authsignal, emulator: Option<EmulatorHandle>) -> Router {
     let payments = Payments::default();
-    let gate = StepUpLayer::new(client, ACTION)
+    let step_up = StepUpConfig::builder(client)
         .client_kind(ClientKind::Api)
+        .user_id(|parts| user_of(&parts.headers))
+        .build();
+    let gate = step_up
+        .gate(ACTION)
         .custom_from_body(["amount", "currency"])
-        .user_id(|parts| user_of(&parts.headers));
-    let router = Router::new().route(
-        "/payments",
-        get(list)
-            .post(pay)
-            .layer(gate.methods([axum::http::Method::POST])),
-    );
+        .methods([axum::http::Method::POST]);
+    let router = Router::new().route("/payments", get(list).post(pay).layer(gate));
     demo::code_page(router, emulator, DEMO_USER).with_state(payments)
 }
 
@@ -107,7 +124,10 @@ fn user_of(headers: &HeaderMap) -> Option<String> {
         .to_str()
         .ok()?
         .strip_prefix("Bearer ")?;
-    (key == DEMO_API_KEY).then(|| DEMO_USER.to_owned())
+    API_KEYS
+        .iter()
+        .find(|(known, _)| *known == key)
+        .map(|(_, user)| (*user).to_owned())
 }
 
 #[derive(Clone, Default)]
@@ -137,6 +157,7 @@ async fn pay(
     let mut list = payments.0.lock().unwrap();
     let record = json!({
         "id": list.len() + 1,
+        "user": step_up.user_id(),
         "amount": payment.amount,
         "currency": payment.currency,
         "payee": payment.payee,
@@ -148,9 +169,18 @@ async fn pay(
     (StatusCode::CREATED, Json(record)).into_response()
 }
 
+/// The caller's own payments.
 async fn list(State(payments): State<Payments>, headers: HeaderMap) -> Response {
-    if user_of(&headers).is_none() {
+    let Some(user) = user_of(&headers) else {
         return StatusCode::UNAUTHORIZED.into_response();
-    }
-    Json(payments.0.lock().unwrap().clone()).into_response()
+    };
+    let own: Vec<Value> = payments
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|payment| payment["user"] == user.as_str())
+        .cloned()
+        .collect();
+    Json(own).into_response()
 }

@@ -20,7 +20,7 @@ mod demo;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
 
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -29,7 +29,7 @@ use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{
     ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule, TotpEnrollment,
 };
-use axum_authsignal::step_up::{StepUp, StepUpLayer};
+use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
 use demo::{Sessions, escape, page};
 use serde::Deserialize;
 
@@ -39,7 +39,13 @@ pub const DEMO_USER: &str = "demo";
 pub const DEMO_PASSWORD: &str = "demo";
 /// Withdrawals above this amount are challenged.
 pub const THRESHOLD: f64 = 1000.0;
-const ACTION: &str = "withdraw";
+
+/// The Authsignal action behind the withdrawal form.
+pub struct Withdraw;
+
+impl Action for Withdraw {
+    const CODE: &'static str = "withdraw";
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -106,7 +112,8 @@ async fn start_emulator(
         .name("Withdrawals above the threshold")
         .when(Condition::custom_above("amount", THRESHOLD));
     let emulator =
-        demo::start_emulator(builder.action(ACTION, ActionConfig::allow().rule(rule))).await?;
+        demo::start_emulator(builder.action(Withdraw::CODE, ActionConfig::allow().rule(rule)))
+            .await?;
     let enrollment = emulator.enroll_totp(DEMO_USER);
     Ok((emulator, enrollment))
 }
@@ -116,17 +123,22 @@ async fn start_emulator(
 pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -> Router {
     let state = AppState::default();
     let sessions = state.sessions.clone();
-    let gate = StepUpLayer::new(client, ACTION)
+    // Set once for the whole app; every gate made from it shares its store.
+    let step_up = StepUpConfig::builder(client)
         .redirect_origin(origin)
-        .custom_from_body(["amount"])
         .user_id(move |parts| sessions.user(&parts.headers))
+        .build();
+    let gate = step_up
+        .gate(Withdraw)
+        .custom_from_body(["amount"])
         // The form page (GET) is not the action; only the POST is tracked.
         .methods([Method::POST]);
     let router = Router::new()
         .route("/", get(sign_in_page))
         .route("/login", post(login))
         .route("/withdraw", get(withdraw_page).post(withdraw).layer(gate))
-        .route("/withdrawals", get(withdrawals));
+        .route("/withdrawals", get(withdrawals))
+        .route("/withdrawals/{id}", get(confirmation));
     demo::code_page(router, emulator, DEMO_USER).with_state(state)
 }
 
@@ -139,7 +151,8 @@ struct AppState {
 struct Withdrawal {
     user: String,
     amount: f64,
-    challenged: bool,
+    /// How the user stepped up, if they were challenged.
+    verified_with: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -198,10 +211,12 @@ async fn withdraw_page(State(state): State<AppState>, headers: HeaderMap) -> Res
 }
 
 /// Runs only once the gate let the request through: after `ALLOW`, or after the user
-/// completed the challenge for this very request.
+/// completed the challenge for this very request. It answers with a redirect to the
+/// confirmation (post/redirect/get), so that a refresh shows the confirmation again
+/// instead of sending the withdrawal again.
 async fn withdraw(
     State(state): State<AppState>,
-    step_up: StepUp,
+    step_up: StepUp<Withdraw>,
     Form(form): Form<WithdrawForm>,
 ) -> Response {
     let Some(amount) = form
@@ -217,20 +232,46 @@ async fn withdraw(
         );
         return (StatusCode::BAD_REQUEST, body).into_response();
     };
-    state.ledger.lock().unwrap().push(Withdrawal {
+    let mut ledger = state.ledger.lock().unwrap();
+    ledger.push(Withdrawal {
         user: step_up.user_id().to_owned(),
         amount,
-        challenged: step_up.was_challenged(),
+        verified_with: step_up.verification_method().map(ToString::to_string),
     });
-    let how = match step_up.verification_method() {
+    Redirect::to(&format!("/withdrawals/{}", ledger.len())).into_response()
+}
+
+/// The confirmation of one withdrawal, for its own user only.
+async fn confirmation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<usize>,
+) -> Response {
+    let Some(user) = state.sessions.user(&headers) else {
+        return Redirect::to("/").into_response();
+    };
+    let ledger = state.ledger.lock().unwrap();
+    let Some(withdrawal) = id
+        .checked_sub(1)
+        .and_then(|index| ledger.get(index))
+        .filter(|withdrawal| withdrawal.user == user)
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            page("Not found", "<p>No such withdrawal.</p>"),
+        )
+            .into_response();
+    };
+    let how = match &withdrawal.verified_with {
         Some(method) => format!("verified with {method}"),
         None => "no step-up needed".to_owned(),
     };
     page(
         "Withdrawal confirmed",
         &format!(
-            "<p id=\"confirmation\">Withdrawal of {amount:.2} confirmed ({how}).</p>\
-             <p><a href=\"/withdraw\">Another withdrawal</a> · <a href=\"/withdrawals\">Past withdrawals</a></p>"
+            "<p id=\"confirmation\">Withdrawal of {:.2} confirmed ({how}).</p>\
+             <p><a href=\"/withdraw\">Another withdrawal</a> · <a href=\"/withdrawals\">Past withdrawals</a></p>",
+            withdrawal.amount
         ),
     )
     .into_response()
@@ -250,7 +291,7 @@ async fn withdrawals(State(state): State<AppState>, headers: HeaderMap) -> Respo
             format!(
                 "<li class=\"withdrawal\">{:.2}{}</li>",
                 withdrawal.amount,
-                if withdrawal.challenged {
+                if withdrawal.verified_with.is_some() {
                     " (stepped up)"
                 } else {
                     ""

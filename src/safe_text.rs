@@ -14,12 +14,23 @@ pub(crate) fn excerpt(body: &[u8]) -> String {
         }
         Err(_) => redact_jwts(&String::from_utf8_lossy(body)),
     };
+    one_short_line(&text, EXCERPT_CHARS)
+}
+
+/// Text from outside (an error description Authsignal wrote, say) made safe to log: JWTs
+/// redacted, control characters (line breaks that would forge log lines included) made
+/// spaces, and cut to `max` characters.
+pub(crate) fn log_safe(text: &str, max: usize) -> String {
+    one_short_line(&redact_jwts(text), max)
+}
+
+fn one_short_line(text: &str, max: usize) -> String {
     let mut cut: String = text
         .chars()
         .map(|c| if c.is_control() { ' ' } else { c })
-        .take(EXCERPT_CHARS)
+        .take(max)
         .collect();
-    if text.chars().count() > EXCERPT_CHARS {
+    if text.chars().count() > max {
         cut.push('…');
     }
     cut
@@ -70,6 +81,31 @@ pub(crate) fn redact_jwts(text: &str) -> String {
     }
     out.push_str(rest);
     out
+}
+
+/// A URL with the value of every `token` query parameter (and any JWT) redacted: the
+/// pre-built UI's URL carries the track token.
+pub(crate) fn redact_url_token(url: &str) -> String {
+    let (before, query) = match url.split_once('?') {
+        Some((before, query)) => (before, query),
+        None => return redact_jwts(url),
+    };
+    let (query, fragment) = query
+        .split_once('#')
+        .map_or((query, None), |(q, f)| (q, Some(f)));
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((name, _)) if name.eq_ignore_ascii_case("token") => format!("{name}=[redacted]"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    let mut out = format!("{before}?{}", query.join("&"));
+    if let Some(fragment) = fragment {
+        out.push('#');
+        out.push_str(fragment);
+    }
+    redact_jwts(&out)
 }
 
 /// Replaces every double-quoted run of a decoder message by `"…"`: serde names fields in
@@ -137,6 +173,28 @@ mod tests {
         let cut = excerpt(body.as_bytes());
         assert_eq!(cut.chars().count(), EXCERPT_CHARS + 1);
         assert!(!cut.contains('\n'));
+    }
+
+    #[test]
+    fn outside_text_is_redacted_capped_and_kept_on_one_line() {
+        let text = "bad token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1In0.c2ln\nFAKE log line";
+        assert_eq!(log_safe(text, 100), "bad token [redacted] FAKE log line");
+        assert_eq!(
+            log_safe(&"a".repeat(500), 10),
+            format!("{}…", "a".repeat(10))
+        );
+    }
+
+    #[test]
+    fn url_tokens_are_redacted() {
+        assert_eq!(
+            redact_url_token("http://ui.example/challenge?a=1&token=abc.def&b=2#x"),
+            "http://ui.example/challenge?a=1&token=[redacted]&b=2#x"
+        );
+        assert_eq!(
+            redact_url_token("http://ui.example/x"),
+            "http://ui.example/x"
+        );
     }
 
     #[test]

@@ -2,13 +2,13 @@
 
 mod emulator_util;
 
-use axum_authsignal::emulator::{ActionConfig, MAX_ATTEMPTS, TOKEN_LIFETIME};
+use axum_authsignal::emulator::{ActionConfig, EmulatorHandle, MAX_ATTEMPTS, TOKEN_LIFETIME};
 use axum_authsignal::{
     TrackAttributes, UserActionState, ValidateChallengeRequest, VerificationMethod,
 };
 
 use emulator_util::{
-    builder, client_enroll_totp, client_verify_totp, start, t0, track, wrong_code,
+    builder, client_enroll_totp, client_verify_totp, failure_after, start, t0, track, wrong_code,
 };
 
 #[tokio::test]
@@ -23,12 +23,11 @@ async fn wrong_codes_count_until_the_challenge_fails() {
         assert_eq!(status, 200);
         assert_eq!(answer["isVerified"], false);
         assert!(answer.get("accessToken").is_none());
-        let reason = if attempt < MAX_ATTEMPTS {
-            "CODE_INVALID_OR_EXPIRED"
-        } else {
-            "MAX_ATTEMPTS_EXCEEDED"
-        };
-        assert_eq!(answer["failureReason"], reason, "attempt {attempt}");
+        assert_eq!(
+            answer["failureReason"],
+            failure_after(attempt),
+            "attempt {attempt}"
+        );
     }
     assert_eq!(
         emulator.action_state("u1", "withdraw", &tracked.idempotency_key),
@@ -75,6 +74,16 @@ async fn an_unenrolled_user_enrolls_and_verifies_with_the_track_token() {
         (status, &verified["isVerified"]),
         (200, &serde_json::Value::Bool(true))
     );
+    // The SDK's `userAuthenticator`: "only present when successfully verifying an
+    // authenticator during enrollment".
+    assert_eq!(
+        verified["userAuthenticator"]["userAuthenticatorId"],
+        enrollment["userAuthenticatorId"]
+    );
+    assert_eq!(
+        verified["userAuthenticator"]["verificationMethod"],
+        "AUTHENTICATOR_APP"
+    );
     let user = emulator.client().get_user("u1").await.unwrap();
     assert!(user.is_enrolled);
     assert_eq!(
@@ -96,6 +105,17 @@ async fn an_unenrolled_user_enrolls_and_verifies_with_the_track_token() {
         .await
         .unwrap();
     assert!(validated.is_valid);
+
+    // The next challenge with the same app enrolls nothing.
+    let again = track(&emulator, "u1", "signIn", None).await.token.unwrap();
+    let (_, verified) = client_verify_totp(
+        &emulator,
+        again.as_str(),
+        &emulator.totp_code("u1").unwrap(),
+    )
+    .await;
+    assert_eq!(verified["isVerified"], true);
+    assert!(verified.get("userAuthenticator").is_none(), "{verified}");
 }
 
 #[tokio::test]
@@ -170,8 +190,11 @@ async fn the_client_api_takes_a_good_bearer_token_not_the_secret() {
     );
 
     emulator.advance(TOKEN_LIFETIME);
-    let (status, _) = client_verify_totp(&emulator, token.as_str(), "123456").await;
+    let (status, body) = client_verify_totp(&emulator, token.as_str(), "123456").await;
     assert_eq!(status, 401, "an expired token");
+    // The code the Web SDK calls its `onTokenExpired` on.
+    assert_eq!(body["errorCode"], "expired_token", "{body}");
+    assert_eq!(body["error"], "expired_token", "{body}");
 }
 
 #[tokio::test]
@@ -198,51 +221,104 @@ async fn a_user_without_an_app_cannot_verify_a_code() {
     assert_eq!(body["errorCode"], "invalid_request");
 }
 
-#[tokio::test]
-async fn a_browser_on_another_origin_may_call_the_client_api() {
-    let emulator = start().await;
-    let http = reqwest::Client::new();
-    let url = format!("{}/client/verify/totp", emulator.api_url());
-    let preflight = http
-        .request(reqwest::Method::OPTIONS, &url)
+/// The preflight a browser sends before the Web SDK's `fetch` (a `POST` with
+/// `Authorization` and `Content-Type: application/json` is not a simple request).
+async fn preflight(emulator: &EmulatorHandle, path: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("{}{path}", emulator.api_url()),
+        )
         .header("origin", "http://localhost:3000")
         .header("access-control-request-method", "POST")
         .header(
             "access-control-request-headers",
-            "authorization, content-type",
+            "authorization,content-type",
         )
         .send()
         .await
+        .unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response
+        .headers()
+        .get(name)
+        .map(|value| value.to_str().unwrap())
+}
+
+#[tokio::test]
+async fn a_browser_on_another_origin_may_call_the_client_api() {
+    let emulator = start().await;
+    for path in [
+        "/client/verify/totp",
+        "/client/user-authenticators/totp",
+        "/client/user-authenticators/email-otp",
+        "/client/challenge/sms",
+        "/client/verify/sms",
+    ] {
+        let answer = preflight(&emulator, path).await;
+        assert!(answer.status().is_success(), "{path}: {}", answer.status());
+        assert_eq!(header(&answer, "access-control-allow-origin"), Some("*"));
+        let methods = header(&answer, "access-control-allow-methods").unwrap_or_default();
+        assert!(methods.contains("POST"), "{path}: {methods}");
+        let allowed = header(&answer, "access-control-allow-headers")
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        assert!(
+            allowed.contains("authorization") && allowed.contains("content-type"),
+            "{path}: {allowed}"
+        );
+        assert_eq!(header(&answer, "access-control-max-age"), Some("600"));
+        // The credential is the Bearer token, never a cookie.
+        assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+    }
+
+    // The actual requests, answered or refused, are readable from any origin.
+    let http = reqwest::Client::new();
+    let url = format!("{}/client/verify/totp", emulator.api_url());
+    emulator.enroll_totp("u1");
+    let token = track(&emulator, "u1", "withdraw", None)
+        .await
+        .token
         .unwrap();
-    assert_eq!(preflight.status().as_u16(), 204);
-    assert_eq!(preflight.headers()["access-control-allow-origin"], "*");
-    assert!(
-        preflight.headers()["access-control-allow-headers"]
-            .to_str()
-            .unwrap()
-            .contains("authorization")
-    );
-    let (status, _) = client_verify_totp(&emulator, "junk", "123456").await;
-    assert_eq!(status, 401);
-    let answer = http.post(&url).bearer_auth("junk").send().await.unwrap();
-    assert_eq!(
-        answer.headers()["access-control-allow-origin"],
-        "*",
-        "errors are readable too"
-    );
+    for (bearer, status) in [(token.as_str(), 200), ("junk", 401)] {
+        let answer = http
+            .post(&url)
+            .header("origin", "http://localhost:3000")
+            .header("content-type", "application/json")
+            .bearer_auth(bearer)
+            .body(r#"{"verificationCode":"000000"}"#)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), status);
+        assert_eq!(header(&answer, "access-control-allow-origin"), Some("*"));
+        assert_eq!(header(&answer, "access-control-allow-credentials"), None);
+    }
+    // A client route the emulator lacks is a JSON 404 a page can read.
+    let missing = http
+        .post(format!("{}/client/verify/passkey", emulator.api_url()))
+        .header("origin", "http://localhost:3000")
+        .bearer_auth(token.as_str())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+    assert_eq!(header(&missing, "access-control-allow-origin"), Some("*"));
+    let body: serde_json::Value = missing.json().await.unwrap();
+    assert_eq!(body["errorCode"], "not_found");
+
     // The Server API is not for browsers.
+    let server = preflight(&emulator, "/validate").await;
+    assert_eq!(header(&server, "access-control-allow-origin"), None);
     let server = http
-        .request(
-            reqwest::Method::OPTIONS,
-            format!("{}/validate", emulator.api_url()),
-        )
+        .post(format!("{}/validate", emulator.api_url()))
+        .header("origin", "http://localhost:3000")
+        .basic_auth(emulator.secret(), Some(""))
+        .json(&serde_json::json!({"token": "junk"}))
         .send()
         .await
         .unwrap();
-    assert!(
-        server
-            .headers()
-            .get("access-control-allow-origin")
-            .is_none()
-    );
+    assert_eq!(header(&server, "access-control-allow-origin"), None);
 }

@@ -48,6 +48,19 @@ fn path_of(origin: &str, url: &str) -> String {
     url.strip_prefix(origin).unwrap().to_owned()
 }
 
+fn location(response: &TestResponse) -> String {
+    response.header("location").to_str().unwrap().to_owned()
+}
+
+/// The text between `start` and the next `end`.
+fn between(text: &str, start: &str, end: &str) -> String {
+    let rest = text
+        .split(start)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no {start} in {text}"));
+    rest.split(end).next().unwrap().to_owned()
+}
+
 #[tokio::test]
 async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
     let (listener, origin) = listener();
@@ -83,11 +96,18 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
         .add_header("accept", NAVIGATION)
         .form(&[("amount", "50")])
         .await;
-    assert_eq!(small.status_code(), 200);
+    assert_eq!(small.status_code(), 303, "post/redirect/get");
+    let confirmation = location(&small);
+    let shown = server
+        .get(&confirmation)
+        .add_header("cookie", &session)
+        .await;
     assert!(
-        small
+        shown
             .text()
-            .contains("Withdrawal of 50.00 confirmed (no step-up needed)")
+            .contains("Withdrawal of 50.00 confirmed (no step-up needed)"),
+        "{}",
+        shown.text()
     );
 
     let large = server
@@ -98,43 +118,71 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
         .form(&[("amount", "2500")])
         .await;
     assert_eq!(large.status_code(), 303);
-    let ui = large.header("location").to_str().unwrap().to_owned();
+    let ui = location(&large);
     assert!(ui.starts_with(emulator.origin()));
 
+    // Back from the UI with the token: sent on to the clean URL with the resume cookie...
     let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
-    let resume_page = server
+    let returned = server
         .get(&path_of(&origin, &back))
         .add_header("cookie", &session)
         .add_header("accept", NAVIGATION)
         .await;
+    assert_eq!(returned.status_code(), 303, "{}", returned.text());
+    assert_eq!(location(&returned), format!("{origin}/withdraw"));
+    let resume_cookie = returned
+        .iter_headers_by_name("set-cookie")
+        .map(|value| {
+            value
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned()
+        })
+        .find(|pair| pair.starts_with("authsignal-resume="))
+        .expect("a resume cookie");
+    // ...where a page posts the form again, which runs the stashed withdrawal.
+    let resume_page = server
+        .get("/withdraw")
+        .add_header("cookie", format!("{session}; {resume_cookie}"))
+        .add_header("accept", NAVIGATION)
+        .await;
     assert_eq!(resume_page.status_code(), 200);
-    let action = resume_page
-        .text()
-        .split("action=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .replace("&amp;", "&");
-    let confirmed = server
-        .post(&action)
-        .add_header("cookie", &session)
-        .content_type("application/x-www-form-urlencoded")
-        .await;
-    assert_eq!(confirmed.status_code(), 200, "{}", confirmed.text());
-    assert!(
-        confirmed
-            .text()
-            .contains("Withdrawal of 2500.00 confirmed (verified with AUTHENTICATOR_APP)")
+    let html = resume_page.text();
+    let action = between(&html, "action=\"", "\"");
+    assert_eq!(action, format!("{origin}/withdraw"));
+    let field = format!(
+        "{}={}",
+        between(&html, "type=\"hidden\" name=\"", "\""),
+        between(&html, "value=\"", "\"")
     );
-    // Posting the resume form again does not withdraw twice.
-    let again = server
-        .post(&action)
+    let post_resume = || {
+        server
+            .post("/withdraw")
+            .add_header("cookie", &session)
+            .add_header("accept", NAVIGATION)
+            .content_type("application/x-www-form-urlencoded")
+            .bytes(field.clone().into())
+    };
+    let confirmed = post_resume().await;
+    assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
+    let shown = server
+        .get(&location(&confirmed))
         .add_header("cookie", &session)
-        .content_type("application/x-www-form-urlencoded")
         .await;
-    assert_eq!(again.status_code(), 403);
+    assert!(
+        shown
+            .text()
+            .contains("Withdrawal of 2500.00 confirmed (verified with AUTHENTICATOR_APP)"),
+        "{}",
+        shown.text()
+    );
+    // Posting the resume form again (a refresh) goes back to the form, withdrawing nothing.
+    let again = post_resume().await;
+    assert_eq!(again.status_code(), 303);
+    assert_eq!(location(&again), format!("{origin}/withdraw"));
 
     let list = server
         .get("/withdrawals")
@@ -189,6 +237,17 @@ async fn payment_api_custom_ui_flow() {
     assert_eq!(verified["isVerified"], true);
     let token = verified["accessToken"].as_str().unwrap();
 
+    // Another user, with an account of their own, cannot use the demo user's token.
+    let other_auth = format!("Bearer {}", payment_api::OTHER_API_KEY);
+    let stolen = server
+        .post("/payments")
+        .add_header("authorization", &other_auth)
+        .add_header("x-authsignal-token", token)
+        .json(&payment)
+        .await;
+    assert_eq!(stolen.status_code(), 403, "{}", stolen.text());
+    assert_eq!(stolen.json::<Value>()["code"], "step_up_failed");
+
     let paid = server
         .post("/payments")
         .add_header("authorization", &auth)
@@ -206,6 +265,12 @@ async fn payment_api_custom_ui_flow() {
         .await
         .json();
     assert_eq!(listed.as_array().unwrap().len(), 2);
+    let theirs: Value = server
+        .get("/payments")
+        .add_header("authorization", &other_auth)
+        .await
+        .json();
+    assert_eq!(theirs, json!([]), "each user sees only their own payments");
 }
 
 #[tokio::test]

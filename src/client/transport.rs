@@ -12,7 +12,10 @@ use tokio::time::Instant;
 use super::Authsignal;
 use super::error::{ApiError, DecodeError, Error};
 use super::retry::{Failure, Repeatable, retry_after};
-use crate::safe_text::{excerpt, scrub_quoted};
+use crate::safe_text::{EXCERPT_CHARS, excerpt, log_safe, scrub_quoted};
+
+/// How many characters of an error code an error keeps: known codes are short.
+const CODE_CHARS: usize = 64;
 
 /// The most of an answer's body that is read; a larger 2xx body is a decoding error.
 pub(crate) const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
@@ -165,10 +168,15 @@ fn api_error(operation: &'static str, answer: &Answer) -> ApiError {
         error_description: Option<String>,
         message: Option<String>,
     }
+    // Both come from outside and end up in logs: redacted, on one line, and bounded.
     let (code, description) = match serde_json::from_slice::<ErrorBody>(&answer.body) {
         Ok(body) => (
-            body.error_code.or(body.error),
-            body.error_description.or(body.message),
+            body.error_code
+                .or(body.error)
+                .map(|code| log_safe(&code, CODE_CHARS)),
+            body.error_description
+                .or(body.message)
+                .map(|text| log_safe(&text, EXCERPT_CHARS)),
         ),
         Err(_) if answer.body.trim_ascii().is_empty() => (None, None),
         Err(_) => (None, Some(excerpt(&answer.body))),

@@ -14,10 +14,12 @@ use super::webhooks::WebhookAttempt;
 #[non_exhaustive]
 pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
-    /// `clientVerifyTotp`, `clientEnrollTotp`, `emulatorOutbox`, `emulatorFaults`,
-    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`,
-    /// `uiSend`, `unknown`; or `webhookDelivery` for an attempt to deliver a webhook (a
-    /// request the emulator sent, not received).
+    /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
+    /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
+    /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `emulatorFaults`,
+    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
+    /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
+    /// the emulator sent, not received).
     pub operation: &'static str,
     /// The HTTP method.
     pub method: Method,
@@ -68,6 +70,12 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["sessions", "user", "revoke"]) => "revokeUserSessions",
         (&Method::POST, ["client", "verify", "totp"]) => "clientVerifyTotp",
         (&Method::POST, ["client", "user-authenticators", "totp"]) => "clientEnrollTotp",
+        (&Method::POST, ["client", "user-authenticators", "email-otp"]) => "clientEnrollEmailOtp",
+        (&Method::POST, ["client", "challenge", "email-otp"]) => "clientChallengeEmailOtp",
+        (&Method::POST, ["client", "verify", "email-otp"]) => "clientVerifyEmailOtp",
+        (&Method::POST, ["client", "user-authenticators", "sms"]) => "clientEnrollSms",
+        (&Method::POST, ["client", "challenge", "sms"]) => "clientChallengeSms",
+        (&Method::POST, ["client", "verify", "sms"]) => "clientVerifySms",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
@@ -142,6 +150,33 @@ mod tests {
                 "/v1/client/user-authenticators/totp",
                 "clientEnrollTotp",
             ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/email-otp",
+                "clientEnrollEmailOtp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/challenge/email-otp",
+                "clientChallengeEmailOtp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/email-otp",
+                "clientVerifyEmailOtp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/sms",
+                "clientEnrollSms",
+            ),
+            (
+                Method::POST,
+                "/v1/client/challenge/sms",
+                "clientChallengeSms",
+            ),
+            (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
+            (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::POST, "/v1/emulator/faults", "emulatorFaults"),
             (Method::DELETE, "/v1/emulator/faults", "emulatorFaults"),

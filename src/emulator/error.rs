@@ -43,6 +43,15 @@ impl HttpError {
         )
     }
 
+    /// 405 `method_not_allowed`.
+    pub(crate) fn method_not_allowed() -> Self {
+        Self::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "The route does not take this method.",
+        )
+    }
+
     /// 404 `not_found`.
     pub(crate) fn not_found(description: impl Into<String>) -> Self {
         Self::new(StatusCode::NOT_FOUND, "not_found", description)

@@ -1,6 +1,6 @@
 //! A local Authsignal emulator (feature `emulator`): the Server API, the client API of
-//! custom UIs (TOTP), the pre-built UI, webhooks, and test controls (clock, faults,
-//! latency, outbox, calls).
+//! custom UIs (authenticator app, email and SMS codes: what the Web SDK calls), the
+//! pre-built UI, webhooks, and test controls (clock, faults, latency, outbox, calls).
 //!
 //! It is a real HTTP server on a local port, so the code under test talks to it exactly
 //! as to Authsignal, through [`Authsignal`](crate::Authsignal) or any other client. It
@@ -78,22 +78,65 @@
 //!   `track` answers a token and a `url` to the pre-built UI in every state, as Authsignal
 //!   does. The same idempotency key tracked again answers the first answer. `getAction`
 //!   answers an `output` (an empty object).
-//! - **One-time codes** (`challenge`, `verify`, `claimChallenge`, `getChallenge`) go to an
-//!   [outbox](EmulatorHandle::outbox) (also [over HTTP](#emulator-only-extensions)):
-//!   6 digits from the OS random source, good for [`CODE_LIFETIME`], failing at the
-//!   [`MAX_ATTEMPTS`]th wrong code (`MAX_ATTEMPTS_EXCEEDED`).
+//! - **One-time codes** (`challenge`, `verify`, `claimChallenge`, `getChallenge`, and the
+//!   client API's email and SMS codes) go to an [outbox](EmulatorHandle::outbox) (also
+//!   [over HTTP](#emulator-only-extensions)): 6 digits from the OS random source, good for
+//!   [`CODE_LIFETIME`], failing at the [`MAX_ATTEMPTS`]th wrong code
+//!   (`MAX_ATTEMPTS_EXCEEDED`).
 //! - **Sessions** start from a token whose action succeeded; refreshing spends the refresh
 //!   token; failures are 400 `invalid_credential`.
-//! - **Client API** (Bearer = a challenge token): `POST /v1/client/user-authenticators/totp`
-//!   starts an authenticator-app enrollment (`{uri, secret, userAuthenticatorId, userId}`;
-//!   an enrolled user's token needs the `add:authenticators` scope), and
-//!   `POST /v1/client/verify/totp` `{verificationCode}` answers `{isVerified, accessToken}`
-//!   (or `failureReason`); [`MAX_ATTEMPTS`] wrong codes make the action `CHALLENGE_FAILED`.
-//!   Both answer CORS preflights and allow any origin (the credential is a Bearer token,
-//!   never a cookie), so a custom UI can call them from the app's page.
+//! - **Client API** (Bearer = a challenge token) for custom UIs: the authenticator app,
+//!   email and SMS codes, as the official Web SDK calls them. See
+//!   [below](#the-client-api-web-sdk).
 //! - **Pre-built UI** at `/ui/challenge`: see below.
 //! - **Webhooks** to the configured URLs, signed with `X-Signature-V2`: see
 //!   [`WebhookSettings`].
+//!
+//! # The client API (Web SDK)
+//!
+//! What a custom UI calls from the browser through `@authsignal/browser` (the Web SDK),
+//! with a challenge token (from `track`, or from a verification) as `Authorization:
+//! Bearer`. The SDK sends every call as `POST` with `Content-Type: application/json`,
+//! with no body for the app's `enroll` and for `challenge`, and reads every answer as JSON
+//! (an answer with an `error` member is an error to it).
+//!
+//! | SDK call | route | body | answer |
+//! |---|---|---|---|
+//! | `totp.enroll()` | `/v1/client/user-authenticators/totp` | none | `{userAuthenticatorId, userId, uri, secret}` |
+//! | `totp.verify({code})` | `/v1/client/verify/totp` | `{verificationCode}` | `{isVerified, accessToken?, failureReason?, userAuthenticator?}` |
+//! | `email.enroll({email})` | `/v1/client/user-authenticators/email-otp` | `{email}` | `{userAuthenticatorId, userId}`; a code to the outbox |
+//! | `email.challenge()` | `/v1/client/challenge/email-otp` | none (or `{userAuthenticatorId}`) | `{challengeId}`; a code to the outbox |
+//! | `email.verify({code})` | `/v1/client/verify/email-otp` | `{verificationCode}` | as `totp.verify` |
+//! | `sms.enroll({phoneNumber})` | `/v1/client/user-authenticators/sms` | `{phoneNumber}` | as `email.enroll` |
+//! | `sms.challenge()` | `/v1/client/challenge/sms` | none (or `{userAuthenticatorId}`) | as `email.challenge` |
+//! | `sms.verify({code})` | `/v1/client/verify/sms` | `{verificationCode}` | as `totp.verify` |
+//!
+//! Where each behaviour comes from: **D** documented by Authsignal (the client API
+//! reference and the Web SDK guide), **S** seen in the Web SDK's source or tests
+//! (`@authsignal/browser` 1.16.0, the version `tests/web_sdk/` pins; the SDK's own tests
+//! cover only the popup and passkeys), **A** assumed, for want of either.
+//!
+//! | behaviour | from |
+//! |---|---|
+//! | the routes, bodies and answers above | D, S |
+//! | `setToken` keeps the token in the page; every call sends it as Bearer | S |
+//! | a right code answers `accessToken`, a new token for the same action, and the SDK uses it for its next calls | D, S |
+//! | that token may manage authenticators: it carries `read:`, `add:`, `update:` and `remove:authenticators` beside the token's own scopes | D (the scope names are those `track` takes; which of them the real token carries is A) |
+//! | `userAuthenticator` only when the code completed an enrollment | D, S |
+//! | `failureReason` is `CODE_INVALID_OR_EXPIRED` or `MAX_ATTEMPTS_EXCEEDED` | D |
+//! | a user's first authenticator needs any token of theirs; another one needs `add:authenticators` (a `track` scope, or the token of a verification just made) | D |
+//! | enrolling email or SMS sends a code at once; `challenge` sends one to an enrolled authenticator (the default, else the oldest), and may be called again to resend | D |
+//! | only the newest code sent for an action by one channel is good, once, for [`CODE_LIFETIME`] | A |
+//! | wrong codes count against the action, whatever the method; the [`MAX_ATTEMPTS`]th fails it (`CHALLENGE_FAILED`), after which no code is sent | A |
+//! | an email needs an `@`, a phone number E.164 form (`+` and 6 to 15 digits) | A |
+//! | an expired token is 401 `expired_token` (the code the SDK's `onTokenExpired` waits for); any other bad token 401 `unauthorized` | S (the code), A (the status) |
+//! | a missing scope is 403 `forbidden`; a challenge with nothing enrolled, a verify with no code sent, a bad body, a code (or a verify) for a token whose action is blocked or in review: 400 `invalid_request` | A |
+//! | every answer, errors and unknown `/v1/client` routes (JSON 404) included, carries `Access-Control-Allow-Origin: *`; preflights allow `POST` with `Authorization` and `Content-Type`, cached 600 s; credentials are never allowed | S (what the SDK sends), A (the headers) |
+//!
+//! `launch(url, {mode: "redirect"})` only sets `window.location` to the track's `url`
+//! (S): it reaches the [pre-built UI](#the-pre-built-ui) unchanged. The SDK's passkey,
+//! security key, push, QR code, WhatsApp and magic-link calls are not emulated: they
+//! answer the JSON 404.
 //!
 //! # Tokens and `/validate`
 //!

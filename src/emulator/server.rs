@@ -31,13 +31,7 @@ pub(crate) fn app(shared: Arc<Shared>) -> Router {
     api::router(shared.clone())
         .merge(ui::router(shared))
         .fallback(|| async { HttpError::not_found("There is no such route.") })
-        .method_not_allowed_fallback(|| async {
-            HttpError::new(
-                http::StatusCode::METHOD_NOT_ALLOWED,
-                "method_not_allowed",
-                "The route does not take this method.",
-            )
-        })
+        .method_not_allowed_fallback(|| async { HttpError::method_not_allowed() })
 }
 
 /// Resolves when shutdown is asked for. A dropped sender (every handle gone) is not a

@@ -1,80 +1,239 @@
-//! `custom` values for Authsignal's rules, taken from the request body.
+//! `custom` values for Authsignal's rules, read from the request as the handler will read it.
+//!
+//! The values sent to Authsignal must be the values the handler acts on, or a request can
+//! be judged on one amount and pay another. So the body is read by the rules of axum's
+//! own extractors, and anything they would read differently, or that two readers could
+//! read differently, is refused before `track`:
+//!
+//! - `application/json` and `application/*+json` bodies are read as axum's `Json` reads
+//!   them; a key given twice (at any depth) is refused, since parsers disagree on which
+//!   copy wins;
+//! - `application/x-www-form-urlencoded` bodies are read as axum's `Form` reads them; a
+//!   field given twice is refused;
+//! - `GET` and `HEAD` requests are read from the query string, as `Form` does;
+//! - any other media type, a body with a non-identity `Content-Encoding`, or more than one
+//!   `Content-Type` is refused with 415.
 
+use std::collections::HashSet;
+use std::fmt;
 use std::sync::Arc;
 
 use bytes::Bytes;
+use http::Method;
 use http::header::CONTENT_TYPE;
 use http::request::Parts;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use super::answer::Refusal;
+use super::binding;
 use crate::client::types::CustomData;
 
-pub(crate) type CustomFn = Arc<dyn Fn(&Parts, &Bytes) -> Option<CustomData> + Send + Sync>;
+/// Computes `custom` from the request: `Ok(None)` sends nothing, `Err` refuses the request.
+pub(crate) type CustomFn =
+    Arc<dyn Fn(&Parts, &Bytes) -> Result<Option<CustomData>, Refusal> + Send + Sync>;
 
-/// The named top-level fields of a JSON or form body. A form value that reads as a number
-/// is sent as a number, so that a rule such as `amount > 1000` sees the same value
-/// whichever way the amount was posted.
-pub(crate) fn from_body(parts: &Parts, body: &Bytes, fields: &[String]) -> Option<CustomData> {
-    let content_type = parts
-        .headers
-        .get(CONTENT_TYPE)
-        .and_then(|value| value.to_str().ok())
-        .unwrap_or("")
-        .to_ascii_lowercase();
-    let mut custom = CustomData::new();
-    if content_type.starts_with("application/x-www-form-urlencoded") {
-        for (name, value) in form_urlencoded::parse(body) {
-            if fields.iter().any(|field| *field == name) && !custom.contains_key(name.as_ref()) {
-                custom.insert(name.into_owned(), form_value(&value));
-            }
-        }
-    } else if let Ok(Value::Object(json)) = serde_json::from_slice::<Value>(body) {
-        for field in fields {
-            if let Some(value) = json.get(field) {
-                custom.insert(field.clone(), value.clone());
-            }
-        }
+/// The named top-level fields of the request's JSON or form body (or query, for `GET`).
+/// A form value that reads as a finite number is sent as a number, so that a rule such as
+/// `amount > 1000` sees the same value whichever way the amount was posted.
+pub(crate) fn from_body(
+    parts: &Parts,
+    body: &Bytes,
+    fields: &[String],
+) -> Result<Option<CustomData>, Refusal> {
+    if matches!(parts.method, Method::GET | Method::HEAD) {
+        let query = parts.uri.query().unwrap_or("");
+        return from_form(query.as_bytes(), fields);
     }
-    (!custom.is_empty()).then_some(custom)
+    if binding::content_encoding(&parts.headers).is_some() {
+        return Err(Refusal::UnsupportedBody {
+            reason: "the body is encoded (Content-Encoding); send it as is",
+        });
+    }
+    // Two `Content-Type`s: axum reads the first, a proxy may read the last.
+    let media = match parts.headers.get_all(CONTENT_TYPE).iter().count() {
+        1 => binding::media_type(&parts.headers),
+        _ => None,
+    };
+    match media.as_deref() {
+        Some(media) if is_json(media) => from_json(body, fields),
+        Some("application/x-www-form-urlencoded") => from_form(body, fields),
+        _ => Err(Refusal::UnsupportedBody {
+            reason: "send the body as application/json or application/x-www-form-urlencoded, \
+                     with exactly one Content-Type",
+        }),
+    }
 }
 
-fn form_value(value: &str) -> Value {
-    value
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|number| number.is_finite())
-        .and_then(serde_json::Number::from_f64)
-        .map_or_else(|| Value::String(value.to_owned()), Value::Number)
+/// The media types axum's `Json` accepts.
+fn is_json(media: &str) -> bool {
+    media == "application/json"
+        || media
+            .strip_prefix("application/")
+            .is_some_and(|subtype| subtype.ends_with("+json"))
+}
+
+fn from_json(body: &[u8], fields: &[String]) -> Result<Option<CustomData>, Refusal> {
+    let Strict(value) = serde_json::from_slice::<Strict>(body).map_err(|err| {
+        if err.to_string().starts_with(DUPLICATE_KEY) {
+            Refusal::MalformedBody {
+                reason: "a JSON key is given twice",
+            }
+        } else {
+            Refusal::MalformedBody {
+                reason: "the body is not valid JSON",
+            }
+        }
+    })?;
+    let Value::Object(object) = value else {
+        return Ok(None);
+    };
+    let custom: CustomData = fields
+        .iter()
+        .filter_map(|field| Some((field.clone(), object.get(field)?.clone())))
+        .collect();
+    Ok((!custom.is_empty()).then_some(custom))
+}
+
+fn from_form(form: &[u8], fields: &[String]) -> Result<Option<CustomData>, Refusal> {
+    let mut seen = HashSet::new();
+    let mut custom = CustomData::new();
+    for (name, value) in form_urlencoded::parse(form) {
+        if !seen.insert(name.clone()) {
+            return Err(Refusal::MalformedBody {
+                reason: "a form field is given twice",
+            });
+        }
+        if fields.iter().any(|field| *field == name) {
+            custom.insert(name.into_owned(), form_value(&value)?);
+        }
+    }
+    Ok((!custom.is_empty()).then_some(custom))
+}
+
+/// A form value as a rule sees it: a number when it reads as one. `inf` or `NaN` read as
+/// numbers to the handler's `f64` but cannot be sent as one: refused.
+fn form_value(value: &str) -> Result<Value, Refusal> {
+    match value.parse::<f64>() {
+        Ok(number) => serde_json::Number::from_f64(number)
+            .map(Value::Number)
+            .ok_or(Refusal::MalformedBody {
+                reason: "a number in the form is not finite",
+            }),
+        Err(_) => Ok(Value::String(value.to_owned())),
+    }
+}
+
+const DUPLICATE_KEY: &str = "duplicate key";
+
+/// A JSON value that refuses objects with a key given twice, at any depth.
+struct Strict(Value);
+
+impl<'de> Deserialize<'de> for Strict {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_any(StrictVisitor).map(Strict)
+    }
+}
+
+struct StrictVisitor;
+
+impl<'de> Visitor<'de> for StrictVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(value.into())
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(Strict(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = serde_json::Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            if object.contains_key(&key) {
+                return Err(de::Error::custom(DUPLICATE_KEY));
+            }
+            let Strict(value) = map.next_value()?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn parts(content_type: &str) -> Parts {
-        http::Request::builder()
-            .header(CONTENT_TYPE, content_type)
-            .body(())
-            .unwrap()
-            .into_parts()
-            .0
+    fn request(method: &str, uri: &str, headers: &[(&str, &str)]) -> Parts {
+        let mut builder = http::Request::builder().method(method).uri(uri);
+        for (name, value) in headers {
+            builder = builder.header(*name, *value);
+        }
+        builder.body(()).unwrap().into_parts().0
+    }
+
+    fn post(content_type: &str) -> Parts {
+        request("POST", "/w", &[("content-type", content_type)])
+    }
+
+    fn fields() -> Vec<String> {
+        vec!["amount".into(), "currency".into()]
+    }
+
+    fn read(parts: &Parts, body: &'static [u8]) -> Result<Option<CustomData>, Refusal> {
+        from_body(parts, &Bytes::from_static(body), &fields())
     }
 
     #[test]
     fn json_and_form_bodies_give_the_same_values() {
-        let fields = ["amount".to_owned(), "currency".to_owned()];
-        let json = from_body(
-            &parts("application/json"),
-            &Bytes::from_static(br#"{"amount":1500,"currency":"NZD","other":1}"#),
-            &fields,
+        let json = read(
+            &post("application/json"),
+            br#"{"amount":1500,"currency":"NZD","other":1}"#,
         )
+        .unwrap()
         .unwrap();
-        let form = from_body(
-            &parts("application/x-www-form-urlencoded"),
-            &Bytes::from_static(b"amount=1500&currency=NZD&other=1"),
-            &fields,
+        let form = read(
+            &post("application/x-www-form-urlencoded"),
+            b"amount=1500&currency=NZD&other=1",
         )
+        .unwrap()
         .unwrap();
         assert_eq!(json.get("amount").and_then(Value::as_f64), Some(1500.0));
         assert_eq!(form.get("amount").and_then(Value::as_f64), Some(1500.0));
@@ -83,23 +242,116 @@ mod tests {
     }
 
     #[test]
-    fn other_bodies_give_nothing() {
-        let fields = ["amount".to_owned()];
-        assert_eq!(
-            from_body(
-                &parts("text/plain"),
-                &Bytes::from_static(b"amount=1"),
-                &fields
+    fn json_types_are_read_as_axum_reads_them() {
+        for media in [
+            "application/json",
+            "Application/JSON; charset=utf-8",
+            "application/merge-patch+json",
+        ] {
+            let custom = read(&post(media), br#"{"amount":5}"#).unwrap().unwrap();
+            assert_eq!(custom["amount"], 5, "{media}");
+        }
+    }
+
+    #[test]
+    fn get_requests_are_read_from_the_query_as_form_does() {
+        let custom = read(&request("GET", "/w?amount=5000", &[]), b"")
+            .unwrap()
+            .unwrap();
+        assert_eq!(custom["amount"], 5000.0);
+    }
+
+    #[test]
+    fn each_media_type_is_read_as_its_own_extractor_reads_it() {
+        // The bytes the security review used: a form reader sees amount=5000, a JSON
+        // reader 1000000. Each is read as its type says, and the retry is bound to that
+        // type (binding.rs), so the handler cannot read the other value.
+        let body: &'static [u8] = br#"{"amount":1000000,"payee":"x","z":"&amount=5000&"}"#;
+        let as_form = read(&post("application/x-www-form-urlencoded"), body)
+            .unwrap()
+            .unwrap();
+        assert_eq!(as_form["amount"], 5000.0);
+        let as_json = read(&post("application/json"), body).unwrap().unwrap();
+        assert_eq!(as_json["amount"], 1_000_000);
+    }
+
+    #[test]
+    fn what_two_readers_could_read_differently_is_refused() {
+        let cases: &[(Parts, &'static [u8])] = &[
+            (post("application/json"), br#"{"amount":1,"amount":5000}"#),
+            (post("application/json"), br#"{"a":{"b":1,"b":2}}"#),
+            (post("application/json"), br#"[{"a":1,"a":2}]"#),
+            (post("application/json"), b"{not json"),
+            (post("application/json"), b""),
+            (
+                post("application/x-www-form-urlencoded"),
+                b"amount=1&amount=5000",
             ),
-            None
-        );
-        assert_eq!(
-            from_body(
-                &parts("application/json"),
-                &Bytes::from_static(b"[1]"),
-                &fields
+            (request("GET", "/w?amount=1&amount=5000", &[]), b""),
+            (post("text/plain"), b"amount=5000"),
+            (post("application/xml"), b"<amount>5000</amount>"),
+            (post("multipart/form-data; boundary=x"), b"--x--"),
+            (request("POST", "/w", &[]), br#"{"amount":5000}"#),
+            (
+                request(
+                    "POST",
+                    "/w",
+                    &[
+                        ("content-type", "application/json"),
+                        ("content-type", "application/x-www-form-urlencoded"),
+                    ],
+                ),
+                br#"{"amount":5000}"#,
             ),
-            None
+            (
+                request(
+                    "POST",
+                    "/w",
+                    &[
+                        ("content-type", "application/json"),
+                        ("content-encoding", "gzip"),
+                    ],
+                ),
+                br#"{"amount":5000}"#,
+            ),
+        ];
+        for (parts, body) in cases {
+            let result = read(parts, body);
+            assert!(
+                result.is_err(),
+                "{} {:?} {:?}: {result:?}",
+                parts.method,
+                parts.headers,
+                String::from_utf8_lossy(body)
+            );
+        }
+    }
+
+    #[test]
+    fn non_finite_form_numbers_are_refused() {
+        for body in [&b"amount=inf"[..], b"amount=NaN", b"amount=-infinity"] {
+            assert!(
+                read(&post("application/x-www-form-urlencoded"), body).is_err(),
+                "{body:?}"
+            );
+        }
+        let custom = read(&post("application/x-www-form-urlencoded"), b"currency=info")
+            .unwrap()
+            .unwrap();
+        assert_eq!(custom["currency"], "info");
+    }
+
+    #[test]
+    fn identity_encoding_and_non_objects_are_fine() {
+        let parts = request(
+            "POST",
+            "/w",
+            &[
+                ("content-type", "application/json"),
+                ("content-encoding", "identity"),
+            ],
         );
+        assert!(read(&parts, br#"{"amount":5}"#).unwrap().is_some());
+        assert_eq!(read(&post("application/json"), b"[1]").unwrap(), None);
     }
 }

@@ -1,22 +1,43 @@
-//! [`StepUp`]: the proof a handler receives, its extractor, and [`StepUpValidator`] for
-//! handlers without the layer.
+//! [`StepUp`]: the proof a handler receives, its extractor, and its rejection.
 
-use std::sync::Arc;
+use std::marker::PhantomData;
 
 use axum::extract::{FromRequestParts, OptionalFromRequestParts};
 use axum::response::{IntoResponse, Response};
+use http::StatusCode;
 use http::request::Parts;
-use http::{HeaderName, StatusCode};
 
-use super::layer::{CHALLENGE_TTL, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, PartsFn, UserId};
-use super::respond::{self, Problem};
-use super::token::{self, FoundToken};
-use super::verify::{self, Rejected};
-use crate::client::Authsignal;
+use super::action::{ActionCode, AnyAction, ExpectedAction};
+use super::answer::Refusal;
+use super::negotiate::ClientKind;
+use super::respond::{Audience, Problem, Responder};
+use super::validator::StepUpValidator;
 use crate::client::types::{TrackResponse, ValidateChallengeResponse, VerificationMethod};
-use crate::store::{MemoryStore, PendingChallenge, PendingChallengeStore, StoreError};
+
+/// What the gate puts in the request's extensions for the handler, whatever action type
+/// the handler asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Proof {
+    action: ActionCode,
+    user_id: String,
+    outcome: StepUpOutcome,
+}
+
+impl Proof {
+    pub(crate) fn new(action: ActionCode, user_id: &str, outcome: StepUpOutcome) -> Self {
+        Self {
+            action,
+            user_id: user_id.to_owned(),
+            outcome,
+        }
+    }
+}
 
 /// Proof that the gate let this request through, for the handler.
+///
+/// `StepUp` (that is, `StepUp<AnyAction>`) accepts the proof of any action;
+/// `StepUp<Withdraw>`, for an [`Action`](super::Action) type `Withdraw`, only the proof of
+/// that action: behind another action's gate it refuses with a 500 that names both.
 ///
 /// ```
 /// use axum::{Router, routing::post};
@@ -27,11 +48,29 @@ use crate::store::{MemoryStore, PendingChallenge, PendingChallengeStore, StoreEr
 /// }
 /// let app: Router = Router::new().route("/withdraw", post(withdraw));
 /// ```
-#[derive(Debug, Clone)]
-pub struct StepUp {
-    action: String,
-    user_id: String,
-    outcome: StepUpOutcome,
+pub struct StepUp<A = AnyAction> {
+    proof: Proof,
+    action: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for StepUp<A> {
+    fn clone(&self) -> Self {
+        Self {
+            proof: self.proof.clone(),
+            action: PhantomData,
+        }
+    }
+}
+
+impl<A> std::fmt::Debug for StepUp<A> {
+    // The outcome's own Debug keeps tokens out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUp")
+            .field("action", &self.proof.action)
+            .field("user_id", &self.proof.user_id)
+            .field("outcome", &self.proof.outcome)
+            .finish()
+    }
 }
 
 /// How the request got through the gate.
@@ -42,37 +81,36 @@ pub enum StepUpOutcome {
     Allowed(TrackResponse),
     /// The user completed a challenge and its token validated for this request.
     Verified(ValidateChallengeResponse),
-    /// Authsignal failed and the route was configured to fail open.
+    /// Authsignal was out and the route was configured to fail open.
     FailedOpen,
 }
 
-impl StepUp {
-    pub(crate) fn new(action: &str, user_id: &str, outcome: StepUpOutcome) -> Self {
+impl<A> StepUp<A> {
+    pub(crate) fn from_proof(proof: Proof) -> Self {
         Self {
-            action: action.to_owned(),
-            user_id: user_id.to_owned(),
-            outcome,
+            proof,
+            action: PhantomData,
         }
     }
 
     /// The action tracked.
     pub fn action(&self) -> &str {
-        &self.action
+        self.proof.action.as_str()
     }
 
     /// The user who passed.
     pub fn user_id(&self) -> &str {
-        &self.user_id
+        &self.proof.user_id
     }
 
     /// How the request got through, with Authsignal's answer.
     pub fn outcome(&self) -> &StepUpOutcome {
-        &self.outcome
+        &self.proof.outcome
     }
 
     /// The idempotency key of the tracked action (none when failed open).
     pub fn idempotency_key(&self) -> Option<&str> {
-        match &self.outcome {
+        match &self.proof.outcome {
             StepUpOutcome::Allowed(track) => Some(&track.idempotency_key),
             StepUpOutcome::Verified(validation) => validation.idempotency_key.as_deref(),
             StepUpOutcome::FailedOpen => None,
@@ -81,7 +119,7 @@ impl StepUp {
 
     /// How the user was verified, when a challenge was completed.
     pub fn verification_method(&self) -> Option<&VerificationMethod> {
-        match &self.outcome {
+        match &self.proof.outcome {
             StepUpOutcome::Verified(validation) => validation.verification_method.as_ref(),
             _ => None,
         }
@@ -89,61 +127,64 @@ impl StepUp {
 
     /// Whether the user completed a challenge for this request.
     pub fn was_challenged(&self) -> bool {
-        matches!(self.outcome, StepUpOutcome::Verified(_))
+        matches!(self.proof.outcome, StepUpOutcome::Verified(_))
     }
 
-    /// Whether the request got through only because Authsignal failed and the route
+    /// Whether the user has an authenticator: Authsignal's `isEnrolled` when it allowed
+    /// the action, true after a completed challenge, false (unknown) when failed open.
+    pub fn is_enrolled(&self) -> bool {
+        match &self.proof.outcome {
+            StepUpOutcome::Allowed(track) => track.is_enrolled,
+            StepUpOutcome::Verified(_) => true,
+            StepUpOutcome::FailedOpen => false,
+        }
+    }
+
+    /// Whether the request got through only because Authsignal was out and the route
     /// fails open.
     pub fn failed_open(&self) -> bool {
-        matches!(self.outcome, StepUpOutcome::FailedOpen)
+        matches!(self.proof.outcome, StepUpOutcome::FailedOpen)
     }
 }
 
-/// Why [`StepUp`] could not be extracted. The handler does not run.
+/// Why [`StepUp`] (or [`SignedIn`](super::SignedIn)) could not be extracted. The handler
+/// does not run. It answers like the gate: problem+json for API clients, a small HTML page
+/// for a browser navigation, or the configuration's own answer.
 #[derive(Debug)]
-#[non_exhaustive]
-pub enum StepUpRejection {
-    /// Neither a [`StepUpLayer`](super::StepUpLayer) nor a [`StepUpValidator`] is on the
-    /// route: a server misconfiguration (500).
-    MissingLayer,
-    /// The standalone validator found no token (401).
-    TokenRequired,
-    /// The token cannot be one (400).
-    MalformedToken,
-    /// No authenticated user (401).
-    NoUser,
-    /// The token did not validate for this user and action, or was used before (403).
-    VerificationFailed,
-    /// Authsignal or the store failed (503).
-    Unavailable,
+pub struct StepUpRejection {
+    refusal: Refusal,
+    audience: Audience,
+    responder: Responder,
 }
 
 impl StepUpRejection {
-    fn problem(&self) -> Problem {
-        match self {
-            Self::MissingLayer => respond::missing_layer(),
-            Self::TokenRequired => respond::token_required(),
-            Self::MalformedToken => respond::malformed_token(),
-            Self::NoUser => respond::no_user(),
-            Self::VerificationFailed => respond::verification_failed(),
-            Self::Unavailable => respond::unavailable(DEFAULT_RETRY_AFTER),
+    pub(crate) fn new(refusal: Refusal, audience: Audience, responder: Responder) -> Self {
+        Self {
+            refusal,
+            audience,
+            responder,
         }
+    }
+
+    /// Why: the gate's refusal.
+    pub fn refusal(&self) -> &Refusal {
+        &self.refusal
     }
 
     /// The status the rejection answers with.
     pub fn status(&self) -> StatusCode {
-        self.problem().status()
+        self.refusal.status()
     }
 
-    /// The JSON body the rejection answers with.
+    /// The problem+json body the rejection answers an API client with.
     pub fn body_text(&self) -> String {
-        self.problem().body().to_string()
+        Problem::of(&self.refusal).body().to_string()
     }
 }
 
 impl std::fmt::Display for StepUpRejection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.body_text())
+        std::fmt::Display::fmt(&self.refusal, f)
     }
 }
 
@@ -151,161 +192,71 @@ impl std::error::Error for StepUpRejection {}
 
 impl IntoResponse for StepUpRejection {
     fn into_response(self) -> Response {
-        self.problem().into_response()
+        self.responder.refuse(self.refusal, self.audience)
     }
 }
 
-impl<S: Send + Sync> FromRequestParts<S> for StepUp {
+impl<S: Send + Sync, A: ExpectedAction> FromRequestParts<S> for StepUp<A> {
     type Rejection = StepUpRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        if let Some(proof) = parts.extensions.get::<StepUp>() {
-            return Ok(proof.clone());
+        let proof = match parts.extensions.get::<Proof>() {
+            Some(proof) => proof.clone(),
+            None => match parts.extensions.get::<StepUpValidator>().cloned() {
+                Some(validator) => validator.validate(parts).await?,
+                None => {
+                    let audience = Audience::of(ClientKind::Auto, &parts.headers);
+                    return Err(StepUpRejection::new(
+                        Refusal::MissingLayer,
+                        audience,
+                        Responder::default(),
+                    ));
+                }
+            },
+        };
+        if let Some(expected) = A::expected() {
+            if proof.action.as_str() != expected {
+                tracing::error!(
+                    expected,
+                    found = proof.action.as_str(),
+                    "a handler asks for another action's step-up proof"
+                );
+                let audience = Audience::of(ClientKind::Auto, &parts.headers);
+                let refusal = Refusal::WrongAction {
+                    expected,
+                    found: proof.action.as_str().to_owned(),
+                };
+                return Err(StepUpRejection::new(
+                    refusal,
+                    audience,
+                    Responder::default(),
+                ));
+            }
         }
-        match parts.extensions.get::<StepUpValidator>().cloned() {
-            Some(validator) => validator.validate(parts).await,
-            None => Err(StepUpRejection::MissingLayer),
-        }
+        Ok(StepUp::from_proof(proof))
     }
 }
 
 /// `Option<StepUp>`: `None` when no layer ran and no token came; a token that is given
 /// must still be valid.
-impl<S: Send + Sync> OptionalFromRequestParts<S> for StepUp {
+impl<S: Send + Sync, A: ExpectedAction> OptionalFromRequestParts<S> for StepUp<A> {
     type Rejection = StepUpRejection;
 
     async fn from_request_parts(
         parts: &mut Parts,
         state: &S,
     ) -> Result<Option<Self>, Self::Rejection> {
-        match <StepUp as FromRequestParts<S>>::from_request_parts(parts, state).await {
+        match <StepUp<A> as FromRequestParts<S>>::from_request_parts(parts, state).await {
             Ok(proof) => Ok(Some(proof)),
-            Err(StepUpRejection::MissingLayer | StepUpRejection::TokenRequired) => Ok(None),
+            Err(rejection)
+                if matches!(
+                    rejection.refusal,
+                    Refusal::MissingLayer | Refusal::TokenRequired
+                ) =>
+            {
+                Ok(None)
+            }
             Err(rejection) => Err(rejection),
         }
-    }
-}
-
-/// Validates a step-up token in the [`StepUp`] extractor itself, for handlers that run
-/// without [`StepUpLayer`](super::StepUpLayer): add it as an `Extension` on the route.
-///
-/// It checks the token server-side for the user and the action, and lets each token
-/// through once (it records spent tokens in its store). Unlike the layer it cannot bind
-/// the token to the request that was challenged, since it never saw that request: put the
-/// layer in front of anything that moves money.
-///
-/// ```
-/// use axum::{Extension, Router, routing::post};
-/// use axum_authsignal::{Authsignal, step_up::{StepUp, StepUpValidator}};
-///
-/// let client = Authsignal::new("secret").unwrap();
-/// async fn change_payout(step_up: StepUp) -> &'static str { "changed" }
-/// let app: Router = Router::new()
-///     .route("/payout-account", post(change_payout))
-///     .layer(Extension(StepUpValidator::new(client, "changePayoutAccount")));
-/// ```
-#[derive(Clone)]
-pub struct StepUpValidator {
-    client: Authsignal,
-    action: String,
-    user_id: PartsFn,
-    token_header: HeaderName,
-    spent: Arc<dyn PendingChallengeStore>,
-}
-
-impl std::fmt::Debug for StepUpValidator {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("StepUpValidator")
-            .field("action", &self.action)
-            .field("client", &self.client)
-            .field("token_header", &self.token_header)
-            .finish_non_exhaustive()
-    }
-}
-
-impl StepUpValidator {
-    /// A validator for `action`; the user comes from the [`UserId`] extension, the token
-    /// from [`DEFAULT_TOKEN_HEADER`].
-    pub fn new(client: Authsignal, action: impl Into<String>) -> Self {
-        Self {
-            client,
-            action: action.into(),
-            user_id: Arc::new(|parts| parts.extensions.get::<UserId>().map(|u| u.0.clone())),
-            token_header: HeaderName::from_static(DEFAULT_TOKEN_HEADER),
-            spent: Arc::new(MemoryStore::default()),
-        }
-    }
-
-    /// How to find the user.
-    #[must_use]
-    pub fn user_id(
-        mut self,
-        find: impl Fn(&Parts) -> Option<String> + Send + Sync + 'static,
-    ) -> Self {
-        self.user_id = Arc::new(find);
-        self
-    }
-
-    /// The header the token comes in.
-    #[must_use]
-    pub fn token_header(mut self, header: HeaderName) -> Self {
-        self.token_header = header;
-        self
-    }
-
-    /// Where spent tokens are remembered; share one between instances of the app.
-    #[must_use]
-    pub fn store(mut self, store: Arc<dyn PendingChallengeStore>) -> Self {
-        self.spent = store;
-        self
-    }
-
-    async fn validate(&self, parts: &mut Parts) -> Result<StepUp, StepUpRejection> {
-        let token = match token::find(parts, &self.token_header) {
-            Ok(Some(FoundToken::Header(token) | FoundToken::Query(token))) => token,
-            Ok(None) => return Err(StepUpRejection::TokenRequired),
-            Ok(Some(FoundToken::Resume(_))) | Err(_) => {
-                return Err(StepUpRejection::MalformedToken);
-            }
-        };
-        let user_id = (self.user_id)(parts).ok_or(StepUpRejection::NoUser)?;
-        let validated =
-            match verify::validate(&self.client, &token, Some(&user_id), &self.action).await {
-                Ok(validated) => validated,
-                Err(Rejected::Unavailable(reason)) => {
-                    tracing::warn!(action = %self.action, reason, "step-up validation unavailable");
-                    return Err(StepUpRejection::Unavailable);
-                }
-                Err(Rejected::Invalid(reason)) => {
-                    tracing::warn!(action = %self.action, reason, "step-up token refused");
-                    return Err(StepUpRejection::VerificationFailed);
-                }
-            };
-        let spent = PendingChallenge {
-            user_id: user_id.clone(),
-            action: self.action.clone(),
-            method: parts.method.clone(),
-            path_and_query: token::path_and_query_without_token(&parts.uri),
-            body_sha256: [0; 32],
-            stashed: None,
-        };
-        let key = format!("spent:{}", validated.idempotency_key);
-        match self.spent.put(key, spent, CHALLENGE_TTL).await {
-            Ok(()) => {}
-            Err(StoreError::Duplicate) => {
-                tracing::warn!(action = %self.action, "step-up token replayed");
-                return Err(StepUpRejection::VerificationFailed);
-            }
-            Err(err) => {
-                tracing::warn!(action = %self.action, error = %err, "step-up store failed");
-                return Err(StepUpRejection::Unavailable);
-            }
-        }
-        parts.headers.remove(&self.token_header);
-        Ok(StepUp::new(
-            &self.action,
-            &user_id,
-            StepUpOutcome::Verified(validated.response),
-        ))
     }
 }

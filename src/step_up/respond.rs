@@ -1,19 +1,208 @@
-//! The gate's own answers: RFC 9457 problem documents, never cached.
+//! Turning a [`GateAnswer`] into a response: the app's own, through its hook, or the
+//! defaults: RFC 9457 problem documents for API clients, small HTML pages for browser
+//! navigations, a 303 to the pre-built UI for a challenged navigation.
 //!
-//! Every answer the gate makes instead of running the handler goes through here, so that
-//! each carries `Content-Type: application/problem+json`, `Cache-Control: no-store` (a
+//! Every answer, the app's own included, leaves here with `Cache-Control: no-store` (a
 //! challenge or a refusal must not be replayed by a cache) and `Vary` on the headers that
-//! chose between a redirect and a 401.
+//! chose between HTML and JSON; a refusal also travels in the response's extensions, so
+//! that outer layers can see it.
 
-use std::time::Duration;
+use std::sync::Arc;
 
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, VARY, WWW_AUTHENTICATE};
-use http::{HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::negotiate;
-use crate::safe_text::escape_html;
+use super::answer::{Challenge, GateAnswer, Refusal};
+use super::negotiate::{self, ClientKind};
+use super::page;
+
+/// The app's own answers: `None` leaves an answer to the defaults.
+pub(crate) type RespondFn = Arc<dyn Fn(&GateAnswer, ClientKind) -> Option<Response> + Send + Sync>;
+
+/// Who is asking, as far as the answer's form goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Audience {
+    /// A browser navigation: it can follow a redirect and should see HTML.
+    pub(crate) navigation: bool,
+    /// htmx: it follows `HX-Redirect` but swaps the response in place.
+    pub(crate) htmx: bool,
+}
+
+impl Audience {
+    pub(crate) fn of(kind: ClientKind, headers: &HeaderMap) -> Self {
+        Self {
+            navigation: kind.is_browser(headers),
+            htmx: headers.contains_key("hx-request"),
+        }
+    }
+
+    fn kind(self) -> ClientKind {
+        if self.navigation {
+            ClientKind::Browser
+        } else {
+            ClientKind::Api
+        }
+    }
+}
+
+/// How a challenge is answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum ChallengeForm {
+    /// 303 to the pre-built UI.
+    Redirect,
+    /// 401 with `HX-Redirect` to the pre-built UI.
+    Htmx,
+    /// 401 with the token, for the client's own UI.
+    Token,
+}
+
+/// Answers with the app's hook, else the defaults.
+#[derive(Clone, Default)]
+pub(crate) struct Responder {
+    hook: Option<RespondFn>,
+}
+
+impl Responder {
+    pub(crate) fn new(hook: Option<RespondFn>) -> Self {
+        Self { hook }
+    }
+
+    pub(crate) fn refuse(&self, refusal: Refusal, audience: Audience) -> Response {
+        let mut response = self.render(
+            &GateAnswer::Refusal(refusal.clone()),
+            ChallengeForm::Token,
+            audience,
+        );
+        response.extensions_mut().insert(refusal);
+        response
+    }
+
+    pub(crate) fn challenge(
+        &self,
+        challenge: Challenge,
+        form: ChallengeForm,
+        audience: Audience,
+    ) -> Response {
+        self.render(&GateAnswer::Challenge(challenge), form, audience)
+    }
+
+    fn render(&self, answer: &GateAnswer, form: ChallengeForm, audience: Audience) -> Response {
+        let mut response = self.hook(answer, audience).unwrap_or_else(|| match answer {
+            GateAnswer::Challenge(challenge) => default_challenge(challenge, form, audience),
+            GateAnswer::Refusal(refusal) => default_refusal(refusal, audience),
+        });
+        no_store(&mut response);
+        response
+    }
+
+    fn hook(&self, answer: &GateAnswer, audience: Audience) -> Option<Response> {
+        self.hook
+            .as_ref()
+            .and_then(|hook| hook(answer, audience.kind()))
+    }
+}
+
+impl std::fmt::Debug for Responder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Responder")
+            .field("hook", &self.hook.is_some())
+            .finish()
+    }
+}
+
+/// Marks a gate answer as uncacheable and varying with the negotiation headers.
+pub(crate) fn no_store(response: &mut Response) {
+    let headers = response.headers_mut();
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(VARY, HeaderValue::from_static(negotiate::VARY));
+}
+
+fn default_refusal(refusal: &Refusal, audience: Audience) -> Response {
+    let mut response = if audience.navigation {
+        let title = refusal
+            .status()
+            .canonical_reason()
+            .unwrap_or("Request refused");
+        page::message(refusal.status(), title, &refusal.detail())
+    } else {
+        let mut problem = Problem::of(refusal);
+        match refusal {
+            Refusal::BodyTooLarge { limit } => problem = problem.with("limit", *limit),
+            Refusal::InReview {
+                idempotency_key, ..
+            } => problem = problem.with("idempotencyKey", idempotency_key.as_str()),
+            _ => {}
+        }
+        problem.into_response()
+    };
+    if let Some(after) = refusal.retry_after() {
+        response
+            .headers_mut()
+            .insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
+    }
+    response
+}
+
+fn default_challenge(challenge: &Challenge, form: ChallengeForm, audience: Audience) -> Response {
+    let url = challenge.url.as_deref();
+    if form == ChallengeForm::Redirect {
+        if let Some(location) = url.and_then(|url| HeaderValue::try_from(url).ok()) {
+            let mut response = StatusCode::SEE_OTHER.into_response();
+            response.headers_mut().insert(LOCATION, location);
+            return response;
+        }
+    }
+    let mut response = if audience.navigation && form != ChallengeForm::Htmx {
+        // A navigation the pre-built UI cannot bring back (no redirect origin is
+        // configured, or the request cannot be replayed by a browser).
+        page::message(
+            StatusCode::UNAUTHORIZED,
+            "Verification required",
+            "This action needs a step-up verification that cannot be started from this page.",
+        )
+    } else {
+        let detail = if challenge.enrolment {
+            "Add an authenticator with the token, then send this request again with the \
+             token that comes back."
+        } else {
+            "Complete the challenge, then send this request again with the token."
+        };
+        let code = if challenge.enrolment {
+            "enrolment_required"
+        } else {
+            "step_up_required"
+        };
+        let mut problem = Problem::new(StatusCode::UNAUTHORIZED, code, detail.to_owned())
+            .with("action", challenge.action.as_str())
+            .with("idempotencyKey", challenge.idempotency_key.as_str())
+            .with("expiresAt", challenge.expires_at)
+            .with("tokenHeader", challenge.token_header.as_str());
+        if let Some(token) = &challenge.token {
+            problem = problem.with("token", token.as_str());
+        }
+        if let Some(url) = url {
+            problem = problem.with("url", url);
+        }
+        problem.into_response()
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        WWW_AUTHENTICATE,
+        HeaderValue::from_static(
+            "Bearer error=\"insufficient_user_authentication\", \
+             error_description=\"A step-up authentication is required\"",
+        ),
+    );
+    // htmx follows HX-Redirect whatever the status, so an htmx form lands on the UI.
+    if form == ChallengeForm::Htmx {
+        if let Some(url) = url.and_then(|url| HeaderValue::try_from(url).ok()) {
+            headers.insert("hx-redirect", url);
+        }
+    }
+    response
+}
 
 /// A problem document: `status`, a short `code` for programs, a `detail` for people, and
 /// any extra members.
@@ -21,29 +210,27 @@ use crate::safe_text::escape_html;
 pub(crate) struct Problem {
     status: StatusCode,
     code: &'static str,
-    detail: &'static str,
+    detail: String,
     extra: Map<String, Value>,
-    retry_after: Option<Duration>,
 }
 
 impl Problem {
-    pub(crate) fn new(status: StatusCode, code: &'static str, detail: &'static str) -> Self {
+    pub(crate) fn new(status: StatusCode, code: &'static str, detail: String) -> Self {
         Self {
             status,
             code,
             detail,
             extra: Map::new(),
-            retry_after: None,
         }
+    }
+
+    pub(crate) fn of(refusal: &Refusal) -> Self {
+        Self::new(refusal.status(), refusal.code(), refusal.detail())
     }
 
     pub(crate) fn with(mut self, name: &str, value: impl Into<Value>) -> Self {
         self.extra.insert(name.to_owned(), value.into());
         self
-    }
-
-    pub(crate) fn status(&self) -> StatusCode {
-        self.status
     }
 
     pub(crate) fn body(&self) -> Value {
@@ -64,175 +251,10 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let mut response = (self.status, self.body().to_string()).into_response();
-        no_store(&mut response);
         response.headers_mut().insert(
             CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         );
-        if let Some(after) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
-        }
         response
     }
-}
-
-/// Marks a gate answer as uncacheable and varying with the negotiation headers.
-pub(crate) fn no_store(response: &mut Response) {
-    let headers = response.headers_mut();
-    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    headers.insert(VARY, HeaderValue::from_static(negotiate::VARY));
-}
-
-/// 401: the request carries no authenticated user.
-pub(crate) fn no_user() -> Problem {
-    Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "user_required",
-        "Sign in first: this action needs an authenticated user.",
-    )
-}
-
-/// 403: the one answer for every failed validation, whatever the reason (the reason goes
-/// to the logs only, so that a prober learns nothing from the difference).
-pub(crate) fn verification_failed() -> Problem {
-    Problem::new(
-        StatusCode::FORBIDDEN,
-        "step_up_failed",
-        "The step-up authentication could not be verified. Start the action again.",
-    )
-}
-
-/// 400: a token that cannot be one (empty, too long, odd characters, given twice).
-pub(crate) fn malformed_token() -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "token_malformed",
-        "The step-up token is malformed.",
-    )
-}
-
-/// 413: the body is over the gate's limit.
-pub(crate) fn body_too_large(limit: usize) -> Problem {
-    Problem::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "body_too_large",
-        "The request body is larger than this action accepts.",
-    )
-    .with("limit", limit)
-}
-
-/// 400: the body could not be read.
-pub(crate) fn unreadable_body() -> Problem {
-    Problem::new(
-        StatusCode::BAD_REQUEST,
-        "body_unreadable",
-        "The request body could not be read.",
-    )
-}
-
-/// 503 with `Retry-After`: Authsignal (or the store) failed, so the gate stays shut.
-pub(crate) fn unavailable(retry_after: Duration) -> Problem {
-    let mut problem = Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "step_up_unavailable",
-        "Step-up authentication is unavailable right now. Try again shortly.",
-    );
-    problem.retry_after = Some(retry_after);
-    problem
-}
-
-/// 500: a handler asks for [`StepUp`](super::StepUp) but nothing on its route provides it.
-pub(crate) fn missing_layer() -> Problem {
-    Problem::new(
-        StatusCode::INTERNAL_SERVER_ERROR,
-        "step_up_layer_missing",
-        "This route asks for a StepUp proof but has no StepUpLayer and no StepUpValidator \
-         extension: add StepUpLayer::new(client, action) to the route.",
-    )
-}
-
-/// 401: the standalone extractor found no token: the client must complete a step-up.
-pub(crate) fn token_required() -> Problem {
-    Problem::new(
-        StatusCode::UNAUTHORIZED,
-        "step_up_required",
-        "This action needs a step-up authentication token.",
-    )
-}
-
-/// 403 for `BLOCK`.
-pub(crate) fn blocked(status: StatusCode) -> Problem {
-    Problem::new(status, "action_blocked", "This action is not allowed.")
-}
-
-/// `REVIEW_REQUIRED` (403 by default).
-pub(crate) fn in_review(status: StatusCode) -> Problem {
-    Problem::new(
-        status,
-        "action_in_review",
-        "This action is held for a manual review.",
-    )
-}
-
-/// 303 to the pre-built UI.
-pub(crate) fn redirect(location: &str) -> Option<Response> {
-    let location = HeaderValue::try_from(location).ok()?;
-    let mut response = StatusCode::SEE_OTHER.into_response();
-    response.headers_mut().insert(LOCATION, location);
-    no_store(&mut response);
-    Some(response)
-}
-
-/// 401 with the challenge (RFC 9470 `insufficient_user_authentication`).
-pub(crate) fn challenge(problem: Problem, htmx_redirect: Option<&str>) -> Response {
-    let mut response = problem.into_response();
-    let headers = response.headers_mut();
-    headers.insert(
-        WWW_AUTHENTICATE,
-        HeaderValue::from_static(
-            "Bearer error=\"insufficient_user_authentication\", \
-             error_description=\"A step-up authentication is required\"",
-        ),
-    );
-    // htmx follows HX-Redirect whatever the status, so an htmx form lands on the UI.
-    if let Some(url) = htmx_redirect.and_then(|url| HeaderValue::try_from(url).ok()) {
-        headers.insert("hx-redirect", url);
-    }
-    response
-}
-
-/// The page that re-posts a challenged form once the user is back from the UI: a redirect
-/// cannot turn the browser's GET into the POST that was challenged, a form can. It posts
-/// at once with a nonce'd script, or on a click where scripts are off; the stashed body
-/// replaces the (empty) body it sends, so nothing the user typed passes through the page.
-pub(crate) fn resume_page(action: &str) -> Response {
-    let mut nonce = [0u8; 16];
-    if getrandom::fill(&mut nonce).is_err() {
-        // No randomness, no script: the button still works.
-        nonce = [0; 16];
-    }
-    let nonce = base64::Engine::encode(&base64::engine::general_purpose::STANDARD_NO_PAD, nonce);
-    let body = format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width\"><title>Continuing…</title></head>\
-         <body><form id=\"step-up-resume\" method=\"post\" action=\"{action}\">\
-         <p>Verified. Continuing with your request…</p>\
-         <noscript><button type=\"submit\">Continue</button></noscript></form>\
-         <script nonce=\"{nonce}\">document.getElementById(\"step-up-resume\").submit();</script>\
-         </body></html>",
-        action = escape_html(action),
-    );
-    let mut response = (StatusCode::OK, axum::response::Html(body)).into_response();
-    no_store(&mut response);
-    let headers = response.headers_mut();
-    // The URL holds the token: it must not leak through a Referer.
-    headers.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
-    if let Ok(csp) = HeaderValue::try_from(format!(
-        "default-src 'none'; script-src 'nonce-{nonce}'; form-action 'self'; frame-ancestors 'none'"
-    )) {
-        headers.insert("content-security-policy", csp);
-    }
-    response
 }

@@ -14,42 +14,49 @@
 //! same idempotency key as the token.
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
-use http::header::{COOKIE, SET_COOKIE, USER_AGENT};
+use http::header::{COOKIE, SET_COOKIE};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use http::{HeaderMap, HeaderValue, StatusCode};
 use sha2::Sha256;
 
-use super::layer::{CHALLENGE_TTL, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER};
-use super::negotiate::ClientKind;
-use super::proof::{StepUp, StepUpOutcome, StepUpRejection};
-use super::respond::{self, Problem};
-use super::token::{self, FoundToken};
+use super::action::ActionCode;
+use super::answer::{Challenge, Refusal};
+use super::config::{CHALLENGE_TTL, StepUpConfig};
+use super::proof::{Proof, StepUp, StepUpOutcome, StepUpRejection};
+use super::respond::{Audience, ChallengeForm};
+use super::token;
 use super::verify::{self, Rejected};
-use crate::client::Authsignal;
-use crate::client::types::{TrackAttributes, UserActionState};
-use crate::store::{MemoryStore, PendingChallenge, PendingChallengeStore};
+use crate::client::ConfigError;
+use crate::client::types::UserActionState;
+use crate::store::{RecordKey, RecordKind, StoreError};
 
 /// The cookie that binds a sign-in challenge to the browser that started it.
 pub const SIGN_IN_COOKIE: &str = "__Host-authsignal-signin";
 
+/// The shortest [`cookie_key`](SignInBuilder::cookie_key) accepted: HMAC-SHA256's own
+/// strength.
+pub const MIN_COOKIE_KEY_LEN: usize = 32;
+
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// Sign-in step-up: put it in the app state and use it from the password handler
-/// ([`start`](Self::start)) and the callback handler ([`SignedIn`]).
+/// Sign-in step-up, made by [`StepUpConfig::sign_in`]: put it in the app state and use it
+/// from the password handler ([`start`](Self::start)) and the callback handler
+/// ([`SignedIn`]).
 ///
 /// ```
-/// use axum::{Router, extract::State, http::HeaderMap, response::{IntoResponse, Response}, routing::{get, post}};
-/// use axum_authsignal::{Authsignal, step_up::{SignIn, SignedIn}};
+/// use axum::{Router, extract::State, http::request::Parts, response::{IntoResponse, Response}, routing::{get, post}};
+/// use axum_authsignal::{Authsignal, step_up::{SignIn, SignedIn, StepUpConfig}};
 ///
-/// async fn password(State(sign_in): State<SignIn>, headers: HeaderMap) -> Response {
+/// async fn password(State(sign_in): State<SignIn>, parts: Parts) -> Response {
 ///     let user_id = "alice"; // ... after checking the password
-///     match sign_in.start(user_id, &headers).await {
+///     match sign_in.start(user_id, &parts).await {
 ///         Ok(proof) => format!("signed in as {}", proof.user_id()).into_response(),
 ///         Err(challenge_or_refusal) => challenge_or_refusal,
 ///     }
@@ -59,8 +66,12 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 ///     ([signed_in.clear_cookie()], format!("signed in as {}", signed_in.user_id()))
 /// }
 ///
-/// let client = Authsignal::new("secret").unwrap();
-/// let sign_in = SignIn::new(client, "https://app.example.com/login/callback");
+/// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
+/// let sign_in = step_up
+///     .sign_in("https://app.example.com/login/callback")
+///     .cookie_key([7u8; 32]) // the same 32+ random bytes on every instance
+///     .build()
+///     .unwrap();
 /// let app: Router = Router::new()
 ///     .route("/login", post(password))
 ///     .route("/login/callback", get(callback))
@@ -68,156 +79,198 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 /// ```
 #[derive(Clone)]
 pub struct SignIn {
-    config: Arc<SignInConfig>,
+    inner: Arc<SignInConfig>,
 }
 
-#[derive(Clone)]
 struct SignInConfig {
-    client: Authsignal,
-    action: String,
+    config: StepUpConfig,
+    action: ActionCode,
     callback_url: String,
-    cookie_key: Arc<[u8]>,
-    client_kind: ClientKind,
-    store: Arc<dyn PendingChallengeStore>,
+    cookie_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignIn")
-            .field("action", &self.config.action)
-            .field("callback_url", &self.config.callback_url)
-            .field("client", &self.config.client)
+            .field("action", &self.inner.action)
+            .field("callback_url", &self.inner.callback_url)
+            .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
 }
 
-impl SignIn {
-    /// Sign-in step-up on the `signIn` action, coming back to `callback_url` (an absolute
-    /// URL of the app, from configuration). The cookie key is random per process: pass a
-    /// shared one with [`cookie_key`](Self::cookie_key) when several instances serve the
-    /// app.
-    pub fn new(client: Authsignal, callback_url: impl Into<String>) -> Self {
-        let mut key = [0u8; 32];
-        // Without an OS random source there is no safe key to be had: fail loudly at start.
-        getrandom::fill(&mut key).expect("the OS random number generator is unavailable");
+/// Builds a [`SignIn`]: the action (`signIn` by default) and the cookie key.
+#[must_use]
+pub struct SignInBuilder {
+    config: StepUpConfig,
+    action: ActionCode,
+    callback_url: String,
+    cookie_key: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for SignInBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SignInBuilder")
+            .field("action", &self.action)
+            .field("callback_url", &self.callback_url)
+            .field(
+                "cookie_key",
+                &self.cookie_key.as_ref().map(|_| "[redacted]"),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+impl SignInBuilder {
+    pub(crate) fn new(config: StepUpConfig, callback_url: String) -> Self {
         Self {
-            config: Arc::new(SignInConfig {
-                client,
-                action: "signIn".to_owned(),
-                callback_url: callback_url.into(),
-                cookie_key: Arc::from(key.as_slice()),
-                client_kind: ClientKind::Auto,
-                store: Arc::new(MemoryStore::default()),
-            }),
+            config,
+            action: ActionCode::from("signIn"),
+            callback_url,
+            cookie_key: None,
         }
     }
 
-    fn edit(mut self, change: impl FnOnce(&mut SignInConfig)) -> Self {
-        change(Arc::make_mut(&mut self.config));
+    /// The action tracked (`signIn` by default).
+    pub fn action(mut self, action: impl Into<ActionCode>) -> Self {
+        self.action = action.into();
         self
     }
 
-    /// The action tracked (`signIn` by default).
-    #[must_use]
-    pub fn action(self, action: impl Into<String>) -> Self {
-        let action = action.into();
-        self.edit(|c| c.action = action)
+    /// The HMAC key of the browser-binding cookie: at least [`MIN_COOKIE_KEY_LEN`] random
+    /// bytes, the same on every instance of the app. Without one, a random key per
+    /// process is used, which only one instance can check.
+    pub fn cookie_key(mut self, key: impl AsRef<[u8]>) -> Self {
+        self.cookie_key = Some(key.as_ref().to_vec());
+        self
     }
 
-    /// The HMAC key of the browser-binding cookie (at least 32 bytes; shorter keys are
-    /// padded by HMAC but are weaker: use 32 random bytes).
-    #[must_use]
-    pub fn cookie_key(self, key: impl AsRef<[u8]>) -> Self {
-        let key: Arc<[u8]> = Arc::from(key.as_ref());
-        self.edit(|c| c.cookie_key = key)
+    /// The sign-in, or [`ConfigError::InvalidSetting`] for a cookie key shorter than
+    /// [`MIN_COOKIE_KEY_LEN`] bytes.
+    pub fn build(self) -> Result<SignIn, ConfigError> {
+        let cookie_key = match self.cookie_key {
+            Some(key) if key.len() < MIN_COOKIE_KEY_LEN => {
+                return Err(ConfigError::InvalidSetting(
+                    "the sign-in cookie key must be at least 32 bytes",
+                ));
+            }
+            Some(key) => key,
+            None => {
+                let mut key = vec![0u8; MIN_COOKIE_KEY_LEN];
+                getrandom::fill(&mut key).map_err(|_| {
+                    ConfigError::InvalidSetting("the OS random number generator is unavailable")
+                })?;
+                key
+            }
+        };
+        Ok(SignIn {
+            inner: Arc::new(SignInConfig {
+                config: self.config,
+                action: self.action,
+                callback_url: self.callback_url,
+                cookie_key,
+            }),
+        })
     }
+}
 
-    /// Force the challenge answer to browsers or to API clients.
-    #[must_use]
-    pub fn client_kind(self, kind: ClientKind) -> Self {
-        self.edit(|c| c.client_kind = kind)
-    }
-
-    /// Where pending sign-ins are kept.
-    #[must_use]
-    pub fn store(self, store: Arc<dyn PendingChallengeStore>) -> Self {
-        self.edit(|c| c.store = store)
-    }
-
-    /// Asks Authsignal whether `user_id`, whose password was just checked, may sign in.
+impl SignIn {
+    /// Asks Authsignal whether `user_id`, whose password was just checked, may sign in,
+    /// with the same context as a gate sends (IP address, user agent, device id).
     ///
     /// `Ok` carries the proof: sign the user in. `Err` carries the response to return: a
     /// challenge (303 to the pre-built UI, or 401 with a token) with the binding cookie, or
-    /// a refusal (403 on `BLOCK` or a review, 503 when Authsignal fails).
-    pub async fn start(&self, user_id: &str, headers: &HeaderMap) -> Result<StepUp, Response> {
-        let config = &self.config;
-        let attributes = TrackAttributes {
-            idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
-            redirect_url: Some(config.callback_url.clone()),
-            user_agent: headers
-                .get(USER_AGENT)
-                .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
-            ..TrackAttributes::default()
+    /// a refusal (403 on `BLOCK` or a review, 429 over the user's bound of pending
+    /// challenges, 503 when Authsignal fails).
+    pub async fn start(&self, user_id: &str, request: &Parts) -> Result<StepUp, Response> {
+        let inner = &self.inner;
+        let shared = &inner.config.shared;
+        let audience = Audience::of(shared.client_kind, &request.headers);
+        let refuse = |refusal| shared.responder.refuse(refusal, audience);
+        let unavailable = || {
+            refuse(Refusal::Unavailable {
+                retry_after: shared.retry_after,
+            })
         };
-        let tracked = match config
+        let mut attributes = shared.track_attributes(request);
+        attributes.redirect_url = Some(inner.callback_url.clone());
+        let tracked = match shared
             .client
-            .track(user_id, &config.action, attributes)
+            .track(user_id, inner.action.as_str(), attributes)
             .await
         {
             Ok(tracked) => tracked,
             Err(err) => {
-                tracing::warn!(action = %config.action, error = %err, "sign-in step-up unavailable");
+                tracing::warn!(action = %inner.action, error = %err, "sign-in step-up unavailable");
                 return Err(unavailable());
             }
         };
         match tracked.state {
-            UserActionState::Allow => Ok(StepUp::new(
-                &config.action,
-                user_id,
-                StepUpOutcome::Allowed(tracked),
-            )),
+            UserActionState::Allow => {
+                let proof = Proof::new(
+                    inner.action.clone(),
+                    user_id,
+                    StepUpOutcome::Allowed(tracked),
+                );
+                Ok(StepUp::from_proof(proof))
+            }
             UserActionState::ChallengeRequired => {
-                let record = PendingChallenge {
+                let key = tracked.idempotency_key.clone();
+                let record = crate::store::PendingChallenge {
                     user_id: user_id.to_owned(),
-                    action: config.action.clone(),
-                    method: Method::GET,
+                    action: inner.action.as_str().to_owned(),
+                    method: http::Method::GET,
                     path_and_query: String::new(),
+                    media_type: None,
+                    content_encoding: None,
                     body_sha256: [0; 32],
                     stashed: None,
+                    verified: None,
                 };
-                let key = tracked.idempotency_key.clone();
-                if let Err(err) = config.store.put(key.clone(), record, CHALLENGE_TTL).await {
-                    tracing::warn!(error = %err, "sign-in store failed");
+                let record_key = RecordKey::new(RecordKind::Challenge, user_id, &key);
+                match shared.store.put(&record_key, record, CHALLENGE_TTL).await {
+                    Ok(()) => {}
+                    Err(StoreError::UserLimit { retry_after }) => {
+                        let retry_after = retry_after.max(std::time::Duration::from_secs(1));
+                        return Err(refuse(Refusal::TooManyChallenges { retry_after }));
+                    }
+                    Err(err) => {
+                        tracing::warn!(error = %err, "sign-in store failed");
+                        return Err(unavailable());
+                    }
+                }
+                let form = if audience.navigation && tracked.url.is_some() {
+                    ChallengeForm::Redirect
+                } else if tracked.token.is_some() {
+                    ChallengeForm::Token
+                } else {
                     return Err(unavailable());
-                }
-                let browser = config.client_kind.is_browser(headers);
-                let mut response = match (&tracked.url, &tracked.token) {
-                    (Some(url), _) if browser => respond::redirect(url),
-                    (_, Some(token)) => Some(respond::challenge(
-                        Problem::new(
-                            StatusCode::UNAUTHORIZED,
-                            "step_up_required",
-                            "Complete the sign-in challenge, then return to the callback with the token.",
-                        )
-                        .with("action", config.action.clone())
-                        .with("idempotencyKey", key.clone())
-                        .with("token", token.as_str())
-                        .with("url", tracked.url.clone().unwrap_or_default()),
-                        None,
-                    )),
-                    _ => None,
-                }
-                .ok_or_else(unavailable)?;
+                };
+                let expires_at = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |now| (now + CHALLENGE_TTL).as_secs());
+                let challenge = Challenge {
+                    action: inner.action.as_str().to_owned(),
+                    idempotency_key: key.clone(),
+                    token: tracked.token,
+                    url: tracked.url,
+                    expires_at,
+                    enrolment: false,
+                    token_header: shared.token_header.as_str().to_owned(),
+                };
+                let mut response = shared.responder.challenge(challenge, form, audience);
                 if let Ok(cookie) = HeaderValue::try_from(self.binding_cookie(&key)) {
                     response.headers_mut().append(SET_COOKIE, cookie);
                 }
                 Err(response)
             }
-            UserActionState::Block => Err(respond::blocked(StatusCode::FORBIDDEN).into_response()),
-            UserActionState::ReviewRequired => {
-                Err(respond::in_review(StatusCode::FORBIDDEN).into_response())
-            }
+            UserActionState::Block => Err(refuse(Refusal::Blocked {
+                status: StatusCode::FORBIDDEN,
+            })),
+            UserActionState::ReviewRequired => Err(refuse(Refusal::InReview {
+                status: StatusCode::FORBIDDEN,
+                idempotency_key: tracked.idempotency_key,
+            })),
             other => {
                 tracing::warn!(state = %other, "sign-in step-up: unexpected state");
                 Err(unavailable())
@@ -226,7 +279,7 @@ impl SignIn {
     }
 
     fn mac(&self, idempotency_key: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.config.cookie_key)
+        let mut mac = HmacSha256::new_from_slice(&self.inner.cookie_key)
             .expect("HMAC accepts keys of any length");
         mac.update(b"axum-authsignal sign-in\0");
         mac.update(idempotency_key.as_bytes());
@@ -256,53 +309,58 @@ impl SignIn {
     }
 
     async fn complete(&self, parts: &Parts) -> Result<SignedIn, StepUpRejection> {
-        let config = &self.config;
-        let header = http::HeaderName::from_static(DEFAULT_TOKEN_HEADER);
-        let token = match token::find(parts, &header) {
-            Ok(Some(FoundToken::Header(token) | FoundToken::Query(token))) => token,
-            Ok(None) => return Err(StepUpRejection::TokenRequired),
-            Ok(Some(FoundToken::Resume(_))) | Err(_) => {
-                return Err(StepUpRejection::MalformedToken);
-            }
+        let inner = &self.inner;
+        let shared = &inner.config.shared;
+        let audience = Audience::of(shared.client_kind, &parts.headers);
+        let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
+        let token = match token::find(parts, &shared.token_header) {
+            Ok(Some(found)) => found.into_string(),
+            Ok(None) => return Err(reject(Refusal::TokenRequired)),
+            Err(_) => return Err(reject(Refusal::MalformedToken)),
         };
-        let validated = match verify::validate(&config.client, &token, None, &config.action).await {
+        let action = inner.action.as_str();
+        let validated = match verify::validate(&shared.client, &token, None, action).await {
             Ok(validated) => validated,
             Err(Rejected::Unavailable(reason)) => {
                 tracing::warn!(reason, "sign-in validation unavailable");
-                return Err(StepUpRejection::Unavailable);
+                let retry_after = shared.retry_after;
+                return Err(reject(Refusal::Unavailable { retry_after }));
             }
             Err(Rejected::Invalid(reason)) => {
                 tracing::warn!(reason, "sign-in token refused");
-                return Err(StepUpRejection::VerificationFailed);
+                return Err(reject(Refusal::VerificationFailed));
             }
         };
         if self.bound_key(&parts.headers).as_deref() != Some(validated.idempotency_key.as_str()) {
             tracing::warn!("sign-in token refused: not the browser that started the sign-in");
-            return Err(StepUpRejection::VerificationFailed);
+            return Err(reject(Refusal::VerificationFailed));
         }
-        match config.store.take(&validated.idempotency_key).await {
-            Ok(Some(record)) if record.user_id == validated.user_id => {}
+        let key = RecordKey::new(
+            RecordKind::Challenge,
+            &validated.user_id,
+            &validated.idempotency_key,
+        );
+        match shared.store.take(&key).await {
+            Ok(Some(record)) if record.user_id == validated.user_id && record.action == action => {}
             Ok(_) => {
                 tracing::warn!("sign-in token refused: replayed, expired or another user's");
-                return Err(StepUpRejection::VerificationFailed);
+                return Err(reject(Refusal::VerificationFailed));
             }
             Err(err) => {
                 tracing::warn!(error = %err, "sign-in store failed");
-                return Err(StepUpRejection::Unavailable);
+                let retry_after = shared.retry_after;
+                return Err(reject(Refusal::Unavailable { retry_after }));
             }
         }
-        let proof = StepUp::new(
-            &config.action,
+        let proof = Proof::new(
+            inner.action.clone(),
             &validated.user_id,
             StepUpOutcome::Verified(validated.response),
         );
-        Ok(SignedIn { proof })
+        Ok(SignedIn {
+            proof: StepUp::from_proof(proof),
+        })
     }
-}
-
-/// 503: Authsignal or the store failed, so the sign-in stays shut.
-fn unavailable() -> Response {
-    respond::unavailable(DEFAULT_RETRY_AFTER).into_response()
 }
 
 /// The callback handler's proof that a sign-in challenge was completed in this browser.

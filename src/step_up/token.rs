@@ -14,8 +14,14 @@ pub(crate) enum FoundToken {
     Header(String),
     /// A browser back from the pre-built UI (`?token=` on a GET).
     Query(String),
-    /// The gate's own resume page re-posting a challenged form (`?token=` on a POST).
-    Resume(String),
+}
+
+impl FoundToken {
+    pub(crate) fn into_string(self) -> String {
+        match self {
+            FoundToken::Header(token) | FoundToken::Query(token) => token,
+        }
+    }
 }
 
 impl std::fmt::Debug for FoundToken {
@@ -24,7 +30,6 @@ impl std::fmt::Debug for FoundToken {
         let (place, token) = match self {
             FoundToken::Header(token) => ("Header", token),
             FoundToken::Query(token) => ("Query", token),
-            FoundToken::Resume(token) => ("Resume", token),
         };
         write!(f, "{place}([redacted; {} bytes])", token.len())
     }
@@ -46,13 +51,10 @@ pub(crate) fn find(parts: &Parts, header: &HeaderName) -> Result<Option<FoundTok
     match (from_header, from_query) {
         (Some(_), Some(_)) => Err(Malformed),
         (Some(token), None) => check(token).map(|t| Some(FoundToken::Header(t))),
-        // Only a navigation back from the UI, or the resume page it leads to, carries the
-        // token in the URL.
+        // Only a navigation back from the UI carries the token in the URL: a prefetching
+        // HEAD must not spend it, and nothing else is ever sent there.
         (None, Some(token)) if parts.method == http::Method::GET => {
             check(token).map(|t| Some(FoundToken::Query(t)))
-        }
-        (None, Some(token)) if parts.method == http::Method::POST => {
-            check(token).map(|t| Some(FoundToken::Resume(t)))
         }
         (None, Some(_)) => Err(Malformed),
         (None, None) => Ok(None),
@@ -85,6 +87,21 @@ fn check(token: String) -> Result<String, Malformed> {
     } else {
         Err(Malformed)
     }
+}
+
+/// Whether the URL carries a `token` parameter, well-formed or not.
+pub(crate) fn in_query(uri: &http::Uri) -> bool {
+    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).any(|(name, _)| name == "token")
+}
+
+/// The URI with every `token` parameter removed.
+pub(crate) fn without_token(uri: &http::Uri) -> http::Uri {
+    if !in_query(uri) {
+        return uri.clone();
+    }
+    let mut parts = uri.clone().into_parts();
+    parts.path_and_query = path_and_query_without_token(uri).parse().ok();
+    http::Uri::from_parts(parts).unwrap_or_else(|_| uri.clone())
 }
 
 /// The path and query with every `token` parameter removed: what the challenged request
@@ -141,10 +158,6 @@ mod tests {
             find_in("GET", "/w?x=1&token=a.b.c", None),
             Ok(Some(FoundToken::Query("a.b.c".into())))
         );
-        assert_eq!(
-            find_in("POST", "/w?token=a.b.c", None),
-            Ok(Some(FoundToken::Resume("a.b.c".into())))
-        );
     }
 
     #[test]
@@ -159,6 +172,8 @@ mod tests {
             ("GET", "/w?token=a%00b", None),
             ("GET", "/w?token=a&token=b", None),
             ("PUT", "/w?token=a.b.c", None),
+            ("POST", "/w?token=a.b.c", None),
+            ("HEAD", "/w?token=a.b.c", None),
             ("GET", "/w?token=a.b.c", Some("a.b.c")),
         ] {
             assert_eq!(
@@ -179,6 +194,36 @@ mod tests {
 
     fn uri(_method: &str, uri: &str, _header: Option<&str>) -> http::Uri {
         uri.parse().unwrap()
+    }
+
+    #[test]
+    fn tokens_of_exactly_the_longest_length_are_accepted_and_one_more_byte_is_not() {
+        let longest = "a".repeat(MAX_TOKEN_LEN);
+        assert_eq!(
+            find_in("POST", "/w", Some(&longest)),
+            Ok(Some(FoundToken::Header(longest.clone())))
+        );
+        let query = format!("/w?token={longest}");
+        assert_eq!(
+            find_in("GET", &query, None),
+            Ok(Some(FoundToken::Query(longest.clone())))
+        );
+        let over = format!("{longest}a");
+        assert_eq!(find_in("POST", "/w", Some(&over)), Err(Malformed));
+        assert_eq!(
+            find_in("GET", &format!("/w?token={over}"), None),
+            Err(Malformed)
+        );
+    }
+
+    #[test]
+    fn the_token_is_stripped_from_the_uri() {
+        let uri: http::Uri = "http://app.example/w?a=1&token=t".parse().unwrap();
+        assert_eq!(without_token(&uri), "http://app.example/w?a=1");
+        assert!(in_query(&uri));
+        assert!(!in_query(&without_token(&uri)));
+        let bare: http::Uri = "/w?token=t".parse().unwrap();
+        assert_eq!(without_token(&bare), "/w");
     }
 
     #[test]

@@ -1,6 +1,9 @@
-//! A minimal W3C WebDriver client: just the commands the browser test uses, over reqwest
+//! A minimal W3C WebDriver client: just the commands the browser tests use, over reqwest
 //! and serde_json, and a guard that runs `chromedriver` and stops it (and its browser) on
 //! drop, even when the test panics.
+
+// Each browser test uses a different part of this client.
+#![allow(dead_code)]
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
@@ -96,10 +99,14 @@ impl ChromeDriver {
         let capabilities = json!({ "capabilities": { "alwaysMatch": {
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                // Debian's Chromium as this machine runs it: no GPU, no sandbox (root),
+                // and nothing that reaches for the network on its own (QUIC, updates,
+                // sync, background requests), which the closed network would refuse.
                 "args": [
-                    "--headless=new",
+                    "--headless",
                     "--no-sandbox",
                     "--disable-gpu",
+                    "--disable-quic",
                     "--disable-dev-shm-usage",
                     "--disable-background-networking",
                     "--disable-component-update",
@@ -299,6 +306,47 @@ impl Session {
         }
     }
 
+    /// Waits (bounded) for an element matching `selector` that is displayed (not
+    /// `hidden`, not in a collapsed part of the page).
+    pub async fn wait_for_visible(&self, selector: &str) -> Element {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(element) = self.find(selector).await
+                && element.is_displayed().await
+            {
+                return element;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "no visible {selector} within {WAIT:?}\n{}",
+                    self.describe().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
+    /// Waits (bounded) until the rendered text of `selector` contains `expected`; returns
+    /// the text. A hidden element renders no text.
+    pub async fn wait_for_text(&self, selector: &str, expected: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Ok(element) = self.find(selector).await
+                && let Ok(text) = element.try_text().await
+                && text.contains(expected)
+            {
+                return text;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{selector} did not read {expected:?} within {WAIT:?}\n{}",
+                    self.describe().await
+                );
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+
     /// The current URL and the start of the page's text, for failure messages.
     pub async fn describe(&self) -> String {
         let url = self.current_url().await;
@@ -306,8 +354,15 @@ impl Session {
             Ok(body) => body.try_text().await.unwrap_or_else(|error| error),
             Err(error) => error,
         };
-        let text: String = text.chars().take(600).collect();
+        let text: String = text.chars().take(1500).collect();
         format!("at {url}, the page reads:\n{text}")
+    }
+
+    /// Runs `script` in the page as the body of an async function with `args`; its
+    /// last argument is the callback that ends it with a value (W3C "execute async").
+    pub async fn execute_async(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/async", json!({ "script": script, "args": args }))
+            .await
     }
 
     /// Saves a PNG of the viewport to `path`.
@@ -341,6 +396,15 @@ impl Element {
 
     pub async fn click(&self) {
         self.session.post(&self.path("click"), json!({})).await;
+    }
+
+    /// Whether the element is rendered (WebDriver's "displayed").
+    pub async fn is_displayed(&self) -> bool {
+        let path = self.path("displayed");
+        self.session
+            .command(Method::GET, &path, Value::Null)
+            .await
+            .is_ok_and(|shown| shown == true)
     }
 
     /// The rendered text.

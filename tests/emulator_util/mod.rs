@@ -80,6 +80,15 @@ pub fn wrong_code(emulator: &EmulatorHandle, user: &str) -> String {
         .expect("some code is wrong")
 }
 
+/// The `failureReason` of the `attempt`th wrong code in a row (from 1).
+pub fn failure_after(attempt: u32) -> &'static str {
+    if attempt < axum_authsignal::emulator::MAX_ATTEMPTS {
+        "CODE_INVALID_OR_EXPIRED"
+    } else {
+        "MAX_ATTEMPTS_EXCEEDED"
+    }
+}
+
 /// `POST /v1/client/verify/totp` with `token` as the Bearer token; status and body.
 pub async fn client_verify_totp(
     emulator: &EmulatorHandle,
@@ -137,4 +146,25 @@ pub async fn raw(
         serde_json::from_slice(&bytes).expect("a JSON body")
     };
     (status, body)
+}
+
+/// A client API call as the Web SDK makes it: `POST {api}/client{path}` with the Bearer
+/// `token`, `Content-Type: application/json` and the JSON `body` (none for `enroll` of
+/// the app and for `challenge`); status and body.
+pub async fn client_post(
+    emulator: &EmulatorHandle,
+    token: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let mut request = reqwest::Client::new()
+        .post(format!("{}/client{path}", emulator.api_url()))
+        .header("content-type", "application/json")
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request.body(body.to_string());
+    }
+    let response = request.send().await.expect("the emulator answers");
+    let status = response.status().as_u16();
+    (status, response.json().await.expect("a JSON body"))
 }

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use axum::extract::State;
 use axum::routing::post;
 use axum::{Extension, Router};
-use axum_authsignal::step_up::{StepUp, StepUpValidator};
+use axum_authsignal::step_up::StepUp;
 use axum_test::TestServer;
 use serde_json::{Value, json};
 
@@ -48,7 +48,7 @@ async fn the_standalone_validator_checks_user_action_and_once() {
     // validates the token itself.
     let gate = start(|layer| layer).await;
     let runs = Arc::new(AtomicUsize::new(0));
-    let validator = StepUpValidator::new(gate.client.clone(), "withdraw").user_id(user_from_header);
+    let validator = gate.config.validator("withdraw");
     let app = Router::new()
         .route("/guarded", post(guarded))
         .layer(Extension(validator))
@@ -106,7 +106,7 @@ async fn the_standalone_validator_checks_user_action_and_once() {
 #[tokio::test]
 async fn option_step_up_is_none_without_a_token_and_checks_a_given_one() {
     let gate = start(|layer| layer).await;
-    let validator = StepUpValidator::new(gate.client.clone(), "withdraw").user_id(user_from_header);
+    let validator = gate.config.validator("withdraw");
     let app = Router::new()
         .route("/optional", post(optional))
         .layer(Extension(validator));

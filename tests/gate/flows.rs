@@ -1,7 +1,7 @@
 //! Both legs of the flow, end to end, for API clients and for browsers.
 
 use axum_authsignal::emulator::ActionConfig;
-use http::StatusCode;
+use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::support::*;
@@ -94,8 +94,8 @@ async fn browser_form_is_resumed_after_the_prebuilt_ui_without_resubmitting() {
         back.starts_with(&format!("{}/withdraw?", gate.origin)),
         "{back}"
     );
-    // The browser follows the redirect with a GET; the resume page posts back and the
-    // gate runs the stashed POST.
+    // The browser follows the redirect with a GET, is sent on to the clean URL, and the
+    // resume page there posts back: the gate runs the stashed POST.
     let response = follow_back(&gate, &back, "alice").await;
     assert_eq!(response.status_code(), 200, "{}", response.text());
     let passed: Value = response.json();
@@ -103,22 +103,55 @@ async fn browser_form_is_resumed_after_the_prebuilt_ui_without_resubmitting() {
     assert_eq!(passed["body"], "amount=2500&to=NZ-9");
     assert_eq!(passed["contentType"], "application/x-www-form-urlencoded");
     assert_eq!(passed["challenged"], true);
+    // The handler sees no token anywhere.
+    assert_eq!(passed["uri"], "/withdraw");
+    assert_eq!(passed["originalUri"], "/withdraw");
     assert_eq!(gate.runs(), 1);
 
-    // Coming back again, or posting the resume form again, does not withdraw twice.
-    let again = gate
-        .server
-        .get(&local_path(&gate.origin, &back))
-        .add_header(USER_HEADER, "alice")
-        .await;
+    // Coming back to the token's URL again is refused (a small HTML page, no-referrer)...
+    let again = navigate(
+        &gate,
+        Method::GET,
+        &local_path(&gate.origin, &back),
+        "alice",
+        None,
+        None,
+    )
+    .await;
     assert_eq!(again.status_code(), 403);
-    let token = back.split("token=").nth(1).unwrap();
+    assert!(
+        again
+            .header("content-type")
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert_eq!(again.header("referrer-policy"), "no-referrer");
+    // ...and a refresh of the resumed POST goes to the clean GET without running anything.
+    let (_, token) = back.split_once("token=").unwrap();
+    let id_form = format!("authsignal-resume={}", "A".repeat(22));
+    let refreshed = navigate(
+        &gate,
+        Method::POST,
+        "/withdraw",
+        "alice",
+        None,
+        Some(&id_form),
+    )
+    .await;
+    assert_eq!(refreshed.status_code(), 303);
+    assert_eq!(
+        refreshed.header("location").to_str().unwrap(),
+        format!("{}/withdraw", gate.origin)
+    );
+    // A token sent to the POST URL is malformed: only the UI's GET carries one there.
     let repost = gate
         .server
         .post(&format!("/withdraw?token={token}"))
         .add_header(USER_HEADER, "alice")
         .await;
-    assert_eq!(repost.status_code(), 403);
+    assert_eq!(repost.status_code(), 400);
+    assert_eq!(repost.header("referrer-policy"), "no-referrer");
     assert_eq!(gate.runs(), 1);
     assert_logs_clean(&[token]);
 }

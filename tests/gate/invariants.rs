@@ -43,7 +43,9 @@ async fn a_replayed_token_is_refused() {
 /// Invariant 2: a token is good once, used 100 times at once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn one_hundred_concurrent_uses_run_the_handler_once() {
-    let gate = start(|layer| layer).await;
+    // The client's default time bounds: under load a tight attempt timeout would turn slow
+    // validations into 503s, which says nothing about the property under test.
+    let gate = setup().relaxed_timeouts().start().await;
     let body = json!({ "amount": 5000 });
     let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
     let url = format!("{}/withdraw", gate.origin);
@@ -76,61 +78,173 @@ async fn one_hundred_concurrent_uses_run_the_handler_once() {
     assert_logs_clean(&[]);
 }
 
-/// Invariant 1: another user's token, another action's token and a changed request all
-/// get the same 403, and the handler never runs.
+async fn retry(
+    gate: &Gate,
+    method: http::Method,
+    path: &str,
+    user: &str,
+    token: &str,
+    headers: &[(&str, &str)],
+    body: &'static [u8],
+) -> axum_test::TestResponse {
+    let mut request = gate
+        .server
+        .method(method, path)
+        .add_header(USER_HEADER, user)
+        .add_header("x-authsignal-token", token);
+    for (name, value) in headers {
+        request = request.add_header(*name, *value);
+    }
+    request.bytes(bytes::Bytes::from_static(body)).await
+}
+
+/// Invariant 1 and 8: another user's token, another action's token, and a retry that
+/// differs from the challenged request in any bound part (method, path, query, body, media
+/// type, content encoding) all get the same 403, and the handler never runs. Each case
+/// reaches a route that has a handler for it, so that routing cannot refuse in the
+/// gate's place.
 #[tokio::test]
 async fn tokens_are_bound_to_user_action_and_request_with_one_identical_refusal() {
     let gate = start(|layer| layer).await;
+    const BODY: &[u8] = br#"{"amount":5000}"#;
+    const JSON: (&str, &str) = ("content-type", "application/json");
     let body = json!({ "amount": 5000 });
     let mut refusals = Vec::new();
+    let post = http::Method::POST;
 
     let (_, alices) = api_token(&gate, "/withdraw", "alice", &body).await;
-    let other_user = retry_with(&gate, "mallory", &alices, &body).await;
-    refusals.push((other_user.status_code(), other_user.text()));
+    refusals.push((
+        "other user",
+        retry(
+            &gate,
+            post.clone(),
+            "/withdraw",
+            "mallory",
+            &alices,
+            &[JSON],
+            BODY,
+        )
+        .await,
+    ));
 
     let (_, payee_token) = api_token(&gate, "/payee", "alice", &json!({ "payee": "x" })).await;
-    let other_action = retry_with(&gate, "alice", &payee_token, &body).await;
-    refusals.push((other_action.status_code(), other_action.text()));
+    refusals.push((
+        "other action",
+        retry(
+            &gate,
+            post.clone(),
+            "/withdraw",
+            "alice",
+            &payee_token,
+            &[JSON],
+            BODY,
+        )
+        .await,
+    ));
 
-    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
-    let changed = retry_with(&gate, "alice", &token, &json!({ "amount": 50000 })).await;
-    refusals.push((changed.status_code(), changed.text()));
-
-    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
-    let other_method = gate
-        .server
-        .put("/withdraw")
-        .add_header(USER_HEADER, "alice")
-        .add_header("x-authsignal-token", &token)
-        .json(&body)
+    type Variant<'a> = (
+        &'a str,
+        http::Method,
+        &'a str,
+        &'a [(&'a str, &'a str)],
+        &'static [u8],
+    );
+    let variants: &[Variant] = &[
+        (
+            "changed amount",
+            post.clone(),
+            "/withdraw",
+            &[JSON],
+            br#"{"amount":50000}"#,
+        ),
+        (
+            "other method",
+            http::Method::PUT,
+            "/withdraw",
+            &[JSON],
+            BODY,
+        ),
+        ("other path", post.clone(), "/withdraw/other", &[JSON], BODY),
+        (
+            "added query",
+            post.clone(),
+            "/withdraw?to=mallory",
+            &[JSON],
+            BODY,
+        ),
+        (
+            "other media type",
+            post.clone(),
+            "/withdraw",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            BODY,
+        ),
+        ("no media type", post.clone(), "/withdraw", &[], BODY),
+        (
+            "added encoding",
+            post.clone(),
+            "/withdraw",
+            &[JSON, ("content-encoding", "gzip")],
+            BODY,
+        ),
+    ];
+    for (name, method, path, headers, retried) in variants {
+        let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+        let response = retry(
+            &gate,
+            method.clone(),
+            path,
+            "alice",
+            &token,
+            headers,
+            retried,
+        )
         .await;
-    assert_ne!(other_method.status_code(), 200);
-
-    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
-    let other_path = gate
-        .server
-        .post("/payee")
-        .add_header(USER_HEADER, "alice")
-        .add_header("x-authsignal-token", &token)
-        .json(&body)
-        .await;
-    refusals.push((other_path.status_code(), other_path.text()));
+        refusals.push((name, response));
+    }
 
     // A track token that was never completed is not a pass either.
     let problem = api_challenge(&gate, "/withdraw", "alice", &body).await;
-    let unfinished = retry_with(&gate, "alice", problem["token"].as_str().unwrap(), &body).await;
-    refusals.push((unfinished.status_code(), unfinished.text()));
+    let track_token = problem["token"].as_str().unwrap();
+    refusals.push((
+        "unfinished",
+        retry(
+            &gate,
+            post.clone(),
+            "/withdraw",
+            "alice",
+            track_token,
+            &[JSON],
+            BODY,
+        )
+        .await,
+    ));
 
     assert_eq!(gate.runs(), 0);
-    for (status, text) in &refusals {
-        assert_eq!(*status, StatusCode::FORBIDDEN);
-        assert_eq!(text, &refusals[0].1, "every refusal has one identical body");
+    let first = refusals[0].1.text();
+    for (name, response) in &refusals {
+        assert_eq!(
+            response.status_code(),
+            StatusCode::FORBIDDEN,
+            "{name}: {}",
+            response.text()
+        );
+        assert_eq!(
+            response.text(),
+            first,
+            "{name}: every refusal has one identical body"
+        );
     }
     assert_eq!(
-        serde_json::from_str::<Value>(&refusals[0].1).unwrap()["code"],
+        serde_json::from_str::<Value>(&first).unwrap()["code"],
         "step_up_failed"
     );
-    assert_logs_clean(&[]);
+
+    // The positive control: the very request, retried, runs once.
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let same = retry(&gate, post, "/withdraw", "alice", &token, &[JSON], BODY).await;
+    assert_eq!(same.status_code(), 200, "{}", same.text());
+    assert_eq!(gate.runs(), 1);
 }
 
 /// The faults an outage can bring, each on `track` and on `validateChallenge`.
@@ -193,6 +307,7 @@ async fn every_fault_on_validate_fails_closed() {
         gate.emulator.inject_fault("validateChallenge", fault);
         let response = retry_with(&gate, "alice", &token, &body).await;
         assert_eq!(response.status_code(), 503, "{name}: {}", response.text());
+        assert!(response.maybe_header("retry-after").is_some(), "{name}");
     }
     assert_eq!(gate.runs(), 0);
     gate.emulator.clear_faults();
@@ -232,6 +347,11 @@ async fn fail_open_is_an_explicit_counted_opt_in() {
         .await;
     assert_eq!(response.status_code(), 503);
     assert_eq!(gate.runs(), 1);
+    assert_eq!(
+        gate.config.failed_open_count(),
+        1,
+        "counted once, for the one outage"
+    );
     assert!(log_text().contains("fails open"));
 }
 

@@ -2,7 +2,7 @@
 
 use axum::Router;
 use axum::routing::post;
-use axum_authsignal::step_up::{StepUp, StepUpLayer, UserId};
+use axum_authsignal::step_up::{StepUp, StepUpConfig, StepUpLayer, UserId};
 use axum_test::TestServer;
 use serde_json::json;
 use tower::ServiceBuilder;
@@ -32,7 +32,7 @@ async fn sign_in_alice(
 #[tokio::test]
 async fn every_way_of_applying_the_layer_gates_the_route() {
     let emulator = emulator().await;
-    let layer = StepUpLayer::new(client(&emulator), "withdraw");
+    let layer = StepUpConfig::new(client(&emulator)).gate("withdraw");
     let apps = [
         (
             "Router::route_layer",

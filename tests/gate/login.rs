@@ -5,10 +5,10 @@ use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use axum_authsignal::emulator::ActionConfig;
-use axum_authsignal::step_up::{SIGN_IN_COOKIE, SignIn, SignedIn};
+use axum_authsignal::emulator::{ActionConfig, Condition, Outcome, Rule};
+use axum_authsignal::step_up::{SIGN_IN_COOKIE, SignIn, SignedIn, StepUpConfigBuilder};
 use axum_test::TestServer;
-use http::HeaderMap;
+use http::request::Parts;
 use serde::Deserialize;
 
 use crate::support::*;
@@ -30,15 +30,11 @@ struct Credentials {
     password: String,
 }
 
-async fn password(
-    State(app): State<App>,
-    headers: HeaderMap,
-    Form(form): Form<Credentials>,
-) -> Response {
+async fn password(State(app): State<App>, parts: Parts, Form(form): Form<Credentials>) -> Response {
     if form.password != format!("{}-password", form.username) {
         return (http::StatusCode::UNAUTHORIZED, "wrong password").into_response();
     }
-    match app.sign_in.start(&form.username, &headers).await {
+    match app.sign_in.start(&form.username, &parts).await {
         Ok(proof) => {
             format!("signed in as {} without a challenge", proof.user_id()).into_response()
         }
@@ -59,11 +55,21 @@ struct Login {
 }
 
 async fn login_app() -> Login {
+    login_app_with(|config| config).await
+}
+
+async fn login_app_with(
+    configure: impl FnOnce(StepUpConfigBuilder) -> StepUpConfigBuilder + 'static,
+) -> Login {
     // The harness supplies the emulator and HTTP plumbing; the app here is the login one.
-    let gate = start(|layer| layer).await;
+    let gate = setup().config(configure).start().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
-    let sign_in = SignIn::new(gate.client.clone(), format!("{origin}/login/callback"));
+    let sign_in = gate
+        .config
+        .sign_in(format!("{origin}/login/callback"))
+        .build()
+        .unwrap();
     let app = Router::new()
         .route("/login", post(password))
         .route("/login/callback", get(callback))
@@ -152,7 +158,7 @@ async fn the_binding_cookie_is_host_only_http_only_and_lax() {
 #[tokio::test]
 async fn an_attackers_token_cannot_sign_in_another_browser() {
     let login = login_app().await;
-    let (attacker_ui, _attacker_cookie) = start_sign_in(&login, "mallory").await;
+    let (attacker_ui, attacker_cookie) = start_sign_in(&login, "mallory").await;
     let attacker_back = complete_ui(&login.gate, &attacker_ui).await;
     // The victim started a sign-in of their own, so holds a valid binding cookie...
     let (_victim_ui, victim_cookie) = start_sign_in(&login, "alice").await;
@@ -176,6 +182,78 @@ async fn an_attackers_token_cannot_sign_in_another_browser() {
             .status_code(),
         403
     );
+    // The positive control: in the attacker's own browser, with the attacker's cookie,
+    // the same token signs the attacker in. The refusals above were the binding's.
+    let own = finish(&login, &attacker_back, Some(&attacker_cookie)).await;
+    assert_eq!(own.status_code(), 200, "{}", own.text());
+    assert_eq!(own.text(), "signed in as mallory");
+}
+
+/// A refusal answered to a browser at the callback is a page, not JSON.
+#[tokio::test]
+async fn a_refused_callback_is_a_page_for_a_browser() {
+    let login = login_app().await;
+    let (ui, _) = start_sign_in(&login, "alice").await;
+    let back = complete_ui(&login.gate, &ui).await;
+    let refused = login
+        .server
+        .get(&local_path(&login.gate.origin, &back))
+        .add_header("accept", NAVIGATION_ACCEPT)
+        .add_header("sec-fetch-mode", "navigate")
+        .await;
+    assert_eq!(refused.status_code(), 403);
+    assert!(
+        refused
+            .header("content-type")
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+}
+
+/// Sign-in sends the gate's context: the device id reaches Authsignal's rules.
+#[tokio::test]
+async fn sign_in_sends_the_same_context_as_the_gate() {
+    let device = |parts: &Parts| {
+        parts
+            .headers
+            .get("x-device")
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    let login = login_app_with(move |config| config.device_id(device)).await;
+    login.gate.emulator.set_action(
+        "signIn",
+        ActionConfig::allow().rule(
+            Rule::new("stolen-device", Outcome::Block)
+                .when(Condition::device_id_in(["stolen-laptop"])),
+        ),
+    );
+    let sign_in = |device: &'static str| {
+        login
+            .server
+            .post("/login")
+            .add_header("x-device", device)
+            .form(&[("username", "alice"), ("password", "alice-password")])
+    };
+    assert_eq!(sign_in("stolen-laptop").await.status_code(), 403);
+    assert_eq!(sign_in("own-laptop").await.status_code(), 200);
+}
+
+#[tokio::test]
+async fn a_cookie_key_shorter_than_32_bytes_is_a_configuration_error() {
+    let gate = start(|layer| layer).await;
+    let sign_in = |key: &[u8]| {
+        gate.config
+            .sign_in("https://app.example/login/callback")
+            .cookie_key(key)
+            .build()
+    };
+    assert!(matches!(
+        sign_in(&[7; 31]),
+        Err(axum_authsignal::ConfigError::InvalidSetting(_))
+    ));
+    assert!(sign_in(&[7; 32]).is_ok());
 }
 
 #[tokio::test]

@@ -1,8 +1,11 @@
 //! The step-up gate, tested through real HTTP against the emulator. One binary, so that
 //! one log capture sees the whole suite.
 
+mod adversarial;
+mod configuration;
 mod extractor;
 mod flows;
+mod hardening;
 mod invariants;
 mod layering;
 mod login;

@@ -43,16 +43,24 @@ async fn browsers_are_redirected_and_everything_else_gets_a_401() {
         ("htmx", &[("accept", chrome), ("hx-request", "true")], 401),
     ];
     for (name, headers, expected) in cases {
+        // A form: what a browser navigation can send, and be made to send again.
         let mut request = gate
             .server
             .post("/withdraw")
             .add_header(USER_HEADER, "alice")
-            .json(&json!({ "amount": 5000 }));
+            .form(&[("amount", "5000")]);
         for (header, value) in *headers {
             request = request.add_header(*header, *value);
         }
         let response = request.await;
         assert_eq!(response.status_code().as_u16(), *expected, "{name}");
+        if *expected == 401 {
+            assert_eq!(
+                response.header("content-type"),
+                "application/problem+json",
+                "{name}"
+            );
+        }
         assert_eq!(response.header("cache-control"), "no-store", "{name}");
         let vary = response.header("vary").to_str().unwrap().to_owned();
         for header in ["Accept", "Sec-Fetch-Mode", "X-Requested-With", "HX-Request"] {
@@ -90,7 +98,7 @@ async fn the_client_kind_override_wins() {
         .add_header(USER_HEADER, "alice")
         .add_header("accept", NAVIGATION_ACCEPT)
         .add_header("sec-fetch-mode", "navigate")
-        .json(&json!({ "amount": 5000 }))
+        .form(&[("amount", "5000")])
         .await;
     assert_eq!(response.status_code(), 401);
     let gate =
@@ -100,7 +108,32 @@ async fn the_client_kind_override_wins() {
         .post("/withdraw")
         .add_header(USER_HEADER, "alice")
         .add_header("accept", "application/json")
-        .json(&json!({ "amount": 5000 }))
+        .form(&[("amount", "5000")])
         .await;
     assert_eq!(response.status_code(), 303);
+}
+
+/// A JSON body cannot come from a browser form, so a navigation that sends one is not
+/// stashed for a resume: it gets an HTML page, never raw JSON, and nothing is kept.
+#[tokio::test]
+async fn a_navigation_the_ui_cannot_bring_back_gets_a_page_not_json() {
+    let gate = start(|layer| layer).await;
+    let response = gate
+        .server
+        .post("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .add_header("accept", NAVIGATION_ACCEPT)
+        .add_header("sec-fetch-mode", "navigate")
+        .json(&json!({ "amount": 5000 }))
+        .await;
+    assert_eq!(response.status_code(), 401);
+    assert!(
+        response
+            .header("content-type")
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(!response.text().contains("token"), "{}", response.text());
+    assert_eq!(gate.runs(), 0);
 }

@@ -1,5 +1,6 @@
 //! The harness every gate test shares: an emulator, an app with gated routes served over
-//! real HTTP, a count of handler runs, and a capture of every log line of the suite.
+//! real HTTP, a count of handler runs, and a capture of every log line of the suite that
+//! every test checks when it ends.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -7,37 +8,43 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{OriginalUri, State};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum_authsignal::emulator::{ActionConfig, Condition, Emulator, EmulatorHandle, Outcome, Rule};
-use axum_authsignal::step_up::{StepUp, StepUpLayer};
+use axum_authsignal::step_up::{StepUp, StepUpConfig, StepUpConfigBuilder, StepUpLayer};
 use axum_authsignal::{Authsignal, RetryPolicy};
 use axum_test::TestServer;
+use base64::Engine as _;
 use bytes::Bytes;
 use http::request::Parts;
 use serde_json::{Value, json};
+use tracing_subscriber::util::SubscriberInitExt as _;
 
-/// The tenant secret of every emulator in the suite; no log line may ever contain it.
-pub const SECRET: &str = "gate-suite-secret-7d1f0c9a";
+/// The tenant secret of every emulator in the suite; no log line may ever contain it, nor
+/// its Basic-auth or percent-encoded forms (it has characters that make them differ).
+pub const SECRET: &str = "gate suite/secret+7d1f=0c9a&x";
 /// Amounts above this are challenged.
 pub const THRESHOLD: f64 = 1000.0;
 /// The header the tests' stand-in for an auth layer reads the user from.
 pub const USER_HEADER: &str = "x-test-user";
 
-/// Every log line written while the suite runs, at TRACE, spans included.
+/// Every log line written while the suite runs, at TRACE, spans and `log` records
+/// included.
 pub fn logs() -> &'static Arc<Mutex<Vec<u8>>> {
     static LOGS: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOGS.get_or_init(|| {
         let buffer = Arc::new(Mutex::new(Vec::new()));
         let writer = buffer.clone();
-        let subscriber = tracing_subscriber::fmt()
+        tracing_subscriber::fmt()
             .with_max_level(tracing::Level::TRACE)
             .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
             .with_ansi(false)
             .with_writer(move || Capture(writer.clone()))
-            .finish();
-        tracing::subscriber::set_global_default(subscriber).expect("one subscriber per suite");
+            .finish()
+            // Also installs the `log` bridge, so that reqwest's and hyper's records land here.
+            .try_init()
+            .expect("one subscriber per suite");
         buffer
     })
 }
@@ -71,12 +78,24 @@ pub fn remember(token: &str) -> String {
     token.to_owned()
 }
 
-/// Fails if the captured logs hold the tenant secret, any of `tokens`, or any token a
-/// test of the suite handled so far: tests run concurrently, so each check covers the
-/// others' tokens as well as its own.
+/// The forms of the secret a log line could carry.
+fn secret_forms() -> Vec<String> {
+    vec![
+        SECRET.to_owned(),
+        base64::engine::general_purpose::STANDARD.encode(format!("{SECRET}:")),
+        percent_encoding::utf8_percent_encode(SECRET, percent_encoding::NON_ALPHANUMERIC)
+            .to_string(),
+    ]
+}
+
+/// Fails if the captured logs hold the tenant secret in any form, any of `tokens`, or any
+/// token a test of the suite handled so far. Every test runs it when it ends (see
+/// [`LogCheck`]), so whichever test ends last checks everything the suite logged.
 pub fn assert_logs_clean(tokens: &[&str]) {
     let text = log_text();
-    assert!(!text.contains(SECRET), "the secret reached the logs");
+    for secret in secret_forms() {
+        assert!(!text.contains(&secret), "the secret reached the logs");
+    }
     let seen = seen_tokens().lock().unwrap().clone();
     for token in tokens
         .iter()
@@ -88,6 +107,17 @@ pub fn assert_logs_clean(tokens: &[&str]) {
     }
 }
 
+/// Checks the logs when a test ends (unless it is already failing).
+pub struct LogCheck;
+
+impl Drop for LogCheck {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            assert_logs_clean(&[]);
+        }
+    }
+}
+
 /// A running emulator and app.
 pub struct Gate {
     pub emulator: EmulatorHandle,
@@ -96,6 +126,8 @@ pub struct Gate {
     pub runs: Arc<AtomicUsize>,
     pub http: reqwest::Client,
     pub client: Authsignal,
+    pub config: StepUpConfig,
+    pub _log_check: LogCheck,
 }
 
 impl Gate {
@@ -152,6 +184,7 @@ pub fn client(emulator: &EmulatorHandle) -> Authsignal {
 async fn withdraw(
     State(runs): State<Arc<AtomicUsize>>,
     step_up: StepUp,
+    original: OriginalUri,
     parts: Parts,
     body: Bytes,
 ) -> impl IntoResponse {
@@ -160,51 +193,108 @@ async fn withdraw(
         "user": step_up.user_id(),
         "action": step_up.action(),
         "challenged": step_up.was_challenged(),
+        "enrolled": step_up.is_enrolled(),
         "failedOpen": step_up.failed_open(),
         "verificationMethod": step_up.verification_method().map(|m| m.as_str().to_owned()),
         "idempotencyKey": step_up.idempotency_key(),
         "method": parts.method.as_str(),
+        "uri": parts.uri.to_string(),
+        "originalUri": original.0.to_string(),
         "contentType": parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
         "tokenHeaderSeen": parts.headers.contains_key("x-authsignal-token"),
         "body": String::from_utf8_lossy(&body),
     }))
 }
 
-/// Starts the app: `POST /withdraw` behind `configure(layer)`, `POST /payee` behind a
-/// `changePayee` layer; both find the user in [`USER_HEADER`].
-pub async fn start(configure: impl FnOnce(StepUpLayer) -> StepUpLayer) -> Gate {
-    let emulator = emulator().await;
-    let client = client(&emulator);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let origin = format!("http://{}", listener.local_addr().unwrap());
-    let runs = Arc::new(AtomicUsize::new(0));
-    let withdraw_layer = configure(
-        StepUpLayer::new(client.clone(), "withdraw")
-            .user_id(user_from_header)
-            .redirect_origin(origin.clone())
-            .custom_from_body(["amount"]),
-    );
-    let payee_layer = StepUpLayer::new(client.clone(), "changePayee")
-        .user_id(user_from_header)
-        .redirect_origin(origin.clone());
-    let app = Router::new()
-        .route("/withdraw", post(withdraw).layer(withdraw_layer))
-        .route("/payee", post(withdraw).layer(payee_layer))
-        .with_state(runs.clone());
-    let server = TestServer::builder()
-        .http_transport_with_tcp_listener(listener)
-        .build(app);
-    Gate {
-        emulator,
-        server,
-        origin,
-        runs,
-        http: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .unwrap(),
-        client,
+type ConfigFn = Box<dyn FnOnce(StepUpConfigBuilder) -> StepUpConfigBuilder>;
+type LayerFn = Box<dyn FnOnce(StepUpLayer) -> StepUpLayer>;
+
+/// How to start the harness: the client's time bounds, the shared configuration and the
+/// `withdraw` gate's own settings.
+pub struct Setup {
+    relaxed: bool,
+    config: ConfigFn,
+    layer: LayerFn,
+}
+
+pub fn setup() -> Setup {
+    Setup {
+        relaxed: false,
+        config: Box::new(|config| config),
+        layer: Box::new(|layer| layer),
     }
+}
+
+impl Setup {
+    /// The client's default time bounds, for tests that load the machine.
+    pub fn relaxed_timeouts(mut self) -> Self {
+        self.relaxed = true;
+        self
+    }
+
+    pub fn config(
+        mut self,
+        configure: impl FnOnce(StepUpConfigBuilder) -> StepUpConfigBuilder + 'static,
+    ) -> Self {
+        self.config = Box::new(configure);
+        self
+    }
+
+    pub fn layer(mut self, configure: impl FnOnce(StepUpLayer) -> StepUpLayer + 'static) -> Self {
+        self.layer = Box::new(configure);
+        self
+    }
+
+    /// Starts the app: `POST` and `PUT /withdraw` and `POST /withdraw/other` behind
+    /// `withdraw` gates, `POST /payee` behind a `changePayee` gate; all find the user in
+    /// [`USER_HEADER`].
+    pub async fn start(self) -> Gate {
+        let emulator = emulator().await;
+        let client = if self.relaxed {
+            emulator.client()
+        } else {
+            client(&emulator)
+        };
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let runs = Arc::new(AtomicUsize::new(0));
+        let config = (self.config)(
+            StepUpConfig::builder(client.clone())
+                .user_id(user_from_header)
+                .redirect_origin(origin.clone()),
+        )
+        .build();
+        let withdraw_gate = (self.layer)(config.gate("withdraw").custom_from_body(["amount"]));
+        let app = Router::new()
+            .route(
+                "/withdraw",
+                post(withdraw).put(withdraw).layer(withdraw_gate.clone()),
+            )
+            .route("/withdraw/other", post(withdraw).layer(withdraw_gate))
+            .route("/payee", post(withdraw).layer(config.gate("changePayee")))
+            .with_state(runs.clone());
+        let server = TestServer::builder()
+            .http_transport_with_tcp_listener(listener)
+            .build(app);
+        Gate {
+            emulator,
+            server,
+            origin,
+            runs,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            client,
+            config,
+            _log_check: LogCheck,
+        }
+    }
+}
+
+/// Starts the harness with the `withdraw` gate configured by `configure`.
+pub async fn start(configure: impl FnOnce(StepUpLayer) -> StepUpLayer + 'static) -> Gate {
+    setup().layer(configure).start().await
 }
 
 /// An API client's first attempt, expected to be challenged: returns the problem body.
@@ -227,10 +317,18 @@ pub async fn api_challenge(gate: &Gate, path: &str, user: &str, body: &Value) ->
 /// Completes a challenge the way a custom UI does: the TOTP code through the client API,
 /// with the track token as Bearer. Returns the new token.
 pub async fn pass_totp(gate: &Gate, user: &str, track_token: &str) -> String {
-    let code = gate.emulator.totp_code(user).expect("the user is enrolled");
-    let answer: Value = gate
-        .http
-        .post(format!("{}/client/verify/totp", gate.emulator.api_url()))
+    pass_totp_at(&gate.emulator, &gate.http, user, track_token).await
+}
+
+pub async fn pass_totp_at(
+    emulator: &EmulatorHandle,
+    http: &reqwest::Client,
+    user: &str,
+    track_token: &str,
+) -> String {
+    let code = emulator.totp_code(user).expect("the user is enrolled");
+    let answer: Value = http
+        .post(format!("{}/client/verify/totp", emulator.api_url()))
         .bearer_auth(track_token)
         .json(&json!({ "verificationCode": code }))
         .send()
@@ -288,31 +386,99 @@ pub fn local_path(origin: &str, url: &str) -> String {
         .to_owned()
 }
 
-/// The browser's way back: it follows the UI's redirect (a GET), gets the gate's resume
-/// page, and that page posts the form back. Returns the final response.
-pub async fn follow_back(gate: &Gate, back: &str, user: &str) -> axum_test::TestResponse {
-    let page = gate
+/// A browser navigation on the app, with a user and cookies.
+pub async fn navigate(
+    gate: &Gate,
+    method: http::Method,
+    path: &str,
+    user: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> axum_test::TestResponse {
+    let mut request = gate
         .server
-        .get(&local_path(&gate.origin, back))
+        .method(method, path)
         .add_header(USER_HEADER, user)
         .add_header("accept", NAVIGATION_ACCEPT)
-        .await;
+        .add_header("sec-fetch-mode", "navigate");
+    if let Some(cookie) = cookie {
+        request = request.add_header("cookie", cookie);
+    }
+    if let Some(form) = form {
+        request = request
+            .content_type("application/x-www-form-urlencoded")
+            .bytes(Bytes::from(form.to_owned()));
+    }
+    request.await
+}
+
+/// The `name=value` of a response's `Set-Cookie` named `name`, if any.
+pub fn cookie_set(response: &axum_test::TestResponse, name: &str) -> Option<String> {
+    response
+        .iter_headers_by_name("set-cookie")
+        .filter_map(|value| value.to_str().ok())
+        .map(|value| value.split(';').next().unwrap_or("").to_owned())
+        .find(|pair| pair.starts_with(&format!("{name}=")))
+}
+
+/// The resume page's form: (absolute action, body it posts).
+pub fn resume_form(html: &str) -> (String, String) {
+    let attribute = |element: &str, name: &str| {
+        element
+            .split(&format!(" {name}=\""))
+            .nth(1)
+            .and_then(|rest| rest.split('"').next())
+            .unwrap_or_else(|| panic!("no {name} in {element}"))
+            .replace("&amp;", "&")
+    };
+    let form = html.split("<form").nth(1).expect("a form");
+    assert_eq!(attribute(form, "method"), "post", "{html}");
+    let input = form.split("<input").nth(1).expect("a field");
+    (
+        attribute(form, "action"),
+        format!("{}={}", attribute(input, "name"), attribute(input, "value")),
+    )
+}
+
+/// The browser's way back: it follows the UI's redirect to `back` (a GET with the token),
+/// is sent to the clean URL with the resume cookie, gets the resume page there, and that
+/// page posts the form back. Returns the final response.
+pub async fn follow_back(gate: &Gate, back: &str, user: &str) -> axum_test::TestResponse {
+    let returned = navigate(
+        gate,
+        http::Method::GET,
+        &local_path(&gate.origin, back),
+        user,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(returned.status_code(), 303, "{}", returned.text());
+    assert_eq!(returned.header("cache-control"), "no-store");
+    assert_eq!(returned.header("referrer-policy"), "no-referrer");
+    let clean = returned.header("location").to_str().unwrap().to_owned();
+    assert!(!clean.contains("token"), "{clean}");
+    let cookie = cookie_set(&returned, "authsignal-resume").expect("a resume cookie");
+    let page = navigate(
+        gate,
+        http::Method::GET,
+        &local_path(&gate.origin, &clean),
+        user,
+        Some(&cookie),
+        None,
+    )
+    .await;
     assert_eq!(page.status_code(), 200, "{}", page.text());
     assert_eq!(page.header("cache-control"), "no-store");
-    assert_eq!(page.header("referrer-policy"), "no-referrer");
-    let html = page.text();
-    let action = html
-        .split("action=\"")
-        .nth(1)
-        .and_then(|rest| rest.split('"').next())
-        .expect("the resume page has a form")
-        .replace("&amp;", "&");
-    assert!(html.contains("method=\"post\""));
-    gate.server
-        .post(&action)
-        .add_header(USER_HEADER, user)
-        .add_header("accept", NAVIGATION_ACCEPT)
-        .content_type("application/x-www-form-urlencoded")
-        .bytes(bytes::Bytes::new())
-        .await
+    let (action, form) = resume_form(&page.text());
+    assert!(!action.contains("token"), "{action}");
+    navigate(
+        gate,
+        http::Method::POST,
+        &local_path(&gate.origin, &action),
+        user,
+        None,
+        Some(&form),
+    )
+    .await
 }

@@ -98,6 +98,16 @@ export AUTHSIGNAL_API_URL
 echo "emulator at $AUTHSIGNAL_API_URL (pid $EMULATOR_PID)"
 
 step "node --test tests/node/"
-node --test tests/node/
+# An empty directory passes `node --test` on Node 20: count what ran, and fail on fewer
+# tests than the scenario has, or on any skipped or todo.
+node --test --test-reporter=tap tests/node/ | tee "$WORK/tap.txt"
+count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$WORK/tap.txt" | tail -n 1; }
+MIN_TESTS=48
+TESTS="$(count tests)"; PASS="$(count pass)"; SKIPPED="$(count skipped)"; TODO="$(count todo)"
+if [[ -z "$TESTS" || "$TESTS" -lt "$MIN_TESTS" || "$PASS" != "$TESTS" || "$SKIPPED" != 0 || "$TODO" != 0 ]]; then
+  echo "node scenario: $TESTS tests, $PASS passed, $SKIPPED skipped, $TODO todo (at least $MIN_TESTS must pass)" >&2
+  exit 1
+fi
+echo "node scenario: all $TESTS tests passed"
 
 step "done"

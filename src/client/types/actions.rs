@@ -56,8 +56,9 @@ pub struct TrackAttributes {
     pub custom_domain: Option<String>,
 }
 
-/// The answer of `track`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// The answer of `track`. Its `Debug` shows neither the token nor the `token` of the
+/// pre-built UI's `url`: a handler that logs it logs no credential.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub struct TrackResponse {
@@ -86,6 +87,34 @@ pub struct TrackResponse {
     /// The rules that decided the state.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_ids: Option<Vec<String>>,
+}
+
+impl std::fmt::Debug for TrackResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TrackResponse")
+            .field("idempotency_key", &self.idempotency_key)
+            .field("state", &self.state)
+            .field(
+                "url",
+                &self.url.as_deref().map(crate::safe_text::redact_url_token),
+            )
+            .field("token", &self.token)
+            .field("is_enrolled", &self.is_enrolled)
+            .field(
+                "enrolled_verification_methods",
+                &self.enrolled_verification_methods,
+            )
+            .field(
+                "allowed_verification_methods",
+                &self.allowed_verification_methods,
+            )
+            .field(
+                "default_verification_method",
+                &self.default_verification_method,
+            )
+            .field("rule_ids", &self.rule_ids)
+            .finish()
+    }
 }
 
 /// What `validateChallenge` checks.

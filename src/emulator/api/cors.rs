@@ -1,38 +1,27 @@
 //! CORS for the client API, which a custom UI calls from the browser on the app's origin.
 //!
 //! Any origin may call it: the credential is a Bearer token the page holds, never a
-//! cookie, so allowing every origin grants a page nothing it did not already have.
+//! cookie, so allowing every origin grants a page nothing it did not already have, and
+//! credentials (cookies) are not allowed. The Web SDK sends `POST` with `Authorization`
+//! and `Content-Type: application/json`, which is not a simple request: the browser asks
+//! first with a preflight, answered here without reaching a handler.
 
-use axum::extract::Request;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use http::header::{
-    ACCESS_CONTROL_ALLOW_HEADERS, ACCESS_CONTROL_ALLOW_METHODS, ACCESS_CONTROL_ALLOW_ORIGIN,
-    ACCESS_CONTROL_MAX_AGE,
-};
-use http::{HeaderValue, StatusCode};
+use std::time::Duration;
 
-/// The answer to a preflight: 204, POST with `Authorization` and `Content-Type` allowed.
-pub(crate) async fn preflight() -> Response {
-    let mut preflight = StatusCode::NO_CONTENT.into_response();
-    let headers = preflight.headers_mut();
-    headers.insert(
-        ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("POST, OPTIONS"),
-    );
-    headers.insert(
-        ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, content-type"),
-    );
-    headers.insert(ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
-    preflight
-}
+use http::Method;
+use http::header::{AUTHORIZATION, CONTENT_TYPE};
+use tower_http::cors::{AllowOrigin, CorsLayer};
 
-/// Marks every answer (errors included) readable from any origin.
-pub(crate) async fn allow_any_origin(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    response
-        .headers_mut()
-        .insert(ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    response
+/// How long a browser may cache a preflight answer.
+const PREFLIGHT_MAX_AGE: Duration = Duration::from_secs(600);
+
+/// The layer of every client API route, errors included: `Access-Control-Allow-Origin: *`
+/// on every answer, and preflights allowing `POST` with `Authorization` and
+/// `Content-Type`.
+pub(crate) fn client_api() -> CorsLayer {
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::any())
+        .allow_methods([Method::POST])
+        .allow_headers([AUTHORIZATION, CONTENT_TYPE])
+        .max_age(PREFLIGHT_MAX_AGE)
 }

@@ -1,6 +1,6 @@
 //! The Server API under `/v1` (Basic auth with the tenant secret), the emulator-only
 //! `/v1/emulator/outbox` (the same auth), and the client API under `/v1/client` (Bearer
-//! track token).
+//! challenge token, CORS for any origin).
 
 mod actions;
 mod auth;
@@ -21,6 +21,7 @@ use axum::middleware;
 use axum::routing::{delete, get, patch, post, put};
 use serde::Serialize;
 
+use super::error::HttpError;
 use super::state::Shared;
 
 /// The body of a successful delete.
@@ -99,18 +100,27 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             shared.clone(),
             auth::require_secret,
         ));
+    // A custom UI calls these from the browser, from the app's own origin. A service of
+    // its own, with its own JSON 404 and 405, so that CORS covers every answer under
+    // `/v1/client` (a page can read an error too) and nothing outside it.
     let client_api = Router::new()
+        .route("/user-authenticators/totp", post(client::totp::enroll))
+        .route("/verify/totp", post(client::totp::verify))
         .route(
-            "/client/verify/totp",
-            post(client::verify_totp).options(cors::preflight),
+            "/user-authenticators/email-otp",
+            post(client::otp::enroll_email),
         )
-        .route(
-            "/client/user-authenticators/totp",
-            post(client::enroll_totp).options(cors::preflight),
-        )
-        // A custom UI calls these from the browser, from the app's own origin.
-        .layer(middleware::from_fn(cors::allow_any_origin));
+        .route("/challenge/email-otp", post(client::otp::challenge_email))
+        .route("/verify/email-otp", post(client::otp::verify_email))
+        .route("/user-authenticators/sms", post(client::otp::enroll_sms))
+        .route("/challenge/sms", post(client::otp::challenge_sms))
+        .route("/verify/sms", post(client::otp::verify_sms))
+        .fallback(|| async { HttpError::not_found("There is no such route.") })
+        .method_not_allowed_fallback(|| async { HttpError::method_not_allowed() })
+        .layer(cors::client_api())
+        .with_state(shared.clone());
     Router::new()
-        .nest("/v1", server_api.merge(client_api))
+        .nest("/v1", server_api)
+        .nest_service("/v1/client", client_api)
         .with_state(shared)
 }

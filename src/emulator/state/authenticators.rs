@@ -29,7 +29,7 @@ pub(crate) struct EnrollRequest {
 }
 
 impl Store {
-    fn authenticator_view(record: &AuthenticatorRecord) -> UserAuthenticator {
+    pub(crate) fn authenticator_view(record: &AuthenticatorRecord) -> UserAuthenticator {
         UserAuthenticator {
             user_id: Some(record.user_id.clone()),
             user_authenticator_id: record.id.clone(),

@@ -8,6 +8,7 @@
 mod action_table;
 mod actions;
 mod authenticators;
+mod client_otp;
 mod devices;
 mod notify;
 mod otp;
@@ -23,6 +24,7 @@ use std::time::Duration;
 use action_table::ActionTable;
 pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
+pub(crate) use client_otp::{OtpAttempt, OtpChannel};
 pub(crate) use totp::TotpAttempt;
 
 use super::calls::RecordedCall;
@@ -320,6 +322,18 @@ impl ActionRecord {
         self.state = state;
         self.state_updated_at = now;
         self.updated_at = now;
+    }
+
+    /// Counts a wrong code, whatever the method; true when it was the [`MAX_ATTEMPTS`]th,
+    /// which fails the action (`CHALLENGE_FAILED`).
+    pub(crate) fn count_wrong_code(&mut self, now: Timestamp) -> bool {
+        self.failed_attempts += 1;
+        self.updated_at = now;
+        if self.failed_attempts < MAX_ATTEMPTS {
+            return false;
+        }
+        self.set_state(UserActionState::ChallengeFailed, now);
+        true
     }
 }
 

@@ -19,7 +19,7 @@ use crate::{
 /// The action code a claimed challenge is recorded under when it named none.
 const CLAIMED_ACTION: &str = "challenge";
 
-fn new_code() -> String {
+pub(super) fn new_code() -> String {
     random::six_digits()
 }
 
@@ -334,7 +334,7 @@ fn action_ref(action: &ActionRecord) -> ActionRef {
     }
 }
 
-fn outbox_message(challenge: &OtpChallenge, now: Timestamp) -> OutboxMessage {
+pub(super) fn outbox_message(challenge: &OtpChallenge, now: Timestamp) -> OutboxMessage {
     OutboxMessage {
         challenge_id: challenge.id.clone(),
         verification_method: challenge.method.clone(),

@@ -191,10 +191,9 @@ impl Store {
         ) else {
             return TotpAttempt::NotChallengeable;
         };
-        action.failed_attempts += 1;
-        action.updated_at = now;
-        if action.failed_attempts >= MAX_ATTEMPTS {
-            action.set_state(UserActionState::ChallengeFailed, now);
+        let reached = action.count_wrong_code(now);
+        let attempts_left = MAX_ATTEMPTS.saturating_sub(action.failed_attempts);
+        if reached {
             self.notify_action(
                 &target.user_id,
                 &target.action_code,
@@ -202,8 +201,6 @@ impl Store {
             );
             return TotpAttempt::LimitReached;
         }
-        TotpAttempt::Wrong {
-            attempts_left: MAX_ATTEMPTS - action.failed_attempts,
-        }
+        TotpAttempt::Wrong { attempts_left }
     }
 }

@@ -1,0 +1,64 @@
+//! Leg 2 for API clients: the challenged request sent again, with the token in a header.
+
+use std::convert::Infallible;
+
+use axum::body::Body;
+use axum::response::Response;
+use bytes::Bytes;
+use http::Request;
+use http::request::Parts;
+use tower::Service;
+
+use super::{Caller, Gate};
+use crate::step_up::answer::Refusal;
+use crate::step_up::binding::RequestBinding;
+use crate::step_up::proof::StepUpOutcome;
+use crate::store::{RecordKey, RecordKind};
+
+impl<S> Gate<S>
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    /// Runs the handler only if the token validates for this user and action, its
+    /// challenge is still pending (taken now: once), and this request is the challenged
+    /// one in every bound part.
+    pub(super) async fn api_return(
+        self,
+        parts: Parts,
+        body: Bytes,
+        caller: Caller,
+        token: String,
+    ) -> Response {
+        let route = self.route.clone();
+        let validated = match route.validate(&token, &caller).await {
+            Ok(validated) => validated,
+            Err(response) => return response,
+        };
+        let key = RecordKey::new(
+            RecordKind::Challenge,
+            caller.user_id.as_str(),
+            validated.idempotency_key.as_str(),
+        );
+        let record = match route.take(&key, &caller).await {
+            Ok(record) => record,
+            Err(response) => return response,
+        };
+        if !RequestBinding::of(&parts, &body).matches(&record) {
+            route.outcome(
+                "refused",
+                Some("the retried request differs from the challenged one"),
+            );
+            return route.refuse(Refusal::VerificationFailed, caller.audience);
+        }
+        route.outcome("verified", None);
+        let user_id = caller.user_id;
+        self.run(
+            parts,
+            body,
+            &user_id,
+            StepUpOutcome::Verified(validated.response),
+        )
+        .await
+    }
+}

@@ -1,0 +1,114 @@
+//! [`StepUpValidator`]: the [`StepUp`](super::StepUp) extractor on its own, for handlers
+//! without a gate.
+
+use http::request::Parts;
+
+use super::action::ActionCode;
+use super::answer::Refusal;
+use super::config::{CHALLENGE_TTL, StepUpConfig};
+use super::proof::{Proof, StepUpOutcome, StepUpRejection};
+use super::respond::Audience;
+use super::token;
+use super::verify::{self, Rejected};
+use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
+
+/// Validates a step-up token in the [`StepUp`](super::StepUp) extractor itself, for
+/// handlers that run without a gate: made by [`StepUpConfig::validator`], added as an
+/// `Extension` on the route.
+///
+/// It checks the token server-side for the user and the action, and lets each token
+/// through once (it records spent tokens in the configuration's store). Unlike the gate it
+/// cannot bind the token to the request that was challenged, since it never saw that
+/// request: put a gate in front of anything that moves money.
+///
+/// ```
+/// use axum::{Extension, Router, routing::post};
+/// use axum_authsignal::{Authsignal, step_up::{StepUp, StepUpConfig}};
+///
+/// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
+/// async fn change_payout(proof: StepUp) -> &'static str { "changed" }
+/// let app: Router = Router::new()
+///     .route("/payout-account", post(change_payout))
+///     .layer(Extension(step_up.validator("changePayoutAccount")));
+/// ```
+#[derive(Clone)]
+pub struct StepUpValidator {
+    config: StepUpConfig,
+    action: ActionCode,
+}
+
+impl std::fmt::Debug for StepUpValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUpValidator")
+            .field("action", &self.action)
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl StepUpValidator {
+    pub(crate) fn new(config: StepUpConfig, action: ActionCode) -> Self {
+        Self { config, action }
+    }
+
+    pub(crate) async fn validate(&self, parts: &mut Parts) -> Result<Proof, StepUpRejection> {
+        let shared = &self.config.shared;
+        let audience = Audience::of(shared.client_kind, &parts.headers);
+        let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
+        let token = match token::find(parts, &shared.token_header) {
+            Ok(Some(found)) => found.into_string(),
+            Ok(None) => return Err(reject(Refusal::TokenRequired)),
+            Err(_) => return Err(reject(Refusal::MalformedToken)),
+        };
+        let user_id = shared
+            .user
+            .find(parts)
+            .await
+            .ok_or_else(|| reject(Refusal::NoUser))?;
+        let action = self.action.as_str();
+        let validated = match verify::validate(&shared.client, &token, Some(&user_id), action).await
+        {
+            Ok(validated) => validated,
+            Err(Rejected::Unavailable(reason)) => {
+                tracing::warn!(action, reason, "step-up validation unavailable");
+                let retry_after = shared.retry_after;
+                return Err(reject(Refusal::Unavailable { retry_after }));
+            }
+            Err(Rejected::Invalid(reason)) => {
+                tracing::warn!(action, reason, "step-up token refused");
+                return Err(reject(Refusal::VerificationFailed));
+            }
+        };
+        let spent = PendingChallenge {
+            user_id: user_id.clone(),
+            action: action.to_owned(),
+            method: parts.method.clone(),
+            path_and_query: token::path_and_query_without_token(&parts.uri),
+            media_type: None,
+            content_encoding: None,
+            body_sha256: [0; 32],
+            stashed: None,
+            verified: None,
+        };
+        let key = RecordKey::new(RecordKind::Spent, &user_id, &validated.idempotency_key);
+        match shared.store.put(&key, spent, CHALLENGE_TTL).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                tracing::warn!(action, "step-up token replayed");
+                return Err(reject(Refusal::VerificationFailed));
+            }
+            Err(err) => {
+                tracing::warn!(action, error = %err, "step-up store failed");
+                let retry_after = shared.retry_after;
+                return Err(reject(Refusal::Unavailable { retry_after }));
+            }
+        }
+        parts.headers.remove(&shared.token_header);
+        parts.uri = token::without_token(&parts.uri);
+        Ok(Proof::new(
+            self.action.clone(),
+            &user_id,
+            StepUpOutcome::Verified(validated.response),
+        ))
+    }
+}

@@ -1,0 +1,537 @@
+//! [`MemoryStore`]: the default store, for an app served by one instance.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::{
+    MAX_RECORD_BYTES, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StoreError,
+    StoreFuture,
+};
+
+/// How many pending challenges [`MemoryStore::default`] keeps at most: 250 challenges a
+/// second sustained over a token's ten-minute lifetime. At about 0.6 KB per API challenge
+/// (`benches/RESULTS.md`) a full store holds under 100 MB.
+pub const DEFAULT_CAPACITY: usize = 150_000;
+/// How many pending challenges one user may have at once, by default. An honest user has
+/// one or two; more is someone asking for challenges they do not answer.
+pub const DEFAULT_PER_USER: usize = 10;
+/// How many bytes the records may hold in all (stashed browser bodies, paths, ids), by
+/// default: 64 MiB.
+pub const DEFAULT_STASH_BYTES: usize = 64 * 1024 * 1024;
+
+/// How often a full store looks for expired records to drop. Sweeping costs a pass over
+/// every record; without a pause, each refused put on a full store would pay it again.
+const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
+
+/// The default store: in memory, with a time to live, a bound per user and bounds on its
+/// size. It serves one instance; several instances need a shared store.
+///
+/// | bound | default | over it |
+/// |---|---|---|
+/// | [`per_user`](MemoryStoreBuilder::per_user) pending challenges | [`DEFAULT_PER_USER`] (10) | 429 for that user only |
+/// | [`capacity`](MemoryStoreBuilder::capacity) pending challenges in all | [`DEFAULT_CAPACITY`] (150 000) | 503 |
+/// | [`max_bytes`](MemoryStoreBuilder::max_bytes) held by records | [`DEFAULT_STASH_BYTES`] (64 MiB) | 503 |
+///
+/// A full store refuses new challenges rather than dropping old ones: dropping would fail
+/// users who are mid-challenge, refusing fails only the newcomer. Records that stand for a
+/// completed challenge ([`RecordKind::Resume`], [`RecordKind::Spent`]) are never refused.
+///
+/// ```
+/// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
+/// use std::time::Duration;
+/// use axum_authsignal::store::{MemoryStore, PendingChallengeStore, RecordKey, RecordKind};
+/// # use axum_authsignal::store::PendingChallenge;
+/// # let record = PendingChallenge { user_id: "alice".into(), action: "a".into(),
+/// #     method: http::Method::POST, path_and_query: "/".into(), media_type: None,
+/// #     content_encoding: None, body_sha256: [0; 32], stashed: None, verified: None };
+/// let store = MemoryStore::builder().per_user(5).build();
+/// let key = RecordKey::new(RecordKind::Challenge, "alice", "key-1");
+/// store.put(&key, record, Duration::from_secs(600)).await.unwrap();
+/// assert!(store.take(&key).await.unwrap().is_some());
+/// assert!(store.take(&key).await.unwrap().is_none()); // good once
+/// # });
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    limits: Limits,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    capacity: usize,
+    per_user: usize,
+    max_bytes: usize,
+}
+
+/// Builds a [`MemoryStore`] with bounds other than the defaults.
+#[derive(Debug, Clone, Copy)]
+#[must_use]
+pub struct MemoryStoreBuilder {
+    limits: Limits,
+}
+
+impl MemoryStoreBuilder {
+    /// At most this many pending challenges in all (at least 1).
+    pub fn capacity(mut self, records: usize) -> Self {
+        self.limits.capacity = records.max(1);
+        self
+    }
+
+    /// At most this many pending challenges per user (at least 1).
+    pub fn per_user(mut self, records: usize) -> Self {
+        self.limits.per_user = records.max(1);
+        self
+    }
+
+    /// At most this many bytes held by all records together.
+    pub fn max_bytes(mut self, bytes: usize) -> Self {
+        self.limits.max_bytes = bytes;
+        self
+    }
+
+    /// The store.
+    pub fn build(self) -> MemoryStore {
+        MemoryStore {
+            limits: self.limits,
+            state: Mutex::new(State::default()),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct State {
+    records: HashMap<RecordKey, Entry>,
+    /// Each user's pending challenges (idempotency key, expiry), for the per-user bound.
+    by_user: HashMap<String, Vec<(String, Instant)>>,
+    /// Records of [`RecordKind::Challenge`], expired ones included until swept.
+    challenges: usize,
+    /// [`PendingChallenge::held_bytes`] summed over every record.
+    held_bytes: usize,
+    /// When expired records were last swept out.
+    swept_at: Option<Instant>,
+}
+
+#[derive(Debug)]
+struct Entry {
+    record: PendingChallenge,
+    expires: Instant,
+}
+
+impl Default for MemoryStore {
+    fn default() -> Self {
+        Self::builder().build()
+    }
+}
+
+impl MemoryStore {
+    /// A builder starting from the defaults in the table above.
+    pub fn builder() -> MemoryStoreBuilder {
+        MemoryStoreBuilder {
+            limits: Limits {
+                capacity: DEFAULT_CAPACITY,
+                per_user: DEFAULT_PER_USER,
+                max_bytes: DEFAULT_STASH_BYTES,
+            },
+        }
+    }
+
+    /// How many records are held now, of every kind, expired ones included until they are
+    /// swept.
+    pub fn len(&self) -> usize {
+        self.lock().records.len()
+    }
+
+    /// Whether no record is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The bytes the records hold, as the [`max_bytes`](MemoryStoreBuilder::max_bytes)
+    /// bound counts them.
+    pub fn held_bytes(&self) -> usize {
+        self.lock().held_bytes
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Every operation below restores the counters before it can panic (none of its
+        // steps can), so a poisoned lock still guards consistent state.
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn put_now(
+        &self,
+        key: &RecordKey,
+        record: PendingChallenge,
+        ttl: Duration,
+    ) -> Result<(), StoreError> {
+        let now = Instant::now();
+        let bytes = record.held_bytes();
+        if bytes > MAX_RECORD_BYTES {
+            return Err(StoreError::TooLarge);
+        }
+        let mut state = self.lock();
+        match state.records.get(key) {
+            Some(entry) if entry.expires > now => return Err(StoreError::Duplicate),
+            Some(_) => {
+                state.remove(key);
+            }
+            None => {}
+        }
+        if key.kind == RecordKind::Challenge {
+            state.check_user(&key.user_id, self.limits.per_user, now)?;
+            if !state.has_room(self.limits, bytes) && state.sweep_due(now) {
+                state.sweep(now);
+            }
+            if !state.has_room(self.limits, bytes) {
+                return Err(StoreError::Full);
+            }
+        }
+        state.insert(key.clone(), record, now + ttl);
+        Ok(())
+    }
+}
+
+impl State {
+    /// Drops the user's expired challenges, then refuses if the rest fill their bound.
+    fn check_user(&mut self, user_id: &str, bound: usize, now: Instant) -> Result<(), StoreError> {
+        let Some(pending) = self.by_user.get(user_id) else {
+            return Ok(());
+        };
+        let expired: Vec<String> = pending
+            .iter()
+            .filter(|(_, expires)| *expires <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for idempotency_key in expired {
+            self.remove(&RecordKey::new(
+                RecordKind::Challenge,
+                user_id,
+                idempotency_key,
+            ));
+        }
+        let Some(pending) = self.by_user.get(user_id) else {
+            return Ok(());
+        };
+        if pending.len() < bound {
+            return Ok(());
+        }
+        let oldest = pending.iter().map(|(_, expires)| *expires).min();
+        let retry_after = oldest.map_or(Duration::ZERO, |expires| expires - now);
+        Err(StoreError::UserLimit { retry_after })
+    }
+
+    fn has_room(&self, limits: Limits, bytes: usize) -> bool {
+        self.challenges < limits.capacity && self.held_bytes + bytes <= limits.max_bytes
+    }
+
+    fn sweep_due(&self, now: Instant) -> bool {
+        self.swept_at
+            .is_none_or(|swept| now.duration_since(swept) >= SWEEP_INTERVAL)
+    }
+
+    fn sweep(&mut self, now: Instant) {
+        let expired: Vec<RecordKey> = self
+            .records
+            .iter()
+            .filter(|(_, entry)| entry.expires <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for key in expired {
+            self.remove(&key);
+        }
+        self.swept_at = Some(now);
+    }
+
+    fn insert(&mut self, key: RecordKey, record: PendingChallenge, expires: Instant) {
+        self.held_bytes += record.held_bytes();
+        if key.kind == RecordKind::Challenge {
+            self.challenges += 1;
+            self.by_user
+                .entry(key.user_id.clone())
+                .or_default()
+                .push((key.idempotency_key.clone(), expires));
+        }
+        self.records.insert(key, Entry { record, expires });
+    }
+
+    /// Removes a record and its share of every counter.
+    fn remove(&mut self, key: &RecordKey) -> Option<Entry> {
+        let entry = self.records.remove(key)?;
+        self.held_bytes -= entry.record.held_bytes();
+        if key.kind == RecordKind::Challenge {
+            self.challenges -= 1;
+            if let Some(pending) = self.by_user.get_mut(&key.user_id) {
+                pending.retain(|(idempotency_key, _)| *idempotency_key != key.idempotency_key);
+                if pending.is_empty() {
+                    self.by_user.remove(&key.user_id);
+                }
+            }
+        }
+        Some(entry)
+    }
+}
+
+impl PendingChallengeStore for MemoryStore {
+    fn put<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        record: PendingChallenge,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        Box::pin(std::future::ready(self.put_now(key, record, ttl)))
+    }
+
+    fn take<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<PendingChallenge>> {
+        let taken = self
+            .lock()
+            .remove(key)
+            .filter(|entry| entry.expires > Instant::now())
+            .map(|entry| entry.record);
+        Box::pin(std::future::ready(Ok(taken)))
+    }
+
+    fn pending_challenges(&self) -> Option<u64> {
+        Some(self.lock().challenges as u64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use bytes::Bytes;
+    use http::Method;
+
+    use super::*;
+    use crate::store::StashedRequest;
+
+    fn record(user: &str, body: usize) -> PendingChallenge {
+        PendingChallenge {
+            user_id: user.into(),
+            action: "withdraw".into(),
+            method: Method::POST,
+            path_and_query: "/withdraw".into(),
+            media_type: None,
+            content_encoding: None,
+            body_sha256: [7; 32],
+            stashed: (body > 0).then(|| StashedRequest {
+                body: Bytes::from(vec![b'a'; body]),
+                content_type: None,
+            }),
+            verified: None,
+        }
+    }
+
+    fn challenge(user: &str, key: &str) -> RecordKey {
+        RecordKey::new(RecordKind::Challenge, user, key)
+    }
+
+    const TTL: Duration = Duration::from_secs(600);
+
+    async fn put(store: &MemoryStore, key: &RecordKey, ttl: Duration) -> Result<(), StoreError> {
+        store.put(key, record(&key.user_id, 0), ttl).await
+    }
+
+    #[tokio::test]
+    async fn take_is_once() {
+        let store = MemoryStore::default();
+        let key = challenge("u", "k");
+        put(&store, &key, TTL).await.unwrap();
+        assert_eq!(store.take(&key).await.unwrap(), Some(record("u", 0)));
+        assert_eq!(store.take(&key).await.unwrap(), None);
+        assert_eq!(store.pending_challenges(), Some(0));
+    }
+
+    #[tokio::test]
+    async fn a_record_is_found_only_under_its_user_and_kind() {
+        let store = MemoryStore::default();
+        put(&store, &challenge("alice", "k"), TTL).await.unwrap();
+        assert_eq!(store.take(&challenge("mallory", "k")).await.unwrap(), None);
+        let resume = RecordKey::new(RecordKind::Resume, "alice", "k");
+        assert_eq!(store.take(&resume).await.unwrap(), None);
+        assert!(
+            store
+                .take(&challenge("alice", "k"))
+                .await
+                .unwrap()
+                .is_some()
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn records_expire() {
+        let store = MemoryStore::default();
+        let key = challenge("u", "k");
+        put(&store, &key, TTL).await.unwrap();
+        tokio::time::advance(TTL + Duration::from_secs(1)).await;
+        assert_eq!(store.take(&key).await.unwrap(), None);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_store_refuses_until_something_expires() {
+        let store = MemoryStore::builder().capacity(2).build();
+        put(&store, &challenge("u", "a"), TTL).await.unwrap();
+        put(&store, &challenge("v", "b"), Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert_eq!(
+            put(&store, &challenge("w", "c"), TTL).await,
+            Err(StoreError::Full)
+        );
+        tokio::time::advance(Duration::from_secs(2)).await;
+        put(&store, &challenge("w", "c"), TTL).await.unwrap();
+        assert_eq!(store.len(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_store_sweeps_at_most_once_a_second() {
+        let store = MemoryStore::builder().capacity(1).build();
+        let second = Duration::from_secs(1);
+        put(&store, &challenge("u", "a"), second).await.unwrap();
+        tokio::time::advance(second / 2).await;
+        // Full, nothing expired: swept, refused.
+        let b = challenge("v", "b");
+        assert_eq!(put(&store, &b, TTL).await, Err(StoreError::Full));
+        tokio::time::advance(second * 6 / 10).await;
+        // "a" has expired, but the last sweep was 0.6 s ago: refused without a sweep.
+        assert_eq!(put(&store, &b, TTL).await, Err(StoreError::Full));
+        tokio::time::advance(second / 2).await;
+        put(&store, &b, TTL).await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn one_user_over_their_bound_is_refused_and_nobody_else() {
+        let store = MemoryStore::builder().per_user(3).capacity(10).build();
+        for n in 0..3 {
+            put(&store, &challenge("mallory", &format!("m{n}")), TTL)
+                .await
+                .unwrap();
+            tokio::time::advance(Duration::from_secs(10)).await;
+        }
+        let refused = put(&store, &challenge("mallory", "m3"), TTL).await;
+        // The oldest was put 30 s ago: it expires in 570 s.
+        assert_eq!(
+            refused,
+            Err(StoreError::UserLimit {
+                retry_after: TTL - Duration::from_secs(30)
+            })
+        );
+        put(&store, &challenge("alice", "a0"), TTL).await.unwrap();
+        // Answering one frees a place.
+        store.take(&challenge("mallory", "m1")).await.unwrap();
+        put(&store, &challenge("mallory", "m3"), TTL).await.unwrap();
+        // So does expiry, without a sweep.
+        tokio::time::advance(TTL).await;
+        put(&store, &challenge("mallory", "m4"), TTL).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn completed_challenges_are_never_refused_by_a_full_store() {
+        let store = MemoryStore::builder().capacity(1).per_user(1).build();
+        put(&store, &challenge("alice", "a"), TTL).await.unwrap();
+        assert_eq!(
+            put(&store, &challenge("bob", "b"), TTL).await,
+            Err(StoreError::Full)
+        );
+        for kind in [RecordKind::Resume, RecordKind::Spent] {
+            let key = RecordKey::new(kind, "alice", "a");
+            put(&store, &key, TTL).await.unwrap();
+            assert_eq!(put(&store, &key, TTL).await, Err(StoreError::Duplicate));
+        }
+    }
+
+    #[tokio::test]
+    async fn stashed_bytes_are_bounded_and_given_back() {
+        let store = MemoryStore::builder().max_bytes(3000).build();
+        let a = challenge("alice", "a");
+        store.put(&a, record("alice", 2000), TTL).await.unwrap();
+        let b = challenge("bob", "b");
+        assert_eq!(
+            store.put(&b, record("bob", 2000), TTL).await,
+            Err(StoreError::Full)
+        );
+        store.put(&b, record("bob", 10), TTL).await.unwrap();
+        store.take(&a).await.unwrap();
+        assert!(store.held_bytes() < 100, "{}", store.held_bytes());
+        let c = challenge("carol", "c");
+        store.put(&c, record("carol", 2000), TTL).await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn a_key_cannot_be_put_twice() {
+        let store = MemoryStore::default();
+        let key = challenge("u", "k");
+        put(&store, &key, TTL).await.unwrap();
+        assert_eq!(
+            store.put(&key, record("v", 0), TTL).await,
+            Err(StoreError::Duplicate)
+        );
+        assert_eq!(store.take(&key).await.unwrap().unwrap().user_id, "u");
+    }
+
+    /// Many tasks race on two worker threads, all released at once by a barrier: a take
+    /// that looked the record up and removed it in two steps would let several through.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_takes_yield_one_record() {
+        for round in 0..20 {
+            let store = Arc::new(MemoryStore::default());
+            let key = challenge("u", &format!("k{round}"));
+            put(&store, &key, TTL).await.unwrap();
+            let barrier = Arc::new(tokio::sync::Barrier::new(64));
+            let takes: Vec<_> = (0..64)
+                .map(|_| {
+                    let (store, key, barrier) = (store.clone(), key.clone(), barrier.clone());
+                    tokio::spawn(async move {
+                        barrier.wait().await;
+                        store.take(&key).await.unwrap().is_some()
+                    })
+                })
+                .collect();
+            let mut found = 0;
+            for take in takes {
+                found += usize::from(take.await.unwrap());
+            }
+            assert_eq!(found, 1, "round {round}");
+        }
+    }
+
+    /// The per-user bound holds under concurrent puts of one user.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_puts_do_not_overshoot_the_user_bound() {
+        let store = Arc::new(MemoryStore::builder().per_user(5).build());
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
+        let puts: Vec<_> = (0..50)
+            .map(|n| {
+                let (store, barrier) = (store.clone(), barrier.clone());
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    put(&store, &challenge("mallory", &format!("m{n}")), TTL)
+                        .await
+                        .is_ok()
+                })
+            })
+            .collect();
+        let mut stored = 0;
+        for put in puts {
+            stored += usize::from(put.await.unwrap());
+        }
+        assert_eq!(stored, 5);
+    }
+
+    #[test]
+    fn debug_hides_the_body() {
+        let mut record = record("u", 0);
+        record.stashed = Some(StashedRequest {
+            body: Bytes::from_static(b"amount=5000"),
+            content_type: None,
+        });
+        let text = format!("{record:?}");
+        assert!(!text.contains("amount"), "{text}");
+    }
+}

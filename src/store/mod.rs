@@ -1,0 +1,159 @@
+//! Pending challenges: what the gate remembers between a challenge and its answer.
+//!
+//! When `track` answers `CHALLENGE_REQUIRED`, the gate stores a [`PendingChallenge`] under a
+//! [`RecordKey`] (the user and the action's idempotency key): who was challenged, for which
+//! action, and which request. When a validated token comes back, the gate *takes* the
+//! record: taking is atomic, so of any number of concurrent uses of one token exactly one
+//! finds the record, and a replay finds nothing. This is what makes a token good once,
+//! whether or not Authsignal itself consumes tokens (it does not document that it does).
+//!
+//! A store also keeps one user from denying service to the others: it bounds the pending
+//! challenges of each user (a user over the bound gets [`StoreError::UserLimit`], a 429,
+//! and nobody else is affected) as well as the total, and never refuses a record that only
+//! replaces one a completed challenge just took ([`RecordKind::Resume`],
+//! [`RecordKind::Spent`]).
+//!
+//! [`MemoryStore`] is the default and serves one instance. Behind several instances of an
+//! app, every instance must share one store: implement [`PendingChallengeStore`] on a shared
+//! engine, with [`PendingChallenge::encode`] and [`PendingChallenge::decode`] for the
+//! record's bytes.
+
+mod memory;
+mod record;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+pub use memory::{
+    DEFAULT_CAPACITY, DEFAULT_PER_USER, DEFAULT_STASH_BYTES, MemoryStore, MemoryStoreBuilder,
+};
+pub use record::{DecodeRecordError, MAX_RECORD_BYTES, PendingChallenge, StashedRequest};
+
+/// What a record is kept for. It decides which bounds the record counts against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum RecordKind {
+    /// A challenge issued and not yet answered: bounded per user and in total.
+    Challenge,
+    /// A browser request whose challenge was just completed, waiting for the gate's resume
+    /// page to post it back. It replaces the challenge record taken a moment before, so no
+    /// bound refuses it: a completed challenge is never lost to a full store.
+    Resume,
+    /// A token the standalone validator accepted, remembered so that it is good once. Each
+    /// one stands for a completed challenge, so no bound refuses it either.
+    Spent,
+}
+
+impl RecordKind {
+    /// A short stable name, for keys in shared stores.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RecordKind::Challenge => "challenge",
+            RecordKind::Resume => "resume",
+            RecordKind::Spent => "spent",
+        }
+    }
+}
+
+/// Where a record is kept: what for, whose, and the idempotency key of its action.
+///
+/// A record is found only under the user it was put for: a key naming another user finds
+/// nothing, whatever the idempotency key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct RecordKey {
+    /// What the record is kept for.
+    pub kind: RecordKind,
+    /// The user the record belongs to.
+    pub user_id: String,
+    /// The idempotency key of the tracked action (a UUID the gate generated).
+    pub idempotency_key: String,
+}
+
+impl RecordKey {
+    /// The key of a record of `kind` for `user_id`'s action `idempotency_key`.
+    ///
+    /// ```
+    /// use axum_authsignal::store::{RecordKey, RecordKind};
+    /// let key = RecordKey::new(RecordKind::Challenge, "alice", "0b6c…");
+    /// assert_eq!(key.user_id, "alice");
+    /// ```
+    pub fn new(
+        kind: RecordKind,
+        user_id: impl Into<String>,
+        idempotency_key: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            user_id: user_id.into(),
+            idempotency_key: idempotency_key.into(),
+        }
+    }
+}
+
+impl std::fmt::Debug for RecordKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "RecordKey({}, {:?}, {:?})",
+            self.kind.as_str(),
+            self.user_id,
+            self.idempotency_key
+        )
+    }
+}
+
+/// Why a store operation failed. Apart from [`Duplicate`](Self::Duplicate) (a replay) and
+/// [`UserLimit`](Self::UserLimit) (a 429), the gate answers 503 and runs nothing.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The key is already held.
+    #[error("the key is already held")]
+    Duplicate,
+    /// This user has as many pending challenges as they may; the oldest expires within
+    /// `retry_after`. Nobody else is affected.
+    #[error("the user has too many pending challenges")]
+    UserLimit {
+        /// When the user's oldest pending challenge expires.
+        retry_after: Duration,
+    },
+    /// The store is at capacity (records or stashed bytes).
+    #[error("the store is full")]
+    Full,
+    /// The record is larger than the store keeps.
+    #[error("the record is too large to keep")]
+    TooLarge,
+    /// The store's backend failed or did not answer in time.
+    #[error("the store failed: {0}")]
+    Backend(String),
+}
+
+/// A boxed future, so that stores can be used as `dyn PendingChallengeStore`.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
+/// Where pending challenges are kept between the two legs of a step-up.
+///
+/// Implementations must make both operations atomic: two concurrent [`take`](Self::take)s
+/// of one key never both return the record, and [`put`](Self::put) is put-if-absent (it is
+/// how spent tokens are remembered). A put of a [`RecordKind::Challenge`] must respect a
+/// per-user bound atomically too, so that concurrent puts cannot overshoot it.
+pub trait PendingChallengeStore: Send + Sync + 'static {
+    /// Keeps `record` under `key` for `ttl`, unless the key is already held and not expired
+    /// ([`StoreError::Duplicate`], nothing changed), or a bound refuses it
+    /// ([`StoreError::UserLimit`], [`StoreError::Full`], [`StoreError::TooLarge`]).
+    fn put<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        record: PendingChallenge,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()>;
+
+    /// Removes and returns the record under `key`, if it is there and has not expired.
+    fn take<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<PendingChallenge>>;
+
+    /// How many challenges are pending now, where the store can tell cheaply (for a gauge).
+    fn pending_challenges(&self) -> Option<u64> {
+        None
+    }
+}
