@@ -443,3 +443,54 @@ async fn webhooks_come_from_the_configuration_file_and_typos_are_refused() {
     quiet.webhooks_idle().await;
     assert!(quiet.calls().iter().all(|call| call.webhook.is_none()));
 }
+
+#[tokio::test]
+async fn the_client_apis_email_codes_send_the_same_events() {
+    let (url, app) = receiver(SECRET, 0).await;
+    let emulator = sending_to(&url, 3).await;
+    let tracked = emulator
+        .client()
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap();
+    let token = tracked.token.unwrap().into_string();
+    // An unenrolled user enrolls an email authenticator through the Web SDK's routes.
+    let (status, _) = emulator_util::client_post(
+        &emulator,
+        &token,
+        "/user-authenticators/email-otp",
+        Some(serde_json::json!({"email": "u1@example.com"})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let code = emulator.last_code_sent_to("u1@example.com").unwrap();
+    let (status, verified) = emulator_util::client_post(
+        &emulator,
+        &token,
+        "/verify/email-otp",
+        Some(serde_json::json!({"verificationCode": code})),
+    )
+    .await;
+    assert_eq!(
+        (status, verified["isVerified"].as_bool()),
+        (200, Some(true))
+    );
+    emulator.webhooks_idle().await;
+    let events = received(&app);
+    let types: Vec<&str> = events.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "action.log_created",
+            "email.created",
+            "challenge.log_created",
+            "challenge.log_created",
+            "authenticator.created",
+            "action.log_created",
+        ]
+    );
+    assert_eq!(events[1].1["code"].as_str(), Some(code.as_str()));
+    assert_eq!(events[3].1["type"], "EMAIL_OTP_CODE_VALID");
+    assert_eq!(events[4].1["email"], "u1@example.com");
+    assert_eq!(events[5].1["state"], "CHALLENGE_SUCCEEDED");
+}
