@@ -236,11 +236,11 @@ impl Preparer {
     fn next(&mut self) -> Prepared {
         tokio::task::block_in_place(|| {
             self.handle.block_on(async {
-                if self.made % ROTATE_EVERY == 0 {
-                    if let Some(old) = self.env.take() {
-                        if let Ok(old) = Arc::try_unwrap(old) {
-                            old.stop().await;
-                        }
+                if self.made.is_multiple_of(ROTATE_EVERY) {
+                    if let Some(old) = self.env.take()
+                        && let Ok(old) = Arc::try_unwrap(old)
+                    {
+                        old.stop().await;
                     }
                     self.env = Some(Arc::new(Env::start(true).await));
                 }
@@ -479,7 +479,7 @@ struct Timings {
 impl Timings {
     async fn pair(&mut self, gate: impl AsyncFnOnce(), direct: impl AsyncFnOnce()) {
         let micros = |started: Instant| started.elapsed().as_secs_f64() * 1e6;
-        if self.gate.len() % 2 == 0 {
+        if self.gate.len().is_multiple_of(2) {
             let started = Instant::now();
             gate().await;
             self.gate.push(micros(started));

@@ -1,5 +1,7 @@
-//! Wire conformance: every pair of `tests/fixtures/sdk-wire-fixtures.json` is replayed
-//! against a local server. Our request must match the fixture (method, encoded path, Basic
+//! Wire conformance: every pair of `tests/fixtures/sdk-wire-fixtures.json` (what the SDKs'
+//! own tests mock) and of `tests/fixtures/extra-wire-fixtures.json` (the operations and
+//! fields those lack, from the API reference and the SDKs' sources) is replayed against a
+//! local server. Our request must match the fixture (method, encoded path, Basic
 //! auth with an empty password, JSON body, `User-Agent`, `X-Authsignal-Version`) and the
 //! fixture's answer must decode into the typed response (or the right error).
 //!
@@ -16,9 +18,14 @@ use serde::Serialize;
 use serde_json::{Map, Value, json};
 
 const FIXTURES: &str = include_str!("fixtures/sdk-wire-fixtures.json");
+const EXTRA_FIXTURES: &str = include_str!("fixtures/extra-wire-fixtures.json");
 
 fn fixtures() -> Map<String, Value> {
-    let Value::Object(all) = serde_json::from_str(FIXTURES).expect("fixtures are JSON") else {
+    parse_fixtures(FIXTURES)
+}
+
+fn parse_fixtures(text: &str) -> Map<String, Value> {
+    let Value::Object(all) = serde_json::from_str(text).expect("fixtures are JSON") else {
         panic!("the fixtures file is not an object")
     };
     all
@@ -647,4 +654,243 @@ async fn sdk_headers_are_sent_on_every_kind_of_call() {
             Some(common::basic_auth(TEST_SECRET).as_str())
         );
     }
+}
+
+// ---- the extra fixtures: devices, batch enrollment, newer fields ---------------------------
+
+async fn get_devices(name: &str, case: &Value) {
+    assert_eq!(str_of(case, "method"), "GET");
+    let path = str_of(case, "path");
+    let parts = segments(path);
+    let [_, user_id, _] = parts.as_slice() else {
+        panic!("{name}: not a devices path: {path}")
+    };
+    let server = server_for(fixture_reply(case)).await;
+    let devices = server.client().get_devices(user_id).await.unwrap();
+    check_request(name, &server.only_request(), "GET", path, None);
+    check_decoded(name, &devices, &case["response_body"], &[]);
+    assert_eq!(
+        devices[0].last_verification_method,
+        Some(VerificationMethod::Sms)
+    );
+}
+
+async fn invalidate_device(name: &str, case: &Value) {
+    assert_eq!(str_of(case, "method"), "POST");
+    assert!(
+        case.get("request_body").is_none(),
+        "{name}: no body is sent"
+    );
+    let path = str_of(case, "path");
+    let parts = segments(path);
+    let [_, user_id, _, device_id, _] = parts.as_slice() else {
+        panic!("{name}: not an invalidate path: {path}")
+    };
+    // The device id `device/1` must travel as one segment, `device%2F1`.
+    assert_eq!(device_id, "device/1");
+    let server = server_for(fixture_reply(case)).await;
+    let device = server
+        .client()
+        .invalidate_device(user_id, device_id)
+        .await
+        .unwrap();
+    check_request(name, &server.only_request(), "POST", path, None);
+    check_decoded(name, &device, &case["response_body"], &[]);
+    assert!(device.invalidated_at.is_some());
+}
+
+async fn update_device(name: &str, case: &Value) {
+    assert_eq!(str_of(case, "method"), "PATCH");
+    let body = &case["request_body"];
+    assert_keys(name, body, &["rememberedUntil"]);
+    let update = match &body["rememberedUntil"] {
+        Value::Null => UpdateDeviceRequest::forget(),
+        until => UpdateDeviceRequest::remember_until(until.as_str().unwrap()),
+    };
+    let path = str_of(case, "path");
+    let parts = segments(path);
+    let server = server_for(fixture_reply(case)).await;
+    let device = server
+        .client()
+        .update_device(&parts[1], &parts[3], &update)
+        .await
+        .unwrap();
+    // `null` is sent, not left out: it is what clears the value.
+    check_request(name, &server.only_request(), "PATCH", path, Some(body));
+    check_decoded(name, &device, &case["response_body"], &[]);
+}
+
+async fn batch_enroll(name: &str, case: &Value) {
+    assert_eq!(str_of(case, "method"), "POST");
+    let body = &case["request_body"];
+    assert_keys(name, body, &["authenticators"]);
+    let items = body["authenticators"].as_array().unwrap();
+    let authenticators = items
+        .iter()
+        .map(|item| {
+            let handled: Vec<&str> = [
+                "userId",
+                "verificationMethod",
+                "credentialId",
+                "credentialPublicKey",
+                "name",
+                "transports",
+                "aaguid",
+            ]
+            .into_iter()
+            .filter(|key| item.get(key).is_some())
+            .collect();
+            assert_keys(name, item, &handled);
+            BatchEnrollAuthenticator {
+                name: opt_str(item, "name"),
+                transports: item.get("transports").map(|transports| {
+                    serde_json::from_value(transports.clone()).expect("a list of strings")
+                }),
+                aaguid: opt_str(item, "aaguid"),
+                verification_method: VerificationMethod::from(str_of(item, "verificationMethod")),
+                ..BatchEnrollAuthenticator::passkey(
+                    str_of(item, "userId"),
+                    str_of(item, "credentialId"),
+                    str_of(item, "credentialPublicKey"),
+                )
+            }
+        })
+        .collect();
+    let request = BatchEnrollVerifiedAuthenticatorsRequest { authenticators };
+    let server = server_for(fixture_reply(case)).await;
+    let response = server
+        .client()
+        .batch_enroll_verified_authenticators(&request)
+        .await
+        .unwrap();
+    check_request(
+        name,
+        &server.only_request(),
+        "POST",
+        str_of(case, "path"),
+        Some(body),
+    );
+    check_decoded(name, &response, &case["response_body"], &[]);
+    assert_eq!(response.failures[0].error_code, "conflict");
+}
+
+async fn validate_veriff(name: &str, case: &Value) {
+    let request_body = &case["request_body"];
+    assert_keys(name, request_body, &["token", "userId"]);
+    let server = server_for(fixture_reply(case)).await;
+    let response = server
+        .client()
+        .validate_challenge(&ValidateChallengeRequest {
+            token: str_of(request_body, "token").into(),
+            user_id: opt_str(request_body, "userId"),
+            action: None,
+        })
+        .await
+        .unwrap();
+    check_request(
+        name,
+        &server.only_request(),
+        "POST",
+        str_of(case, "path"),
+        Some(request_body),
+    );
+    // Only `actionCode` on the wire (what the .NET SDK reads): it decodes as `action`.
+    let mut expected = case["response_body"].clone();
+    let code = expected
+        .as_object_mut()
+        .unwrap()
+        .remove("actionCode")
+        .unwrap();
+    expected["action"] = code;
+    check_decoded(name, &response, &expected, &[]);
+    assert_eq!(
+        response.veriff_session_id.as_deref(),
+        case["response_body"]["veriffSessionId"].as_str()
+    );
+}
+
+async fn get_user_extra(name: &str, case: &Value) {
+    let path = str_of(case, "path");
+    let parts = segments(path);
+    let server = server_for(fixture_reply(case)).await;
+    let user = server.client().get_user(&parts[1]).await.unwrap();
+    check_request(name, &server.only_request(), "GET", path, None);
+    check_decoded(name, &user, &case["response_body"], &[]);
+    assert_eq!(user.locale.as_deref(), Some("en"));
+    assert_eq!(
+        user.default_verification_method,
+        Some(VerificationMethod::Sms)
+    );
+}
+
+async fn update_user_extra(name: &str, case: &Value) {
+    assert_eq!(str_of(case, "method"), "PATCH");
+    let body = &case["request_body"];
+    assert_keys(name, body, &["defaultVerificationMethod", "locale"]);
+    let changes = UpdateUserRequest {
+        default_verification_method: Some(VerificationMethod::from(str_of(
+            body,
+            "defaultVerificationMethod",
+        ))),
+        locale: opt_str(body, "locale"),
+        ..UpdateUserRequest::default()
+    };
+    let path = str_of(case, "path");
+    let parts = segments(path);
+    let server = server_for(fixture_reply(case)).await;
+    let answer = server
+        .client()
+        .update_user(&parts[1], &changes)
+        .await
+        .unwrap();
+    check_request(name, &server.only_request(), "PATCH", path, Some(body));
+    check_decoded(name, &answer, &case["response_body"], &[]);
+}
+
+#[tokio::test]
+async fn every_extra_fixture_is_replayed() {
+    let fixtures = parse_fixtures(EXTRA_FIXTURES);
+    let mut replayed = Vec::new();
+    for (name, case) in &fixtures {
+        if name.starts_with('_') {
+            continue;
+        }
+        assert!(
+            case["from"].as_str().is_some_and(|from| !from.is_empty()),
+            "{name}: every extra fixture names its source"
+        );
+        let name = name.as_str();
+        match name {
+            "get_devices" => get_devices(name, case).await,
+            "invalidate_device" => invalidate_device(name, case).await,
+            "update_device_remember" | "update_device_forget" => update_device(name, case).await,
+            "batch_enroll_verified_authenticators" => batch_enroll(name, case).await,
+            "validate_success_veriff" => validate_veriff(name, case).await,
+            "get_user_locale_and_default_method" => get_user_extra(name, case).await,
+            "update_user_default_method_and_locale" => update_user_extra(name, case).await,
+            unknown => panic!("extra fixture case {unknown:?} is not handled by this test"),
+        }
+        replayed.push(name.to_owned());
+    }
+    assert!(replayed.len() >= 8, "fixtures went missing: {replayed:?}");
+}
+
+#[tokio::test]
+async fn a_batch_of_none_or_too_many_is_refused_without_a_call() {
+    let server = TestServer::fixed(Reply::json(200, json!({}))).await;
+    let client = server.client();
+    for size in [0, MAX_BATCH_ENROLL + 1] {
+        let request = BatchEnrollVerifiedAuthenticatorsRequest {
+            authenticators: vec![BatchEnrollAuthenticator::passkey("u", "c", "k"); size],
+        };
+        let err = client
+            .batch_enroll_verified_authenticators(&request)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidArgument { .. }),
+            "{size}: {err:?}"
+        );
+    }
+    assert!(server.requests().is_empty());
 }

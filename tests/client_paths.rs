@@ -1,5 +1,5 @@
 //! Path encoding: every caller-supplied value (user id, action, idempotency key,
-//! authenticator id) reaches the server as exactly one path segment that decodes back to
+//! authenticator id, device id) reaches the server as exactly one path segment that decodes back to
 //! the value; `""`, `"."` and `".."` are refused before anything is sent.
 
 #[allow(dead_code)]
@@ -48,6 +48,9 @@ const AUTHENTICATORS: &str = "/v1/users/{user_id}/authenticators";
 const AUTHENTICATOR: &str = "/v1/users/{user_id}/authenticators/{authenticator_id}";
 const ACTION: &str = "/v1/users/{user_id}/actions/{action}";
 const ACTION_KEY: &str = "/v1/users/{user_id}/actions/{action}/{idempotency_key}";
+const DEVICES: &str = "/v1/users/{user_id}/devices";
+const DEVICE: &str = "/v1/users/{user_id}/devices/{device_id}";
+const DEVICE_INVALIDATE: &str = "/v1/users/{user_id}/devices/{device_id}/invalidate";
 
 async fn record(
     State(hits): State<Hits>,
@@ -61,6 +64,8 @@ async fn record(
         AUTHENTICATORS => json!([]),
         AUTHENTICATOR => json!({"success": true}),
         ACTION => json!({"idempotencyKey": "k", "state": "ALLOW"}),
+        DEVICES => json!([]),
+        DEVICE | DEVICE_INVALIDATE => json!({"userId": "u", "deviceId": "d"}),
         _ => json!({"state": "ALLOW"}),
     };
     hits.matched.lock().unwrap().push(Hit {
@@ -81,6 +86,9 @@ async fn path_server() -> (Authsignal, Hits, tokio::task::JoinHandle<()>) {
         .route(AUTHENTICATOR, axum::routing::delete(record))
         .route(ACTION, axum::routing::post(record))
         .route(ACTION_KEY, get(record).patch(record))
+        .route(DEVICES, get(record))
+        .route(DEVICE, axum::routing::patch(record))
+        .route(DEVICE_INVALIDATE, axum::routing::post(record))
         .fallback(
             |State(hits): State<Hits>, OriginalUri(uri): OriginalUri| async move {
                 hits.unmatched.lock().unwrap().push(uri.to_string());
@@ -171,8 +179,17 @@ async fn check_value(client: &Authsignal, hits: &Hits, value: &str) -> Result<()
             .await
             .map(drop),
     )?;
+    call(client.get_devices(value).await.map(drop))?;
+    call(
+        client
+            .update_device(value, value, &UpdateDeviceRequest::forget())
+            .await
+            .map(drop),
+    )?;
+    call(client.invalidate_device(value, value).await.map(drop))?;
     let (matched, unmatched) = hits.take();
     prop_assert!(unmatched.is_empty(), "unmatched requests: {:?}", unmatched);
+    let device = [("user_id", value), ("device_id", value)];
     let expected = [
         Expect {
             route: USER,
@@ -209,6 +226,18 @@ async fn check_value(client: &Authsignal, hits: &Hits, value: &str) -> Result<()
                 ("action", value),
                 ("idempotency_key", value),
             ],
+        },
+        Expect {
+            route: DEVICES,
+            params: &[("user_id", value)],
+        },
+        Expect {
+            route: DEVICE,
+            params: &device,
+        },
+        Expect {
+            route: DEVICE_INVALIDATE,
+            params: &device,
         },
     ];
     prop_assert_eq!(matched.len(), expected.len());
@@ -334,6 +363,22 @@ async fn empty_and_dot_values_are_refused_without_sending() {
                     .query_user_actions(bad, &QueryUserActionsRequest::default())
                     .await
                     .map(drop),
+            ),
+            ("getDevices", client.get_devices(bad).await.map(drop)),
+            (
+                "updateDevice",
+                client
+                    .update_device(ok, bad, &UpdateDeviceRequest::forget())
+                    .await
+                    .map(drop),
+            ),
+            (
+                "invalidateDevice",
+                client.invalidate_device(bad, ok).await.map(drop),
+            ),
+            (
+                "invalidateDevice",
+                client.invalidate_device(ok, bad).await.map(drop),
             ),
         ];
         for (operation, result) in results {

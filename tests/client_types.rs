@@ -307,6 +307,7 @@ fn every_request_type_is_camel_case_and_omits_absent_optionals() {
         display_name: s("U"),
         custom: Some(custom()),
         locale: s("en-NZ"),
+        default_verification_method: Some(VerificationMethod::Sms),
     };
     assert_wire_keys(
         "UpdateUserRequest",
@@ -320,6 +321,7 @@ fn every_request_type_is_camel_case_and_omits_absent_optionals() {
             "displayName",
             "custom",
             "locale",
+            "defaultVerificationMethod",
         ],
     );
     assert_wire_keys(

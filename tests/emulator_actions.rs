@@ -315,17 +315,22 @@ async fn query_user_actions_filters_by_codes_date_and_state() {
         .await,
         ["withdraw"]
     );
-    let (status, body) = raw(
-        &emulator,
-        Method::GET,
-        "/users/u1/actions?fromDate=yesterday",
-        None,
-    )
-    .await;
-    assert_eq!(
-        (status, body["errorCode"].as_str()),
-        (400, Some("invalid_request"))
-    );
+    // A date that is no date is refused, not read as another day (31 February is not
+    // 2 March).
+    for bad in ["yesterday", "2024-02-31", "2024-04-31T00:00:00Z"] {
+        let (status, body) = raw(
+            &emulator,
+            Method::GET,
+            &format!("/users/u1/actions?fromDate={bad}"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (status, body["errorCode"].as_str()),
+            (400, Some("invalid_request")),
+            "{bad}"
+        );
+    }
 }
 
 #[tokio::test]

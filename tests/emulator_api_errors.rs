@@ -44,6 +44,10 @@ async fn every_server_route_wants_the_secret() {
         (Method::POST, "/sessions/refresh"),
         (Method::POST, "/sessions/revoke"),
         (Method::POST, "/sessions/user/revoke"),
+        (Method::POST, "/users/authenticators"),
+        (Method::GET, "/users/u1/devices"),
+        (Method::PATCH, "/users/u1/devices/d1"),
+        (Method::POST, "/users/u1/devices/d1/invalidate"),
     ];
     for (method, path) in routes {
         let url = format!("{}{path}", emulator.api_url());
@@ -61,7 +65,7 @@ async fn every_server_route_wants_the_secret() {
             assert_eq!(body["errorDescription"], UNAUTHORIZED);
         }
     }
-    assert_eq!(emulator.calls().len(), 21 * 3, "every attempt is recorded");
+    assert_eq!(emulator.calls().len(), 25 * 3, "every attempt is recorded");
 }
 
 #[tokio::test]

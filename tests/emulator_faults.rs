@@ -303,3 +303,70 @@ async fn calls_show_when_no_call_was_made() {
     emulator.clear_calls();
     assert!(emulator.calls().is_empty());
 }
+
+#[tokio::test]
+async fn a_bad_token_can_be_answered_400_while_good_tokens_still_validate() {
+    let emulator = start().await;
+    let client = no_retry_client(&emulator);
+    emulator.enroll_totp("u1");
+    let tracked = client
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap();
+    let good = tracked.token.unwrap();
+    let request = |token: &str| ValidateChallengeRequest {
+        token: token.into(),
+        user_id: Some("u1".into()),
+        action: Some("withdraw".into()),
+    };
+
+    // Without the fault: the 200 shape.
+    let answer = client
+        .validate_challenge(&request("not-a-token"))
+        .await
+        .unwrap();
+    assert!(!answer.is_valid);
+    assert_eq!(answer.error.as_deref(), Some("Token is invalid."));
+
+    emulator.inject_fault("validateChallenge", Fault::bad_token_rejected().always());
+    for bad in ["not-a-token", "eyJhbGciOiJIUzI1NiJ9.e30.c2ln"] {
+        let err = client.validate_challenge(&request(bad)).await.unwrap_err();
+        let Error::Api(api) = &err else {
+            panic!("expected an API error, got {err:?}");
+        };
+        assert_eq!(api.status, StatusCode::BAD_REQUEST);
+        assert_eq!(api.code.as_deref(), Some("invalid_request"));
+        assert_eq!(api.description.as_deref(), Some("Token is invalid."));
+        assert!(!err.is_transient(), "a bad token is not an outage");
+    }
+    // An expired token is a bad token too.
+    emulator.advance(axum_authsignal::emulator::TOKEN_LIFETIME);
+    let err = client
+        .validate_challenge(&request(good.as_str()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Api(api) if api.description.as_deref() == Some("Token has expired.")),
+        "{err:?}"
+    );
+    // A good token still answers 200, as do user and action mismatches.
+    let fresh = client
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap()
+        .token
+        .unwrap();
+    let answer = client
+        .validate_challenge(&request(fresh.as_str()))
+        .await
+        .unwrap();
+    assert_eq!(answer.state, Some(UserActionState::ChallengeRequired));
+    let other_user = client
+        .validate_challenge(&ValidateChallengeRequest {
+            user_id: Some("u2".into()),
+            ..request(fresh.as_str())
+        })
+        .await
+        .unwrap();
+    assert_eq!(other_user.error.as_deref(), Some("User is invalid."));
+}

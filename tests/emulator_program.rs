@@ -127,6 +127,63 @@ async fn the_program_serves_the_api_with_its_config_until_sigterm() {
 }
 
 #[tokio::test]
+async fn the_program_takes_faults_and_latency_from_its_config_and_over_http() {
+    let config =
+        std::env::temp_dir().join(format!("emulator-config-{}.json", uuid::Uuid::new_v4()));
+    std::fs::write(
+        &config,
+        r#"{"faults": [{"operation": "getUser", "fault": "status", "status": 503, "times": 1}],
+            "latencyMillis": {"getAuthenticators": 5000}}"#,
+    )
+    .unwrap();
+    let (mut child, api_url, secret) =
+        launch(&["--port", "0", "--config", config.to_str().unwrap()]).await;
+    std::fs::remove_file(&config).ok();
+    let client = Authsignal::builder()
+        .secret_key(&secret)
+        .base_url(&api_url)
+        .attempt_timeout(Duration::from_millis(300))
+        .retry_policy(axum_authsignal::RetryPolicy::disabled())
+        .build()
+        .unwrap();
+    let status = |err: axum_authsignal::Error| err.status().map(|s| s.as_u16());
+    assert_eq!(status(client.get_user("u1").await.unwrap_err()), Some(503));
+    assert!(
+        client.get_user("u1").await.is_ok(),
+        "the config's fault hit once"
+    );
+    assert!(matches!(
+        client.get_authenticators("u1").await.unwrap_err(),
+        axum_authsignal::Error::Timeout { .. }
+    ));
+
+    // Over HTTP, as a test in another language would.
+    let http = reqwest::Client::new();
+    let armed = http
+        .post(format!("{api_url}/emulator/faults"))
+        .basic_auth(&secret, Some(""))
+        .json(&serde_json::json!({"operation": "track", "fault": "429", "retryAfterSeconds": 7}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status().as_u16(), 200);
+    let err = client
+        .track("u1", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap_err();
+    assert_eq!(status(err), Some(429));
+    let cleared = http
+        .delete(format!("{api_url}/emulator/latency"))
+        .basic_auth(&secret, Some(""))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cleared.status().as_u16(), 200);
+    assert!(client.get_authenticators("u1").await.is_ok());
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
 async fn the_demo_secret_is_the_default() {
     let (mut child, api_url, secret) = launch(&["--port", "0"]).await;
     assert_eq!(secret, axum_authsignal::emulator::DEMO_SECRET);

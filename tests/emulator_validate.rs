@@ -60,11 +60,19 @@ async fn success_has_the_fixture_shape() {
         json!({"userId": "legitimate_user_id", "token": token}),
     )
     .await;
-    assert_eq!(keys(&answer), keys(&fixture("validate_success_userId_ok")));
+    // The live shape, as the Python SDK's tests record it: `actionCode` beside `action`
+    // (the Java and .NET SDKs read only `actionCode`).
+    assert_eq!(
+        keys(&answer),
+        keys(&fixture(
+            "validate_success_no_userId_with_deprecated_actionCode"
+        ))
+    );
     assert_eq!(answer["isValid"], true);
     assert_eq!(answer["state"], "CHALLENGE_SUCCEEDED");
     assert_eq!(answer["userId"], "legitimate_user_id");
     assert_eq!(answer["action"], "withdraw");
+    assert_eq!(answer["actionCode"], "withdraw");
     assert_eq!(answer["idempotencyKey"], key.as_str());
     assert_eq!(answer["verificationMethod"], "AUTHENTICATOR_APP");
     // RFC 3339 with milliseconds, from the emulator's clock.
@@ -95,15 +103,65 @@ async fn a_challenge_not_yet_completed_is_not_valid() {
     emulator.enroll_totp("123:test");
     let tracked = track(&emulator, "123:test", "withdraw", None).await;
     let answer = validate(&emulator, json!({"token": tracked.token.unwrap()})).await;
-    assert_eq!(
-        keys(&answer),
-        keys(&fixture("validate_challenge_required_not_yet_completed"))
-    );
+    let shape = fixture("validate_challenge_required_not_yet_completed");
+    let mut expected = keys(&shape);
+    expected.push("actionCode");
+    expected.sort_unstable();
+    assert_eq!(keys(&answer), expected);
     assert_eq!(answer["isValid"], false);
     assert_eq!(answer["state"], "CHALLENGE_REQUIRED");
     assert_eq!(answer["userId"], "123:test");
     assert_eq!(answer["action"], "withdraw");
+    assert_eq!(answer["actionCode"], "withdraw");
     assert_eq!(answer["idempotencyKey"], tracked.idempotency_key.as_str());
+}
+
+#[tokio::test]
+async fn tokens_carry_the_default_scope_unless_the_track_asks_for_another() {
+    let emulator = start().await;
+    emulator.enroll_totp("u1");
+    let claims = |token: &str| -> Value {
+        let payload = token.split('.').nth(1).expect("a JWT");
+        let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        serde_json::from_slice(&engine.decode(payload).unwrap()).unwrap()
+    };
+    let plain = track(&emulator, "u1", "withdraw", None).await;
+    assert_eq!(
+        claims(plain.token.unwrap().as_str())["scope"],
+        "read:authenticators"
+    );
+    let scoped = emulator
+        .client()
+        .track(
+            "u1",
+            "withdraw",
+            axum_authsignal::TrackAttributes {
+                scope: Some("add:authenticators".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(scoped.token.unwrap().as_str())["scope"],
+        "add:authenticators"
+    );
+}
+
+#[tokio::test]
+async fn get_action_answers_an_output() {
+    let emulator = start().await;
+    let tracked = track(&emulator, "u1", "withdraw", None).await;
+    let (status, body) = raw(
+        &emulator,
+        Method::GET,
+        &format!("/users/u1/actions/withdraw/{}", tracked.idempotency_key),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The Python SDK's live test asserts that `output` is there.
+    assert!(body["output"].is_object(), "{body}");
 }
 
 #[tokio::test]

@@ -13,7 +13,9 @@ use axum::http::{HeaderMap, header};
 use axum::response::Html;
 use axum::routing::get;
 use axum_authsignal::client::ENV_SECRET_KEY;
-use axum_authsignal::emulator::{Emulator, EmulatorBuilder, EmulatorHandle};
+use axum_authsignal::emulator::{
+    Emulator, EmulatorBuilder, EmulatorHandle, OutboxMessage, TotpEnrollment,
+};
 
 /// The port the examples' embedded emulator prefers, so that the README's commands can
 /// name it; `EMULATOR_PORT` overrides it, and a busy port falls back to a free one.
@@ -61,8 +63,12 @@ pub fn emulator() -> EmulatorBuilder {
     Emulator::builder()
 }
 
-/// Adds `GET /demo/code` when running on the emulator: the code `user`'s authenticator app
-/// would show, for people trying the demo without one.
+/// Adds, when running on the emulator, what stands in for the user's phone:
+///
+/// - `GET /demo/code`: the code `user`'s authenticator app would show, or, for a user with
+///   no app, the newest one-time code sent to them by SMS or email;
+/// - `GET /demo/outbox`: every one-time code sent to `user`, newest first, one per line
+///   (`SMS to +64270000067 for withdraw: 123456`).
 pub fn code_page<S>(
     router: Router<S>,
     emulator: Option<EmulatorHandle>,
@@ -71,13 +77,60 @@ pub fn code_page<S>(
 where
     S: Clone + Send + Sync + 'static,
 {
-    match emulator {
-        Some(emulator) => router.route(
+    let Some(emulator) = emulator else {
+        return router;
+    };
+    let outbox = emulator.clone();
+    router
+        .route(
             "/demo/code",
-            get(move || async move { emulator.totp_code(user).unwrap_or_default() }),
-        ),
-        None => router,
-    }
+            get(move || async move {
+                emulator
+                    .totp_code(user)
+                    .or_else(|| sent_to(&emulator, user).into_iter().next().map(|m| m.code))
+                    .unwrap_or_default()
+            }),
+        )
+        .route(
+            "/demo/outbox",
+            get(move || async move {
+                sent_to(&outbox, user)
+                    .iter()
+                    .map(|message| {
+                        format!(
+                            "{} to {} for {}: {}\n",
+                            message.verification_method.as_str(),
+                            message.to,
+                            message.action.as_deref().unwrap_or("-"),
+                            message.code
+                        )
+                    })
+                    .collect::<String>()
+            }),
+        )
+}
+
+/// The one-time codes sent to `user`, newest first.
+fn sent_to(emulator: &EmulatorHandle, user: &str) -> Vec<OutboxMessage> {
+    let mut sent: Vec<OutboxMessage> = emulator
+        .outbox()
+        .into_iter()
+        .filter(|message| message.user_id.as_deref() == Some(user))
+        .collect();
+    sent.reverse();
+    sent
+}
+
+/// The start-up banner's enrollment lines: the secret, the `otpauth://` URI, and the URI
+/// as a QR code drawn in the terminal, for a newcomer to scan with their phone's
+/// authenticator app.
+pub fn enrollment_banner(enrollment: &TotpEnrollment) -> String {
+    format!(
+        "  secret    {}  (add it to any authenticator app)\n  uri       {}\n  or scan it:\n{}",
+        enrollment.secret,
+        enrollment.uri,
+        enrollment.qr_code_text()
+    )
 }
 
 /// Sessions in memory: cookie value -> user.

@@ -1,6 +1,8 @@
 //! `authsignal-emulator`: the local Authsignal emulator as a program.
 //!
-//! Serves the Server API, the client API and the pre-built UI until Ctrl-C or SIGTERM.
+//! Serves the Server API, the client API and the pre-built UI until Ctrl-C or SIGTERM,
+//! sends webhooks, and takes faults and latency from its configuration file and over
+//! emulator-only routes (see `--help`).
 //! Arguments are parsed by hand: a CLI crate would cost more build time than these five
 //! flags are worth.
 
@@ -22,16 +24,26 @@ Options:
   --host <ADDR>         address to listen on (default 127.0.0.1)
   --port <PORT>         port to listen on; 0 picks a free one (default 8787)
   --secret <SECRET>     tenant secret (default: $AUTHSIGNAL_SECRET_KEY, else the demo secret)
-  --config <FILE>       JSON file of actions and rules, e.g.
-                        {\"actions\": {\"withdraw\": {\"defaultOutcome\": \"CHALLENGE_REQUIRED\"}}}
+  --config <FILE>       JSON file of actions and rules, webhooks, and the faults and
+                        latency to start with, e.g.
+                        {\"actions\": {\"withdraw\": {\"defaultOutcome\": \"CHALLENGE_REQUIRED\"}},
+                         \"webhooks\": {\"endpoints\": [{\"url\": \"http://127.0.0.1:3000/webhooks\"}]},
+                         \"faults\": [{\"operation\": \"track\", \"fault\": \"503\", \"times\": 2}],
+                         \"latencyMillis\": {\"validateChallenge\": 300}}
   -h, --help            print this help
 
 Point a client at the printed API URL with the printed secret, e.g.
   AUTHSIGNAL_API_URL=http://127.0.0.1:8787/v1 AUTHSIGNAL_SECRET_KEY=<secret>
 
-One-time codes that `challenge` sent are listed, with the same Basic auth, at
-  GET <API URL>/emulator/outbox[?to=<email or phone number>]
-(an emulator-only route: real Authsignal has none).
+Emulator-only routes (real Authsignal has none), with the same Basic auth:
+  GET    <API URL>/emulator/outbox[?to=<email or phone number>]   codes sent so far
+  POST   <API URL>/emulator/faults   {\"operation\": \"getUser\", \"fault\": \"503\", \"times\": 1}
+         faults: timeout, 500, 502, 503, 429, reset, malformed JSON, truncated JSON,
+         slow body, unknown state, bad token 400, or status (with \"status\"); \"always\": true
+         for every request; \"*\" for every operation
+  DELETE <API URL>/emulator/faults[?operation=<name>]            clears faults
+  PUT    <API URL>/emulator/latency  {\"operation\": \"track\", \"millis\": 250}  (0 removes)
+  DELETE <API URL>/emulator/latency                               removes every latency
 ";
 
 /// What the command line asked for.

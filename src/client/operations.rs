@@ -1,4 +1,4 @@
-//! The 21 operations of the Server API, one method each.
+//! The 25 operations of the Server API, one method each.
 //!
 //! Each method names its path, its body and whether it may be repeated; sending, retrying
 //! and decoding are [`Authsignal::send`]'s job.
@@ -84,6 +84,23 @@ impl Authsignal {
         .await
     }
 
+    /// A `PATCH` with a JSON body, retried only if it was never sent.
+    async fn patch<T: serde::de::DeserializeOwned>(
+        &self,
+        operation: &'static str,
+        url: reqwest::Url,
+        body: &impl Serialize,
+    ) -> Result<T> {
+        self.write(
+            operation,
+            Method::PATCH,
+            url,
+            Some(body),
+            Repeatable::OnlyIfNotSent,
+        )
+        .await
+    }
+
     // ---- users -------------------------------------------------------------------------
 
     /// `getUser`: a user's enrollment and attributes. An unknown user is not an error: it
@@ -114,14 +131,7 @@ impl Authsignal {
     ) -> Result<UserAttributes> {
         const OP: &str = "updateUser";
         let url = self.user_url(OP, user_id)?.finish()?;
-        self.write(
-            OP,
-            Method::PATCH,
-            url,
-            Some(changes),
-            Repeatable::OnlyIfNotSent,
-        )
-        .await
+        self.patch(OP, url, changes).await
     }
 
     /// `deleteUser`: deletes a user and their authenticators.
@@ -187,6 +197,83 @@ impl Authsignal {
         )
         .await
         .map(drop)
+    }
+
+    /// `batchEnrollVerifiedAuthenticators`: enrolls up to [`MAX_BATCH_ENROLL`] passkeys the
+    /// app already holds, for any users, in one request. Items fail on their own (see
+    /// [`failures`](BatchEnrollVerifiedAuthenticatorsResponse::failures)); re-enrolling a
+    /// credential its user already has is a no-op, so a retry cannot enroll twice.
+    ///
+    /// An empty or oversized batch is an [`Error::InvalidArgument`], not sent.
+    pub async fn batch_enroll_verified_authenticators(
+        &self,
+        request: &BatchEnrollVerifiedAuthenticatorsRequest,
+    ) -> Result<BatchEnrollVerifiedAuthenticatorsResponse> {
+        const OP: &str = "batchEnrollVerifiedAuthenticators";
+        let size = request.authenticators.len();
+        if size == 0 || size > MAX_BATCH_ENROLL {
+            return Err(Error::InvalidArgument {
+                operation: OP,
+                reason: "a batch holds 1 to 1000 authenticators",
+            });
+        }
+        let url = self
+            .url(OP)
+            .literal("users")
+            .literal("authenticators")
+            .finish()?;
+        self.post(OP, url, request).await
+    }
+
+    // ---- devices -----------------------------------------------------------------------
+
+    /// `getDevices`: the devices a user has performed actions on.
+    pub async fn get_devices(&self, user_id: &str) -> Result<Vec<UserDevice>> {
+        const OP: &str = "getDevices";
+        let url = self.user_url(OP, user_id)?.literal("devices").finish()?;
+        self.get(OP, url).await
+    }
+
+    /// `invalidateDevice`: treats a device as new on the user's next actions (e.g. after
+    /// it was reported lost).
+    pub async fn invalidate_device(&self, user_id: &str, device_id: &str) -> Result<UserDevice> {
+        const OP: &str = "invalidateDevice";
+        let url = self
+            .device_url(OP, user_id, device_id)?
+            .literal("invalidate")
+            .finish()?;
+        self.write(
+            OP,
+            Method::POST,
+            url,
+            None::<&()>,
+            Repeatable::OnlyIfNotSent,
+        )
+        .await
+    }
+
+    /// `updateDevice`: remembers a device until an instant, or stops remembering it.
+    pub async fn update_device(
+        &self,
+        user_id: &str,
+        device_id: &str,
+        update: &UpdateDeviceRequest,
+    ) -> Result<UserDevice> {
+        const OP: &str = "updateDevice";
+        let url = self.device_url(OP, user_id, device_id)?.finish()?;
+        self.patch(OP, url, update).await
+    }
+
+    /// `/users/{userId}/devices/{deviceId}`.
+    fn device_url(
+        &self,
+        operation: &'static str,
+        user_id: &str,
+        device_id: &str,
+    ) -> Result<UrlBuilder> {
+        self.user_url(operation, user_id)?
+            .literal("devices")
+            .value("deviceId", device_id)
     }
 
     // ---- actions -----------------------------------------------------------------------
@@ -271,14 +358,7 @@ impl Authsignal {
     ) -> Result<ActionDetails> {
         const OP: &str = "updateAction";
         let url = self.action_url(OP, user_id, action, idempotency_key)?;
-        self.write(
-            OP,
-            Method::PATCH,
-            url,
-            Some(update),
-            Repeatable::OnlyIfNotSent,
-        )
-        .await
+        self.patch(OP, url, update).await
     }
 
     fn action_url(

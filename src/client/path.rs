@@ -47,6 +47,7 @@ impl UrlBuilder {
                     "userId" => "a userId cannot be empty, \".\" or \"..\"",
                     "action" => "an action cannot be empty, \".\" or \"..\"",
                     "idempotencyKey" => "an idempotencyKey cannot be empty, \".\" or \"..\"",
+                    "deviceId" => "a deviceId cannot be empty, \".\" or \"..\"",
                     _ => "a path value cannot be empty, \".\" or \"..\"",
                 },
             });

@@ -2,14 +2,17 @@
 
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use super::config::EmulatorConfig;
+use super::faults::Fault;
 use super::handle::EmulatorHandle;
 use super::rules::ActionConfig;
 use super::state::Shared;
+use super::webhooks::{Outbound, Retry, Tracker, deliver};
 use super::{DEMO_SECRET, server};
 
 /// Configures and starts an emulator.
@@ -19,12 +22,16 @@ use super::{DEMO_SECRET, server};
 /// | [`secret`](Self::secret) | [`DEMO_SECRET`] |
 /// | [`bind`](Self::bind) | `127.0.0.1:0` (a free port) |
 /// | actions ([`action`](Self::action), [`config`](Self::config)) | none: every action is `ALLOW` |
+/// | webhooks ([`webhook`](Self::webhook), [`webhooks`](Self::webhooks)) | none: no events are sent |
+/// | [`fault`](Self::fault), [`latency`](Self::latency) (and the configuration's) | none |
 #[must_use]
 #[derive(Clone)]
 pub struct EmulatorBuilder {
     secret: Option<String>,
     config: EmulatorConfig,
     bind: SocketAddr,
+    faults: Vec<(String, Fault)>,
+    latency: Vec<(String, Duration)>,
 }
 
 impl std::fmt::Debug for EmulatorBuilder {
@@ -33,6 +40,8 @@ impl std::fmt::Debug for EmulatorBuilder {
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
             .field("config", &self.config)
             .field("bind", &self.bind)
+            .field("faults", &self.faults)
+            .field("latency", &self.latency)
             .finish()
     }
 }
@@ -43,6 +52,8 @@ impl Default for EmulatorBuilder {
             secret: None,
             config: EmulatorConfig::default(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+            faults: Vec::new(),
+            latency: Vec::new(),
         }
     }
 }
@@ -73,6 +84,35 @@ impl EmulatorBuilder {
         self
     }
 
+    /// Sends every webhook event to `url` (see [the webhooks docs](super::WebhookSettings)).
+    pub fn webhook(mut self, url: impl Into<String>) -> Self {
+        self.config
+            .webhooks
+            .endpoints
+            .push(super::WebhookEndpoint::new(url));
+        self
+    }
+
+    /// Where webhook events go and how deliveries are retried (replacing what was set).
+    pub fn webhooks(mut self, settings: super::WebhookSettings) -> Self {
+        self.config.webhooks = settings;
+        self
+    }
+
+    /// Arms `fault` for `operation` from the start (after the configuration's faults), as
+    /// [`EmulatorHandle::inject_fault`] does later.
+    pub fn fault(mut self, operation: impl Into<String>, fault: Fault) -> Self {
+        self.faults.push((operation.into(), fault));
+        self
+    }
+
+    /// Delays every request of `operation` (or [`ANY_OPERATION`](super::ANY_OPERATION)) by
+    /// `delay` from the start, as [`EmulatorHandle::set_latency`] does later.
+    pub fn latency(mut self, operation: impl Into<String>, delay: Duration) -> Self {
+        self.latency.push((operation.into(), delay));
+        self
+    }
+
     /// The address to listen on; port 0 picks a free one.
     pub fn bind(mut self, addr: SocketAddr) -> Self {
         self.bind = addr;
@@ -82,7 +122,9 @@ impl EmulatorBuilder {
     /// Binds the address and spawns the server on the current tokio runtime.
     ///
     /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
-    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls).
+    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), a
+    /// webhook endpoint is not an `http(s)` URL or names an event type the emulator does
+    /// not send, or a configured fault names none.
     ///
     /// # Panics
     ///
@@ -96,10 +138,66 @@ impl EmulatorBuilder {
                 "the emulator secret must be non-empty, without ':' or control characters",
             ));
         }
+        let invalid =
+            |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason);
+        self.config.webhooks.check().map_err(invalid)?;
+        let mut faults = Vec::new();
+        for spec in &self.config.faults {
+            faults.push((spec.operation.clone(), spec.to_fault().map_err(invalid)?));
+        }
+        faults.extend(self.faults);
+        let mut latency: Vec<(String, Duration)> = self
+            .config
+            .latency_millis
+            .iter()
+            .map(|(operation, millis)| (operation.clone(), Duration::from_millis(*millis)))
+            .collect();
+        latency.extend(self.latency);
         let listener = TcpListener::bind(self.bind).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared::new(secret, origin(addr), self.config));
         let (stop, stopped) = watch::channel(false);
+        let tenant_id = uuid::Uuid::new_v4().to_string();
+        let tracker = Arc::new(Tracker::default());
+        let settings = self.config.webhooks.clone();
+        let (outbound, queue) = if settings.endpoints.is_empty() {
+            (None, None)
+        } else {
+            let (sender, receiver) = mpsc::unbounded_channel();
+            let outbound = Outbound::new(
+                tenant_id.clone(),
+                settings.endpoints.clone(),
+                sender,
+                tracker.clone(),
+            );
+            (Some(outbound), Some(receiver))
+        };
+        let shared = Arc::new(Shared::new(
+            secret,
+            origin(addr),
+            self.config,
+            tenant_id,
+            tracker.clone(),
+            outbound,
+        ));
+        for (operation, fault) in faults {
+            shared.arm_fault(&operation, fault);
+        }
+        for (operation, delay) in latency {
+            shared.set_latency(&operation, delay);
+        }
+        if let Some(queue) = queue {
+            let retry = Retry {
+                max_retries: settings.max_retries,
+                first_backoff: settings.first_backoff(),
+            };
+            tokio::spawn(deliver(
+                queue,
+                shared.clone(),
+                tracker,
+                retry,
+                stopped.clone(),
+            ));
+        }
         let app = server::app(shared.clone());
         let task = tokio::spawn(server::serve(listener, shared.clone(), app, stopped));
         Ok(EmulatorHandle::new(shared, addr, stop, task))

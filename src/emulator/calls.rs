@@ -7,6 +7,8 @@
 
 use http::Method;
 
+use super::webhooks::WebhookAttempt;
+
 /// One request the emulator received.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -14,14 +16,19 @@ pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
     /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
-    /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `uiChallenge`,
-    /// `uiSubmit`, `unknown` (CORS preflights among them).
+    /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `emulatorFaults`,
+    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
+    /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
+    /// the emulator sent, not received).
     pub operation: &'static str,
     /// The HTTP method.
     pub method: Method,
     /// The path as received (still percent-encoded), without the query string, which may
-    /// hold a token.
+    /// hold a token. For a webhook delivery, the path of the URL it was sent to.
     pub path: String,
+    /// For a webhook delivery (operation `webhookDelivery`), what was sent and what came of
+    /// it; `None` for every request the emulator received.
+    pub webhook: Option<WebhookAttempt>,
 }
 
 /// The operation a request calls.
@@ -31,17 +38,22 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         return match (method, segments.as_slice()) {
             (&Method::GET, ["ui", "challenge"]) => "uiChallenge",
             (&Method::POST, ["ui", "challenge"]) => "uiSubmit",
+            (&Method::POST, ["ui", "challenge", "send"]) => "uiSend",
             _ => "unknown",
         };
     };
     match (method, rest) {
         (&Method::GET, ["users"]) => "queryUsers",
+        (&Method::POST, ["users", "authenticators"]) => "batchEnrollVerifiedAuthenticators",
         (&Method::GET, ["users", _]) => "getUser",
         (&Method::PATCH, ["users", _]) => "updateUser",
         (&Method::DELETE, ["users", _]) => "deleteUser",
         (&Method::GET, ["users", _, "authenticators"]) => "getAuthenticators",
         (&Method::POST, ["users", _, "authenticators"]) => "enrollVerifiedAuthenticator",
         (&Method::DELETE, ["users", _, "authenticators", _]) => "deleteAuthenticator",
+        (&Method::GET, ["users", _, "devices"]) => "getDevices",
+        (&Method::PATCH, ["users", _, "devices", _]) => "updateDevice",
+        (&Method::POST, ["users", _, "devices", _, "invalidate"]) => "invalidateDevice",
         (&Method::GET, ["users", _, "actions"]) => "queryUserActions",
         (&Method::POST, ["users", _, "actions", _]) => "track",
         (&Method::GET, ["users", _, "actions", _, _]) => "getAction",
@@ -65,6 +77,8 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["client", "challenge", "sms"]) => "clientChallengeSms",
         (&Method::POST, ["client", "verify", "sms"]) => "clientVerifySms",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
+        (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
+        (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
         _ => "unknown",
     }
 }
@@ -94,6 +108,19 @@ mod tests {
                 Method::DELETE,
                 "/v1/users/u/authenticators/a",
                 "deleteAuthenticator",
+            ),
+            (
+                Method::POST,
+                "/v1/users/authenticators",
+                "batchEnrollVerifiedAuthenticators",
+            ),
+            (Method::GET, "/v1/users/authenticators", "getUser"),
+            (Method::GET, "/v1/users/u/devices", "getDevices"),
+            (Method::PATCH, "/v1/users/u/devices/d", "updateDevice"),
+            (
+                Method::POST,
+                "/v1/users/u/devices/d/invalidate",
+                "invalidateDevice",
             ),
             (Method::GET, "/v1/users/u/actions", "queryUserActions"),
             (Method::POST, "/v1/users/u/actions/withdraw", "track"),
@@ -151,8 +178,13 @@ mod tests {
             (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
             (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
+            (Method::POST, "/v1/emulator/faults", "emulatorFaults"),
+            (Method::DELETE, "/v1/emulator/faults", "emulatorFaults"),
+            (Method::PUT, "/v1/emulator/latency", "emulatorLatency"),
+            (Method::DELETE, "/v1/emulator/latency", "emulatorLatency"),
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
+            (Method::POST, "/ui/challenge/send", "uiSend"),
             (Method::PUT, "/v1/validate", "unknown"),
             (Method::GET, "/elsewhere", "unknown"),
         ] {

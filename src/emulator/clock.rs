@@ -8,6 +8,10 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use time::format_description::well_known::Rfc3339;
+use time::format_description::{self, BorrowedFormatItem};
+use time::{Date, OffsetDateTime};
+
 /// A point in time, in milliseconds since the Unix epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub(crate) struct Timestamp(u64);
@@ -38,99 +42,44 @@ impl Timestamp {
     /// RFC 3339 in UTC with milliseconds, as Authsignal writes it:
     /// `2024-04-11T22:30:52.317Z`.
     pub(crate) fn rfc3339(self) -> String {
-        let millis = self.0 % 1000;
-        let seconds = self.0 / 1000;
-        let (days, time_of_day) = (seconds / 86_400, seconds % 86_400);
-        let (year, month, day) = civil_from_days(days as i64);
-        format!(
-            "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-            time_of_day / 3600,
-            time_of_day / 60 % 60,
-            time_of_day % 60
-        )
+        let nanos = i128::from(self.0) * 1_000_000;
+        OffsetDateTime::from_unix_timestamp_nanos(nanos)
+            .ok()
+            .and_then(|at| at.format(&written()).ok())
+            // Unreachable for any u64 of milliseconds the clock hands out (year < 10000
+            // until the year 9999); the epoch is a visible, harmless stand-in.
+            .unwrap_or_else(|| "1970-01-01T00:00:00.000Z".to_owned())
     }
 
-    /// Reads `YYYY-MM-DD`, or `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)`.
+    /// Reads an RFC 3339 date-time with an offset (`2024-04-11T12:00:00.5+02:00`) or a
+    /// plain date (`2024-04-11`, midnight UTC). Calendar dates are checked by the `time`
+    /// crate: `2024-02-31` is no date, not the 2nd of March.
     pub(crate) fn parse_rfc3339(text: &str) -> Option<Self> {
         let text = text.trim();
-        let date = text.get(..10)?;
-        let rest = &text[10..];
-        let mut parts = date.split('-');
-        let year: i64 = parts.next()?.parse().ok()?;
-        let month: u32 = parts.next()?.parse().ok()?;
-        let day: u32 = parts.next()?.parse().ok()?;
-        if !(1..=12).contains(&month) || !(1..=31).contains(&day) || parts.next().is_some() {
-            return None;
-        }
-        let days = days_from_civil(year, month, day);
-        let mut millis: i64 = 0;
-        let mut offset_seconds: i64 = 0;
-        if !rest.is_empty() {
-            let rest = rest.strip_prefix(['T', 't', ' '])?;
-            let hms = rest.get(..8)?;
-            let mut fields = hms.split(':');
-            let hour: i64 = fields.next()?.parse().ok()?;
-            let minute: i64 = fields.next()?.parse().ok()?;
-            let second: i64 = fields.next()?.parse().ok()?;
-            if hour > 23 || minute > 59 || second > 60 {
-                return None;
-            }
-            millis = (hour * 3600 + minute * 60 + second) * 1000;
-            let mut zone = &rest[8..];
-            if let Some(fraction) = zone.strip_prefix('.') {
-                let digits = fraction.len()
-                    - fraction
-                        .trim_start_matches(|c: char| c.is_ascii_digit())
-                        .len();
-                if digits == 0 {
-                    return None;
-                }
-                let padded = format!("{:0<3}", &fraction[..digits.min(3)]);
-                millis += padded.parse::<i64>().ok()?;
-                zone = &fraction[digits..];
-            }
-            offset_seconds = match zone {
-                "Z" | "z" => 0,
-                _ => {
-                    let sign = match zone.get(..1)? {
-                        "+" => 1,
-                        "-" => -1,
-                        _ => return None,
-                    };
-                    let (hours, minutes) = zone.get(1..)?.split_once(':')?;
-                    sign * (hours.parse::<i64>().ok()? * 3600 + minutes.parse::<i64>().ok()? * 60)
-                }
-            };
-        }
-        let total = days * 86_400_000 + millis - offset_seconds * 1000;
-        u64::try_from(total).ok().map(Self)
+        let at = match OffsetDateTime::parse(text, &Rfc3339) {
+            Ok(at) => at,
+            Err(_) => Date::parse(text, &date_only())
+                .ok()?
+                .midnight()
+                .assume_utc(),
+        };
+        let millis = at.unix_timestamp_nanos().div_euclid(1_000_000);
+        u64::try_from(millis).ok().map(Self)
     }
 }
 
-/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    (year, month, day)
+/// `2024-04-11T22:30:52.317Z`: always UTC, always three digits of milliseconds.
+fn written() -> Vec<BorrowedFormatItem<'static>> {
+    format_description::parse_borrowed::<2>(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z",
+    )
+    .expect("a valid format description")
 }
 
-/// (year, month, day) to days since 1970-01-01, after Howard Hinnant's `days_from_civil`.
-fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
-    let year = if month <= 2 { year - 1 } else { year };
-    let era = year.div_euclid(400);
-    let yoe = year.rem_euclid(400);
-    let month = i64::from(month);
-    let mp = if month > 2 { month - 3 } else { month + 9 };
-    let doy = (153 * mp + 2) / 5 + i64::from(day) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+/// `2024-04-11`.
+fn date_only() -> Vec<BorrowedFormatItem<'static>> {
+    format_description::parse_borrowed::<2>("[year]-[month]-[day]")
+        .expect("a valid format description")
 }
 
 /// The emulator's clock. Clones share one time.
@@ -224,6 +173,20 @@ mod tests {
             "2024-13-01",
             "2024-04-11T25:00:00Z",
             "2024-04-11T12:00:00",
+        ] {
+            assert_eq!(at(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn days_that_do_not_exist_are_refused_not_rolled_over() {
+        let at = |text| Timestamp::parse_rfc3339(text).map(Timestamp::rfc3339);
+        // A hand-written day count would turn these into 2 March, 1 May and 1 March.
+        for bad in [
+            "2024-02-31",
+            "2024-04-31T00:00:00Z",
+            "2023-02-29",
+            "2024-02-30T12:00:00.000Z",
         ] {
             assert_eq!(at(bad), None, "{bad}");
         }

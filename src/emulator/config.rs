@@ -1,13 +1,28 @@
-//! [`EmulatorConfig`]: the tenant's actions, as the program's `--config` file gives them.
+//! [`EmulatorConfig`]: the tenant's actions and webhooks, and the faults and latency to
+//! start with, as the program's `--config` file gives them.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::faults::FaultSpec;
 use super::rules::ActionConfig;
+use super::webhooks::WebhookSettings;
 
-/// The actions of the emulated tenant.
+/// The actions of the emulated tenant, where its webhooks go, and the faults and latency
+/// it starts with.
+///
+/// ```
+/// use axum_authsignal::emulator::EmulatorConfig;
+///
+/// let config = EmulatorConfig::from_json(r#"{
+///     "faults": [{"operation": "track", "fault": "503", "times": 2}],
+///     "latencyMillis": {"validateChallenge": 300, "*": 20}
+/// }"#).unwrap();
+/// assert_eq!(config.faults[0].fault, "503");
+/// assert_eq!(config.latency_millis["*"], 20);
+/// ```
 ///
 /// ```
 /// use axum_authsignal::emulator::{EmulatorConfig, Outcome};
@@ -33,6 +48,15 @@ pub struct EmulatorConfig {
     /// actions on first use, with outcome `ALLOW`).
     #[serde(default)]
     pub default_action: ActionConfig,
+    /// Where webhook events go (none by default), and how deliveries are retried.
+    #[serde(default)]
+    pub webhooks: WebhookSettings,
+    /// Faults armed at start, in order (see [`FaultSpec`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<FaultSpec>,
+    /// Latency per operation (or `"*"`), in milliseconds, from the start.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub latency_millis: BTreeMap<String, u64>,
 }
 
 impl EmulatorConfig {

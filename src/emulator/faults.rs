@@ -16,14 +16,25 @@
 //! | [`truncated_json`](Fault::truncated_json) | 200, the real body cut in half | routed (the operation takes effect), body cut |
 //! | [`slow_body`](Fault::slow_body) | headers at once, the body after a delay | routed, body streamed after a sleep |
 //! | [`unknown_state`](Fault::unknown_state) | `"state": "SOMETHING_NEW"` | routed, `state` rewritten in the answer |
+//! | [`bad_token_rejected`](Fault::bad_token_rejected) | for a bad or expired token, 400 `invalid_request` instead of 200 `isValid: false` | routed, a bad-token answer replaced |
+//!
+//! [`Fault::catalogue`] lists one fault of every kind under a stable name, for tests that
+//! must hold a behaviour for each (e.g. "every fault fails closed").
+//!
+//! [`Fault::bad_token_rejected`] explains the two shapes of a bad token's answer.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use axum::body::Body;
+use axum::response::IntoResponse as _;
 use axum::response::Response;
 use http::StatusCode;
 use http::header::{CONTENT_LENGTH, CONTENT_TYPE, RETRY_AFTER};
+use serde::{Deserialize, Serialize};
+
+use super::error::HttpError;
+use super::state::validation_errors;
 
 /// The operation name that arms a fault for every operation.
 pub const ANY_OPERATION: &str = "*";
@@ -54,6 +65,9 @@ pub enum FaultKind {
     SlowBody(Duration),
     /// The real answer with its `state` replaced by this value.
     UnknownState(String),
+    /// A `/validate` answer about a bad or expired token (200, `isValid: false`) replaced
+    /// by 400 `invalid_request`; every other answer left as it is.
+    BadTokenRejected,
 }
 
 /// How many requests a fault hits.
@@ -139,6 +153,67 @@ impl Fault {
         Self::new(FaultKind::UnknownState("SOMETHING_NEW".into()))
     }
 
+    /// For `validateChallenge`: a bad or expired token is answered 400 `invalid_request`
+    /// instead of 200 `isValid: false`; good tokens, and user or action mismatches, answer
+    /// as ever.
+    ///
+    /// For a malformed, forged or expired token the emulator answers 200
+    /// `{"isValid": false, "error": "Token is invalid."}` (or `"Token has expired."`);
+    /// what the live API answers for such a token is not documented, and a client must
+    /// survive both that and an error status. This fault gives the other shape: 400 with
+    /// the body every Server API error has (documented in Authsignal's server SDK error
+    /// handling: `error`, `errorCode`, `errorDescription`), code `invalid_request` ("an
+    /// invalid parameter or input"), the 200's `error` text as the description. The status
+    /// is assumed, the body shape documented.
+    pub fn bad_token_rejected() -> Self {
+        Self::new(FaultKind::BadTokenRejected)
+    }
+
+    /// One fault of every kind the emulator can inject, each under a stable, descriptive
+    /// name, each hitting one request (chain [`always`](Self::always) for more):
+    ///
+    /// | name | fault |
+    /// |---|---|
+    /// | `timeout` | [`latency`](Self::latency) of 15 s, past the client's default 10 s deadline |
+    /// | `500`, `502`, `503` | [`status`](Self::status) |
+    /// | `429` | [`too_many_requests`](Self::too_many_requests), `Retry-After: 1` |
+    /// | `reset` | [`connection_reset`](Self::connection_reset) |
+    /// | `malformed JSON` | [`malformed_json`](Self::malformed_json) |
+    /// | `truncated JSON` | [`truncated_json`](Self::truncated_json) |
+    /// | `slow body` | [`slow_body`](Self::slow_body) of 15 s |
+    /// | `unknown state` | [`unknown_state`](Self::unknown_state) |
+    /// | `bad token 400` | [`bad_token_rejected`](Self::bad_token_rejected) |
+    ///
+    /// A test suite can hold a table of expected outcomes by these names and check that it
+    /// covers the whole catalogue, so that a fault kind added later cannot go untested:
+    ///
+    /// ```
+    /// use axum_authsignal::emulator::Fault;
+    ///
+    /// let expected = [
+    ///     "timeout", "500", "502", "503", "429", "reset", "malformed JSON",
+    ///     "truncated JSON", "slow body", "unknown state", "bad token 400",
+    /// ];
+    /// let names: Vec<&str> = Fault::catalogue().iter().map(|(name, _)| *name).collect();
+    /// assert_eq!(names, expected);
+    /// ```
+    pub fn catalogue() -> Vec<(&'static str, Fault)> {
+        let long = Duration::from_secs(15);
+        vec![
+            ("timeout", Self::latency(long)),
+            ("500", Self::status(StatusCode::INTERNAL_SERVER_ERROR)),
+            ("502", Self::status(StatusCode::BAD_GATEWAY)),
+            ("503", Self::status(StatusCode::SERVICE_UNAVAILABLE)),
+            ("429", Self::too_many_requests(Duration::from_secs(1))),
+            ("reset", Self::connection_reset()),
+            ("malformed JSON", Self::malformed_json()),
+            ("truncated JSON", Self::truncated_json()),
+            ("slow body", Self::slow_body(long)),
+            ("unknown state", Self::unknown_state()),
+            ("bad token 400", Self::bad_token_rejected()),
+        ]
+    }
+
     /// Hits the next `n` requests.
     #[must_use]
     pub fn times(mut self, n: u32) -> Self {
@@ -170,6 +245,134 @@ impl Fault {
     }
 }
 
+/// A fault as a configuration file or the emulator's HTTP route names it: an operation
+/// (or `"*"`), a fault by its [catalogue](Fault::catalogue) name or `"status"`, the
+/// values that name takes, and how many requests it hits (once by default).
+///
+/// | `fault` | takes | default |
+/// |---|---|---|
+/// | `timeout` | `millis` (the delay) | 15000 |
+/// | `slow body` | `millis` (before the body) | 15000 |
+/// | `500`, `502`, `503` | | |
+/// | `status` | `status` (400 to 599) | required |
+/// | `429` | `retryAfterSeconds` | 1 |
+/// | `reset`, `malformed JSON`, `truncated JSON`, `bad token 400` | | |
+/// | `unknown state` | `state` | `SOMETHING_NEW` |
+///
+/// ```
+/// use axum_authsignal::emulator::{Fault, FaultSpec};
+/// use http::StatusCode;
+///
+/// let spec: FaultSpec = serde_json::from_str(
+///     r#"{"operation": "track", "fault": "status", "status": 503, "times": 2}"#,
+/// ).unwrap();
+/// assert_eq!(spec.to_fault().unwrap(), Fault::status(StatusCode::SERVICE_UNAVAILABLE).times(2));
+/// let spec: FaultSpec = serde_json::from_str(
+///     r#"{"operation": "*", "fault": "reset", "always": true}"#,
+/// ).unwrap();
+/// assert_eq!(spec.to_fault().unwrap(), Fault::connection_reset().always());
+/// let typo: FaultSpec = serde_json::from_str(r#"{"operation": "track", "fault": "5O3"}"#).unwrap();
+/// assert!(typo.to_fault().is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
+pub struct FaultSpec {
+    /// The operation, as the client names it (`track`, `validateChallenge`, ...), or `"*"`.
+    pub operation: String,
+    /// The fault's catalogue name, or `status`.
+    pub fault: String,
+    /// The status of a `status` fault.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The delay of `timeout` and `slow body`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub millis: Option<u64>,
+    /// The `Retry-After` of `429`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_seconds: Option<u64>,
+    /// The state `unknown state` answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// How many requests it hits (1 by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    /// Every request until cleared (instead of `times`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub always: bool,
+}
+
+impl FaultSpec {
+    /// The fault this names, or why it names none.
+    pub fn to_fault(&self) -> Result<Fault, String> {
+        let unused = |what: &str, value: bool| {
+            if value {
+                Err(format!("fault {:?} takes no {what}", self.fault))
+            } else {
+                Ok(())
+            }
+        };
+        let millis = |default: u64| Duration::from_millis(self.millis.unwrap_or(default));
+        let named = self.fault.as_str();
+        if !matches!(named, "timeout" | "slow body") {
+            unused("millis", self.millis.is_some())?;
+        }
+        if named != "status" {
+            unused("status", self.status.is_some())?;
+        }
+        if named != "429" {
+            unused("retryAfterSeconds", self.retry_after_seconds.is_some())?;
+        }
+        if named != "unknown state" {
+            unused("state", self.state.is_some())?;
+        }
+        let fault = match named {
+            "timeout" => Fault::latency(millis(15_000)),
+            "slow body" => Fault::slow_body(millis(15_000)),
+            "status" => {
+                let status = self
+                    .status
+                    .and_then(|status| StatusCode::from_u16(status).ok())
+                    .filter(|status| status.is_client_error() || status.is_server_error())
+                    .ok_or("fault \"status\" needs a status from 400 to 599")?;
+                Fault::status(status)
+            }
+            "429" => {
+                Fault::too_many_requests(Duration::from_secs(self.retry_after_seconds.unwrap_or(1)))
+            }
+            "unknown state" => match &self.state {
+                Some(state) => Fault::new(FaultKind::UnknownState(state.clone())),
+                None => Fault::unknown_state(),
+            },
+            other => Fault::catalogue()
+                .into_iter()
+                .find(|(name, _)| *name == other)
+                .map(|(_, fault)| fault)
+                .ok_or_else(|| {
+                    let names: Vec<&str> =
+                        Fault::catalogue().iter().map(|(name, _)| *name).collect();
+                    format!(
+                        "unknown fault {other:?}: one of {}, or \"status\"",
+                        names.join(", ")
+                    )
+                })?,
+        };
+        if self.operation.trim().is_empty() {
+            return Err("a fault needs an operation (or \"*\")".into());
+        }
+        match (self.always, self.times) {
+            (true, Some(_)) => Err("a fault is either \"always\" or \"times\", not both".into()),
+            (true, None) => Ok(fault.always()),
+            (false, times) => Ok(fault.times(times.unwrap_or(1))),
+        }
+    }
+}
+
+/// Operations no fault or latency reaches, even a wildcard one: the emulator's own
+/// controls, so that a test can always clear what it armed.
+pub(crate) const CONTROL_OPERATIONS: [&str; 3] =
+    ["emulatorOutbox", "emulatorFaults", "emulatorLatency"];
+
 /// The armed faults, by operation.
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
@@ -199,6 +402,9 @@ impl Faults {
 
     /// The fault this request of `operation` meets, counted down.
     pub(crate) fn take(&mut self, operation: &str) -> Option<FaultKind> {
+        if CONTROL_OPERATIONS.contains(&operation) {
+            return None;
+        }
         let kind = self.take_for(operation);
         kind.or_else(|| self.take_for(ANY_OPERATION))
     }
@@ -236,7 +442,10 @@ pub(crate) async fn before_routing(kind: &FaultKind) -> Result<Option<Response>,
             StatusCode::OK,
             Body::from(r#"{"state": ALLOW, "idempotencyKey": }"#),
         ))),
-        FaultKind::TruncatedJson | FaultKind::SlowBody(_) | FaultKind::UnknownState(_) => Ok(None),
+        FaultKind::TruncatedJson
+        | FaultKind::SlowBody(_)
+        | FaultKind::UnknownState(_)
+        | FaultKind::BadTokenRejected => Ok(None),
     }
 }
 
@@ -244,7 +453,10 @@ pub(crate) async fn before_routing(kind: &FaultKind) -> Result<Option<Response>,
 pub(crate) async fn rewrite(kind: &FaultKind, answer: Response) -> Response {
     let (mut parts, body) = answer.into_parts();
     let bytes = match kind {
-        FaultKind::TruncatedJson | FaultKind::SlowBody(_) | FaultKind::UnknownState(_) => {
+        FaultKind::TruncatedJson
+        | FaultKind::SlowBody(_)
+        | FaultKind::UnknownState(_)
+        | FaultKind::BadTokenRejected => {
             match axum::body::to_bytes(body, MAX_REWRITTEN_BODY).await {
                 Ok(bytes) => bytes,
                 Err(_) => return status_answer(StatusCode::INTERNAL_SERVER_ERROR, None),
@@ -252,6 +464,12 @@ pub(crate) async fn rewrite(kind: &FaultKind, answer: Response) -> Response {
         }
         _ => return Response::from_parts(parts, body),
     };
+    if *kind == FaultKind::BadTokenRejected {
+        return match bad_token_error(&bytes) {
+            Some(description) => HttpError::invalid_request(description).into_response(),
+            None => Response::from_parts(parts, Body::from(bytes)),
+        };
+    }
     parts.headers.remove(CONTENT_LENGTH);
     let body = match kind {
         FaultKind::TruncatedJson => Body::from(bytes.slice(..bytes.len() / 2)),
@@ -275,6 +493,19 @@ pub(crate) async fn rewrite(kind: &FaultKind, answer: Response) -> Response {
         _ => Body::from(bytes),
     };
     Response::from_parts(parts, body)
+}
+
+/// The `error` of a `/validate` answer about a bad token (malformed, forged, foreign or
+/// expired), if `body` is one; `None` for every other answer, which the fault leaves be.
+fn bad_token_error(body: &[u8]) -> Option<String> {
+    let answer: serde_json::Value = serde_json::from_slice(body).ok()?;
+    if answer.get("isValid")?.as_bool()? {
+        return None;
+    }
+    let error = answer.get("error")?.as_str()?;
+    [validation_errors::INVALID, validation_errors::EXPIRED]
+        .contains(&error)
+        .then(|| error.to_owned())
 }
 
 /// The connection must be dropped without an answer.
@@ -339,5 +570,52 @@ mod tests {
         assert_eq!(faults.take("getUser"), None);
         faults.arm("getUser", Fault::truncated_json().times(0));
         assert_eq!(faults.take("getUser"), None);
+    }
+
+    /// Each kind's place in the catalogue check. The match has no wildcard, so a new kind
+    /// does not compile until it is given a place here, and then the test below fails
+    /// until the catalogue has one of it.
+    fn place(kind: &FaultKind) -> usize {
+        match kind {
+            FaultKind::Latency(_) => 0,
+            FaultKind::Status { .. } => 1,
+            FaultKind::ConnectionReset => 2,
+            FaultKind::MalformedJson => 3,
+            FaultKind::TruncatedJson => 4,
+            FaultKind::SlowBody(_) => 5,
+            FaultKind::UnknownState(_) => 6,
+            FaultKind::BadTokenRejected => 7,
+        }
+    }
+    const KINDS: usize = 8;
+
+    #[test]
+    fn the_catalogue_has_every_kind_under_unique_names() {
+        let catalogue = Fault::catalogue();
+        let mut seen = [false; KINDS];
+        for (_, fault) in &catalogue {
+            seen[place(fault.kind())] = true;
+        }
+        assert_eq!(seen, [true; KINDS], "a kind is missing from the catalogue");
+        let mut names: Vec<&str> = catalogue.iter().map(|(name, _)| *name).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), catalogue.len(), "names repeat");
+    }
+
+    #[test]
+    fn only_bad_token_answers_are_rejected() {
+        let bad = br#"{"isValid":false,"error":"Token is invalid."}"#;
+        assert_eq!(bad_token_error(bad).as_deref(), Some("Token is invalid."));
+        let expired = br#"{"isValid":false,"error":"Token has expired."}"#;
+        assert!(bad_token_error(expired).is_some());
+        for other in [
+            &br#"{"isValid":false,"error":"User is invalid."}"#[..],
+            br#"{"isValid":false,"state":"CHALLENGE_REQUIRED"}"#,
+            br#"{"isValid":true,"state":"CHALLENGE_SUCCEEDED"}"#,
+            br#"not json"#,
+        ] {
+            assert_eq!(bad_token_error(other), None);
+        }
     }
 }

@@ -79,9 +79,15 @@ impl EmulatorHandle {
         format!("{}/v1", self.origin())
     }
 
-    /// The tenant secret.
+    /// The tenant secret. Webhook events are signed with it, as Authsignal signs them with
+    /// the tenant's secret key.
     pub fn secret(&self) -> &str {
         &self.shared().secret
+    }
+
+    /// The tenant's id (a fresh UUID per emulator), as webhook events carry it.
+    pub fn tenant_id(&self) -> &str {
+        &self.shared().tenant_id
     }
 
     /// A client builder pointed at this emulator, with its secret.
@@ -134,9 +140,11 @@ impl EmulatorHandle {
     }
 
     /// Does what a person does on the pre-built UI at `url` (a track `url` of this
-    /// emulator): opens the page and types the current code of the user's authenticator
-    /// app. Returns where the UI sends the browser back to, the track's `redirectUrl` with
-    /// `token=`, for a test of an app to follow.
+    /// emulator): opens the page and types the code it asks for, the current code of the
+    /// user's authenticator app, or the code it sends by SMS or email (read from the
+    /// outbox). Returns where the UI sends the browser back to, the track's `redirectUrl`
+    /// with `token=` (or the settings page, for a track with `redirectToSettings`), for a
+    /// test of an app to follow.
     pub async fn complete_prebuilt_ui(&self, url: &str) -> Result<String, PrebuiltUiError> {
         super::ui::person::complete(self.shared(), url).await
     }
@@ -200,7 +208,25 @@ impl EmulatorHandle {
         self.shared().clear_faults(None);
     }
 
-    /// Every request received so far, oldest first.
+    /// Delays every request of `operation` (or [`ANY_OPERATION`](super::ANY_OPERATION)) by
+    /// `delay` (real time) until changed; zero removes it. Unlike a latency fault it does
+    /// not count down, and faults of the operation still apply after the delay.
+    pub fn set_latency(&self, operation: &str, delay: Duration) {
+        self.shared().set_latency(operation, delay);
+    }
+
+    /// Removes every latency.
+    pub fn clear_latency(&self) {
+        self.shared().clear_latency();
+    }
+
+    /// Waits until every webhook event queued so far is delivered, or given up after its
+    /// last retry. Returns at once when none is pending (or none is configured).
+    pub async fn webhooks_idle(&self) {
+        self.shared().webhooks.idle().await;
+    }
+
+    /// Every request received so far, and every webhook delivery attempt, oldest first.
     pub fn calls(&self) -> Vec<RecordedCall> {
         self.shared().calls()
     }

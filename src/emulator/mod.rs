@@ -1,6 +1,6 @@
 //! A local Authsignal emulator (feature `emulator`): the Server API, the client API of
 //! custom UIs (authenticator app, email and SMS codes: what the Web SDK calls), the
-//! pre-built UI, and test controls (clock, faults, outbox, calls).
+//! pre-built UI, webhooks, and test controls (clock, faults, latency, outbox, calls).
 //!
 //! It is a real HTTP server on a local port, so the code under test talks to it exactly
 //! as to Authsignal, through [`Authsignal`](crate::Authsignal) or any other client. It
@@ -55,26 +55,32 @@
 //!
 //! # What it emulates
 //!
-//! All 21 operations of the Server API under `/v1`, with Basic auth (the secret as user
+//! All 25 operations of the Server API under `/v1`, with Basic auth (the secret as user
 //! name, empty password; else 401 `unauthorized` with the live API's description), kept in
 //! memory. Every error body carries `error`, `errorCode` and `errorDescription`; bad JSON,
 //! a missing field, a bad path or query is 400 `invalid_request`.
 //!
 //! - **Users** are created by their first `track`, `updateUser` or enrollment; `getUser` of
-//!   an unknown user is 200 with `isEnrolled: false`.
+//!   an unknown user is 200 with `isEnrolled: false`, and answers the user's `locale` and
+//!   `defaultVerificationMethod` (which `updateUser` sets among the enrolled methods).
 //! - **Authenticators**: `enrollVerifiedAuthenticator` for `SMS`, `WHATSAPP` (phone number
 //!   required), `EMAIL_OTP`, `EMAIL_MAGIC_LINK` (email required) and `AUTHENTICATOR_APP`
-//!   (which gets a TOTP secret); an unknown id to `deleteAuthenticator` is 400
-//!   `AUTHENTICATOR_NOT_FOUND`.
+//!   (which gets a TOTP secret); `batchEnrollVerifiedAuthenticators` for passkeys (a
+//!   repeat is a no-op, another user's credential a `conflict`); an unknown id to
+//!   `deleteAuthenticator` is 400 `AUTHENTICATOR_NOT_FOUND`.
+//! - **Devices** are recorded by a `track` with a `deviceId`, authenticated by a completed
+//!   challenge, remembered (`updateDevice`) and invalidated (then seen as new); an unknown
+//!   device is 404.
 //! - **Actions** are decided by [`ActionConfig`]s: a default [`Outcome`] and [`Rule`]s
 //!   (first match wins). Unconfigured actions are `ALLOW`. A user with no authenticator
 //!   whose outcome would be a challenge is let through (`ALLOW`, `isEnrolled: false`), as
 //!   Authsignal does, unless the action [prompts enrollment](ActionConfig::prompt_enrollment).
 //!   `track` answers a token and a `url` to the pre-built UI in every state, as Authsignal
-//!   does. The same idempotency key tracked again answers the first answer.
+//!   does. The same idempotency key tracked again answers the first answer. `getAction`
+//!   answers an `output` (an empty object).
 //! - **One-time codes** (`challenge`, `verify`, `claimChallenge`, `getChallenge`, and the
 //!   client API's email and SMS codes) go to an [outbox](EmulatorHandle::outbox) (also
-//!   [over HTTP](#emulator-only-extension-the-outbox-route)): 6 digits, good for
+//!   [over HTTP](#emulator-only-extensions)): 6 digits from the OS random source, good for
 //!   [`CODE_LIFETIME`], failing at the [`MAX_ATTEMPTS`]th wrong code
 //!   (`MAX_ATTEMPTS_EXCEEDED`).
 //! - **Sessions** start from a token whose action succeeded; refreshing spends the refresh
@@ -83,6 +89,8 @@
 //!   email and SMS codes, as the official Web SDK calls them. See
 //!   [below](#the-client-api-web-sdk).
 //! - **Pre-built UI** at `/ui/challenge`: see below.
+//! - **Webhooks** to the configured URLs, signed with `X-Signature-V2`: see
+//!   [`WebhookSettings`].
 //!
 //! # The client API (Web SDK)
 //!
@@ -134,16 +142,16 @@
 //!
 //! Tokens are HS256 JWTs signed with the tenant secret: `sub` (the user), `iat`, `exp`
 //! ([`TOKEN_LIFETIME`] later, by the emulator's clock), `jti`, `type: "challenge"`,
-//! `scope` when the track asked for one, and `other: {userId, actionCode,
-//! idempotencyKey}` as older Authsignal tokens carry. A token names an action; `/validate`
-//! answers that action's state now, and never consumes the token (Authsignal does not
-//! document that it does, so callers must guard against replay themselves). Its answers,
-//! all 200:
+//! `scope` (what the track asked for, else [`DEFAULT_SCOPE`], `read:authenticators`), and
+//! `other: {userId, actionCode, idempotencyKey}` as older Authsignal tokens carry. A token
+//! names an action; `/validate` answers that action's state now, and never consumes the
+//! token (Authsignal does not document that it does, so callers must guard against replay
+//! themselves). Its answers, all 200 (see [`Fault::bad_token_rejected`] for a 400 instead):
 //!
 //! | case | answer |
 //! |---|---|
-//! | challenge succeeded | `{isValid: true, state: "CHALLENGE_SUCCEEDED", stateUpdatedAt, userId, action, idempotencyKey, verificationMethod}` |
-//! | any other state | `{isValid: false, state, userId, action, idempotencyKey}` |
+//! | challenge succeeded | `{isValid: true, state: "CHALLENGE_SUCCEEDED", stateUpdatedAt, userId, action, actionCode, idempotencyKey, verificationMethod}` |
+//! | any other state | `{isValid: false, state, userId, action, actionCode, idempotencyKey}` |
 //! | `userId` given and not the token's | `{isValid: false, error: "User is invalid."}` |
 //! | `action` given and not the token's | `{isValid: false, error: "Action is invalid."}` |
 //! | expired token | `{isValid: false, error: "Token has expired."}` |
@@ -151,23 +159,56 @@
 //!
 //! # The pre-built UI
 //!
-//! The track `url` (`http://127.0.0.1:PORT/ui/challenge?token=...`) opens a page where the
-//! user types their authenticator app's code; a user with no app sees the key and the
-//! `otpauth://` URI to add first. A right code answers 303 to the track's `redirectUrl`
-//! with `token=<jwt>` appended; a wrong one answers 400 with the form and the error again.
-//! For an `ALLOW` action the page enrolls a user with no authenticator the same way (the
-//! action then becomes `CHALLENGE_SUCCEEDED`), and tells an enrolled one there is nothing
-//! to verify (`#message`); a `BLOCK` or `REVIEW_REQUIRED` action has nothing to verify
-//! either (`#error`). Stable element ids: `code`, `verify`, `error`, `success`, `message`,
-//! `totp-secret`, `totp-uri`.
+//! The track `url` (`http://127.0.0.1:PORT/ui/challenge?token=...`) opens a page that
+//! challenges the user with an authenticator they have: their app's code, or a code sent
+//! by SMS, WhatsApp or email (to the outbox). A user with no authenticator enrolls an app
+//! first: the page shows its key, its `otpauth://` URI and the URI as a QR code. An
+//! enrolled user adds an app only after passing the challenge (on the settings page a
+//! track with `redirectToSettings` leads to) or with a token granting
+//! `add:authenticators`, never in place of the challenge. A right code answers 303 to the
+//! track's `redirectUrl` with `token=<jwt>` appended; a wrong one answers 400 with the form
+//! and the error again. The routes, states and stable element ids are in the `ui` module's
+//! source documentation (`src/emulator/ui/mod.rs`, `html.rs`).
 //!
-//! # Emulator-only extension: the outbox route
+//! # Where each behaviour comes from
 //!
-//! Real Authsignal has no such route: it exists so that tests written in other languages
-//! can read the one-time codes that Rust tests read with [`EmulatorHandle::outbox`].
-//! `GET /v1/emulator/outbox` (optionally `?to=<email or phone number>`), with the same
-//! Basic auth as the Server API (else 401 `unauthorized`), answers the codes sent so far,
-//! oldest first:
+//! The emulator is what tests and offline development stand on, so each behaviour says
+//! its source: **documented** (Authsignal's docs, docs.authsignal.com), **SDK** (seen in an
+//! official SDK's source or tests), or **assumed** (neither says; the emulator chose).
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | Basic auth with the secret as user name; the 401 description | documented (server API overview); SDK (authsignal-python `client_tests.py` asserts the text) |
+//! | error body `error`, `errorCode`, `errorDescription`; codes `invalid_request`, `unauthorized`, ... | documented (server SDK error handling) |
+//! | unknown user: 200 `isEnrolled: false` | SDK (authsignal-python, -node live tests) |
+//! | unenrolled users are allowed where a challenge would be | documented (FAQ: "to be challenged a user needs ... at least one authenticator") |
+//! | `track` answers `url` and `token` in every state | SDK (authsignal-node Auth0 helper sends unenrolled users to it) |
+//! | `/validate` answers `actionCode` beside `action` | SDK (authsignal-python tests show both; -java, -dotnet read only `actionCode`) |
+//! | `/validate` user and action mismatch texts | SDK (authsignal-ruby, -python tests) |
+//! | `/validate` bad and expired token texts, their 200 shape | assumed (the 400 alternative is a [fault](Fault::bad_token_rejected)) |
+//! | tokens are JWTs, about 10 minutes; `other.{userId, actionCode, idempotencyKey}` | documented (client SDKs: "10 minutes"); the claims are assumed from older tokens |
+//! | default scope `read:authenticators`; `add:authenticators` needed to add one when enrolled | documented (track action; client API authentication) |
+//! | `getAction` has `output` | SDK (authsignal-python live test asserts it); an empty object is assumed |
+//! | devices: paths, bodies, `rememberedUntil: null` clears | documented (get/invalidate/update device); SDK (authsignal-php `getDevices`, `invalidateDevice`) |
+//! | devices: recorded by `track`'s `deviceId`; invalidated ones seen as new; 404 for unknown | documented ("treating it as if it were a new device"); 404 assumed |
+//! | batch enrollment: path, 1000 items at most, no-op repeat, `conflict` | documented; SDK (authsignal-dotnet `BatchEnrollVerifiedAuthenticators`); `invalid_request` for a non-passkey item assumed |
+//! | `veriffSessionId` in `/validate` | SDK (authsignal-node #94, -dotnet #39); the emulator has no Veriff and never sends it |
+//! | `defaultVerificationMethod` in `updateUser`; `locale` in `getUser` | SDK (authsignal-java #22); documented (get user) |
+//! | codes: 6 digits, 10 minutes, 5 attempts | assumed (typical of the docs' examples) |
+//! | pre-built UI: first enrollment directly, another only after a challenge or with `add:authenticators` | documented (authenticator binding; enrolling authenticators) |
+//! | pre-built UI: one attempt limit across methods, the settings page's shape | assumed |
+//! | webhooks: event types, envelopes, fields, `X-Signature-V2`, 3 retries | documented (webhook event types and payloads); SDK (every SDK's webhook tests) |
+//! | webhooks: sent at once, back-off from 250 ms, which moments log events mark | assumed (Authsignal batches log events and waits 30 s between retries) |
+//!
+//! # Emulator-only extensions
+//!
+//! Real Authsignal has none of these routes: they exist so that tests written in other
+//! languages can do what Rust tests do with the [`EmulatorHandle`]. They take the same
+//! Basic auth as the Server API (else 401 `unauthorized`), and no fault or latency reaches
+//! them.
+//!
+//! `GET /v1/emulator/outbox` (optionally `?to=<email or phone number>`) answers the codes
+//! sent so far, oldest first:
 //!
 //! ```json
 //! [{"challengeId": "...", "verificationMethod": "EMAIL_OTP", "to": "a@example.com",
@@ -178,14 +219,24 @@
 //! `userId` and `action` are left out when the challenge named none; `sentAt` is by the
 //! emulator's clock. Its calls are recorded as `emulatorOutbox`.
 //!
+//! `POST /v1/emulator/faults` with a [`FaultSpec`] (`{"operation": "track", "fault":
+//! "503", "times": 2}`) arms a fault, as [`inject_fault`](EmulatorHandle::inject_fault)
+//! does; `DELETE /v1/emulator/faults[?operation=]` clears them. `PUT /v1/emulator/latency`
+//! (`{"operation": "getUser", "millis": 300}`, 0 removes) and `DELETE /v1/emulator/latency`
+//! set [latency](EmulatorHandle::set_latency). Recorded as `emulatorFaults` and
+//! `emulatorLatency`. The configuration file takes the same as `faults` and
+//! `latencyMillis` (see [`EmulatorConfig`]).
+//!
 //! # Test controls
 //!
 //! [`EmulatorHandle`] has the [clock](EmulatorHandle::set_time) (pinned or advanced,
 //! never waited for), [`totp_code`](EmulatorHandle::totp_code),
 //! [`enroll_totp`](EmulatorHandle::enroll_totp), [`set_action`](EmulatorHandle::set_action),
 //! the [outbox](EmulatorHandle::outbox), [faults](EmulatorHandle::inject_fault) (latency,
-//! status, connection reset, malformed or truncated JSON, slow body, unknown state: see
-//! [`Fault`]), and the [calls](EmulatorHandle::calls) received.
+//! status, connection reset, malformed or truncated JSON, slow body, unknown state, bad
+//! token: see [`Fault`] and [`Fault::catalogue`]), [latency](EmulatorHandle::set_latency),
+//! [webhook deliveries](EmulatorHandle::webhooks_idle), and the
+//! [calls](EmulatorHandle::calls) received and webhook attempts made.
 
 mod api;
 mod builder;
@@ -196,25 +247,33 @@ mod error;
 mod faults;
 mod handle;
 mod jwt;
+mod latency;
 mod outbox;
+mod qr;
+mod random;
 mod rules;
 mod server;
 mod state;
 mod tokens;
 mod totp;
 mod ui;
+mod webhooks;
 
 pub use builder::EmulatorBuilder;
 pub use calls::RecordedCall;
 pub use config::EmulatorConfig;
-pub use faults::{ANY_OPERATION, Fault, FaultKind, Repeat};
+pub use faults::{ANY_OPERATION, Fault, FaultKind, FaultSpec, Repeat};
 pub use handle::EmulatorHandle;
 pub use outbox::OutboxMessage;
 pub use rules::{ActionConfig, Condition, Outcome, Rule};
 pub use state::{CODE_LIFETIME, MAX_ATTEMPTS};
-pub use tokens::{SESSION_LIFETIME, TOKEN_LIFETIME};
+pub use tokens::{DEFAULT_SCOPE, SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
 pub use ui::person::PrebuiltUiError;
+pub use webhooks::{
+    WEBHOOK_ATTEMPT_TIMEOUT, WEBHOOK_EVENT_TYPES, WebhookAttempt, WebhookEndpoint, WebhookOutcome,
+    WebhookSettings,
+};
 
 /// The secret of an emulator started without one. It guards nothing real: the emulator
 /// is for development and tests, and prints its secret on start.

@@ -96,7 +96,8 @@ async fn connection(
     }
 }
 
-/// One request: recorded, faulted if a fault is armed for its operation, routed.
+/// One request: recorded, delayed by its operation's latency, faulted if a fault is armed
+/// for its operation, routed.
 async fn handle(
     shared: Arc<Shared>,
     mut app: Router,
@@ -107,12 +108,16 @@ async fn handle(
         operation,
         method: request.method().clone(),
         path: request.uri().path().to_owned(),
+        webhook: None,
     });
+    if let Some(delay) = shared.latency_of(operation) {
+        tokio::time::sleep(delay).await;
+    }
     let fault = shared.take_fault(operation);
-    if let Some(kind) = &fault {
-        if let Some(answer) = faults::before_routing(kind).await? {
-            return Ok(answer);
-        }
+    if let Some(kind) = &fault
+        && let Some(answer) = faults::before_routing(kind).await?
+    {
+        return Ok(answer);
     }
     // A `Router` is always ready, and its error type is `Infallible`.
     let answer: Result<Response, Infallible> = app.call(request.map(Body::new)).await;

@@ -5,12 +5,13 @@
 //!
 //! ```json
 //! {"sub": "<userId>", "iat": 1700000000, "exp": 1700000600, "jti": "<uuid>",
-//!  "type": "challenge", "scope": "add:authenticators",
+//!  "type": "challenge", "scope": "read:authenticators",
 //!  "other": {"userId": "<userId>", "actionCode": "<action>", "idempotencyKey": "<key>"}}
 //! ```
 //!
 //! `exp` is [`TOKEN_LIFETIME`] (10 minutes) after `iat`, by the emulator's clock; `scope`
-//! is present only when the tracked action asked for one. The token names an action, not a
+//! is what the track asked for, else [`DEFAULT_SCOPE`] (`read:authenticators`), the
+//! default Authsignal documents. The token names an action, not a
 //! state: `/validate` answers the state the action has *now*, so the token from `track` and
 //! the one returned after the challenge both validate once the challenge has succeeded.
 //!
@@ -26,6 +27,14 @@ use super::jwt::{self, JwtError};
 
 /// How long a challenge token is good for: Authsignal's tokens last about 10 minutes.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
+
+/// The scope of a token whose track named none, as Authsignal documents it: read the
+/// user's authenticators, add none.
+pub const DEFAULT_SCOPE: &str = "read:authenticators";
+
+/// The scope that lets a token's user add an authenticator without first passing a
+/// challenge with one they have.
+pub(crate) const ADD_AUTHENTICATORS: &str = "add:authenticators";
 
 /// How long a session access token is good for.
 pub const SESSION_LIFETIME: Duration = Duration::from_secs(60 * 60);
@@ -106,7 +115,7 @@ impl Tokens<'_> {
         self.now.unix_seconds() >= exp
     }
 
-    /// A challenge token for `action`.
+    /// A challenge token for `action`, granting `scope` (else [`DEFAULT_SCOPE`]).
     pub(crate) fn challenge(&self, action: &ActionRef, scope: Option<&str>) -> String {
         let iat = self.now.unix_seconds();
         let claims = ChallengeClaims {
@@ -115,7 +124,7 @@ impl Tokens<'_> {
             exp: iat + TOKEN_LIFETIME.as_secs(),
             jti: uuid::Uuid::new_v4().to_string(),
             kind: CHALLENGE.into(),
-            scope: scope.map(str::to_owned),
+            scope: Some(scope.unwrap_or(DEFAULT_SCOPE).to_owned()),
             other: action.clone(),
         };
         jwt::sign(&claims, self.secret.as_bytes())
@@ -221,5 +230,19 @@ mod tests {
             tokens.read_access(&challenge, false).unwrap_err(),
             TokenError::Invalid
         );
+    }
+
+    #[test]
+    fn a_token_without_a_scope_asked_for_reads_authenticators_only() {
+        let tokens = Tokens {
+            secret: "s",
+            now: Timestamp::parse_rfc3339("2024-01-01").unwrap(),
+        };
+        let claims = tokens
+            .read_challenge(&tokens.challenge(&action(), None))
+            .unwrap();
+        assert_eq!(claims.scope.as_deref(), Some(DEFAULT_SCOPE));
+        assert!(claims.has_scope("read:authenticators"));
+        assert!(!claims.has_scope("add:authenticators"));
     }
 }

@@ -23,6 +23,31 @@ pub struct TotpEnrollment {
     pub uri: String,
 }
 
+impl TotpEnrollment {
+    /// The [`uri`](Self::uri) as a QR code for a terminal: lines of `█ ▀ ▄` and spaces,
+    /// drawn for light text on a dark background, for a person to scan with the phone they
+    /// enroll.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// let emulator = axum_authsignal::emulator::Emulator::start().await.unwrap();
+    /// let enrollment = emulator.enroll_totp("user-1");
+    /// println!("Scan this with your authenticator app:\n{}", enrollment.qr_code_text());
+    /// assert!(enrollment.qr_code_text().contains('█'));
+    /// # }
+    /// ```
+    pub fn qr_code_text(&self) -> String {
+        super::qr::terminal(&self.uri).unwrap_or_default()
+    }
+
+    /// The [`uri`](Self::uri) as a QR code: an inline `<svg>` element for a web page (the
+    /// pre-built UI shows it beside the secret).
+    pub fn qr_code_svg(&self) -> String {
+        super::qr::svg(&self.uri).unwrap_or_default()
+    }
+}
+
 impl std::fmt::Debug for TotpEnrollment {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // The secret generates every future code: keep it out of test logs.
@@ -34,14 +59,9 @@ impl std::fmt::Debug for TotpEnrollment {
     }
 }
 
-/// A fresh 160-bit secret (the size RFC 4226 recommends).
-///
-/// The bytes come from two v4 UUIDs, i.e. from the OS generator `uuid` already uses; a few
-/// of their bits are fixed version bits, which leaves well over 128 random bits.
+/// A fresh 160-bit secret (the size RFC 4226 recommends), every bit from the OS.
 pub(crate) fn new_secret() -> Vec<u8> {
-    let mut bytes = uuid::Uuid::new_v4().as_bytes().to_vec();
-    bytes.extend_from_slice(&uuid::Uuid::new_v4().as_bytes()[..4]);
-    bytes
+    super::random::bytes::<20>().to_vec()
 }
 
 fn totp(secret: &[u8]) -> Option<Totp> {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The official Node SDK against the authsignal-emulator program: installs the SDK (npm ci),
 # builds the program, starts it on a free port with a random secret and
-# tests/node/emulator-config.json, runs `node --test tests/node/`, and stops the program on
-# exit, whatever happens. Works from any directory; needs cargo, node and npm.
+# tests/node/emulator-config.json (plus a webhook endpoint on a free port, where the
+# scenario verifies the events with the SDK), runs `node --test tests/node/`, and stops the
+# program on exit, whatever happens. Works from any directory; needs cargo, node and npm.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
@@ -50,9 +51,28 @@ trap 'exit 143' TERM
 # scenario reads the same variable.
 AUTHSIGNAL_SECRET_KEY="scenario-$(od -An -tx1 -N24 /dev/urandom | tr -d ' \n')"
 export AUTHSIGNAL_SECRET_KEY
+# The scenario receives the emulator's webhooks on a free port of its own, verifying them
+# with the SDK: the port goes into a copy of the config, and to the scenario.
+WEBHOOK_PORT="$(node -e '
+  const server = require("node:net").createServer().listen(0, "127.0.0.1", () => {
+    console.log(server.address().port);
+    server.close();
+  });')"
+export WEBHOOK_PORT
+node -e '
+  const [source, target, port] = process.argv.slice(1);
+  const config = JSON.parse(require("node:fs").readFileSync(source, "utf8"));
+  config.webhooks = {
+    endpoints: [{ url: `http://127.0.0.1:${port}/webhooks/authsignal` }],
+    maxRetries: 5,
+    firstBackoffMillis: 100,
+  };
+  require("node:fs").writeFileSync(target, JSON.stringify(config));
+' tests/node/emulator-config.json "$WORK/emulator-config.json" "$WEBHOOK_PORT"
+
 # Port 0: the emulator binds a free port itself and prints its URL, so no port can be
 # taken between choosing and binding it.
-"$EMULATOR" --host 127.0.0.1 --port 0 --config tests/node/emulator-config.json \
+"$EMULATOR" --host 127.0.0.1 --port 0 --config "$WORK/emulator-config.json" \
   >"$WORK/emulator.log" 2>&1 &
 EMULATOR_PID=$!
 

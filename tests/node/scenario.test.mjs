@@ -1,6 +1,8 @@
 // The official Authsignal Node SDK (@authsignal/node, pinned in package.json) against the
 // `authsignal-emulator` program: every Server API operation, plus the client API's TOTP
-// routes, in the order an application meets them.
+// routes, in the order an application meets them; the operations the SDK has no method for
+// (devices, batch enrollment) as raw requests; a fault armed over the emulator-only route;
+// and the emulator's webhooks, verified at the end with the SDK's webhook.constructEvent.
 //
 // Run by tests/node/run.sh, which starts the emulator with tests/node/emulator-config.json
 // and sets AUTHSIGNAL_API_URL and AUTHSIGNAL_SECRET_KEY. By hand:
@@ -11,7 +13,8 @@
 
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
-import { describe, test } from "node:test";
+import { createServer } from "node:http";
+import { after, describe, test } from "node:test";
 
 import {
   Authsignal,
@@ -35,6 +38,40 @@ const UNAUTHORIZED =
 
 // Retries off: the emulator is local, and a retried request would hide a failure.
 const authsignal = new Authsignal({ apiSecretKey, apiUrl, retries: 0 });
+
+// The emulator sends its webhook events here (run.sh writes this URL into the config it
+// starts the emulator with). Each is kept raw, to be verified by the SDK's own
+// `webhook.constructEvent` at the end.
+const webhookPort = Number(process.env.WEBHOOK_PORT);
+const webhooks = [];
+const receiver = createServer((request, response) => {
+  let body = "";
+  request.setEncoding("utf8");
+  request.on("data", (chunk) => (body += chunk));
+  request.on("end", () => {
+    webhooks.push({ signature: request.headers["x-signature-v2"], body });
+    response.writeHead(200).end();
+  });
+});
+if (webhookPort) {
+  await new Promise((listening) => receiver.listen(webhookPort, "127.0.0.1", listening));
+}
+after(() => receiver.close());
+
+/** A Server API request the Node SDK 2.21 has no method for, sent as the SDK sends its own. */
+async function serverApi(method, path, body) {
+  const response = await fetch(`${apiUrl}${path}`, {
+    method,
+    headers: {
+      Authorization: `Basic ${Buffer.from(`${apiSecretKey}:`).toString("base64")}`,
+      "User-Agent": "authsignal-node",
+      ...(body === undefined ? {} : { "Content-Type": "application/json" }),
+    },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  return { status: response.status, body: text ? JSON.parse(text) : undefined };
+}
 
 // Unique per run, so that the scenario also passes against a long-lived emulator.
 const run = randomUUID().slice(0, 8);
@@ -843,6 +880,119 @@ describe("the SDK's Auth0 helpers", () => {
   });
 });
 
+describe("devices and batch enrollment (raw HTTP: the Node SDK 2.21 has no methods for them)", () => {
+  const dave = `dave-${run}`;
+
+  test("a device tracked with a deviceId is listed, remembered and invalidated", async () => {
+    await authsignal.track({ userId: dave, action: "withdraw", attributes: { deviceId: "laptop" } });
+    const listed = await serverApi("GET", `/users/${dave}/devices`);
+    assert.equal(listed.status, 200);
+    assert.equal(listed.body.length, 1);
+    assert.equal(listed.body[0].userId, dave);
+    assert.equal(listed.body[0].deviceId, "laptop");
+    isoDate(listed.body[0].createdAt);
+
+    const until = new Date(Date.now() + 86_400_000).toISOString();
+    const remembered = await serverApi("PATCH", `/users/${dave}/devices/laptop`, {
+      rememberedUntil: until,
+    });
+    assert.equal(remembered.status, 200);
+    assert.equal(Date.parse(remembered.body.rememberedUntil), Date.parse(until));
+    const forgotten = await serverApi("PATCH", `/users/${dave}/devices/laptop`, {
+      rememberedUntil: null,
+    });
+    assert.equal(forgotten.body.rememberedUntil, undefined);
+
+    const invalidated = await serverApi("POST", `/users/${dave}/devices/laptop/invalidate`);
+    assert.equal(invalidated.status, 200);
+    isoDate(invalidated.body.invalidatedAt);
+    const unknown = await serverApi("POST", `/users/${dave}/devices/phone/invalidate`);
+    assert.equal(unknown.status, 404);
+  });
+
+  test("batchEnrollVerifiedAuthenticators enrolls passkeys and reports conflicts", async () => {
+    const batch = await serverApi("POST", "/users/authenticators", {
+      authenticators: [
+        { userId: dave, verificationMethod: "PASSKEY", credentialId: `cred-${run}`, credentialPublicKey: "pk", name: "Laptop" },
+        { userId: `erin-${run}`, verificationMethod: "PASSKEY", credentialId: `cred-${run}`, credentialPublicKey: "pk" },
+      ],
+    });
+    assert.equal(batch.status, 200);
+    assert.deepEqual(
+      { total: batch.body.total, succeeded: batch.body.succeeded, failed: batch.body.failed },
+      { total: 2, succeeded: 1, failed: 1 },
+    );
+    assert.equal(batch.body.failures[0].errorCode, "conflict");
+    const authenticators = await authsignal.getAuthenticators({ userId: dave });
+    assert.equal(authenticators.length, 1);
+    assert.equal(authenticators[0].verificationMethod, "PASSKEY");
+    assert.equal(authenticators[0].webauthnCredential.credentialId, `cred-${run}`);
+    await authsignal.deleteUser({ userId: dave });
+  });
+});
+
+describe("fields the emulator added for the live API's shape", () => {
+  test("validate answers actionCode beside action; getAction answers an output", async () => {
+    const tracked = await authsignal.track({ userId: carol, action: "changePassword" });
+    const raw = await serverApi("POST", "/validate", { token: tracked.token });
+    assert.equal(raw.body.action, "changePassword");
+    assert.equal(raw.body.actionCode, "changePassword");
+    // The SDK reads actionCode into action.
+    const validated = await authsignal.validateChallenge({ token: tracked.token });
+    assert.equal(validated.action, "changePassword");
+    const action = await authsignal.getAction({
+      userId: carol,
+      action: "changePassword",
+      idempotencyKey: tracked.idempotencyKey,
+    });
+    assert.deepEqual(action.output, {});
+  });
+
+  test("updateUser sets the locale and the default method, which getUser answers", async () => {
+    const frank = `frank-${run}`;
+    await authsignal.enrollVerifiedAuthenticator({
+      userId: frank,
+      attributes: { verificationMethod: "SMS", phoneNumber: "+64270000009" },
+    });
+    await authsignal.enrollVerifiedAuthenticator({
+      userId: frank,
+      attributes: { verificationMethod: "EMAIL_OTP", email: `frank-${run}@example.com` },
+    });
+    const updated = await authsignal.updateUser({
+      userId: frank,
+      attributes: { locale: "de", defaultVerificationMethod: "EMAIL_OTP" },
+    });
+    assert.equal(updated.defaultVerificationMethod, "EMAIL_OTP");
+    const user = await authsignal.getUser({ userId: frank });
+    assert.equal(user.locale, "de");
+    assert.equal(user.defaultVerificationMethod, "EMAIL_OTP");
+    await authsignal.deleteUser({ userId: frank });
+  });
+});
+
+describe("faults over the emulator-only route", () => {
+  // On track, a POST: the SDK retries a 5xx only for GET (and the Auth0 helpers above made
+  // a client with retries, which axios-retry applies to every client).
+  test("a 503 armed over HTTP is what the SDK gets next, once", async () => {
+    const armed = await serverApi("POST", "/emulator/faults", {
+      operation: "track",
+      fault: "503",
+      times: 1,
+    });
+    assert.equal(armed.status, 200);
+    await assert.rejects(authsignal.track({ userId: carol, action: "withdraw" }), (error) => {
+      assert.ok(error instanceof AuthsignalError, `an AuthsignalError, not ${error}`);
+      assert.equal(error.statusCode, 503);
+      return true;
+    });
+    const tracked = await authsignal.track({ userId: carol, action: "withdraw" });
+    assert.equal(tracked.state, "ALLOW", "answered normally again");
+    const bad = await serverApi("POST", "/emulator/faults", { operation: "getUser", fault: "5O3" });
+    assert.equal(bad.status, 400);
+    assert.equal((await serverApi("DELETE", "/emulator/faults")).status, 200);
+  });
+});
+
 describe("authentication and clean-up", () => {
   test("a client with a wrong secret gets 401 with the live API's message", async () => {
     const impostor = new Authsignal({ apiSecretKey: `wrong-${run}`, apiUrl, retries: 0 });
@@ -870,5 +1020,43 @@ describe("authentication and clean-up", () => {
     assert.deepEqual(await authsignal.queryUserActions({ userId: alice }), []);
     const validation = await authsignal.validateChallenge({ token: state.withdrawProof });
     assert.equal(validation.isValid, false);
+  });
+});
+
+describe("webhooks", () => {
+  test("the emulator's events verify with the SDK's webhook.constructEvent", async (t) => {
+    if (!webhookPort) {
+      t.skip("WEBHOOK_PORT is not set (tests/node/run.sh sets it)");
+      return;
+    }
+    // Deliveries are asynchronous: wait (a generous bound, not a measure) for the last
+    // clean-up's authenticator.deleted.
+    const types = () =>
+      webhooks.flatMap(({ body }) => {
+        const payload = JSON.parse(body);
+        return payload.records ? payload.records.map((record) => record.type) : [payload.type];
+      });
+    for (let waited = 0; !types().includes("authenticator.deleted") && waited < 100; waited++) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.ok(webhooks.length > 0, "no webhook arrived");
+    for (const { signature, body } of webhooks) {
+      const event = authsignal.webhook.constructEvent(body, signature);
+      assert.equal(event.source ?? event.records?.[0]?.source, "https://authsignal.com");
+    }
+    const seen = new Set(types());
+    for (const type of [
+      "authenticator.created",
+      "authenticator.deleted",
+      "sms.created",
+      "email.created",
+      "action.log_created",
+      "challenge.log_created",
+    ]) {
+      assert.ok(seen.has(type), `no ${type} among ${[...seen].join(", ")}`);
+    }
+    // The SDK refuses a body that is not the signed one.
+    const { signature, body } = webhooks[0];
+    assert.throws(() => authsignal.webhook.constructEvent(`${body} `, signature), /Signature mismatch/);
   });
 });

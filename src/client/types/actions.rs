@@ -159,6 +159,9 @@ pub struct ValidateChallengeResponse {
     /// How the user was verified.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub verification_method: Option<VerificationMethod>,
+    /// The Veriff identity-verification session, when the user was verified with Veriff.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub veriff_session_id: Option<String>,
     /// Why the token is not valid, e.g. `"User is invalid."`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -178,6 +181,7 @@ struct ValidateChallengeWire {
     action_code: Option<String>,
     idempotency_key: Option<String>,
     verification_method: Option<VerificationMethod>,
+    veriff_session_id: Option<String>,
     error: Option<String>,
 }
 
@@ -191,6 +195,7 @@ impl From<ValidateChallengeWire> for ValidateChallengeResponse {
             action: wire.action.or(wire.action_code),
             idempotency_key: wire.idempotency_key,
             verification_method: wire.verification_method,
+            veriff_session_id: wire.veriff_session_id,
             error: wire.error,
         }
     }

@@ -6,6 +6,7 @@
 mod actions;
 mod authenticators;
 mod challenges;
+mod devices;
 mod enums;
 mod open_enum;
 mod sessions;
@@ -15,6 +16,7 @@ mod users;
 pub use actions::*;
 pub use authenticators::*;
 pub use challenges::*;
+pub use devices::*;
 pub use enums::*;
 pub use sessions::*;
 pub use token::Token;

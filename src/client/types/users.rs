@@ -43,6 +43,9 @@ pub struct User {
     /// The method offered first.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub default_verification_method: Option<VerificationMethod>,
+    /// The user's locale (e.g. `en`), from `updateUser` or a tracked action.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub locale: Option<String>,
 }
 
 /// The search of `queryUsers`. Only the fields that are set go into the query string.
@@ -142,4 +145,7 @@ pub struct UserAttributes {
     /// The locale.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub locale: Option<String>,
+    /// The method offered first, among those the user has enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_verification_method: Option<VerificationMethod>,
 }

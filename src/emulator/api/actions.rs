@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::State;
+use serde::Serialize;
 
 use super::super::error::HttpError;
 use super::super::state::{ActionsQuery, Shared};
@@ -28,13 +29,29 @@ pub(crate) async fn track(
         .map(Json)
 }
 
+/// The answer of `/validate` on the wire: the live API still sends the action's code as
+/// `actionCode` beside `action` (the Python SDK's tests see both; the Java and .NET SDKs
+/// read only `actionCode`).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct ValidateAnswer {
+    #[serde(flatten)]
+    response: ValidateChallengeResponse,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    action_code: Option<String>,
+}
+
 /// `POST /validate`
 pub(crate) async fn validate_challenge(
     State(shared): State<Arc<Shared>>,
     ApiJson(request): ApiJson<ValidateChallengeRequest>,
-) -> Json<ValidateChallengeResponse> {
+) -> Json<ValidateAnswer> {
     let tokens = shared.tokens();
-    Json(shared.store().validate(&request, tokens))
+    let response = shared.store().validate(&request, tokens);
+    Json(ValidateAnswer {
+        action_code: response.action.clone(),
+        response,
+    })
 }
 
 /// `GET /users/{userId}/actions/{action}/{idempotencyKey}`

@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
 use http::HeaderMap;
 use http::header::AUTHORIZATION;
+use subtle::ConstantTimeEq as _;
 
 use super::super::error::HttpError;
 use super::super::state::Shared;
@@ -46,13 +47,9 @@ fn carries_secret(headers: &HeaderMap, secret: &str) -> bool {
         .split(|&byte| byte == b':')
         .next()
         .unwrap_or_default();
-    constant_time_eq(user, secret.as_bytes())
-}
-
-/// Compares without stopping at the first difference, so that timing does not tell how
-/// much of a guessed secret was right.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
+    // `subtle` compares without stopping at the first difference, so that timing does
+    // not tell how much of a guessed secret was right (only its length can show).
+    bool::from(user.ct_eq(secret.as_bytes()))
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ mod actions;
 mod auth;
 mod challenges;
 mod client;
+mod controls;
 mod cors;
+mod devices;
 mod extract;
 mod outbox;
 mod sessions;
@@ -16,7 +18,7 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::middleware;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post, put};
 use serde::Serialize;
 
 use super::error::HttpError;
@@ -42,7 +44,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/users/{user_id}",
             get(users::get_user)
                 .patch(users::update_user)
-                .delete(users::delete_user),
+                .delete(users::delete_user)
+                .post(users::batch_enroll_verified_authenticators),
         )
         .route(
             "/users/{user_id}/authenticators",
@@ -51,6 +54,15 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route(
             "/users/{user_id}/authenticators/{user_authenticator_id}",
             delete(users::delete_authenticator),
+        )
+        .route("/users/{user_id}/devices", get(devices::get_devices))
+        .route(
+            "/users/{user_id}/devices/{device_id}",
+            patch(devices::update_device),
+        )
+        .route(
+            "/users/{user_id}/devices/{device_id}/invalidate",
+            post(devices::invalidate_device),
         )
         .route("/users/{user_id}/actions", get(actions::query_user_actions))
         .route("/users/{user_id}/actions/{action}", post(actions::track))
@@ -71,8 +83,17 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/sessions/user/revoke",
             post(sessions::revoke_user_sessions),
         )
-        // Emulator-only: the outbox for programs that cannot call `EmulatorHandle::outbox`.
+        // Emulator-only: the outbox, faults and latency for programs that cannot call the
+        // `EmulatorHandle`.
         .route("/emulator/outbox", get(outbox::outbox))
+        .route(
+            "/emulator/faults",
+            post(controls::arm_fault).delete(controls::clear_faults),
+        )
+        .route(
+            "/emulator/latency",
+            put(controls::set_latency).delete(controls::clear_latency),
+        )
         // `route_layer`: the secret guards these routes only, not the client API merged
         // below, and an unknown path is still a 404 rather than a 401.
         .route_layer(middleware::from_fn_with_state(

@@ -3,13 +3,15 @@
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{FromRequest as _, Request, State};
+use http::StatusCode;
 
 use super::super::error::HttpError;
 use super::super::state::{EnrollRequest, Shared};
 use super::Deleted;
 use super::extract::{ApiJson, ApiPath, ApiQuery};
 use crate::{
+    BatchEnrollVerifiedAuthenticatorsRequest, BatchEnrollVerifiedAuthenticatorsResponse,
     EnrollVerifiedAuthenticatorResponse, QueryUsersRequest, QueryUsersResponse, UpdateUserRequest,
     User, UserAttributes, UserAuthenticator,
 };
@@ -36,8 +38,8 @@ pub(crate) async fn update_user(
     State(shared): State<Arc<Shared>>,
     ApiPath(user_id): ApiPath<String>,
     ApiJson(changes): ApiJson<UpdateUserRequest>,
-) -> Json<UserAttributes> {
-    Json(shared.store().update_user(&user_id, changes))
+) -> Result<Json<UserAttributes>, HttpError> {
+    shared.store().update_user(&user_id, changes).map(Json)
 }
 
 /// `DELETE /users/{userId}`
@@ -45,7 +47,8 @@ pub(crate) async fn delete_user(
     State(shared): State<Arc<Shared>>,
     ApiPath(user_id): ApiPath<String>,
 ) -> Json<Deleted> {
-    shared.store().delete_user(&user_id);
+    let now = shared.clock.now();
+    shared.store().delete_user(&user_id, now);
     Json(Deleted::default())
 }
 
@@ -70,13 +73,35 @@ pub(crate) async fn enroll_verified_authenticator(
         .map(Json)
 }
 
+/// `POST /users/authenticators`: `batchEnrollVerifiedAuthenticators`. It shares its path
+/// shape with `/users/{userId}`, which has no POST of its own: any other user id is 405.
+pub(crate) async fn batch_enroll_verified_authenticators(
+    State(shared): State<Arc<Shared>>,
+    ApiPath(segment): ApiPath<String>,
+    body: Request,
+) -> Result<Json<BatchEnrollVerifiedAuthenticatorsResponse>, HttpError> {
+    if segment != "authenticators" {
+        return Err(HttpError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "The route does not take this method.",
+        ));
+    }
+    // Read only now: a POST to another user is 405 whatever its body.
+    let ApiJson(request) =
+        ApiJson::<BatchEnrollVerifiedAuthenticatorsRequest>::from_request(body, &()).await?;
+    let now = shared.clock.now();
+    shared.store().batch_enroll(request, now).map(Json)
+}
+
 /// `DELETE /users/{userId}/authenticators/{userAuthenticatorId}`
 pub(crate) async fn delete_authenticator(
     State(shared): State<Arc<Shared>>,
     ApiPath((user_id, authenticator_id)): ApiPath<(String, String)>,
 ) -> Result<Json<Deleted>, HttpError> {
+    let now = shared.clock.now();
     shared
         .store()
-        .delete_authenticator(&user_id, &authenticator_id)?;
+        .delete_authenticator(&user_id, &authenticator_id, now)?;
     Ok(Json(Deleted::default()))
 }

@@ -83,22 +83,7 @@ mod tests {
 
     fn record(user_id: &str, code: &str, key: &str, state: UserActionState) -> ActionRecord {
         let now = Timestamp::parse_rfc3339("2024-01-01T00:00:00Z").expect("a valid date");
-        ActionRecord {
-            user_id: user_id.to_owned(),
-            code: code.to_owned(),
-            idempotency_key: key.to_owned(),
-            state,
-            created_at: now,
-            updated_at: now,
-            state_updated_at: now,
-            verification_method: None,
-            verified_by: None,
-            rule: None,
-            redirect_url: None,
-            scope: None,
-            failed_attempts: 0,
-            tracked: None,
-        }
+        ActionRecord::new(user_id, code, key, state, now)
     }
 
     #[test]

@@ -82,6 +82,9 @@ impl Store {
                 field.clone_from(value);
             }
         }
+        if attributes.locale.is_some() {
+            user.locale.clone_from(&attributes.locale);
+        }
         let is_enrolled = self.is_enrolled(user_id);
         let config = self.config.action(code);
         let (outcome, rule) = config.decide(&RuleInput {
@@ -121,22 +124,24 @@ impl Store {
             rule_ids: Some(rule.iter().map(|rule| rule.id.clone()).collect()),
         };
         let now = tokens.now;
+        if let Some(device) = attributes.device_id.as_deref().filter(|d| !d.is_empty()) {
+            self.saw_device(user_id, device, now);
+        }
         self.actions.push(ActionRecord {
-            user_id: user_id.to_owned(),
-            code: code.to_owned(),
-            idempotency_key: key,
-            state,
-            created_at: now,
-            updated_at: now,
-            state_updated_at: now,
-            verification_method: None,
-            verified_by: None,
             rule,
             redirect_url: attributes.redirect_url,
+            redirect_to_settings: attributes.redirect_to_settings == Some(true),
+            device_id: attributes.device_id,
+            outcome,
+            ip_address: attributes.ip_address,
+            email: attributes.email,
+            phone_number: attributes.phone_number,
+            custom: attributes.custom,
             scope: attributes.scope,
-            failed_attempts: 0,
             tracked: Some(response.clone()),
+            ..ActionRecord::new(user_id, code, &key, state, now)
         });
+        self.notify_action(user_id, code, &key);
         Ok(response)
     }
 
@@ -192,6 +197,7 @@ impl Store {
             } else {
                 None
             },
+            veriff_session_id: None,
             error: None,
         }
     }
@@ -210,7 +216,9 @@ impl Store {
                 }]
             }),
             rule_ids: Some(action.rule.iter().map(|rule| rule.id.clone()).collect()),
-            output: None,
+            // Always present, as the Python SDK's live test asserts; what a tenant's
+            // rules would write there is theirs, so the emulator's is an empty object.
+            output: Some(serde_json::Value::Object(serde_json::Map::new())),
         }
     }
 
@@ -244,7 +252,9 @@ impl Store {
             .action_mut(user_id, code, key)
             .ok_or_else(|| HttpError::not_found("The action was not found."))?;
         action.set_state(state, now);
-        Ok(Self::details(action))
+        let details = Self::details(action);
+        self.notify_action(user_id, code, key);
+        Ok(details)
     }
 
     /// `queryUserActions`: newest first, filtered by `fromDate`, `codes` and `state`.

@@ -1,14 +1,20 @@
-//! Authenticators: `getAuthenticators`, `enrollVerifiedAuthenticator`, `deleteAuthenticator`,
-//! and authenticator apps enrolled directly by a test.
+//! Authenticators: `getAuthenticators`, `enrollVerifiedAuthenticator`,
+//! `batchEnrollVerifiedAuthenticators`, `deleteAuthenticator`, and authenticator apps
+//! enrolled directly by a test.
 
 use http::StatusCode;
 use serde::Deserialize;
 
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
+use super::super::random;
 use super::super::totp::{self, TotpEnrollment};
-use super::{AuthenticatorRecord, Store};
-use crate::{EnrollVerifiedAuthenticatorResponse, UserAuthenticator, VerificationMethod};
+use super::{AuthenticatorRecord, PasskeyCredential, Store};
+use crate::{
+    BatchEnrollFailure, BatchEnrollVerifiedAuthenticatorsRequest,
+    BatchEnrollVerifiedAuthenticatorsResponse, EnrollVerifiedAuthenticatorResponse,
+    MAX_BATCH_ENROLL, UserAuthenticator, VerificationMethod,
+};
 
 /// The body of `enrollVerifiedAuthenticator`, also in its legacy shape (`oobChannel`
 /// instead of `verificationMethod`), which older SDKs still send.
@@ -35,7 +41,16 @@ impl Store {
             email: record.email.clone(),
             username: None,
             display_name: None,
-            webauthn_credential: None,
+            webauthn_credential: record.passkey.as_ref().map(|passkey| {
+                let mut credential = serde_json::json!({
+                    "credentialId": passkey.credential_id,
+                    "name": passkey.name.as_deref().unwrap_or("Passkey"),
+                });
+                if let Some(aaguid) = &passkey.aaguid {
+                    credential["aaguid"] = aaguid.as_str().into();
+                }
+                credential
+            }),
         }
     }
 
@@ -103,18 +118,15 @@ impl Store {
         }
         let totp_secret = (method == VerificationMethod::AuthenticatorApp).then(totp::new_secret);
         let record = AuthenticatorRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_owned(),
-            method,
-            created_at: now,
             verified_at: Some(now),
-            last_verified_at: None,
             phone_number: request.phone_number,
             email: request.email,
             is_default,
             totp_secret,
+            ..AuthenticatorRecord::new(user_id, method, now)
         };
         let authenticator = Self::authenticator_view(&record);
+        self.notify_created(&record, now);
         self.authenticators.push(record);
         Ok(EnrollVerifiedAuthenticatorResponse {
             authenticator,
@@ -127,43 +139,138 @@ impl Store {
         &mut self,
         user_id: &str,
         authenticator_id: &str,
+        now: Timestamp,
     ) -> Result<(), HttpError> {
-        let before = self.authenticators.len();
-        self.authenticators
-            .retain(|a| !(a.user_id == user_id && a.id == authenticator_id));
-        if self.authenticators.len() == before {
+        let removed =
+            self.remove_authenticators(|a| a.user_id == user_id && a.id == authenticator_id);
+        if removed.is_empty() {
             return Err(HttpError::new(
                 StatusCode::BAD_REQUEST,
                 "AUTHENTICATOR_NOT_FOUND",
                 "The authenticator was not found.",
             ));
         }
+        self.notify_deleted(&removed, now);
         Ok(())
+    }
+
+    /// `batchEnrollVerifiedAuthenticators`: passkeys for many users, each item on its own.
+    /// A credential its user already has is a no-op success; one another user has fails
+    /// with `conflict` (both documented); a method other than `PASSKEY` fails with
+    /// `invalid_request` (assumed: the documentation shows passkeys only). More than
+    /// [`MAX_BATCH_ENROLL`] items, or none, is a 400 for the whole request.
+    pub(crate) fn batch_enroll(
+        &mut self,
+        request: BatchEnrollVerifiedAuthenticatorsRequest,
+        now: Timestamp,
+    ) -> Result<BatchEnrollVerifiedAuthenticatorsResponse, HttpError> {
+        let total = request.authenticators.len();
+        if total == 0 || total > MAX_BATCH_ENROLL {
+            return Err(HttpError::invalid_request(format!(
+                "authenticators must hold 1 to {MAX_BATCH_ENROLL} items."
+            )));
+        }
+        let mut failures = Vec::new();
+        for item in request.authenticators {
+            let fail = |code: &str, description: &str| BatchEnrollFailure {
+                user_id: item.user_id.clone(),
+                credential_id: item.credential_id.clone(),
+                error_code: code.to_owned(),
+                error_description: description.to_owned(),
+            };
+            if item.verification_method != VerificationMethod::Passkey {
+                failures.push(fail(
+                    "invalid_request",
+                    "Only PASSKEY authenticators can be enrolled in a batch.",
+                ));
+                continue;
+            }
+            if item.user_id.is_empty()
+                || item.credential_id.is_empty()
+                || item.credential_public_key.is_empty()
+            {
+                failures.push(fail(
+                    "invalid_request",
+                    "userId, credentialId and credentialPublicKey are required.",
+                ));
+                continue;
+            }
+            let owner = self
+                .authenticators
+                .iter()
+                .find(|a| {
+                    a.passkey
+                        .as_ref()
+                        .is_some_and(|p| p.credential_id == item.credential_id)
+                })
+                .map(|a| a.user_id.clone());
+            match owner {
+                Some(owner) if owner == item.user_id => continue,
+                Some(_) => {
+                    failures.push(fail(
+                        "conflict",
+                        "Credential already exists for a different user.",
+                    ));
+                    continue;
+                }
+                None => {}
+            }
+            let is_default = !self.is_enrolled(&item.user_id);
+            self.user_mut(&item.user_id);
+            let record = AuthenticatorRecord {
+                verified_at: Some(now),
+                is_default,
+                passkey: Some(PasskeyCredential {
+                    credential_id: item.credential_id,
+                    name: item.name,
+                    aaguid: item.aaguid,
+                }),
+                ..AuthenticatorRecord::new(&item.user_id, VerificationMethod::Passkey, now)
+            };
+            self.notify_created(&record, now);
+            self.authenticators.push(record);
+        }
+        let failed = failures.len();
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Ok(BatchEnrollVerifiedAuthenticatorsResponse {
+            total: count(total),
+            succeeded: count(total - failed),
+            failed: count(failed),
+            failures,
+        })
     }
 
     /// A verified authenticator app for `user_id`, replacing any they had.
     pub(crate) fn enroll_totp_directly(&mut self, user_id: &str, now: Timestamp) -> TotpEnrollment {
-        self.authenticators.retain(|a| {
-            !(a.user_id == user_id && a.method == VerificationMethod::AuthenticatorApp)
+        let replaced = self.remove_authenticators(|a| {
+            a.user_id == user_id && a.method == VerificationMethod::AuthenticatorApp
         });
+        self.notify_deleted(&replaced, now);
         let is_default = !self.is_enrolled(user_id);
         self.user_mut(user_id);
         let secret = totp::new_secret();
         let record = AuthenticatorRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_owned(),
-            method: VerificationMethod::AuthenticatorApp,
-            created_at: now,
             verified_at: Some(now),
-            last_verified_at: None,
-            phone_number: None,
-            email: None,
             is_default,
             totp_secret: Some(secret),
+            ..AuthenticatorRecord::new(user_id, VerificationMethod::AuthenticatorApp, now)
         };
         let enrollment = enrollment_of(&record);
+        self.notify_created(&record, now);
         self.authenticators.push(record);
         enrollment
+    }
+
+    /// Removes the authenticators `doomed` picks; returns them.
+    pub(crate) fn remove_authenticators(
+        &mut self,
+        doomed: impl Fn(&AuthenticatorRecord) -> bool,
+    ) -> Vec<AuthenticatorRecord> {
+        let (removed, kept) = std::mem::take(&mut self.authenticators)
+            .into_iter()
+            .partition(|a| doomed(a));
+        self.authenticators = kept;
+        removed
     }
 
     /// An authenticator-app enrollment in progress for `user_id`: the one already started,
@@ -182,16 +289,8 @@ impl Store {
         }
         self.user_mut(user_id);
         let record = AuthenticatorRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            user_id: user_id.to_owned(),
-            method: VerificationMethod::AuthenticatorApp,
-            created_at: now,
-            verified_at: None,
-            last_verified_at: None,
-            phone_number: None,
-            email: None,
-            is_default: false,
             totp_secret: Some(totp::new_secret()),
+            ..AuthenticatorRecord::new(user_id, VerificationMethod::AuthenticatorApp, now)
         };
         let enrollment = enrollment_of(&record);
         self.authenticators.push(record);
@@ -231,12 +330,11 @@ fn enrollment_of(record: &AuthenticatorRecord) -> TotpEnrollment {
 fn recovery_codes() -> Vec<String> {
     (0..10)
         .map(|_| {
-            let part = || {
-                (0..4)
-                    .map(|_| fastrand::alphanumeric().to_ascii_lowercase())
-                    .collect::<String>()
-            };
-            format!("{}-{}", part(), part())
+            format!(
+                "{}-{}",
+                random::lowercase_alphanumeric(4),
+                random::lowercase_alphanumeric(4)
+            )
         })
         .collect()
 }

@@ -7,11 +7,14 @@
 //! code before it. Wrong codes count toward the action's attempts, shared with the
 //! authenticator app's, so that switching methods gains an attacker nothing.
 
+use subtle::ConstantTimeEq as _;
+
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::tokens::ChallengeClaims;
+use super::super::webhooks::LogKind;
 use super::otp::{new_code, outbox_message};
-use super::{AuthenticatorRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store};
+use super::{AuthenticatorRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store, TotpAttempt};
 use crate::{UserActionState, UserAuthenticator, VerificationMethod};
 
 /// How a code reaches the user.
@@ -143,16 +146,9 @@ impl Store {
                     OtpChannel::Sms => (None, Some(address.to_owned())),
                 };
                 let record = AuthenticatorRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    user_id: user_id.clone(),
-                    method,
-                    created_at: now,
-                    verified_at: None,
-                    last_verified_at: None,
                     phone_number,
                     email,
-                    is_default: false,
-                    totp_secret: None,
+                    ..AuthenticatorRecord::new(&user_id, method, now)
                 };
                 let id = record.id.clone();
                 self.authenticators.push(record);
@@ -234,6 +230,7 @@ impl Store {
         };
         let id = challenge.id.clone();
         self.outbox.push(outbox_message(&challenge, now));
+        self.notify_code_sent(&challenge, None, None, None, now);
         self.challenges.push(challenge);
         id
     }
@@ -265,27 +262,35 @@ impl Store {
             return OtpAttempt::NoCodeSent;
         };
         let challenge = &mut self.challenges[index];
-        let right =
-            !challenge.verified && now < challenge.expires_at && code.trim() == challenge.code;
+        // In constant time, as every code and secret of the emulator.
+        let same: bool = code
+            .trim()
+            .as_bytes()
+            .ct_eq(challenge.code.as_bytes())
+            .into();
+        let right = !challenge.verified && now < challenge.expires_at && same;
         if !right {
             challenge.failed_attempts += 1;
-            let Some(action) = self.action_mut(
-                &target.user_id,
-                &target.action_code,
-                &target.idempotency_key,
-            ) else {
-                return OtpAttempt::NotChallengeable;
+            let challenge = challenge.clone();
+            return match self.count_wrong_code(&target, now) {
+                TotpAttempt::LimitReached => {
+                    self.notify_code_log(&challenge, LogKind::MaxAttempts, now);
+                    OtpAttempt::LimitReached
+                }
+                TotpAttempt::Wrong { .. } => {
+                    self.notify_code_log(&challenge, LogKind::Invalid, now);
+                    OtpAttempt::Wrong
+                }
+                _ => OtpAttempt::NotChallengeable,
             };
-            if action.count_wrong_code(now) {
-                return OtpAttempt::LimitReached;
-            }
-            return OtpAttempt::Wrong;
         }
         challenge.verified = true;
         let address = match channel {
             OtpChannel::Email => challenge.email.clone(),
             OtpChannel::Sms => challenge.phone_number.clone(),
         };
+        let verified = challenge.clone();
+        self.notify_code_log(&verified, LogKind::Valid, now);
         let default_taken = self
             .authenticators
             .iter()
@@ -305,6 +310,10 @@ impl Store {
         record.last_verified_at = Some(now);
         let authenticator_id = record.id.clone();
         let enrolled = first_time.then(|| Box::new(Store::authenticator_view(record)));
+        if first_time {
+            let record = record.clone();
+            self.notify_created(&record, now);
+        }
         let user = self.user_mut(&target.user_id);
         match channel {
             OtpChannel::Email => {
@@ -316,15 +325,7 @@ impl Store {
                 user.phone_number_verified = true;
             }
         }
-        if let Some(action) = self.action_mut(
-            &target.user_id,
-            &target.action_code,
-            &target.idempotency_key,
-        ) {
-            action.set_state(UserActionState::ChallengeSucceeded, now);
-            action.verification_method = Some(method);
-            action.verified_by = Some(authenticator_id);
-        }
+        self.complete_challenge(&target, method, Some(authenticator_id), now);
         OtpAttempt::Verified { enrolled }
     }
 }

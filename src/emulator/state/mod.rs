@@ -9,17 +9,20 @@ mod action_table;
 mod actions;
 mod authenticators;
 mod client_otp;
+mod devices;
+mod notify;
 mod otp;
+mod prebuilt;
 mod sessions;
 mod totp;
 mod users;
 
 use std::collections::HashMap;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use action_table::ActionTable;
-pub(crate) use actions::ActionsQuery;
+pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
 pub(crate) use client_otp::{OtpAttempt, OtpChannel};
 pub(crate) use totp::TotpAttempt;
@@ -28,9 +31,11 @@ use super::calls::RecordedCall;
 use super::clock::{Clock, Timestamp};
 use super::config::EmulatorConfig;
 use super::faults::{Fault, FaultKind, Faults};
+use super::latency::Latencies;
 use super::outbox::OutboxMessage;
-use super::rules::Rule;
-use super::tokens::Tokens;
+use super::rules::{Outcome, Rule};
+use super::tokens::{ActionRef, Tokens};
+use super::webhooks::{Outbound, Tracker};
 use crate::{CustomData, SmsChannel, TrackResponse, UserActionState, VerificationMethod};
 
 /// How many wrong codes a challenge takes before it fails.
@@ -45,8 +50,13 @@ pub(crate) struct Shared {
     /// `http://host:port`, for the URLs the emulator hands out.
     pub(crate) origin: String,
     pub(crate) clock: Clock,
+    /// The tenant's id, in webhook events.
+    pub(crate) tenant_id: String,
+    /// Webhook deliveries not yet done.
+    pub(crate) webhooks: Arc<Tracker>,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
+    latency: Mutex<Latencies>,
     calls: Mutex<Vec<RecordedCall>>,
 }
 
@@ -65,16 +75,27 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub(crate) fn new(secret: String, origin: String, config: EmulatorConfig) -> Self {
+    pub(crate) fn new(
+        secret: String,
+        origin: String,
+        config: EmulatorConfig,
+        tenant_id: String,
+        webhooks: Arc<Tracker>,
+        outbound: Option<Outbound>,
+    ) -> Self {
         Self {
             secret,
             origin,
             clock: Clock::default(),
+            tenant_id,
+            webhooks,
             store: Mutex::new(Store {
                 config,
+                outbound,
                 ..Store::default()
             }),
             faults: Mutex::default(),
+            latency: Mutex::default(),
             calls: Mutex::default(),
         }
     }
@@ -115,6 +136,18 @@ impl Shared {
         lock(&self.faults).take(operation)
     }
 
+    pub(crate) fn set_latency(&self, operation: &str, delay: Duration) {
+        lock(&self.latency).set(operation, delay);
+    }
+
+    pub(crate) fn clear_latency(&self) {
+        lock(&self.latency).clear();
+    }
+
+    pub(crate) fn latency_of(&self, operation: &str) -> Option<Duration> {
+        lock(&self.latency).of(operation)
+    }
+
     /// The pre-built UI's address for a challenge token.
     pub(crate) fn challenge_url(&self, token: &str) -> String {
         format!("{}/ui/challenge?token={token}", self.origin)
@@ -133,6 +166,10 @@ pub(crate) struct Store {
     pub(crate) challenges: Vec<OtpChallenge>,
     pub(crate) sessions: Vec<SessionRecord>,
     pub(crate) outbox: Vec<OutboxMessage>,
+    /// By user, in the order first seen.
+    pub(crate) devices: Vec<DeviceRecord>,
+    /// Where webhook events go, if anywhere.
+    pub(crate) outbound: Option<Outbound>,
 }
 
 /// A user, created by the first `track`, `updateUser` or enrollment that names them.
@@ -164,9 +201,52 @@ pub(crate) struct AuthenticatorRecord {
     pub(crate) is_default: bool,
     /// The shared secret of an authenticator app.
     pub(crate) totp_secret: Option<Vec<u8>>,
+    /// The WebAuthn credential of a passkey (enrolled by a batch).
+    pub(crate) passkey: Option<PasskeyCredential>,
+    /// The channel an SMS authenticator last completed a code over.
+    pub(crate) last_sms_channel: Option<SmsChannel>,
+}
+
+/// A passkey's credential, as `batchEnrollVerifiedAuthenticators` gave it.
+#[derive(Debug, Clone)]
+pub(crate) struct PasskeyCredential {
+    pub(crate) credential_id: String,
+    pub(crate) name: Option<String>,
+    pub(crate) aaguid: Option<String>,
+}
+
+/// A device a user tracked actions on.
+#[derive(Debug, Clone)]
+pub(crate) struct DeviceRecord {
+    pub(crate) user_id: String,
+    pub(crate) device_id: String,
+    pub(crate) created_at: Timestamp,
+    pub(crate) authenticated_at: Option<Timestamp>,
+    pub(crate) invalidated_at: Option<Timestamp>,
+    pub(crate) remembered_until: Option<Timestamp>,
+    pub(crate) last_verification_method: Option<VerificationMethod>,
 }
 
 impl AuthenticatorRecord {
+    /// A new authenticator of `method` for `user_id`, not yet verified, with a fresh id
+    /// and nothing else set.
+    pub(crate) fn new(user_id: &str, method: VerificationMethod, now: Timestamp) -> Self {
+        Self {
+            id: uuid::Uuid::new_v4().to_string(),
+            user_id: user_id.to_owned(),
+            method,
+            created_at: now,
+            verified_at: None,
+            last_verified_at: None,
+            phone_number: None,
+            email: None,
+            is_default: false,
+            totp_secret: None,
+            passkey: None,
+            last_sms_channel: None,
+        }
+    }
+
     pub(crate) fn is_verified(&self) -> bool {
         self.verified_at.is_some()
     }
@@ -186,7 +266,18 @@ pub(crate) struct ActionRecord {
     pub(crate) verified_by: Option<String>,
     pub(crate) rule: Option<Rule>,
     pub(crate) redirect_url: Option<String>,
+    pub(crate) redirect_to_settings: bool,
     pub(crate) scope: Option<String>,
+    /// The `deviceId` the action was tracked with.
+    pub(crate) device_id: Option<String>,
+    /// What the rules decided when it was tracked (before an unenrolled user's challenge
+    /// became `ALLOW`); the action log's `outcome`.
+    pub(crate) outcome: Outcome,
+    /// The context it was tracked with, for the action log.
+    pub(crate) ip_address: Option<String>,
+    pub(crate) email: Option<String>,
+    pub(crate) phone_number: Option<String>,
+    pub(crate) custom: Option<CustomData>,
     /// Wrong codes so far; at [`MAX_ATTEMPTS`] the challenge has failed.
     pub(crate) failed_attempts: u32,
     /// What `track` first answered, answered again to a repeated `track`.
@@ -194,6 +285,39 @@ pub(crate) struct ActionRecord {
 }
 
 impl ActionRecord {
+    /// An action in `state` since `now`, decided by no rule, with no context.
+    pub(crate) fn new(
+        user_id: &str,
+        code: &str,
+        idempotency_key: &str,
+        state: UserActionState,
+        now: Timestamp,
+    ) -> Self {
+        Self {
+            user_id: user_id.to_owned(),
+            code: code.to_owned(),
+            idempotency_key: idempotency_key.to_owned(),
+            state,
+            created_at: now,
+            updated_at: now,
+            state_updated_at: now,
+            verification_method: None,
+            verified_by: None,
+            rule: None,
+            redirect_url: None,
+            redirect_to_settings: false,
+            scope: None,
+            device_id: None,
+            outcome: Outcome::ChallengeRequired,
+            ip_address: None,
+            email: None,
+            phone_number: None,
+            custom: None,
+            failed_attempts: 0,
+            tracked: None,
+        }
+    }
+
     pub(crate) fn set_state(&mut self, state: UserActionState, now: Timestamp) {
         self.state = state;
         self.state_updated_at = now;
@@ -270,5 +394,40 @@ impl Store {
         key: &str,
     ) -> Option<&mut ActionRecord> {
         self.actions.get_mut(user_id, code, key)
+    }
+
+    /// A challenge of the action was passed with `method` (by `authenticator`, if one):
+    /// the action is `CHALLENGE_SUCCEEDED` and its device, if any, authenticated.
+    pub(crate) fn complete_challenge(
+        &mut self,
+        target: &ActionRef,
+        method: VerificationMethod,
+        authenticator: Option<String>,
+        now: Timestamp,
+    ) -> Option<&ActionRecord> {
+        let action = self.action_mut(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )?;
+        action.set_state(UserActionState::ChallengeSucceeded, now);
+        action.verification_method = Some(method.clone());
+        if authenticator.is_some() {
+            action.verified_by = authenticator;
+        }
+        let device = action.device_id.clone();
+        if let Some(device) = device {
+            self.authenticated_device(&target.user_id, &device, &method, now);
+        }
+        self.notify_action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        );
+        self.action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
     }
 }

@@ -1,22 +1,26 @@
 //! One-time codes by SMS, email or WhatsApp: `challenge`, `verify`, `claimChallenge`,
 //! `getChallenge`. Codes go to the outbox instead of a phone.
 
+use subtle::ConstantTimeEq as _;
+
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::outbox::OutboxMessage;
+use super::super::random;
 use super::super::tokens::{ActionRef, Tokens};
+use super::super::webhooks::LogKind;
 use super::{ActionRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store};
 use crate::{
     ChallengeRequest, ChallengeResponse, ClaimChallengeRequest, ClaimChallengeResponse,
-    GetChallengeRequest, GetChallengeResponse, UserActionState, VerificationFailureReason,
-    VerificationMethod, VerifyRequest, VerifyResponse,
+    GetChallengeRequest, GetChallengeResponse, SmsChannel, UserActionState,
+    VerificationFailureReason, VerificationMethod, VerifyRequest, VerifyResponse,
 };
 
 /// The action code a claimed challenge is recorded under when it named none.
 const CLAIMED_ACTION: &str = "challenge";
 
 pub(super) fn new_code() -> String {
-    format!("{:06}", fastrand::u32(0..1_000_000))
+    random::six_digits()
 }
 
 impl Store {
@@ -38,13 +42,13 @@ impl Store {
             challenge.code = new_code();
             challenge.expires_at = expires_at;
             challenge.failed_attempts = 0;
-            let message = outbox_message(challenge, now);
+            let challenge = challenge.clone();
             let response = ChallengeResponse {
                 challenge_id: challenge.id.clone(),
                 idempotency_key: Some(challenge.idempotency_key.clone()),
                 expires_at: Some(expires_at.unix_seconds().into()),
             };
-            self.outbox.push(message);
+            self.send_code(&challenge, &request, now);
             return Ok(response);
         }
         let user = request.user_id.as_deref().and_then(|id| self.user(id));
@@ -88,14 +92,15 @@ impl Store {
         let challenge = OtpChallenge {
             id: uuid::Uuid::new_v4().to_string(),
             method,
-            sms_channel: request.sms_channel,
+            sms_channel: request.sms_channel.clone(),
             email,
             phone_number,
             code: new_code(),
-            user_id: request.user_id,
-            action: request.action,
+            user_id: request.user_id.clone(),
+            action: request.action.clone(),
             idempotency_key: request
                 .idempotency_key
+                .clone()
                 .filter(|key| !key.is_empty())
                 .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             expires_at,
@@ -108,9 +113,21 @@ impl Store {
             idempotency_key: Some(challenge.idempotency_key.clone()),
             expires_at: Some(expires_at.unix_seconds().into()),
         };
-        self.outbox.push(outbox_message(&challenge, now));
+        self.send_code(&challenge, &request, now);
         self.challenges.push(challenge);
         Ok(response)
+    }
+
+    /// "Sends" `challenge`'s code: to the outbox, and to webhooks.
+    fn send_code(&mut self, challenge: &OtpChallenge, request: &ChallengeRequest, now: Timestamp) {
+        self.outbox.push(outbox_message(challenge, now));
+        self.notify_code_sent(
+            challenge,
+            request.locale.clone(),
+            request.user_agent.clone(),
+            request.ip_address.clone(),
+            now,
+        );
     }
 
     /// `verify`: a right, unexpired code verifies the challenge once. Wrong codes count;
@@ -138,22 +155,53 @@ impl Store {
         if challenge.verified || now >= challenge.expires_at {
             return Ok(failed(VerificationFailureReason::CodeInvalidOrExpired));
         }
-        if request.verification_code.trim() != challenge.code {
+        // In constant time, as the tenant secret: timing must not tell how many digits of
+        // a guess were right.
+        let right: bool = request
+            .verification_code
+            .trim()
+            .as_bytes()
+            .ct_eq(challenge.code.as_bytes())
+            .into();
+        if !right {
             challenge.failed_attempts += 1;
+            let challenge = challenge.clone();
             if challenge.failed_attempts < MAX_ATTEMPTS {
+                self.notify_code_log(&challenge, LogKind::Invalid, now);
                 return Ok(failed(VerificationFailureReason::CodeInvalidOrExpired));
             }
-            let challenge = challenge.clone();
+            self.notify_code_log(&challenge, LogKind::MaxAttempts, now);
             if let Some(action) = self.tied_action(&challenge) {
                 action.set_state(UserActionState::ChallengeFailed, now);
+                let target = action_ref(action);
+                self.notify_action(
+                    &target.user_id,
+                    &target.action_code,
+                    &target.idempotency_key,
+                );
             }
             return Ok(failed(VerificationFailureReason::MaxAttemptsExceeded));
         }
         challenge.verified = true;
         let challenge = challenge.clone();
-        if let Some(action) = self.tied_action(&challenge) {
-            action.set_state(UserActionState::ChallengeSucceeded, now);
-            action.verification_method = Some(challenge.method.clone());
+        self.notify_code_log(&challenge, LogKind::Valid, now);
+        if let (Some(user_id), Some(phone_number)) = (
+            challenge.claimed_by.as_ref().or(challenge.user_id.as_ref()),
+            challenge.phone_number.as_deref(),
+        ) {
+            let channel = match (&challenge.method, &challenge.sms_channel) {
+                (VerificationMethod::Whatsapp, _) => SmsChannel::Whatsapp,
+                (_, Some(channel)) => channel.clone(),
+                (_, None) => SmsChannel::Default,
+            };
+            let user_id = user_id.clone();
+            self.sms_channel_used(&user_id, phone_number, channel, now);
+        }
+        if let Some(target) = self
+            .tied_action(&challenge)
+            .map(|action| action_ref(action))
+        {
+            self.complete_challenge(&target, challenge.method.clone(), None, now);
         }
         Ok(VerifyResponse {
             is_verified: true,
@@ -215,20 +263,14 @@ impl Store {
             .is_none()
         {
             self.actions.push(ActionRecord {
-                user_id: request.user_id.clone(),
-                code: code.clone(),
-                idempotency_key: challenge.idempotency_key.clone(),
-                state,
-                created_at: now,
-                updated_at: now,
-                state_updated_at: now,
                 verification_method: challenge.verified.then(|| challenge.method.clone()),
-                verified_by: None,
-                rule: None,
-                redirect_url: None,
-                scope: None,
-                failed_attempts: 0,
-                tracked: None,
+                ..ActionRecord::new(
+                    &request.user_id,
+                    &code,
+                    &challenge.idempotency_key,
+                    state,
+                    now,
+                )
             });
         }
         let token = tokens.challenge(
@@ -281,6 +323,14 @@ impl Store {
                 action: c.action.clone(),
             })
             .unwrap_or_default()
+    }
+}
+
+fn action_ref(action: &ActionRecord) -> ActionRef {
+    ActionRef {
+        user_id: action.user_id.clone(),
+        action_code: action.code.clone(),
+        idempotency_key: action.idempotency_key.clone(),
     }
 }
 

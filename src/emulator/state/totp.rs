@@ -5,7 +5,8 @@ use super::super::totp;
 use super::{MAX_ATTEMPTS, Store};
 use crate::{UserActionState, VerificationMethod};
 
-/// What a code typed against a challenge token came to.
+/// What a code typed against a challenge token came to (an authenticator app's, or one
+/// sent by SMS or email).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum TotpAttempt {
     /// Right: the action is `CHALLENGE_SUCCEEDED`, and this token proves it.
@@ -25,7 +26,10 @@ pub(crate) enum TotpAttempt {
 
 impl Store {
     /// Checks `code` against the authenticator app of the token's user, for the token's
-    /// action. The first right code also completes an enrollment in progress.
+    /// action. The first right code also completes an enrollment in progress, but only
+    /// where the user [may add an authenticator](Store::may_add_authenticator): an
+    /// enrolled user's app being set up proves nothing until they passed a challenge with
+    /// one they have (or the token grants `add:authenticators`).
     pub(crate) fn verify_totp(
         &mut self,
         claims: &ChallengeClaims,
@@ -56,8 +60,10 @@ impl Store {
         ) {
             return TotpAttempt::NotChallengeable;
         }
-        // Every app of the user is tried, verified ones first: a user re-enrolling a new
-        // app (with `add:authenticators`) proves it with a code from the new one.
+        // The user's apps, verified ones first; one being set up only where the user may
+        // add an authenticator (a user re-enrolling a new app with `add:authenticators`
+        // proves it with a code from the new one).
+        let may_add = self.may_add_authenticator(claims);
         let mut apps: Vec<_> = self
             .authenticators
             .iter()
@@ -65,6 +71,7 @@ impl Store {
                 a.user_id == target.user_id
                     && a.method == VerificationMethod::AuthenticatorApp
                     && a.totp_secret.is_some()
+                    && (a.is_verified() || may_add)
             })
             .collect();
         if apps.is_empty() {
@@ -80,24 +87,17 @@ impl Store {
             })
             .map(|a| (a.id.clone(), a.is_verified()));
         let Some((authenticator_id, was_verified)) = matched else {
-            let Some(action) = self.action_mut(user_id, action_code, key) else {
-                return TotpAttempt::NotChallengeable;
-            };
-            if action.count_wrong_code(now) {
-                return TotpAttempt::LimitReached;
-            }
-            return TotpAttempt::Wrong {
-                attempts_left: MAX_ATTEMPTS - action.failed_attempts,
-            };
+            return self.count_wrong_code(target, now);
         };
 
         if !was_verified {
             // A finished enrollment replaces the user's previous app (one app per user).
-            self.authenticators.retain(|a| {
-                a.user_id != target.user_id
-                    || a.method != VerificationMethod::AuthenticatorApp
-                    || a.id == authenticator_id
+            let replaced = self.remove_authenticators(|a| {
+                a.user_id == target.user_id
+                    && a.method == VerificationMethod::AuthenticatorApp
+                    && a.id != authenticator_id
             });
+            self.notify_deleted(&replaced, now);
             let default_taken = self
                 .authenticators
                 .iter()
@@ -110,6 +110,13 @@ impl Store {
                 app.verified_at = Some(now);
                 app.is_default = !default_taken;
             }
+            if let Some(app) = self
+                .authenticators
+                .iter()
+                .find(|a| a.id == authenticator_id)
+            {
+                self.notify_created(app, now);
+            }
         }
         if let Some(app) = self
             .authenticators
@@ -118,13 +125,15 @@ impl Store {
         {
             app.last_verified_at = Some(now);
         }
-        // Found above, and nothing since removes actions; the lookup is O(1) again.
-        let Some(action) = self.action_mut(user_id, action_code, key) else {
+        // Found above, and nothing since removes actions.
+        let Some(action) = self.complete_challenge(
+            target,
+            VerificationMethod::AuthenticatorApp,
+            Some(authenticator_id),
+            now,
+        ) else {
             return TotpAttempt::NotChallengeable;
         };
-        action.set_state(UserActionState::ChallengeSucceeded, now);
-        action.verification_method = Some(VerificationMethod::AuthenticatorApp);
-        action.verified_by = Some(authenticator_id);
         TotpAttempt::Verified {
             token: tokens.challenge(target, action.scope.as_deref()),
             redirect_url: action.redirect_url.clone(),

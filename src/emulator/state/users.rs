@@ -2,6 +2,7 @@
 
 use serde_json::Value;
 
+use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::jwt;
 use super::super::tokens::Tokens;
@@ -70,6 +71,7 @@ impl Store {
             allowed_verification_methods: Some(self.allowed_methods(user_id)),
             default_verification_method: self.default_method(user_id),
             enrolled_verification_methods: Some(enrolled),
+            locale: user.locale.clone(),
         }
     }
 
@@ -138,12 +140,31 @@ impl Store {
         })
     }
 
-    /// `updateUser`: sets the attributes given, creating the user if need be.
+    /// `updateUser`: sets the attributes given, creating the user if need be. A
+    /// `defaultVerificationMethod` must be one the user has enrolled (else 400): its
+    /// oldest authenticator becomes the default.
     pub(crate) fn update_user(
         &mut self,
         user_id: &str,
         changes: UpdateUserRequest,
-    ) -> UserAttributes {
+    ) -> Result<UserAttributes, HttpError> {
+        if let Some(method) = &changes.default_verification_method {
+            let Some(chosen) = self
+                .authenticators
+                .iter()
+                .position(|a| a.user_id == user_id && a.is_verified() && a.method == *method)
+            else {
+                return Err(HttpError::invalid_request(format!(
+                    "The user has no {method} authenticator to make the default."
+                )));
+            };
+            for (index, authenticator) in self.authenticators.iter_mut().enumerate() {
+                if authenticator.user_id == user_id {
+                    authenticator.is_default = index == chosen;
+                }
+            }
+        }
+        let default_verification_method = self.default_method(user_id);
         let user = self.user_mut(user_id);
         let UpdateUserRequest {
             email,
@@ -154,6 +175,7 @@ impl Store {
             display_name,
             custom,
             locale,
+            default_verification_method: _,
         } = changes;
         if email.is_some() {
             user.email = email;
@@ -180,7 +202,7 @@ impl Store {
         if locale.is_some() {
             user.locale = locale;
         }
-        UserAttributes {
+        Ok(UserAttributes {
             email: user.email.clone(),
             email_verified: Some(user.email_verified),
             phone_number: user.phone_number.clone(),
@@ -189,15 +211,18 @@ impl Store {
             display_name: user.display_name.clone(),
             custom: user.custom.clone(),
             locale: user.locale.clone(),
-        }
+            default_verification_method,
+        })
     }
 
     /// `deleteUser`: the user and everything of theirs. Deleting an unknown user succeeds.
-    pub(crate) fn delete_user(&mut self, user_id: &str) {
+    pub(crate) fn delete_user(&mut self, user_id: &str, now: Timestamp) {
         self.users.remove(user_id);
-        self.authenticators.retain(|a| a.user_id != user_id);
+        let removed = self.remove_authenticators(|a| a.user_id == user_id);
+        self.notify_deleted(&removed, now);
         self.actions.remove_user(user_id);
         self.sessions.retain(|s| s.user_id != user_id);
+        self.devices.retain(|d| d.user_id != user_id);
     }
 }
 
