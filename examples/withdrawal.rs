@@ -16,36 +16,28 @@
 
 #[path = "common/demo.rs"]
 mod demo;
+#[path = "common/withdrawals.rs"]
+mod withdrawals;
 
 use std::error::Error;
-use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_authsignal::Authsignal;
-use axum_authsignal::emulator::{
-    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule, TotpEnrollment,
-};
+use axum_authsignal::emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
-use demo::{Sessions, escape, page};
+use demo::Sessions;
 use serde::Deserialize;
+use withdrawals::{Ledger, WithdrawForm};
+pub use withdrawals::{THRESHOLD, Withdraw};
 
 /// The demo's only user.
 pub const DEMO_USER: &str = "demo";
 /// Their password.
 pub const DEMO_PASSWORD: &str = "demo";
-/// Withdrawals above this amount are challenged.
-pub const THRESHOLD: f64 = 1000.0;
-
-/// The Authsignal action behind the withdrawal form.
-pub struct Withdraw;
-
-impl Action for Withdraw {
-    const CODE: &'static str = "withdraw";
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn Error>> {
@@ -108,12 +100,8 @@ pub async fn with_emulator(origin: &str) -> (Router, EmulatorHandle) {
 async fn start_emulator(
     builder: EmulatorBuilder,
 ) -> std::io::Result<(EmulatorHandle, TotpEnrollment)> {
-    let rule = Rule::new("large-withdrawal", Outcome::ChallengeRequired)
-        .name("Withdrawals above the threshold")
-        .when(Condition::custom_above("amount", THRESHOLD));
     let emulator =
-        demo::start_emulator(builder.action(Withdraw::CODE, ActionConfig::allow().rule(rule)))
-            .await?;
+        demo::start_emulator(builder.action(Withdraw::CODE, withdrawals::action_config())).await?;
     let enrollment = emulator.enroll_totp(DEMO_USER);
     Ok((emulator, enrollment))
 }
@@ -137,7 +125,7 @@ pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -
         .route("/", get(sign_in_page))
         .route("/login", post(login))
         .route("/withdraw", get(withdraw_page).post(withdraw).layer(gate))
-        .route("/withdrawals", get(withdrawals))
+        .route("/withdrawals", get(past_withdrawals))
         .route("/withdrawals/{id}", get(confirmation));
     demo::code_page(router, emulator, DEMO_USER).with_state(state)
 }
@@ -145,14 +133,7 @@ pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -
 #[derive(Clone, Default)]
 struct AppState {
     sessions: Sessions,
-    ledger: Arc<Mutex<Vec<Withdrawal>>>,
-}
-
-struct Withdrawal {
-    user: String,
-    amount: f64,
-    /// How the user stepped up, if they were challenged.
-    verified_with: Option<String>,
+    ledger: Ledger,
 }
 
 #[derive(Deserialize)]
@@ -161,84 +142,36 @@ struct Credentials {
     password: String,
 }
 
-#[derive(Deserialize)]
-struct WithdrawForm {
-    amount: String,
-}
-
 async fn sign_in_page() -> Html<String> {
-    page(
-        "Sign in",
-        &format!(
-            "<form method=\"post\" action=\"/login\">\
-             <label>Username <input id=\"username\" name=\"username\" value=\"{DEMO_USER}\"></label>\
-             <label>Password <input id=\"password\" name=\"password\" type=\"password\"></label>\
-             <button id=\"sign-in\" type=\"submit\">Sign in</button></form>\
-             <p class=\"hint\">The demo user is <code>{DEMO_USER}</code> / <code>{DEMO_PASSWORD}</code>.</p>"
-        ),
+    withdrawals::sign_in_page(
+        DEMO_USER,
+        &format!("The demo user is <code>{DEMO_USER}</code> / <code>{DEMO_PASSWORD}</code>."),
     )
 }
 
 async fn login(State(state): State<AppState>, Form(form): Form<Credentials>) -> Response {
     if form.username != DEMO_USER || form.password != DEMO_PASSWORD {
-        let body = page(
-            "Sign in",
-            "<p id=\"error\">Wrong username or password.</p><a href=\"/\">Try again</a>",
-        );
-        return (StatusCode::UNAUTHORIZED, body).into_response();
+        return withdrawals::wrong_password();
     }
     let cookie = state.sessions.start(&form.username);
     ([(header::SET_COOKIE, cookie)], Redirect::to("/withdraw")).into_response()
 }
 
 async fn withdraw_page(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(user) = state.sessions.user(&headers) else {
-        return Redirect::to("/").into_response();
-    };
-    page(
-        "Withdraw",
-        &format!(
-            "<p>Signed in as <b>{}</b>.</p>\
-             <form method=\"post\" action=\"/withdraw\">\
-             <label>Amount <input id=\"amount\" name=\"amount\" inputmode=\"decimal\" required></label>\
-             <button id=\"withdraw\" type=\"submit\">Withdraw</button></form>\
-             <p class=\"hint\">Amounts above {THRESHOLD} need a step-up.</p>\
-             <p><a href=\"/withdrawals\">Past withdrawals</a></p>",
-            escape(&user)
-        ),
-    )
-    .into_response()
+    match state.sessions.user(&headers) {
+        Some(user) => withdrawals::form_page(&user, "").into_response(),
+        None => Redirect::to("/").into_response(),
+    }
 }
 
 /// Runs only once the gate let the request through: after `ALLOW`, or after the user
-/// completed the challenge for this very request. It answers with a redirect to the
-/// confirmation (post/redirect/get), so that a refresh shows the confirmation again
-/// instead of sending the withdrawal again.
+/// completed the challenge for this very request.
 async fn withdraw(
     State(state): State<AppState>,
     step_up: StepUp<Withdraw>,
     Form(form): Form<WithdrawForm>,
 ) -> Response {
-    let Some(amount) = form
-        .amount
-        .trim()
-        .parse::<f64>()
-        .ok()
-        .filter(|a| a.is_finite() && *a > 0.0)
-    else {
-        let body = page(
-            "Withdraw",
-            "<p id=\"error\">Enter a positive amount.</p><a href=\"/withdraw\">Back</a>",
-        );
-        return (StatusCode::BAD_REQUEST, body).into_response();
-    };
-    let mut ledger = state.ledger.lock().unwrap();
-    ledger.push(Withdrawal {
-        user: step_up.user_id().to_owned(),
-        amount,
-        verified_with: step_up.verification_method().map(ToString::to_string),
-    });
-    Redirect::to(&format!("/withdrawals/{}", ledger.len())).into_response()
+    state.ledger.withdraw(&step_up, &form)
 }
 
 /// The confirmation of one withdrawal, for its own user only.
@@ -247,61 +180,16 @@ async fn confirmation(
     headers: HeaderMap,
     Path(id): Path<usize>,
 ) -> Response {
-    let Some(user) = state.sessions.user(&headers) else {
-        return Redirect::to("/").into_response();
-    };
-    let ledger = state.ledger.lock().unwrap();
-    let Some(withdrawal) = id
-        .checked_sub(1)
-        .and_then(|index| ledger.get(index))
-        .filter(|withdrawal| withdrawal.user == user)
-    else {
-        return (
-            StatusCode::NOT_FOUND,
-            page("Not found", "<p>No such withdrawal.</p>"),
-        )
-            .into_response();
-    };
-    let how = match &withdrawal.verified_with {
-        Some(method) => format!("verified with {method}"),
-        None => "no step-up needed".to_owned(),
-    };
-    page(
-        "Withdrawal confirmed",
-        &format!(
-            "<p id=\"confirmation\">Withdrawal of {:.2} confirmed ({how}).</p>\
-             <p><a href=\"/withdraw\">Another withdrawal</a> · <a href=\"/withdrawals\">Past withdrawals</a></p>",
-            withdrawal.amount
-        ),
-    )
-    .into_response()
+    match state.sessions.user(&headers) {
+        Some(user) => state.ledger.confirmation(&user, id),
+        None => Redirect::to("/").into_response(),
+    }
 }
 
-async fn withdrawals(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let Some(user) = state.sessions.user(&headers) else {
-        return Redirect::to("/").into_response();
-    };
-    let items: String = state
-        .ledger
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|withdrawal| withdrawal.user == user)
-        .map(|withdrawal| {
-            format!(
-                "<li class=\"withdrawal\">{:.2}{}</li>",
-                withdrawal.amount,
-                if withdrawal.verified_with.is_some() {
-                    " (stepped up)"
-                } else {
-                    ""
-                }
-            )
-        })
-        .collect();
-    page(
-        "Past withdrawals",
-        &format!("<ul id=\"withdrawals\">{items}</ul><a href=\"/withdraw\">Withdraw</a>"),
-    )
-    .into_response()
+/// The signed-in user's past withdrawals.
+async fn past_withdrawals(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    match state.sessions.user(&headers) {
+        Some(user) => state.ledger.list(&user),
+        None => Redirect::to("/").into_response(),
+    }
 }
