@@ -20,8 +20,9 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Debian's `chromium`.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
-/// How long the `wait_*` methods poll before failing, and how often they look.
-const WAIT: Duration = Duration::from_secs(10);
+/// How long the `wait_*` methods poll before failing (generous: a loaded CI machine is
+/// slow, and only a failing test waits this long), and how often they look.
+const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
 
 /// The key of a W3C element reference.
@@ -358,11 +359,49 @@ impl Session {
         format!("at {url}, the page reads:\n{text}")
     }
 
+    /// Runs `script` in the page as the body of a function with `args`; its return value.
+    pub async fn execute(&self, script: &str, args: Value) -> Value {
+        self.post("/execute/sync", json!({ "script": script, "args": args }))
+            .await
+    }
+
+    /// The browser's Back button; returns once the page it goes to has loaded.
+    pub async fn back(&self) {
+        self.post("/back", json!({})).await;
+    }
+
+    /// The browser's Forward button; returns once the page it goes to has loaded.
+    pub async fn forward(&self) {
+        self.post("/forward", json!({})).await;
+    }
+
+    /// Reloads the page; returns once it has loaded again.
+    pub async fn refresh(&self) {
+        self.post("/refresh", json!({})).await;
+    }
+
     /// Runs `script` in the page as the body of an async function with `args`; its
     /// last argument is the callback that ends it with a value (W3C "execute async").
     pub async fn execute_async(&self, script: &str, args: Value) -> Value {
         self.post("/execute/async", json!({ "script": script, "args": args }))
             .await
+    }
+
+    /// Sets the page's viewport to exactly `width` × `height` CSS pixels at one device
+    /// pixel each, over Chromium's DevTools protocol: `--window-size` sizes the window,
+    /// whose viewport is smaller by a margin that depends on the browser's version.
+    pub async fn set_viewport(&self, width: u32, height: u32) {
+        let params = json!({
+            "width": width,
+            "height": height,
+            "deviceScaleFactor": 1,
+            "mobile": false,
+        });
+        self.post(
+            "/goog/cdp/execute",
+            json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params }),
+        )
+        .await;
     }
 
     /// Saves a PNG of the viewport to `path`.
