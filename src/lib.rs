@@ -49,10 +49,6 @@ pub mod client;
 #[cfg_attr(docsrs, doc(cfg(feature = "emulator")))]
 pub mod emulator;
 mod safe_text;
-// rust-version 1.88 brings let-chains, and with them clippy's `collapsible_if` on the gate
-// module's nested `if`s, written for 1.85. Its owners collapse them when they next edit it;
-// until then the lint waits.
-#[allow(clippy::collapsible_if)]
 pub mod step_up;
 pub mod store;
 pub mod webhook;

@@ -214,24 +214,24 @@ impl<S: Send + Sync, A: ExpectedAction> FromRequestParts<S> for StepUp<A> {
                 }
             },
         };
-        if let Some(expected) = A::expected() {
-            if proof.action.as_str() != expected {
-                tracing::error!(
-                    expected,
-                    found = proof.action.as_str(),
-                    "a handler asks for another action's step-up proof"
-                );
-                let audience = Audience::of(ClientKind::Auto, &parts.headers);
-                let refusal = Refusal::WrongAction {
-                    expected,
-                    found: proof.action.as_str().to_owned(),
-                };
-                return Err(StepUpRejection::new(
-                    refusal,
-                    audience,
-                    Responder::default(),
-                ));
-            }
+        if let Some(expected) = A::expected()
+            && proof.action.as_str() != expected
+        {
+            tracing::error!(
+                expected,
+                found = proof.action.as_str(),
+                "a handler asks for another action's step-up proof"
+            );
+            let audience = Audience::of(ClientKind::Auto, &parts.headers);
+            let refusal = Refusal::WrongAction {
+                expected,
+                found: proof.action.as_str().to_owned(),
+            };
+            return Err(StepUpRejection::new(
+                refusal,
+                audience,
+                Responder::default(),
+            ));
         }
         Ok(StepUp::from_proof(proof))
     }

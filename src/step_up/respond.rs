@@ -147,12 +147,12 @@ fn default_refusal(refusal: &Refusal, audience: Audience) -> Response {
 
 fn default_challenge(challenge: &Challenge, form: ChallengeForm, audience: Audience) -> Response {
     let url = challenge.url.as_deref();
-    if form == ChallengeForm::Redirect {
-        if let Some(location) = url.and_then(|url| HeaderValue::try_from(url).ok()) {
-            let mut response = StatusCode::SEE_OTHER.into_response();
-            response.headers_mut().insert(LOCATION, location);
-            return response;
-        }
+    if form == ChallengeForm::Redirect
+        && let Some(location) = url.and_then(|url| HeaderValue::try_from(url).ok())
+    {
+        let mut response = StatusCode::SEE_OTHER.into_response();
+        response.headers_mut().insert(LOCATION, location);
+        return response;
     }
     let mut response = if audience.navigation && form != ChallengeForm::Htmx {
         // A navigation the pre-built UI cannot bring back (no redirect origin is
@@ -196,10 +196,10 @@ fn default_challenge(challenge: &Challenge, form: ChallengeForm, audience: Audie
         ),
     );
     // htmx follows HX-Redirect whatever the status, so an htmx form lands on the UI.
-    if form == ChallengeForm::Htmx {
-        if let Some(url) = url.and_then(|url| HeaderValue::try_from(url).ok()) {
-            headers.insert("hx-redirect", url);
-        }
+    if form == ChallengeForm::Htmx
+        && let Some(url) = url.and_then(|url| HeaderValue::try_from(url).ok())
+    {
+        headers.insert("hx-redirect", url);
     }
     response
 }

@@ -103,10 +103,10 @@ where
                     Ok(body) => body,
                     Err(response) => return response,
                 };
-                if parts.method == Method::POST {
-                    if let Some(id) = resume::from_form(&parts.headers, &body) {
-                        return self.resume_post(parts, caller, id).await;
-                    }
+                if parts.method == Method::POST
+                    && let Some(id) = resume::from_form(&parts.headers, &body)
+                {
+                    return self.resume_post(parts, caller, id).await;
                 }
                 self.track(parts, body, caller).await
             }

@@ -83,12 +83,11 @@ mod tests {
     /// The hash tag as Redis Cluster reads it: between the first `{` and the first `}`
     /// after it, when that is not empty; else the whole key.
     fn hash_tag(key: &[u8]) -> &[u8] {
-        if let Some(open) = key.iter().position(|&b| b == b'{') {
-            if let Some(len) = key[open + 1..].iter().position(|&b| b == b'}') {
-                if len > 0 {
-                    return &key[open + 1..open + 1 + len];
-                }
-            }
+        if let Some(open) = key.iter().position(|&b| b == b'{')
+            && let Some(len) = key[open + 1..].iter().position(|&b| b == b'}')
+            && len > 0
+        {
+            return &key[open + 1..open + 1 + len];
         }
         key
     }
