@@ -15,13 +15,14 @@ mod redis_support;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
+use axum_authsignal::store::DEFAULT_REDIS_TIMEOUT;
 use http::Method;
 use instances_support::*;
 use redis_support::{RedisServer, redis_installed};
 use serde_json::{Value, json};
 
-/// The stores' timeout in these tests.
-const TIMEOUT: Duration = Duration::from_millis(300);
+/// The stores' timeout in these tests: the default, what an app gets.
+const TIMEOUT: Duration = DEFAULT_REDIS_TIMEOUT;
 /// Past this a request is taken to hang: far beyond [`TIMEOUT`], far below [`PAUSE`].
 const HANG: Duration = Duration::from_secs(20);
 /// How long Redis is paused for, unless unpaused first.

@@ -6,8 +6,9 @@
 //! through the proxy.
 //!
 //! Each instance serves:
-//! - `POST /withdraw` behind a `withdraw` gate (challenged above [`THRESHOLD`], the amount
-//!   read from the body), whose handler counts its runs, per instance;
+//! - `POST /withdraw` behind a `withdraw` gate on `POST` (challenged above [`THRESHOLD`],
+//!   the amount read from the body), whose handler counts its runs, per instance; a `GET`
+//!   there is the browser's way back (the resume cookie), which only the gate answers;
 //! - `POST /login` (the password is the user id and `-password`), which starts sign-in
 //!   step-up, and `GET /login/callback`, which finishes it, with one [`SignIn`] per
 //!   instance built with the shared [`COOKIE_KEY`].
@@ -183,7 +184,12 @@ impl Instances {
         let app = Router::new()
             .route(
                 "/withdraw",
-                post(withdraw).layer(config.gate("withdraw").custom_from_body(["amount"])),
+                post(withdraw).layer(
+                    config
+                        .gate("withdraw")
+                        .custom_from_body(["amount"])
+                        .methods([http::Method::POST]),
+                ),
             )
             .route("/login", post(password))
             .route("/login/callback", get(callback))
