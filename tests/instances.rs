@@ -5,7 +5,9 @@
 //! instance than the step before.
 //!
 //! Redis is a real `redis-server` this binary starts (`tests/redis_support/`): without it
-//! the tests say so and skip, with `CI` set they fail.
+//! the tests say so and skip, with `CI` set they fail. Each test ends by checking the logs
+//! of both instances (and of the emulator, Redis' client and the HTTP stacks) for the
+//! tenant secret and every token it handled.
 
 mod instances_support;
 mod redis_support;
@@ -15,7 +17,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum_authsignal::step_up::SIGN_IN_COOKIE;
-use http::Method;
 use instances_support::proxy::Hop;
 use instances_support::*;
 use serde_json::{Value, json};
@@ -132,36 +133,12 @@ async fn concurrent_uses_of_one_token_across_instances_run_the_handler_once() {
 
 /// Sign-in at `instance` for `user` in a browser: (the pre-built UI's URL, binding cookie).
 async fn start_sign_in(i: &Instances, instance: &Instance, user: &str) -> (String, String) {
-    let password = format!("{user}-password");
-    let started = i
-        .send(
-            i.http
-                .post(format!("{}/login", instance.url))
-                .header("accept", NAVIGATION_ACCEPT)
-                .header("sec-fetch-mode", "navigate")
-                .form(&[("username", user), ("password", &password)]),
-        )
-        .await;
+    let started = i.start_sign_in(instance, user).await;
     assert_eq!(started.status(), 303, "at {}", instance.name);
     let cookie = cookie_set(&started, SIGN_IN_COOKIE).expect("a binding cookie");
     let ui = location(&started);
     assert!(ui.starts_with(i.emulator.origin()), "{ui}");
     (ui, cookie)
-}
-
-/// The browser back at the callback on `instance`: the status and the page's text.
-async fn finish_sign_in(
-    i: &Instances,
-    instance: &Instance,
-    back: &str,
-    cookie: Option<&str>,
-) -> (u16, String) {
-    let mut request = i.http.get(format!("{}{}", instance.url, i.path_of(back)));
-    if let Some(cookie) = cookie {
-        request = request.header("cookie", cookie);
-    }
-    let response = i.send(request).await;
-    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,27 +147,27 @@ async fn sign_in_started_on_one_instance_finishes_on_the_other_with_the_shared_c
         return;
     };
     let (ui, cookie) = start_sign_in(&i, &i.a, "alice").await;
-    let back = i.emulator.complete_prebuilt_ui(&ui).await.unwrap();
+    let back = i.complete_ui(&ui).await;
     assert!(
         back.starts_with(&format!("{}/login/callback?token=", i.origin())),
         "{back}"
     );
     // B checks the cookie A set (one key) and takes the challenge A stored (one Redis).
-    let (status, text) = finish_sign_in(&i, &i.b, &back, Some(&cookie)).await;
+    let (status, text) = i.finish_sign_in(&i.b, &back, Some(&cookie)).await;
     assert_eq!((status, text.as_str()), (200, "signed in as alice at B"));
     for instance in [&i.a, &i.b] {
-        let (status, _) = finish_sign_in(&i, instance, &back, Some(&cookie)).await;
+        let (status, _) = i.finish_sign_in(instance, &back, Some(&cookie)).await;
         assert_eq!(status, 403, "good once: replayed at {}", instance.name);
     }
 
     // Login CSRF across instances: the attacker completes a sign-in of their own started
     // on B; the victim's browser holds a binding cookie of its own, set by A.
     let (attacker_ui, attacker_cookie) = start_sign_in(&i, &i.b, "mallory").await;
-    let attacker_back = i.emulator.complete_prebuilt_ui(&attacker_ui).await.unwrap();
+    let attacker_back = i.complete_ui(&attacker_ui).await;
     let (_, victim_cookie) = start_sign_in(&i, &i.a, "alice").await;
     for instance in [&i.a, &i.b] {
         for cookie in [Some(victim_cookie.as_str()), None] {
-            let (status, text) = finish_sign_in(&i, instance, &attacker_back, cookie).await;
+            let (status, text) = i.finish_sign_in(instance, &attacker_back, cookie).await;
             assert_eq!(
                 status, 403,
                 "the attacker's token at {} with {cookie:?}: {text}",
@@ -200,7 +177,9 @@ async fn sign_in_started_on_one_instance_finishes_on_the_other_with_the_shared_c
     }
     // The positive control: in the attacker's own browser the same token signs the
     // attacker in, at the instance that did not start it. The refusals were the binding's.
-    let (status, text) = finish_sign_in(&i, &i.a, &attacker_back, Some(&attacker_cookie)).await;
+    let (status, text) = i
+        .finish_sign_in(&i.a, &attacker_back, Some(&attacker_cookie))
+        .await;
     assert_eq!((status, text.as_str()), (200, "signed in as mallory at A"));
     assert_nothing_pending_but_the_victims(&i, &redis_url);
 }
@@ -223,47 +202,25 @@ async fn a_browser_flow_alternating_instances_at_every_step_runs_the_handler_onc
     };
     let form = "amount=2500&to=NZ-123";
     // 1. The form's post, at A: sent to the pre-built UI.
-    let submitted = i
-        .navigate(&i.a, Method::POST, "/withdraw", "alice", None, Some(form))
-        .await;
+    let submitted = i.browser_post(&i.a, "/withdraw", "alice", form).await;
     assert_eq!(submitted.status(), 303);
     let ui = location(&submitted);
     assert!(ui.starts_with(i.emulator.origin()), "{ui}");
     // 2. The user passes the pre-built UI, which sends the browser back to the origin.
-    let back = i.emulator.complete_prebuilt_ui(&ui).await.unwrap();
+    let back = i.complete_ui(&ui).await;
     // 3. Back with `?token=`, at B: sent to the clean URL with the resume cookie.
-    let returned = i
-        .navigate(&i.b, Method::GET, &i.path_of(&back), "alice", None, None)
-        .await;
+    let returned = i.browser_get(&i.b, &back, "alice", None).await;
     assert_eq!(returned.status(), 303);
     let clean = location(&returned);
     assert_eq!(clean, format!("{}/withdraw", i.origin()));
     let cookie = cookie_set(&returned, "authsignal-resume").expect("a resume cookie");
     // 4. The clean URL, at A: the page that posts the form back.
-    let page = i
-        .navigate(
-            &i.a,
-            Method::GET,
-            &i.path_of(&clean),
-            "alice",
-            Some(&cookie),
-            None,
-        )
-        .await;
+    let page = i.browser_get(&i.a, &clean, "alice", Some(&cookie)).await;
     assert_eq!(page.status(), 200);
     let (action, resume) = resume_form(&page.text().await.unwrap());
     assert_eq!(i.runs(), 0, "nothing ran before the resume page's post");
     // 5. Its post, at B: the handler runs there, on the form as it was first sent.
-    let done = i
-        .navigate(
-            &i.b,
-            Method::POST,
-            &i.path_of(&action),
-            "alice",
-            None,
-            Some(&resume),
-        )
-        .await;
+    let done = i.browser_post(&i.b, &action, "alice", &resume).await;
     assert_eq!(done.status(), 200);
     let done: Value = done.json().await.unwrap();
     assert_eq!(done["instance"], "B");
@@ -272,30 +229,12 @@ async fn a_browser_flow_alternating_instances_at_every_step_runs_the_handler_onc
     assert_eq!((i.a.runs(), i.b.runs()), (0, 1));
 
     // The page posted again (a refresh), at A: spent, sent to the clean URL, run nothing.
-    let again = i
-        .navigate(
-            &i.a,
-            Method::POST,
-            &i.path_of(&action),
-            "alice",
-            None,
-            Some(&resume),
-        )
-        .await;
+    let again = i.browser_post(&i.a, &action, "alice", &resume).await;
     assert_eq!(again.status(), 303);
     assert_eq!(location(&again), clean);
     // And the token's URL again, at either: refused.
     for instance in [&i.a, &i.b] {
-        let replay = i
-            .navigate(
-                instance,
-                Method::GET,
-                &i.path_of(&back),
-                "alice",
-                None,
-                None,
-            )
-            .await;
+        let replay = i.browser_get(instance, &back, "alice", None).await;
         assert_eq!(replay.status(), 403, "at {}", instance.name);
     }
     assert_eq!(i.runs(), 1);

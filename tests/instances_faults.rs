@@ -16,7 +16,6 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use axum_authsignal::store::DEFAULT_REDIS_TIMEOUT;
-use http::Method;
 use instances_support::*;
 use redis_support::{RedisServer, redis_installed};
 use serde_json::{Value, json};
@@ -53,15 +52,8 @@ fn assert_unavailable(what: &str, response: &reqwest::Response, browser: bool) {
 
 /// A browser's form post of a large withdrawal at `instance`.
 async fn submit_form(i: &Instances, instance: &Instance, user: &str) -> reqwest::Response {
-    i.navigate(
-        instance,
-        Method::POST,
-        "/withdraw",
-        user,
-        None,
-        Some("amount=2500"),
-    )
-    .await
+    i.browser_post(instance, "/withdraw", user, "amount=2500")
+        .await
 }
 
 /// A browser back from the pre-built UI: its `?token=` URL, after a form post at
@@ -69,82 +61,80 @@ async fn submit_form(i: &Instances, instance: &Instance, user: &str) -> reqwest:
 async fn browser_back(i: &Instances, instance: &Instance, user: &str) -> String {
     let submitted = submit_form(i, instance, user).await;
     assert_eq!(submitted.status(), 303);
-    i.emulator
-        .complete_prebuilt_ui(&location(&submitted))
-        .await
-        .unwrap()
+    i.complete_ui(&location(&submitted)).await
 }
 
-/// A sign-in's start at `instance` in a browser.
-async fn start_sign_in(i: &Instances, instance: &Instance, user: &str) -> reqwest::Response {
-    let password = format!("{user}-password");
-    i.send(
-        i.http
-            .post(format!("{}/login", instance.url))
-            .header("accept", NAVIGATION_ACCEPT)
-            .header("sec-fetch-mode", "navigate")
-            .form(&[("username", user), ("password", &password)]),
-    )
-    .await
+/// What is in flight when Redis fails: a challenge passed but not yet answered (alice's
+/// `token`), a browser on its way back from the pre-built UI (bob's `back`), a browser
+/// holding a resume cookie (mallory's `resume`).
+struct InFlight {
+    token: String,
+    back: String,
+    resume: String,
 }
 
-/// Every request that needs the store, at both instances, while it fails: each one a 503
-/// within the bound. `token` is of a challenge issued before, `back` a browser's way back
-/// from the pre-built UI, `resume` a browser's resume cookie.
-async fn everything_needing_the_store_is_unavailable(
-    i: &Instances,
-    body: &Value,
-    token: &str,
-    back: &str,
-    resume: &str,
-) {
-    for instance in [&i.a, &i.b] {
-        let at = instance.name;
-        let challenge =
-            within_bound("a challenge", i.api_post(instance, "alice", body, None)).await;
-        assert_unavailable(&format!("a new challenge at {at}"), &challenge, false);
-        let form = within_bound("a form", submit_form(i, instance, "bob")).await;
-        assert_unavailable(&format!("a browser's new challenge at {at}"), &form, true);
-        let answered = within_bound(
-            "a returned token",
-            i.api_post(instance, "alice", body, Some(token)),
-        )
-        .await;
-        assert_unavailable(&format!("a returned token at {at}"), &answered, false);
-        let returned = within_bound(
-            "a browser's return",
-            i.navigate(instance, Method::GET, &i.path_of(back), "bob", None, None),
-        )
-        .await;
-        assert_unavailable(&format!("a browser's return at {at}"), &returned, true);
-        let resumed = within_bound(
-            "a resume",
-            i.navigate(
-                instance,
-                Method::GET,
-                "/withdraw",
-                "mallory",
-                Some(resume),
-                None,
-            ),
-        )
-        .await;
-        assert_unavailable(&format!("a resume at {at}"), &resumed, true);
-        let sign_in = within_bound("a sign-in", start_sign_in(i, instance, "alice")).await;
-        assert_unavailable(&format!("a sign-in at {at}"), &sign_in, true);
+impl InFlight {
+    async fn start(i: &Instances, body: &Value) -> InFlight {
+        let (_, token) = i.api_token(&i.a, "alice", body).await;
+        let back = browser_back(i, &i.a, "bob").await;
+        let resumed = browser_back(i, &i.b, "mallory").await;
+        let returned = i.browser_get(&i.b, &resumed, "mallory", None).await;
+        assert_eq!(returned.status(), 303);
+        let resume = cookie_set(&returned, "authsignal-resume").expect("a resume cookie");
+        assert_eq!(i.runs(), 0);
+        InFlight {
+            token,
+            back,
+            resume,
+        }
     }
-    assert_eq!(i.runs(), 0, "nothing ran while the store failed");
-}
 
-/// A resume cookie: a browser back from the pre-built UI at `instance`, stopped before the
-/// clean URL.
-async fn resume_cookie(i: &Instances, instance: &Instance, user: &str) -> String {
-    let back = browser_back(i, instance, user).await;
-    let returned = i
-        .navigate(instance, Method::GET, &i.path_of(&back), user, None, None)
-        .await;
-    assert_eq!(returned.status(), 303);
-    cookie_set(&returned, "authsignal-resume").expect("a resume cookie")
+    /// Every request that needs the store, at both instances, while it fails: each one a
+    /// 503 within the bound, and nothing run.
+    async fn all_unavailable(&self, i: &Instances, body: &Value) {
+        for instance in [&i.a, &i.b] {
+            let at = instance.name;
+            let challenge =
+                within_bound("a challenge", i.api_post(instance, "alice", body, None)).await;
+            assert_unavailable(&format!("a new challenge at {at}"), &challenge, false);
+            let form = within_bound("a form", submit_form(i, instance, "bob")).await;
+            assert_unavailable(&format!("a browser's new challenge at {at}"), &form, true);
+            let answered = within_bound(
+                "a returned token",
+                i.api_post(instance, "alice", body, Some(&self.token)),
+            )
+            .await;
+            assert_unavailable(&format!("a returned token at {at}"), &answered, false);
+            let returned = within_bound(
+                "a browser's return",
+                i.browser_get(instance, &self.back, "bob", None),
+            )
+            .await;
+            assert_unavailable(&format!("a browser's return at {at}"), &returned, true);
+            let resumed = within_bound(
+                "a resume",
+                i.browser_get(instance, "/withdraw", "mallory", Some(&self.resume)),
+            )
+            .await;
+            assert_unavailable(&format!("a resume at {at}"), &resumed, true);
+            let sign_in = within_bound("a sign-in", i.start_sign_in(instance, "alice")).await;
+            assert_unavailable(&format!("a sign-in at {at}"), &sign_in, true);
+        }
+        assert_eq!(i.runs(), 0, "nothing ran while the store failed");
+    }
+
+    /// Once Redis is back: the token and the way back are refused at both instances (their
+    /// challenges are gone) and run nothing. They fail closed: the user starts again.
+    async fn all_refused(&self, i: &Instances, body: &Value) {
+        let runs = i.runs();
+        for instance in [&i.a, &i.b] {
+            let answered = i.api_post(instance, "alice", body, Some(&self.token)).await;
+            assert_eq!(answered.status(), 403, "the token at {}", instance.name);
+            let returned = i.browser_get(instance, &self.back, "bob", None).await;
+            assert_eq!(returned.status(), 403, "the way back at {}", instance.name);
+        }
+        assert_eq!(i.runs(), runs);
+    }
 }
 
 /// A challenge at `from` answered at `to`: the handler runs there, once.
@@ -166,15 +156,10 @@ async fn a_stopped_redis_gets_503s_that_run_nothing_and_a_restarted_one_serves_a
     let mut server = RedisServer::start(&[]);
     let i = Instances::start(&server.url(), TIMEOUT).await;
     let body = json!({ "amount": 5000 });
-    // In flight when Redis goes: a challenge passed but not yet answered, a browser on its
-    // way back from the pre-built UI, a browser holding a resume cookie.
-    let (_, token) = i.api_token(&i.a, "alice", &body).await;
-    let back = browser_back(&i, &i.a, "bob").await;
-    let resume = resume_cookie(&i, &i.b, "mallory").await;
-    assert_eq!(i.runs(), 0);
+    let in_flight = InFlight::start(&i, &body).await;
 
     server.stop();
-    everything_needing_the_store_is_unavailable(&i, &body, &token, &back, &resume).await;
+    in_flight.all_unavailable(&i, &body).await;
     // An allowed action needs no store: it goes through during the outage.
     let small = i
         .api_post(&i.b, "alice", &json!({ "amount": 50 }), None)
@@ -186,8 +171,8 @@ async fn a_stopped_redis_gets_503s_that_run_nothing_and_a_restarted_one_serves_a
     // Requests keep coming: each instance answers 503 until its store has reconnected,
     // then challenges again, with no restart of the app.
     let restarted = Instant::now();
+    let mut unavailable = 0;
     for instance in [&i.a, &i.b] {
-        let mut unavailable = 0;
         loop {
             let response = i.api_post(instance, "alice", &body, None).await;
             match response.status().as_u16() {
@@ -206,31 +191,19 @@ async fn a_stopped_redis_gets_503s_that_run_nothing_and_a_restarted_one_serves_a
     let _ = std::io::Write::write_all(
         &mut std::io::stderr(),
         format!(
-            "both instances challenged again {:?} after the restart\n",
+            "both instances challenged again {:?} after the restart ({unavailable} 503s)\n",
             restarted.elapsed()
         )
         .as_bytes(),
     );
     challenge_answered_across(&i, &i.a, &i.b, &body).await;
     challenge_answered_across(&i, &i.b, &i.a, &body).await;
-    // What was in flight was lost with Redis (nothing persisted): refused, not run.
-    for instance in [&i.a, &i.b] {
-        let answered = i.api_post(instance, "alice", &body, Some(&token)).await;
-        assert_eq!(answered.status(), 403, "the old token at {}", instance.name);
-        let returned = i
-            .navigate(instance, Method::GET, &i.path_of(&back), "bob", None, None)
-            .await;
-        assert_eq!(
-            returned.status(),
-            403,
-            "the old way back at {}",
-            instance.name
-        );
-    }
+    // What was in flight was lost with Redis (nothing persisted).
+    in_flight.all_refused(&i, &body).await;
     assert_eq!(
         i.runs(),
         3,
-        "the allowed action and the two answered challenges"
+        "the allowed action, the two answered challenges"
     );
 }
 
@@ -242,9 +215,7 @@ async fn a_paused_redis_is_bounded_by_the_store_timeout_and_answers_503() {
     let server = RedisServer::start(&[]);
     let i = Instances::start(&server.url(), TIMEOUT).await;
     let body = json!({ "amount": 5000 });
-    let (_, token) = i.api_token(&i.a, "alice", &body).await;
-    let back = browser_back(&i, &i.a, "bob").await;
-    let resume = resume_cookie(&i, &i.b, "mallory").await;
+    let in_flight = InFlight::start(&i, &body).await;
 
     // `WRITE` holds every operation of the store (each one writes), and not the test's
     // own `CLIENT UNPAUSE`.
@@ -255,7 +226,7 @@ async fn a_paused_redis_is_bounded_by_the_store_timeout_and_answers_503() {
         .arg("WRITE")
         .query(&mut admin)
         .unwrap();
-    everything_needing_the_store_is_unavailable(&i, &body, &token, &back, &resume).await;
+    in_flight.all_unavailable(&i, &body).await;
     let _: () = redis::cmd("CLIENT")
         .arg("UNPAUSE")
         .query(&mut admin)
@@ -264,16 +235,8 @@ async fn a_paused_redis_is_bounded_by_the_store_timeout_and_answers_503() {
     // The connections were never lost: both instances serve at once.
     challenge_answered_across(&i, &i.a, &i.b, &body).await;
     challenge_answered_across(&i, &i.b, &i.a, &body).await;
-    // The takes that timed out were carried out when Redis resumed: the token and the way
-    // back found their challenges gone. They fail closed (the user is challenged again);
-    // nothing ran for them.
-    for instance in [&i.a, &i.b] {
-        let answered = i.api_post(instance, "alice", &body, Some(&token)).await;
-        assert_eq!(answered.status(), 403, "the token at {}", instance.name);
-        let returned = i
-            .navigate(instance, Method::GET, &i.path_of(&back), "bob", None, None)
-            .await;
-        assert_eq!(returned.status(), 403, "the way back at {}", instance.name);
-    }
+    // The takes that timed out were carried out when Redis resumed: the token's and the
+    // way back's challenges are gone.
+    in_flight.all_refused(&i, &body).await;
     assert_eq!(i.runs(), 2, "the two challenges answered after the pause");
 }

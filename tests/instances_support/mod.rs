@@ -17,8 +17,14 @@
 //! request a test sends goes through [`Instances::send`], which fails the test on a
 //! dropped connection (a panic in the app) or a 5xx other than 503: nothing the tests do
 //! may make the gate panic or answer 500.
+//!
+//! The emulator, the user lookup, the custom UI's TOTP step, the resume page's form and
+//! the capture of every log line are the gate suite's (`tests/gate/support.rs`), so that
+//! [`assert_logs_clean`] checks both instances' logs for the secret and every token.
 #![allow(dead_code)]
 
+#[path = "../gate/support.rs"]
+mod gate;
 pub mod proxy;
 
 use std::net::SocketAddr;
@@ -30,7 +36,7 @@ use axum::extract::{FromRef, State};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use axum_authsignal::emulator::{ActionConfig, Condition, Emulator, EmulatorHandle, Outcome, Rule};
+use axum_authsignal::emulator::EmulatorHandle;
 use axum_authsignal::step_up::{SignIn, SignedIn, StepUp, StepUpConfig};
 use axum_authsignal::store::RedisStore;
 use bytes::Bytes;
@@ -40,18 +46,13 @@ use serde_json::{Value, json};
 
 use self::proxy::Proxy;
 
-/// Amounts above this are challenged.
-pub const THRESHOLD: f64 = 1000.0;
-/// The header the tests' stand-in for an auth layer reads the user from.
-pub const USER_HEADER: &str = "x-test-user";
-/// What a browser's navigation accepts.
-pub const NAVIGATION_ACCEPT: &str =
-    "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+use self::gate::{LogCheck, emulator, pass_totp_at, user_from_header};
+// Each test binary uses some of these.
+#[allow(unused_imports)]
+pub use self::gate::{NAVIGATION_ACCEPT, USER_HEADER, remember, resume_form};
+
 /// The sign-in cookie key, the same on every instance (32 bytes).
 pub const COOKIE_KEY: &[u8; 32] = b"instances: one key on all of us.";
-/// The users enrolled in an authenticator app.
-pub const USERS: [&str; 3] = ["alice", "bob", "mallory"];
-
 /// One instance of the app.
 pub struct Instance {
     pub name: &'static str,
@@ -77,6 +78,8 @@ pub struct Instances {
     /// The prefix of every Redis key the instances write.
     pub prefix: String,
     pub http: reqwest::Client,
+    /// Checks the logs when the test ends (unless it is failing already).
+    _log_check: LogCheck,
 }
 
 #[derive(Clone)]
@@ -103,34 +106,6 @@ fn fresh_prefix() -> String {
     )
 }
 
-/// `withdraw`: challenged above the threshold. `signIn`: always challenged.
-async fn emulator() -> EmulatorHandle {
-    let emulator = Emulator::builder()
-        .action(
-            "withdraw",
-            ActionConfig::allow().rule(
-                Rule::new("large-withdrawal", Outcome::ChallengeRequired)
-                    .when(Condition::custom_above("amount", THRESHOLD)),
-            ),
-        )
-        .action("signIn", ActionConfig::challenge())
-        .start()
-        .await
-        .expect("the emulator starts");
-    for user in USERS {
-        emulator.enroll_totp(user);
-    }
-    emulator
-}
-
-fn user_from_header(parts: &Parts) -> Option<String> {
-    parts
-        .headers
-        .get(USER_HEADER)
-        .and_then(|value| value.to_str().ok())
-        .map(str::to_owned)
-}
-
 impl Instances {
     /// Starts the emulator, the proxy and two instances, each with a store of its own on
     /// the Redis at `redis_url` (one prefix for both) with `store_timeout`.
@@ -153,6 +128,7 @@ impl Instances {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            _log_check: LogCheck,
         }
     }
 
@@ -260,26 +236,30 @@ impl Instances {
     pub async fn api_challenge(&self, instance: &Instance, user: &str, body: &Value) -> Value {
         let response = self.api_post(instance, user, body, None).await;
         assert_eq!(response.status(), 401, "at {}", instance.name);
-        response.json().await.unwrap()
+        let problem: Value = response.json().await.unwrap();
+        if let Some(token) = problem["token"].as_str() {
+            remember(token);
+        }
+        problem
     }
 
     /// Completes a challenge the way a custom UI does: the TOTP code through the client
     /// API, with the track token as Bearer. Returns the token to send back.
     pub async fn pass_totp(&self, user: &str, track_token: &str) -> String {
-        let code = self.emulator.totp_code(user).expect("the user is enrolled");
-        let answer: Value = self
-            .http
-            .post(format!("{}/client/verify/totp", self.emulator.api_url()))
-            .bearer_auth(track_token)
-            .json(&json!({ "verificationCode": code }))
-            .send()
+        pass_totp_at(&self.emulator, &self.http, user, track_token).await
+    }
+
+    /// The person's part on the pre-built UI at `ui`: where it sends the browser back.
+    pub async fn complete_ui(&self, ui: &str) -> String {
+        let back = self
+            .emulator
+            .complete_prebuilt_ui(ui)
             .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        assert_eq!(answer["isVerified"], true, "{answer}");
-        answer["accessToken"].as_str().unwrap().to_owned()
+            .expect("the pre-built UI accepts the code");
+        if let Some(token) = back.split("token=").nth(1) {
+            remember(token);
+        }
+        back
     }
 
     /// A challenge issued at `instance` and completed: (problem body, token).
@@ -295,38 +275,86 @@ impl Instances {
         (problem, token)
     }
 
-    /// A browser navigation at `instance`: `path` on it, with a user, a cookie, a form.
-    pub async fn navigate(
+    /// A browser's `GET` of `target` at `instance`, with `user` and maybe a cookie.
+    /// `target` is a path, or a URL on the instances' origin (a `Location`, the UI's way
+    /// back): sent to `instance` whatever the proxy would pick.
+    pub async fn browser_get(
         &self,
         instance: &Instance,
-        method: http::Method,
-        path: &str,
+        target: &str,
         user: &str,
         cookie: Option<&str>,
-        form: Option<&str>,
     ) -> reqwest::Response {
-        let mut request = self
-            .http
-            .request(method, format!("{}{path}", instance.url))
-            .header(USER_HEADER, user)
-            .header("accept", NAVIGATION_ACCEPT)
-            .header("sec-fetch-mode", "navigate");
+        let mut request = self.navigation(instance, http::Method::GET, target, user);
         if let Some(cookie) = cookie {
             request = request.header("cookie", cookie);
-        }
-        if let Some(form) = form {
-            request = request
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form.to_owned());
         }
         self.send(request).await
     }
 
-    /// The path and query of `url`, which must be on the instances' (the proxy's) origin.
-    pub fn path_of(&self, url: &str) -> String {
-        url.strip_prefix(self.origin())
-            .unwrap_or_else(|| panic!("{url} is not on {}", self.origin()))
-            .to_owned()
+    /// A browser's form post of `form` to `target` (as for [`browser_get`](Self::browser_get))
+    /// at `instance`, with `user`.
+    pub async fn browser_post(
+        &self,
+        instance: &Instance,
+        target: &str,
+        user: &str,
+        form: &str,
+    ) -> reqwest::Response {
+        let request = self
+            .navigation(instance, http::Method::POST, target, user)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form.to_owned());
+        self.send(request).await
+    }
+
+    fn navigation(
+        &self,
+        instance: &Instance,
+        method: http::Method,
+        target: &str,
+        user: &str,
+    ) -> reqwest::RequestBuilder {
+        let path = target.strip_prefix(self.origin()).unwrap_or(target);
+        assert!(
+            path.starts_with('/'),
+            "{target} is not on {}",
+            self.origin()
+        );
+        self.http
+            .request(method, format!("{}{path}", instance.url))
+            .header(USER_HEADER, user)
+            .header("accept", NAVIGATION_ACCEPT)
+            .header("sec-fetch-mode", "navigate")
+    }
+
+    /// A sign-in's start at `instance` in a browser, with `user`'s password.
+    pub async fn start_sign_in(&self, instance: &Instance, user: &str) -> reqwest::Response {
+        let password = format!("{user}-password");
+        let request = self
+            .http
+            .post(format!("{}/login", instance.url))
+            .header("accept", NAVIGATION_ACCEPT)
+            .header("sec-fetch-mode", "navigate")
+            .form(&[("username", user), ("password", &password)]);
+        self.send(request).await
+    }
+
+    /// The browser back at the sign-in callback `back` (the UI's way back) at `instance`,
+    /// with `cookie` if given: the status and the page's text.
+    pub async fn finish_sign_in(
+        &self,
+        instance: &Instance,
+        back: &str,
+        cookie: Option<&str>,
+    ) -> (u16, String) {
+        let path = back.strip_prefix(self.origin()).expect("on the origin");
+        let mut request = self.http.get(format!("{}{path}", instance.url));
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
+        let response = self.send(request).await;
+        (response.status().as_u16(), response.text().await.unwrap())
     }
 
     /// Every key under the instances' prefix on the Redis at `redis_url`, with its time
@@ -371,24 +399,6 @@ pub fn cookie_set(response: &reqwest::Response, name: &str) -> Option<String> {
         .filter_map(|value| value.to_str().ok())
         .map(|value| value.split(';').next().unwrap_or("").to_owned())
         .find(|pair| pair.starts_with(&format!("{name}=")))
-}
-
-/// The resume page's form: (absolute action, body it posts).
-pub fn resume_form(html: &str) -> (String, String) {
-    let attribute = |element: &str, name: &str| {
-        element
-            .split(&format!(" {name}=\""))
-            .nth(1)
-            .and_then(|rest| rest.split('"').next())
-            .unwrap_or_else(|| panic!("no {name} in {element}"))
-            .replace("&amp;", "&")
-    };
-    let form = html.split("<form").nth(1).expect("a form");
-    let input = form.split("<input").nth(1).expect("a field");
-    (
-        attribute(form, "action"),
-        format!("{}={}", attribute(input, "name"), attribute(input, "value")),
-    )
 }
 
 /// The `Retry-After` of a 503, in seconds; fails the test if it is missing or not one.
