@@ -6,7 +6,7 @@
 //! through the proxy.
 //!
 //! Each instance serves:
-//! - `POST /withdraw` behind a `withdraw` gate on `POST` (challenged above [`THRESHOLD`],
+//! - `POST /withdraw` behind a `withdraw` gate on `POST` (challenged above 1000,
 //!   the amount read from the body), whose handler counts its runs, per instance; a `GET`
 //!   there is the browser's way back (the resume cookie), which only the gate answers;
 //! - `POST /login` (the password is the user id and `-password`), which starts sign-in
@@ -20,7 +20,8 @@
 //!
 //! The emulator, the user lookup, the custom UI's TOTP step, the resume page's form and
 //! the capture of every log line are the gate suite's (`tests/gate/support.rs`), so that
-//! [`assert_logs_clean`] checks both instances' logs for the secret and every token.
+//! when each test ends its logs (both instances', the emulator's, the Redis client's) are
+//! checked for the tenant secret and every token the suite handled.
 #![allow(dead_code)]
 
 #[path = "../gate/support.rs"]
@@ -44,15 +45,15 @@ use http::request::Parts;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use self::proxy::Proxy;
-
 use self::gate::{LogCheck, emulator, pass_totp_at, user_from_header};
 // Each test binary uses some of these.
 #[allow(unused_imports)]
 pub use self::gate::{NAVIGATION_ACCEPT, USER_HEADER, remember, resume_form};
+use self::proxy::Proxy;
 
 /// The sign-in cookie key, the same on every instance (32 bytes).
 pub const COOKIE_KEY: &[u8; 32] = b"instances: one key on all of us.";
+
 /// One instance of the app.
 pub struct Instance {
     pub name: &'static str,
