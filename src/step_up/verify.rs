@@ -1,5 +1,6 @@
 //! Validating a returned token: the checks every leg shares.
 
+use http::StatusCode;
 use http::request::Parts;
 use tokio::time::Instant;
 
@@ -64,6 +65,15 @@ pub(crate) enum Rejected {
 
 impl From<Error> for Rejected {
     fn from(err: Error) -> Self {
+        // A 400 to `validateChallenge` is Authsignal refusing the token itself (a forged or
+        // expired one may be answered 400 `invalid_request` rather than 200 `isValid:
+        // false`): the same "no" as the 200, a 403, so that a client does not retry a bad
+        // token on a 503's `Retry-After`. The request is otherwise ours alone (the token is
+        // checked for shape before it is sent), so any other 4xx (401, 403: a wrong key or
+        // region) is this app's fault, not the caller's: 503.
+        if err.status() == Some(StatusCode::BAD_REQUEST) {
+            return Rejected::Invalid("Authsignal refused the token (400)");
+        }
         Rejected::Unavailable(err.to_string())
     }
 }

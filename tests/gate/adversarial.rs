@@ -374,73 +374,60 @@ enum OnTrack {
     Shut,
 }
 
-/// Every fault kind the emulator can inject, with what it is on `track`. On
-/// `validateChallenge` every one is a 503 that runs nothing, fail-open or not: a returned
+/// What a route does under a fault on `validateChallenge`, fail-open or not: a returned
 /// token is never let through unchecked.
-fn fault_table() -> Vec<(&'static str, Fault, OnTrack)> {
-    vec![
-        (
-            "timeout",
-            Fault::latency(Duration::from_secs(3)).always(),
-            OnTrack::Outage,
-        ),
-        (
-            "500",
-            Fault::status(StatusCode::INTERNAL_SERVER_ERROR).always(),
-            OnTrack::Outage,
-        ),
-        (
-            "502",
-            Fault::status(StatusCode::BAD_GATEWAY).always(),
-            OnTrack::Outage,
-        ),
-        (
-            "503",
-            Fault::status(StatusCode::SERVICE_UNAVAILABLE).always(),
-            OnTrack::Outage,
-        ),
-        (
-            "429",
-            Fault::too_many_requests(Duration::from_secs(30)).always(),
-            OnTrack::Outage,
-        ),
-        ("reset", Fault::connection_reset().always(), OnTrack::Outage),
-        (
-            "slow body",
-            Fault::slow_body(Duration::from_secs(3)).always(),
-            OnTrack::Outage,
-        ),
-        (
-            "malformed JSON",
-            Fault::malformed_json().always(),
-            OnTrack::Shut,
-        ),
-        (
-            "truncated JSON",
-            Fault::truncated_json().always(),
-            OnTrack::Shut,
-        ),
-        (
-            "unknown state",
-            Fault::unknown_state().always(),
-            OnTrack::Shut,
-        ),
-        (
-            "400",
-            Fault::status(StatusCode::BAD_REQUEST).always(),
-            OnTrack::Shut,
-        ),
-        (
-            "401",
-            Fault::status(StatusCode::UNAUTHORIZED).always(),
-            OnTrack::Shut,
-        ),
-        (
-            "403",
-            Fault::status(StatusCode::FORBIDDEN).always(),
-            OnTrack::Shut,
-        ),
-    ]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnValidate {
+    /// Authsignal could not say: 503 with `Retry-After`.
+    Unavailable,
+    /// A 400 is Authsignal refusing the token: the 403 every refusal shares, no
+    /// `Retry-After` (retrying the same token cannot help).
+    Refused,
+}
+
+/// What the gate does under each fault of the emulator's [catalogue](Fault::catalogue)
+/// (plus the 4xx statuses a misconfigured app meets), on `track` and on
+/// `validateChallenge`. `None` for the one fault that is not a failure of the call but
+/// another shape of Authsignal's "no" to a bad token (it leaves good tokens alone): it has
+/// a test of its own, `a_bad_token_is_refused_in_both_of_authsignals_shapes`.
+///
+/// A fault kind the catalogue gains later fails this table until it is given a row.
+fn expected(name: &str) -> Option<(OnTrack, OnValidate)> {
+    use {OnTrack::*, OnValidate::*};
+    match name {
+        "timeout" | "500" | "502" | "503" | "429" | "reset" | "slow body" => {
+            Some((Outage, Unavailable))
+        }
+        "malformed JSON" | "truncated JSON" | "unknown state" | "401" | "403" => {
+            Some((Shut, Unavailable))
+        }
+        "400" => Some((Shut, Refused)),
+        "bad token 400" => None,
+        other => panic!("no expected outcome for the fault {other:?}: add it to this table"),
+    }
+}
+
+/// Every fault of the catalogue (its long delays cut to a few seconds: the client's
+/// attempt timeout is 400 ms), then the 4xx statuses, each hitting every request.
+fn fault_table() -> Vec<(&'static str, Fault, OnTrack, OnValidate)> {
+    let statuses = [
+        ("400", StatusCode::BAD_REQUEST),
+        ("401", StatusCode::UNAUTHORIZED),
+        ("403", StatusCode::FORBIDDEN),
+    ];
+    Fault::catalogue()
+        .into_iter()
+        .map(|(name, fault)| match name {
+            "timeout" => (name, Fault::latency(Duration::from_secs(3))),
+            "slow body" => (name, Fault::slow_body(Duration::from_secs(3))),
+            _ => (name, fault),
+        })
+        .chain(statuses.map(|(name, status)| (name, Fault::status(status))))
+        .filter_map(|(name, fault)| {
+            let (on_track, on_validate) = expected(name)?;
+            Some((name, fault.always(), on_track, on_validate))
+        })
+        .collect()
 }
 
 #[tokio::test]
@@ -450,7 +437,7 @@ async fn every_fault_on_track_and_validate_against_one_table() {
         let body = json!({ "amount": 5000 });
         let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
         let mut opened = 0;
-        for (name, fault, on_track) in fault_table() {
+        for (name, fault, on_track, on_validate) in fault_table() {
             let context = format!("{name}, fail_open {fail_open}");
             gate.emulator.clear_faults();
             gate.emulator.inject_fault("track", fault.clone());
@@ -496,13 +483,21 @@ async fn every_fault_on_track_and_validate_against_one_table() {
                 .add_header("x-authsignal-token", &token)
                 .json(&body)
                 .await;
+            let (status, retry_after) = match on_validate {
+                OnValidate::Unavailable => (503, true),
+                OnValidate::Refused => (403, false),
+            };
             assert_eq!(
                 validated.status_code(),
-                503,
+                status,
                 "validate {context}: {}",
                 validated.text()
             );
-            assert!(validated.maybe_header("retry-after").is_some(), "{context}");
+            assert_eq!(
+                validated.maybe_header("retry-after").is_some(),
+                retry_after,
+                "{context}"
+            );
             assert_eq!(
                 gate.runs(),
                 runs + usize::from(fail_open && on_track == OnTrack::Outage)
@@ -522,6 +517,56 @@ async fn every_fault_on_track_and_validate_against_one_table() {
         assert_eq!(passed.status_code(), 200, "{}", passed.text());
         assert_eq!(gate.runs(), runs + 1);
     }
+}
+
+/// A forged and an expired token, answered by Authsignal in either shape (200 `isValid:
+/// false`, or 400 `invalid_request` under the `bad token 400` fault): the same 403 each
+/// time, the handler never runs, and the challenge is not spent, so that the good token
+/// still passes once.
+#[tokio::test]
+async fn a_bad_token_is_refused_in_both_of_authsignals_shapes() {
+    let gate = start(|layer| layer).await;
+    let body = json!({ "amount": 5000 });
+    let send = |token: String| {
+        gate.server
+            .post("/withdraw")
+            .add_header(USER_HEADER, "alice")
+            .add_header("x-authsignal-token", token)
+            .json(&body)
+    };
+    let refuse_in_both_shapes = async |bad: &str, context: &str| {
+        let mut bodies = Vec::new();
+        for fault in [None, Some(Fault::bad_token_rejected().always())] {
+            gate.emulator.clear_faults();
+            if let Some(fault) = fault {
+                gate.emulator.inject_fault("validateChallenge", fault);
+            }
+            let response = send(bad.to_owned()).await;
+            assert_eq!(response.status_code(), 403, "{context}: {}", response.text());
+            assert!(response.maybe_header("retry-after").is_none(), "{context}");
+            bodies.push(response.text());
+        }
+        assert_eq!(bodies[0], bodies[1], "{context}: one refusal for both shapes");
+        gate.emulator.clear_faults();
+    };
+
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let mut forged = token.clone();
+    let last = if forged.ends_with('A') { "B" } else { "A" };
+    forged.replace_range(forged.len() - 1.., last);
+    refuse_in_both_shapes(&forged, "forged").await;
+    assert_eq!(gate.runs(), 0);
+    // Nothing was spent: the good token passes, once.
+    assert_eq!(send(token.clone()).await.status_code(), 200);
+    assert_eq!(gate.runs(), 1);
+
+    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
+    gate.emulator.advance(Duration::from_secs(60 * 60));
+    refuse_in_both_shapes(&token, "expired").await;
+    assert_eq!(gate.runs(), 1);
+    // The 400s were answers, not failures: Authsignal was asked each time, no retries.
+    assert_eq!(gate.emulator.call_count("validateChallenge"), 5);
+    assert_logs_clean(&[&token, &forged]);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,6 +1,5 @@
 //! The invariants of DESIGN.md section 3, each with a test that fails if it breaks.
 
-use std::time::Duration;
 
 use axum_authsignal::emulator::Fault;
 use http::StatusCode;
@@ -247,79 +246,9 @@ async fn tokens_are_bound_to_user_action_and_request_with_one_identical_refusal(
     assert_eq!(gate.runs(), 1);
 }
 
-/// The faults an outage can bring, each on `track` and on `validateChallenge`.
-fn outage_faults() -> Vec<(&'static str, Fault)> {
-    vec![
-        ("timeout", Fault::latency(Duration::from_secs(3)).always()),
-        (
-            "500",
-            Fault::status(StatusCode::INTERNAL_SERVER_ERROR).always(),
-        ),
-        ("502", Fault::status(StatusCode::BAD_GATEWAY).always()),
-        (
-            "503",
-            Fault::status(StatusCode::SERVICE_UNAVAILABLE).always(),
-        ),
-        (
-            "429",
-            Fault::too_many_requests(Duration::from_secs(30)).always(),
-        ),
-        ("reset", Fault::connection_reset().always()),
-        ("malformed JSON", Fault::malformed_json().always()),
-        ("truncated JSON", Fault::truncated_json().always()),
-        ("unknown state", Fault::unknown_state().always()),
-    ]
-}
-
-/// Invariant 1 and 6: every fault on `track` fails closed with 503 and `Retry-After`.
-#[tokio::test]
-async fn every_fault_on_track_fails_closed() {
-    let gate = start(|layer| layer).await;
-    for (name, fault) in outage_faults() {
-        gate.emulator.clear_faults();
-        gate.emulator.inject_fault("track", fault);
-        let response = gate
-            .server
-            .post("/withdraw")
-            .add_header(USER_HEADER, "alice")
-            .json(&json!({ "amount": 5000 }))
-            .await;
-        assert_eq!(response.status_code(), 503, "{name}: {}", response.text());
-        assert!(response.maybe_header("retry-after").is_some(), "{name}");
-        assert_eq!(
-            response.json::<Value>()["code"],
-            "step_up_unavailable",
-            "{name}"
-        );
-    }
-    assert_eq!(gate.runs(), 0);
-}
-
-/// Invariant 1 and 6: every fault on `validateChallenge` fails closed, and the token stays
-/// usable once Authsignal is back (nothing was consumed by the failure).
-#[tokio::test]
-async fn every_fault_on_validate_fails_closed() {
-    let gate = start(|layer| layer).await;
-    let body = json!({ "amount": 5000 });
-    let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
-    for (name, fault) in outage_faults() {
-        gate.emulator.clear_faults();
-        gate.emulator.inject_fault("validateChallenge", fault);
-        let response = retry_with(&gate, "alice", &token, &body).await;
-        assert_eq!(response.status_code(), 503, "{name}: {}", response.text());
-        assert!(response.maybe_header("retry-after").is_some(), "{name}");
-    }
-    assert_eq!(gate.runs(), 0);
-    gate.emulator.clear_faults();
-    assert_eq!(
-        retry_with(&gate, "alice", &token, &body)
-            .await
-            .status_code(),
-        200
-    );
-    assert_eq!(gate.runs(), 1);
-    assert_logs_clean(&[]);
-}
+// Invariants 1 and 6 under every fault, on `track` and on `validateChallenge`, failing
+// closed and failing open: the one fault table in `adversarial.rs`
+// (`every_fault_on_track_and_validate_against_one_table`).
 
 /// The explicit opt-in: a low-risk route may fail open, counted and marked as such.
 #[tokio::test]
