@@ -542,11 +542,19 @@ async fn a_bad_token_is_refused_in_both_of_authsignals_shapes() {
                 gate.emulator.inject_fault("validateChallenge", fault);
             }
             let response = send(bad.to_owned()).await;
-            assert_eq!(response.status_code(), 403, "{context}: {}", response.text());
+            assert_eq!(
+                response.status_code(),
+                403,
+                "{context}: {}",
+                response.text()
+            );
             assert!(response.maybe_header("retry-after").is_none(), "{context}");
             bodies.push(response.text());
         }
-        assert_eq!(bodies[0], bodies[1], "{context}: one refusal for both shapes");
+        assert_eq!(
+            bodies[0], bodies[1],
+            "{context}: one refusal for both shapes"
+        );
         gate.emulator.clear_faults();
     };
 

@@ -1,6 +1,5 @@
 //! The invariants of DESIGN.md section 3, each with a test that fails if it breaks.
 
-
 use axum_authsignal::emulator::Fault;
 use http::StatusCode;
 use serde_json::{Value, json};

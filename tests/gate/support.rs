@@ -4,7 +4,7 @@
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
@@ -53,7 +53,8 @@ struct Capture(Arc<Mutex<Vec<u8>>>);
 
 impl Write for Capture {
     fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(bytes);
+        let mut log = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        log.extend_from_slice(bytes);
         Ok(bytes.len())
     }
 
@@ -91,11 +92,21 @@ fn secret_forms() -> Vec<String> {
 /// Fails if the captured logs hold the tenant secret in any form, any of `tokens`, or any
 /// token a test of the suite handled so far. Every test runs it when it ends (see
 /// [`LogCheck`]), so whichever test ends last checks everything the suite logged.
+///
+/// Each check looks only at what is new since the last one: the log written since (with
+/// an overlap, for a needle cut in two by the last check's end) for every needle, and the
+/// whole log for the tokens remembered since. So each needle meets each log byte about
+/// once in the whole suite, in one pass for all of them, instead of once per test and
+/// per needle (which made a single-process `cargo test` of the suite quadratic).
 pub fn assert_logs_clean(tokens: &[&str]) {
-    let text = log_text();
-    for secret in secret_forms() {
-        assert!(!text.contains(&secret), "the secret reached the logs");
-    }
+    static CHECKED: Mutex<Checked> = Mutex::new(Checked {
+        log_len: 0,
+        tokens: 0,
+    });
+    // Poison is ignored: one failed check must not fail every later test with it.
+    let mut checked = CHECKED.lock().unwrap_or_else(PoisonError::into_inner);
+    // Held while searching (nothing here logs): other tests' log lines wait, none is missed.
+    let log = logs().lock().unwrap_or_else(PoisonError::into_inner);
     let seen = seen_tokens().lock().unwrap().clone();
     for token in tokens
         .iter()
@@ -103,8 +114,44 @@ pub fn assert_logs_clean(tokens: &[&str]) {
         .chain(seen.iter().map(String::as_str))
     {
         assert!(token.len() > 20, "not a token: {token:?}");
-        assert!(!text.contains(token), "a token reached the logs");
     }
+    let secrets = secret_forms();
+    let longest = secrets
+        .iter()
+        .chain(&seen)
+        .map(String::len)
+        .chain(tokens.iter().map(|token| token.len()))
+        .max()
+        .unwrap_or(0);
+    let new_log = &log[checked.log_len.saturating_sub(longest)..];
+    let old_tokens = seen[..checked.tokens].iter().map(String::as_str);
+    let new_tokens: Vec<&str> = seen[checked.tokens..]
+        .iter()
+        .map(String::as_str)
+        .chain(tokens.iter().copied())
+        .collect();
+    assert!(
+        !holds_any(new_log, secrets.iter()),
+        "the secret reached the logs"
+    );
+    assert!(!holds_any(new_log, old_tokens), "a token reached the logs");
+    assert!(!holds_any(&log, new_tokens), "a token reached the logs");
+    *checked = Checked {
+        log_len: log.len(),
+        tokens: seen.len(),
+    };
+}
+
+/// Whether `haystack` holds any of `needles`, in one pass over it for all of them.
+fn holds_any<N: AsRef<[u8]>>(haystack: &[u8], needles: impl IntoIterator<Item = N>) -> bool {
+    let searcher = aho_corasick::AhoCorasick::new(needles).expect("needles this short");
+    searcher.is_match(haystack)
+}
+
+/// How far the log checks have got: the log's length and the count of remembered tokens.
+struct Checked {
+    log_len: usize,
+    tokens: usize,
 }
 
 /// Checks the logs when a test ends (unless it is already failing).
