@@ -128,10 +128,9 @@ where
         outcome: StepUpOutcome,
     ) -> Response {
         parts.headers.remove(&self.route.shared().token_header);
-        parts.uri = token::without_token(&parts.uri);
-        if let Some(original) = parts.extensions.get_mut::<OriginalUri>() {
-            original.0 = token::without_token(&original.0);
-        }
+        // No flow runs the handler at a URL with a token: a `?token=` is the browser's
+        // return (a 303 to the clean URL) on a GET, malformed on anything else.
+        debug_assert!(!token::in_query(&parts.uri), "the handler at a token URL");
         parts
             .extensions
             .insert(Proof::new(self.route.action.clone(), user_id, outcome));
