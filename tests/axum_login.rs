@@ -6,10 +6,12 @@
 #[allow(dead_code)]
 mod axum_login_example;
 
+#[allow(dead_code)]
+mod browser_session;
+
 use axum_login_example as example;
 use axum_test::{TestResponse, TestServer};
-
-const NAVIGATION: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+use browser_session::*;
 
 /// Serves the app on a port chosen before the app is built, since the app needs its origin.
 async fn start() -> (
@@ -24,30 +26,6 @@ async fn start() -> (
         .http_transport_with_tcp_listener(listener)
         .build(app);
     (server, emulator, origin)
-}
-
-/// The `name=value` pairs the response sets, without their attributes.
-fn set_cookies(response: &TestResponse) -> Vec<String> {
-    response
-        .iter_headers_by_name("set-cookie")
-        .map(|value| {
-            let cookie = value.to_str().unwrap();
-            cookie.split(';').next().unwrap().to_owned()
-        })
-        .collect()
-}
-
-fn location(response: &TestResponse) -> String {
-    response.header("location").to_str().unwrap().to_owned()
-}
-
-/// The text between `start` and the next `end`.
-fn between(text: &str, start: &str, end: &str) -> String {
-    let rest = text
-        .split(start)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {start} in {text}"));
-    rest.split(end).next().unwrap().to_owned()
 }
 
 /// Signs in through axum-login's form; returns the session cookie.
@@ -75,15 +53,6 @@ async fn withdraw(server: &TestServer, session: &str, amount: &str) -> TestRespo
         .add_header("accept", NAVIGATION)
         .add_header("sec-fetch-mode", "navigate")
         .form(&[("amount", amount)])
-        .await
-}
-
-/// A browser's top-level `GET` of `path`.
-async fn navigate(server: &TestServer, path: &str, cookies: &str) -> TestResponse {
-    server
-        .get(path)
-        .add_header("cookie", cookies)
-        .add_header("accept", NAVIGATION)
         .await
 }
 
@@ -154,35 +123,10 @@ async fn the_gate_finds_the_user_in_axum_logins_session() {
     assert_eq!(stolen.status_code(), 403, "{}", stolen.text());
     assert!(set_cookies(&stolen).is_empty(), "no resume for them");
 
-    // The demo user: back with the token, sent on to the clean URL with a resume cookie...
-    let returned = navigate(&server, &back_path, &session).await;
-    assert_eq!(returned.status_code(), 303, "{}", returned.text());
-    assert_eq!(location(&returned), format!("{origin}/withdraw"));
-    let resume_cookie = set_cookies(&returned)
-        .into_iter()
-        .find(|pair| pair.starts_with("authsignal-resume="))
-        .expect("a resume cookie");
-    // ...where a page posts the form again, which runs the stashed withdrawal once.
-    let resume_page = navigate(&server, "/withdraw", &format!("{session}; {resume_cookie}")).await;
-    assert_eq!(resume_page.status_code(), 200);
-    let html = resume_page.text();
-    assert_eq!(
-        between(&html, "action=\"", "\""),
-        format!("{origin}/withdraw")
-    );
-    let field = format!(
-        "{}={}",
-        between(&html, "type=\"hidden\" name=\"", "\""),
-        between(&html, "value=\"", "\"")
-    );
-    let post_resume = || {
-        server
-            .post("/withdraw")
-            .add_header("cookie", &session)
-            .add_header("accept", NAVIGATION)
-            .content_type("application/x-www-form-urlencoded")
-            .bytes(field.clone().into())
-    };
+    // The demo user: back with the token, sent on to the clean URL with a resume cookie,
+    // where a page posts the form again, which runs the stashed withdrawal once.
+    let field = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let post_resume = || post_resume(&server, "/withdraw", &session, &field);
     let confirmed = post_resume().await;
     assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
     let shown = navigate(&server, &location(&confirmed), &session).await;

@@ -28,7 +28,7 @@ use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use serde_json::{Value, json};
-use webdriver::{CHROMEDRIVER, CHROMIUM, ChromeDriver, Session};
+use webdriver::{ChromeDriver, Session};
 
 /// The viewport of every screenshot, in pixels: small pictures for the README, and the
 /// same size on every machine.
@@ -54,29 +54,13 @@ const STEP_UP_CALLS: [&str; 3] = ["track", "uiSubmit", "validateChallenge"];
 /// must fail rather than pass without having run. So must a run asked to refresh the
 /// README's pictures, which a skip would leave as they were.
 fn browser_installed() -> bool {
-    let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
+    let installed = webdriver::browser_installed("browser test");
     assert!(
-        !updating_pictures(),
-        "UPDATE_SCREENSHOTS is set but {missing:?} is missing: install chromium and \
-         chromium-driver to take the README's pictures"
+        installed || !updating_pictures(),
+        "UPDATE_SCREENSHOTS is set but chromium or chromium-driver is missing: install \
+         them to take the README's pictures"
     );
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {missing:?} is missing: run .ci/browser-deps.sh \
-         (apt-get install chromium chromium-driver) before the tests"
-    );
-    // Straight to stderr, not `eprintln!`, which the test harness captures.
-    let _ = writeln!(
-        std::io::stderr(),
-        "browser test skipped: install chromium and chromium-driver ({missing:?} missing)"
-    );
-    false
+    installed
 }
 
 /// `target/browser-screenshots/`, emptied of older screenshots.

@@ -22,7 +22,6 @@ mod webdriver;
 #[path = "../examples/common/withdrawals.rs"]
 mod withdrawals;
 
-use std::io::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -39,35 +38,11 @@ use axum_authsignal::store::RedisStore;
 use demo::Sessions;
 use instances_support::proxy::{Hop, Proxy};
 use serde::Deserialize;
-use webdriver::{CHROMEDRIVER, CHROMIUM, ChromeDriver};
+use webdriver::ChromeDriver;
 use withdrawals::{Ledger, Withdraw, WithdrawForm};
 
 const USER: &str = "demo";
 const PASSWORD: &str = "demo";
-
-/// Whether this machine can run the test: Chromium, its driver and redis-server. Without
-/// them a developer's `cargo test` still passes, with a notice; with `CI` set (CI installs
-/// them first) a missing one fails the test instead.
-fn browser_installed() -> bool {
-    let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    if missing.is_empty() {
-        return true;
-    }
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "CI is set but {missing:?} is missing: run .ci/browser-deps.sh \
-         (apt-get install chromium chromium-driver) before the tests"
-    );
-    // Straight to stderr, not `eprintln!`, which the test harness captures.
-    let _ = writeln!(
-        std::io::stderr(),
-        "browser test skipped: install chromium and chromium-driver ({missing:?} missing)"
-    );
-    false
-}
 
 /// What both instances share besides Redis: the app's own data.
 #[derive(Clone, Default)]
@@ -115,7 +90,7 @@ fn instance(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_withdrawal_completes_once_in_the_browser_with_each_request_on_the_other_instance() {
-    if !browser_installed() {
+    if !webdriver::browser_installed("browser instances test") {
         return;
     }
     let Some(redis) = redis_support::shared() else {

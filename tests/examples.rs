@@ -14,10 +14,12 @@ mod payment_api;
 #[allow(dead_code)]
 mod withdrawal;
 
-use axum_test::{TestResponse, TestServer};
-use serde_json::{Value, json};
+#[allow(dead_code)]
+mod browser_session;
 
-const NAVIGATION: &str = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8";
+use axum_test::{TestResponse, TestServer};
+use browser_session::*;
+use serde_json::{Value, json};
 
 /// Serves `app` on a port chosen before the app is built, since the app needs its origin.
 fn listener() -> (std::net::TcpListener, String) {
@@ -46,19 +48,6 @@ fn cookie_pair(response: &TestResponse) -> String {
 
 fn path_of(origin: &str, url: &str) -> String {
     url.strip_prefix(origin).unwrap().to_owned()
-}
-
-fn location(response: &TestResponse) -> String {
-    response.header("location").to_str().unwrap().to_owned()
-}
-
-/// The text between `start` and the next `end`.
-fn between(text: &str, start: &str, end: &str) -> String {
-    let rest = text
-        .split(start)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no {start} in {text}"));
-    rest.split(end).next().unwrap().to_owned()
 }
 
 #[tokio::test]
@@ -123,49 +112,10 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
 
     // Back from the UI with the token: sent on to the clean URL with the resume cookie...
     let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
-    let returned = server
-        .get(&path_of(&origin, &back))
-        .add_header("cookie", &session)
-        .add_header("accept", NAVIGATION)
-        .await;
-    assert_eq!(returned.status_code(), 303, "{}", returned.text());
-    assert_eq!(location(&returned), format!("{origin}/withdraw"));
-    let resume_cookie = returned
-        .iter_headers_by_name("set-cookie")
-        .map(|value| {
-            value
-                .to_str()
-                .unwrap()
-                .split(';')
-                .next()
-                .unwrap()
-                .to_owned()
-        })
-        .find(|pair| pair.starts_with("authsignal-resume="))
-        .expect("a resume cookie");
     // ...where a page posts the form again, which runs the stashed withdrawal.
-    let resume_page = server
-        .get("/withdraw")
-        .add_header("cookie", format!("{session}; {resume_cookie}"))
-        .add_header("accept", NAVIGATION)
-        .await;
-    assert_eq!(resume_page.status_code(), 200);
-    let html = resume_page.text();
-    let action = between(&html, "action=\"", "\"");
-    assert_eq!(action, format!("{origin}/withdraw"));
-    let field = format!(
-        "{}={}",
-        between(&html, "type=\"hidden\" name=\"", "\""),
-        between(&html, "value=\"", "\"")
-    );
-    let post_resume = || {
-        server
-            .post("/withdraw")
-            .add_header("cookie", &session)
-            .add_header("accept", NAVIGATION)
-            .content_type("application/x-www-form-urlencoded")
-            .bytes(field.clone().into())
-    };
+    let back_path = path_of(&origin, &back);
+    let field = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let post_resume = || post_resume(&server, "/withdraw", &session, &field);
     let confirmed = post_resume().await;
     assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
     let shown = server

@@ -29,7 +29,7 @@ use axum::body::Bytes;
 use axum_authsignal::VerificationMethod;
 use axum_authsignal::emulator::EmulatorHandle;
 use serde_json::{Value, json};
-use webdriver::{CHROMEDRIVER, CHROMIUM, ChromeDriver, Session};
+use webdriver::{ChromeDriver, Session};
 
 /// `tests/web_sdk/`: the npm project that pins the SDK.
 fn sdk_project() -> PathBuf {
@@ -89,14 +89,6 @@ fn web_sdk() -> Option<Bytes> {
             .expect("the SDK's dist/index.min.js")
             .into(),
     )
-}
-
-fn browser_installed() -> bool {
-    let absent: Vec<&str> = [CHROMEDRIVER, CHROMIUM]
-        .into_iter()
-        .filter(|path| !Path::new(path).exists())
-        .collect();
-    absent.is_empty() || !missing(&format!("{absent:?}"))
 }
 
 /// `target/web-sdk-screenshots/`, emptied of older screenshots.
@@ -159,7 +151,7 @@ async fn verify_with_app(browser: &Session, emulator: &EmulatorHandle, user: &st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_web_sdk_verifies_with_the_emulator_and_the_gate_accepts_its_token() {
-    if !browser_installed() {
+    if !webdriver::browser_installed("web SDK test") {
         return;
     }
     let Some(sdk) = web_sdk() else { return };

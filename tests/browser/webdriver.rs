@@ -20,6 +20,33 @@ pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 /// Debian's `chromium`.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
 
+/// Whether this machine has Chromium and its driver. Without them a developer's `cargo
+/// test` still passes, with a notice naming `test` as skipped; with `CI` set (CI installs
+/// both first, `.ci/browser-deps.sh`) a missing one is a broken setup, and fails the test
+/// rather than letting it pass without having run.
+pub fn browser_installed(test: &str) -> bool {
+    let missing: Vec<&str> = [CHROMEDRIVER, CHROMIUM]
+        .into_iter()
+        .filter(|path| !Path::new(path).exists())
+        .collect();
+    if missing.is_empty() {
+        return true;
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "CI is set but {missing:?} is missing: run .ci/browser-deps.sh \
+         (apt-get install chromium chromium-driver) before the tests"
+    );
+    // Straight to stderr, not `eprintln!`, which the test harness captures.
+    let _ = std::io::Write::write_fmt(
+        &mut std::io::stderr(),
+        format_args!(
+            "{test} skipped: install chromium and chromium-driver ({missing:?} missing)\n"
+        ),
+    );
+    false
+}
+
 /// How long the `wait_*` methods poll before failing (generous: a loaded CI machine is
 /// slow, and only a failing test waits this long), and how often they look.
 const WAIT: Duration = Duration::from_secs(30);
