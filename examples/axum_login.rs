@@ -52,6 +52,7 @@ use axum::{Form, Router};
 use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
+use axum_authsignal::store::PendingChallengeStore;
 use axum_login::{AuthManagerLayerBuilder, AuthUser, AuthnBackend};
 use demo::page;
 use serde::Deserialize;
@@ -178,12 +179,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
     let listener = demo::listen(3000).await?;
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    let (store, store_line) = demo::challenge_store().await?;
 
     let (app, emulator) = if demo::uses_authsignal() {
-        (app(Authsignal::from_env()?, &origin, None), None)
+        (app(Authsignal::from_env()?, &origin, None, store), None)
     } else {
         let (emulator, enrollments) = start_emulator(demo::emulator()).await?;
-        let app = app(emulator.client(), &origin, Some(emulator.clone()));
+        let app = app(emulator.client(), &origin, Some(emulator.clone()), store);
         (app, Some((emulator, enrollments)))
     };
 
@@ -200,10 +202,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             );
             println!("            (set AUTHSIGNAL_SECRET_KEY to use your Authsignal tenant)");
             for (username, enrollment) in enrollments {
-                println!(
-                    "  {username:<9} secret {}  (add it to any authenticator app)",
-                    enrollment.secret
-                );
+                println!("  {username}:\n{}", demo::enrollment_banner(enrollment));
             }
             println!("  or read the signed-in user's current code at {origin}/demo/code");
         }
@@ -214,6 +213,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             );
         }
     }
+    println!("  store     {store_line}");
     println!();
     axum::serve(listener, app).await?;
     Ok(())
@@ -225,7 +225,12 @@ pub async fn with_emulator(origin: &str) -> (Router, EmulatorHandle) {
         .await
         .expect("the emulator starts on a free port");
     (
-        app(emulator.client(), origin, Some(emulator.clone())),
+        app(
+            emulator.client(),
+            origin,
+            Some(emulator.clone()),
+            demo::memory_store(),
+        ),
         emulator,
     )
 }
@@ -248,10 +253,16 @@ async fn start_emulator(
 /// The app: sign-in through axum-login, the withdrawal form, and `POST /withdraw` behind
 /// the step-up gate. `origin` is where the app is reached: the pre-built UI sends the
 /// browser back there.
-pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -> Router {
+pub fn app(
+    client: Authsignal,
+    origin: &str,
+    emulator: Option<EmulatorHandle>,
+    store: Arc<dyn PendingChallengeStore>,
+) -> Router {
     // Set once for the whole app: for each gated request `AuthSession` is extracted and
     // `authsignal_user` names its user, whoever axum-login says is signed in.
     let step_up = StepUpConfig::builder(client)
+        .store(store)
         .redirect_origin(origin)
         .user_from(authsignal_user)
         .build();

@@ -59,6 +59,7 @@ use axum_authsignal::emulator::{
     ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
 };
 use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
+use axum_authsignal::store::PendingChallengeStore;
 use demo::{Sessions, escape, page};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -96,6 +97,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         Err(error) => println!("  web SDK   MISSING: {error}"),
     }
     let sdk = sdk.ok().map(|(_, bytes)| bytes);
+    let (store, store_line) = demo::challenge_store().await?;
+    println!("  store     {store_line}");
     let app = if demo::uses_authsignal() {
         let tenant_id = std::env::var("AUTHSIGNAL_TENANT_ID")
             .map_err(|_| "AUTHSIGNAL_TENANT_ID is needed with AUTHSIGNAL_SECRET_KEY")?;
@@ -105,7 +108,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
             tenant_id,
             base_url: api_url,
         };
-        app(Authsignal::from_env()?, &origin, sdk_config, sdk, None)
+        app(
+            Authsignal::from_env()?,
+            &origin,
+            sdk_config,
+            sdk,
+            None,
+            store,
+        )
     } else {
         let emulator = start_emulator(demo::emulator()).await?;
         println!(
@@ -114,7 +124,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         );
         println!("  codes     GET {origin}/demo/codes gives the visitor's current codes");
         let sdk_config = SdkConfig::emulator(&emulator);
-        app(emulator.client(), &origin, sdk_config, sdk, Some(emulator))
+        app(
+            emulator.client(),
+            &origin,
+            sdk_config,
+            sdk,
+            Some(emulator),
+            store,
+        )
     };
     println!();
     axum::serve(listener, app).await?;
@@ -150,6 +167,7 @@ pub async fn with_emulator(origin: &str, sdk: Option<Bytes>) -> (Router, Emulato
         sdk_config,
         sdk,
         Some(emulator.clone()),
+        demo::memory_store(),
     );
     (app, emulator)
 }
@@ -200,6 +218,7 @@ pub fn app(
     sdk_config: SdkConfig,
     sdk: Option<Bytes>,
     emulator: Option<EmulatorHandle>,
+    store: Arc<dyn PendingChallengeStore>,
 ) -> Router {
     let state = AppState {
         sessions: Sessions::default(),
@@ -213,6 +232,7 @@ pub fn app(
     // With the origin, the track's `redirectUrl` is this page, where the pre-built UI
     // sends the browser back (`launch` in redirect mode).
     let step_up = StepUpConfig::builder(client)
+        .store(store)
         .client_kind(ClientKind::Api)
         .redirect_origin(origin)
         .user_id(move |parts| sessions.user(&parts.headers))

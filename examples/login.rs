@@ -16,6 +16,7 @@
 mod demo;
 
 use std::error::Error;
+use std::sync::Arc;
 
 use axum::extract::{FromRef, State};
 use axum::http::request::Parts;
@@ -26,6 +27,7 @@ use axum::{Form, Router};
 use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{ActionConfig, EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum_authsignal::step_up::{SignIn, SignedIn, StepUpConfig};
+use axum_authsignal::store::PendingChallengeStore;
 use demo::{Sessions, escape, page};
 use serde::Deserialize;
 
@@ -41,25 +43,24 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
     let listener = demo::listen(3000).await?;
     let origin = format!("http://localhost:{}", listener.local_addr()?.port());
+    let (store, store_line) = demo::challenge_store().await?;
     println!("\naxum-authsignal login demo\n");
     println!("  open      {origin}  (sign in as {DEMO_USER} / {DEMO_PASSWORD})");
     let app = if demo::uses_authsignal() {
         println!("  backend   Authsignal, with the key in AUTHSIGNAL_SECRET_KEY");
         println!("            (the tenant's `signIn` action decides when to challenge)");
-        app(Authsignal::from_env()?, &origin, None)
+        app(Authsignal::from_env()?, &origin, None, store)
     } else {
         let (emulator, enrollment) = start_emulator(demo::emulator()).await?;
         println!(
             "  backend   the embedded Authsignal emulator at {}",
             emulator.api_url()
         );
-        println!(
-            "  secret    {}  (add it to any authenticator app)",
-            enrollment.secret
-        );
+        println!("{}", demo::enrollment_banner(&enrollment));
         println!("  or read the current code at {origin}/demo/code");
-        app(emulator.client(), &origin, Some(emulator))
+        app(emulator.client(), &origin, Some(emulator), store)
     };
+    println!("  store     {store_line}");
     println!();
     axum::serve(listener, app).await?;
     Ok(())
@@ -71,7 +72,12 @@ pub async fn with_emulator(origin: &str) -> (Router, EmulatorHandle) {
         .await
         .expect("the emulator starts on a free port");
     (
-        app(emulator.client(), origin, Some(emulator.clone())),
+        app(
+            emulator.client(),
+            origin,
+            Some(emulator.clone()),
+            demo::memory_store(),
+        ),
         emulator,
     )
 }
@@ -99,12 +105,24 @@ impl FromRef<AppState> for SignIn {
 }
 
 /// The app: `/` (who is signed in), the password form, and the step-up callback.
-pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -> Router {
+pub fn app(
+    client: Authsignal,
+    origin: &str,
+    emulator: Option<EmulatorHandle>,
+    store: Arc<dyn PendingChallengeStore>,
+) -> Router {
+    let mut sign_in = StepUpConfig::builder(client)
+        .store(store)
+        .build()
+        .sign_in(format!("{origin}/login/callback"));
+    // Several instances must check each other's binding cookies: one key for all of them.
+    if let Ok(key) = std::env::var("SIGN_IN_COOKIE_KEY") {
+        sign_in = sign_in.cookie_key(key);
+    }
     let state = AppState {
-        sign_in: StepUpConfig::new(client)
-            .sign_in(format!("{origin}/login/callback"))
+        sign_in: sign_in
             .build()
-            .expect("no cookie key is set, so a random one is made"),
+            .expect("SIGN_IN_COOKIE_KEY must be at least 32 bytes"),
         sessions: Sessions::default(),
     };
     let router = Router::new()

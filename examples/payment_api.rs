@@ -29,6 +29,7 @@ use axum_authsignal::emulator::{
     ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
 };
 use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
+use axum_authsignal::store::PendingChallengeStore;
 use metrics_exporter_prometheus::PrometheusBuilder;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -55,13 +56,14 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
     let listener = demo::listen(3000).await?;
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    let (store, store_line) = demo::challenge_store().await?;
     println!("\naxum-authsignal payment API demo\n");
     println!("  API       {origin}/payments  (Authorization: Bearer {DEMO_API_KEY})");
     println!("            a second user's key: Bearer {OTHER_API_KEY}");
     println!("  step-up   payments above {THRESHOLD} answer 401 with a challenge token");
     let app = if demo::uses_authsignal() {
         println!("  backend   Authsignal, with the key in AUTHSIGNAL_SECRET_KEY");
-        app(Authsignal::from_env()?, None)
+        app(Authsignal::from_env()?, None, store)
     } else {
         let emulator = start_emulator(demo::emulator()).await?;
         println!(
@@ -69,11 +71,12 @@ async fn main() -> Result<(), Box<dyn Error>> {
             emulator.api_url()
         );
         println!("  code      GET {origin}/demo/code gives the demo user's current code");
-        app(emulator.client(), Some(emulator))
+        app(emulator.client(), Some(emulator), store)
     };
     // Prometheus can scrape the gate's counters at /metrics (feature `metrics`).
     let metrics = PrometheusBuilder::new().install_recorder()?;
     println!("  metrics   GET {origin}/metrics");
+    println!("  store     {store_line}");
     println!();
     let app = app.route(
         "/metrics",
@@ -88,7 +91,14 @@ pub async fn with_emulator() -> (Router, EmulatorHandle) {
     let emulator = start_emulator(demo::emulator_on_free_port())
         .await
         .expect("the emulator starts on a free port");
-    (app(emulator.client(), Some(emulator.clone())), emulator)
+    (
+        app(
+            emulator.client(),
+            Some(emulator.clone()),
+            demo::memory_store(),
+        ),
+        emulator,
+    )
 }
 
 async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHandle> {
@@ -103,9 +113,14 @@ async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHan
 }
 
 /// The API: `POST /payments` behind the gate, `GET /payments` to list them.
-pub fn app(client: Authsignal, emulator: Option<EmulatorHandle>) -> Router {
+pub fn app(
+    client: Authsignal,
+    emulator: Option<EmulatorHandle>,
+    store: Arc<dyn PendingChallengeStore>,
+) -> Router {
     let payments = Payments::default();
     let step_up = StepUpConfig::builder(client)
+        .store(store)
         .client_kind(ClientKind::Api)
         .user_id(|parts| user_of(&parts.headers))
         .build();

@@ -20,6 +20,7 @@ mod demo;
 mod withdrawals;
 
 use std::error::Error;
+use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, header};
@@ -29,6 +30,7 @@ use axum::{Form, Router};
 use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
+use axum_authsignal::store::PendingChallengeStore;
 use demo::Sessions;
 use serde::Deserialize;
 use withdrawals::{Ledger, WithdrawForm};
@@ -46,12 +48,13 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .init();
     let listener = demo::listen(3000).await?;
     let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    let (store, store_line) = demo::challenge_store().await?;
 
     let (app, emulator) = if demo::uses_authsignal() {
-        (app(Authsignal::from_env()?, &origin, None), None)
+        (app(Authsignal::from_env()?, &origin, None, store), None)
     } else {
         let (emulator, enrollment) = start_emulator(demo::emulator()).await?;
-        let app = app(emulator.client(), &origin, Some(emulator.clone()));
+        let app = app(emulator.client(), &origin, Some(emulator.clone()), store);
         (app, Some((emulator, enrollment)))
     };
 
@@ -65,11 +68,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
                 emulator.api_url()
             );
             println!("            (set AUTHSIGNAL_SECRET_KEY to use your Authsignal tenant)");
-            println!(
-                "  secret    {}  (add it to any authenticator app)",
-                enrollment.secret
-            );
-            println!("  uri       {}", enrollment.uri);
+            println!("{}", demo::enrollment_banner(enrollment));
             println!("  or read the current code at {origin}/demo/code");
         }
         None => {
@@ -79,6 +78,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             );
         }
     }
+    println!("  store     {store_line}");
     println!();
     axum::serve(listener, app).await?;
     Ok(())
@@ -90,7 +90,12 @@ pub async fn with_emulator(origin: &str) -> (Router, EmulatorHandle) {
         .await
         .expect("the emulator starts on a free port");
     (
-        app(emulator.client(), origin, Some(emulator.clone())),
+        app(
+            emulator.client(),
+            origin,
+            Some(emulator.clone()),
+            demo::memory_store(),
+        ),
         emulator,
     )
 }
@@ -108,11 +113,17 @@ async fn start_emulator(
 
 /// The app: sign-in, the withdrawal form, and `POST /withdraw` behind the step-up gate.
 /// `origin` is where the app is reached: the pre-built UI sends the browser back there.
-pub fn app(client: Authsignal, origin: &str, emulator: Option<EmulatorHandle>) -> Router {
+pub fn app(
+    client: Authsignal,
+    origin: &str,
+    emulator: Option<EmulatorHandle>,
+    store: Arc<dyn PendingChallengeStore>,
+) -> Router {
     let state = AppState::default();
     let sessions = state.sessions.clone();
     // Set once for the whole app; every gate made from it shares its store.
     let step_up = StepUpConfig::builder(client)
+        .store(store)
         .redirect_origin(origin)
         .user_id(move |parts| sessions.user(&parts.headers))
         .build();

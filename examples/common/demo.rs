@@ -1,12 +1,12 @@
-//! What the examples share: choosing the backend, a cookie session, and page chrome.
+//! What the examples share: choosing the backend and the store, a cookie session, and
+//! page chrome.
 //! Not part of the crate: a real app has its own sessions and templates.
 
 // Each example uses a different part of this.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::http::{HeaderMap, header};
@@ -16,6 +16,7 @@ use axum_authsignal::client::ENV_SECRET_KEY;
 use axum_authsignal::emulator::{
     Emulator, EmulatorBuilder, EmulatorHandle, OutboxMessage, TotpEnrollment,
 };
+use axum_authsignal::store::{MemoryStore, PendingChallengeStore, RedisStore};
 
 /// The port the examples' embedded emulator prefers, so that the README's commands can
 /// name it; `EMULATOR_PORT` overrides it, and a busy port falls back to a free one.
@@ -133,32 +134,113 @@ pub fn enrollment_banner(enrollment: &TotpEnrollment) -> String {
     )
 }
 
-/// Sessions in memory: cookie value -> user.
-#[derive(Clone, Default)]
-pub struct Sessions(Arc<Mutex<HashMap<String, String>>>);
+/// Sessions in a signed cookie (user, issue time, HMAC-SHA256), so that any instance of a
+/// demo that shares the key can read them. The key is random per process, or
+/// `DEMO_SESSION_KEY` (32 bytes or more) when several instances serve the demo.
+#[derive(Clone)]
+pub struct Sessions {
+    key: Arc<[u8]>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        let key = match std::env::var("DEMO_SESSION_KEY") {
+            Ok(key) if key.len() >= 32 => key.into_bytes(),
+            Ok(_) => panic!("DEMO_SESSION_KEY must be at least 32 bytes"),
+            Err(_) => {
+                let mut key = vec![0u8; 32];
+                getrandom::fill(&mut key).expect("the OS random number generator");
+                key
+            }
+        };
+        Self {
+            key: Arc::from(key),
+        }
+    }
+}
 
 impl Sessions {
     const COOKIE: &'static str = "demo_session";
+    /// How long a session lasts.
+    const LIFETIME_SECS: u64 = 12 * 60 * 60;
+
+    fn tag(&self, user: &str, issued: u64) -> hmac::Hmac<sha2::Sha256> {
+        use hmac::{KeyInit, Mac};
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(&self.key).expect("any key length");
+        mac.update(format!("{user}\0{issued}").as_bytes());
+        mac
+    }
+
+    fn now() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |now| now.as_secs())
+    }
 
     /// Starts a session for `user`; returns the `Set-Cookie` value.
     pub fn start(&self, user: &str) -> String {
-        let id = uuid::Uuid::new_v4().to_string();
-        self.0.lock().unwrap().insert(id.clone(), user.to_owned());
+        use base64::Engine as _;
+        use hmac::Mac;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let issued = Self::now();
+        let tag = b64.encode(self.tag(user, issued).finalize().into_bytes());
         // SameSite=Lax: sent on the top-level GET back from the pre-built UI. Not Secure,
         // because the demo is served over plain http on 127.0.0.1.
-        format!("{}={id}; Path=/; HttpOnly; SameSite=Lax", Self::COOKIE)
+        format!(
+            "{}={}.{issued}.{tag}; Path=/; HttpOnly; SameSite=Lax",
+            Self::COOKIE,
+            b64.encode(user)
+        )
     }
 
-    /// The user of the request's session cookie.
+    /// The user of the request's session cookie, if its signature checks and it is fresh.
     pub fn user(&self, headers: &HeaderMap) -> Option<String> {
-        let id = headers
+        use base64::Engine as _;
+        use hmac::Mac;
+        let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let value = headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|value| value.to_str().ok())
             .flat_map(|value| value.split(';'))
             .find_map(|pair| pair.trim().strip_prefix(Self::COOKIE)?.strip_prefix('='))?;
-        self.0.lock().unwrap().get(id).cloned()
+        let mut fields = value.split('.');
+        let (user, issued, tag) = (fields.next()?, fields.next()?, fields.next()?);
+        let user = String::from_utf8(b64.decode(user).ok()?).ok()?;
+        let issued: u64 = issued.parse().ok()?;
+        self.tag(&user, issued)
+            .verify_slice(&b64.decode(tag).ok()?)
+            .ok()?;
+        (Self::now().saturating_sub(issued) < Self::LIFETIME_SECS).then_some(user)
     }
+}
+
+/// Where the demos keep pending challenges: in Redis when `REDIS_URL` is set, so that
+/// several instances of a demo can serve one user (see the README's "Running several
+/// instances"), else in memory. Returns the store and a line for the banner.
+pub async fn challenge_store() -> Result<(Arc<dyn PendingChallengeStore>, String), String> {
+    match std::env::var("REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => {
+            let store = RedisStore::builder(url.as_str())
+                .build()
+                .await
+                .map_err(|err| format!("REDIS_URL: {err}"))?;
+            Ok((
+                Arc::new(store),
+                "Redis (REDIS_URL), shared by every instance".to_owned(),
+            ))
+        }
+        _ => Ok((
+            memory_store(),
+            "in memory (set REDIS_URL to share it)".to_owned(),
+        )),
+    }
+}
+
+/// The in-memory store, as the examples' tests use.
+pub fn memory_store() -> Arc<dyn PendingChallengeStore> {
+    Arc::new(MemoryStore::default())
 }
 
 /// A page with the examples' minimal styling.

@@ -31,8 +31,6 @@ use super::answer::{Challenge, Refusal};
 use super::config::{CHALLENGE_TTL, StepUpConfig};
 use super::proof::{Proof, StepUp, StepUpOutcome, StepUpRejection};
 use super::respond::{Audience, ChallengeForm};
-use super::token;
-use super::verify::{self, Rejected};
 use crate::client::ConfigError;
 use crate::client::types::UserActionState;
 use crate::store::{RecordKey, RecordKind, StoreError};
@@ -313,24 +311,12 @@ impl SignIn {
         let shared = &inner.config.shared;
         let audience = Audience::of(shared.client_kind, &parts.headers);
         let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
-        let token = match token::find(parts, &shared.token_header) {
-            Ok(Some(found)) => found.into_string(),
-            Ok(None) => return Err(reject(Refusal::TokenRequired)),
-            Err(_) => return Err(reject(Refusal::MalformedToken)),
-        };
+        let token = shared.given_token(parts).map_err(reject)?;
         let action = inner.action.as_str();
-        let validated = match verify::validate(&shared.client, &token, None, action).await {
-            Ok(validated) => validated,
-            Err(Rejected::Unavailable(reason)) => {
-                tracing::warn!(reason, "sign-in validation unavailable");
-                let retry_after = shared.retry_after;
-                return Err(reject(Refusal::Unavailable { retry_after }));
-            }
-            Err(Rejected::Invalid(reason)) => {
-                tracing::warn!(reason, "sign-in token refused");
-                return Err(reject(Refusal::VerificationFailed));
-            }
-        };
+        let validated = shared
+            .validate(&token, None, action)
+            .await
+            .map_err(reject)?;
         if self.bound_key(&parts.headers).as_deref() != Some(validated.idempotency_key.as_str()) {
             tracing::warn!("sign-in token refused: not the browser that started the sign-in");
             return Err(reject(Refusal::VerificationFailed));

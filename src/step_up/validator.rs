@@ -9,7 +9,6 @@ use super::config::{CHALLENGE_TTL, StepUpConfig};
 use super::proof::{Proof, StepUpOutcome, StepUpRejection};
 use super::respond::Audience;
 use super::token;
-use super::verify::{self, Rejected};
 use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 
 /// Validates a step-up token in the [`StepUp`](super::StepUp) extractor itself, for
@@ -55,30 +54,17 @@ impl StepUpValidator {
         let shared = &self.config.shared;
         let audience = Audience::of(shared.client_kind, &parts.headers);
         let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
-        let token = match token::find(parts, &shared.token_header) {
-            Ok(Some(found)) => found.into_string(),
-            Ok(None) => return Err(reject(Refusal::TokenRequired)),
-            Err(_) => return Err(reject(Refusal::MalformedToken)),
-        };
+        let token = shared.given_token(parts).map_err(reject)?;
         let user_id = shared
             .user
             .find(parts)
             .await
             .ok_or_else(|| reject(Refusal::NoUser))?;
         let action = self.action.as_str();
-        let validated = match verify::validate(&shared.client, &token, Some(&user_id), action).await
-        {
-            Ok(validated) => validated,
-            Err(Rejected::Unavailable(reason)) => {
-                tracing::warn!(action, reason, "step-up validation unavailable");
-                let retry_after = shared.retry_after;
-                return Err(reject(Refusal::Unavailable { retry_after }));
-            }
-            Err(Rejected::Invalid(reason)) => {
-                tracing::warn!(action, reason, "step-up token refused");
-                return Err(reject(Refusal::VerificationFailed));
-            }
-        };
+        let validated = shared
+            .validate(&token, Some(&user_id), action)
+            .await
+            .map_err(reject)?;
         let spent = PendingChallenge {
             user_id: user_id.clone(),
             action: action.to_owned(),

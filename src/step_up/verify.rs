@@ -1,7 +1,50 @@
 //! Validating a returned token: the checks every leg shares.
 
+use http::request::Parts;
+use tokio::time::Instant;
+
+use super::answer::Refusal;
+use super::config::Shared;
+use super::{telemetry, token};
 use crate::client::types::{UserActionState, ValidateChallengeRequest, ValidateChallengeResponse};
 use crate::client::{Authsignal, Error};
+
+impl Shared {
+    /// Validates `token` for `action` (and `user_id`, unless `None` for sign-in), timed and
+    /// counted; a refusal's reason goes to the log, and the answer is the one refusal
+    /// every failed check shares (or a 503 when Authsignal could not say).
+    pub(crate) async fn validate(
+        &self,
+        token: &str,
+        user_id: Option<&str>,
+        action: &str,
+    ) -> Result<Validated, Refusal> {
+        let started = Instant::now();
+        let result = validate(&self.client, token, user_id, action).await;
+        telemetry::authsignal_call("validateChallenge", started);
+        result.map_err(|rejected| match rejected {
+            Rejected::Unavailable(reason) => {
+                telemetry::outcome(action, "unavailable", Some(&reason));
+                Refusal::Unavailable {
+                    retry_after: self.retry_after,
+                }
+            }
+            Rejected::Invalid(reason) => {
+                telemetry::outcome(action, "refused", Some(reason));
+                Refusal::VerificationFailed
+            }
+        })
+    }
+
+    /// The token an extractor is given, in the header or (on a `GET`) the query.
+    pub(crate) fn given_token(&self, parts: &Parts) -> Result<String, Refusal> {
+        match token::find(parts, &self.token_header) {
+            Ok(Some(found)) => Ok(found.into_string()),
+            Ok(None) => Err(Refusal::TokenRequired),
+            Err(_) => Err(Refusal::MalformedToken),
+        }
+    }
+}
 
 /// A token that Authsignal confirmed for the expected user and action.
 pub(crate) struct Validated {

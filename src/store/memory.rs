@@ -12,8 +12,8 @@ use super::{
 };
 
 /// How many pending challenges [`MemoryStore::default`] keeps at most: 250 challenges a
-/// second sustained over a token's ten-minute lifetime. At about 0.6 KB per API challenge
-/// (`benches/RESULTS.md`) a full store holds under 100 MB.
+/// second sustained over a token's ten-minute lifetime. At about 0.7 KB per API challenge
+/// (`benches/RESULTS.md`) a full store holds about 100 MB.
 pub const DEFAULT_CAPACITY: usize = 150_000;
 /// How many pending challenges one user may have at once, by default. An honest user has
 /// one or two; more is someone asking for challenges they do not answer.
@@ -252,9 +252,10 @@ impl State {
         self.held_bytes += record.held_bytes();
         if key.kind == RecordKind::Challenge {
             self.challenges += 1;
+            // Most users have one challenge pending: room for exactly one, not Vec's four.
             self.by_user
                 .entry(key.user_id.clone())
-                .or_default()
+                .or_insert_with(|| Vec::with_capacity(1))
                 .push((key.idempotency_key.clone(), expires));
         }
         self.records.insert(key, Entry { record, expires });

@@ -28,8 +28,8 @@ pub struct PendingChallenge {
     pub stashed: Option<StashedRequest>,
     /// For a record of a completed challenge waiting to be resumed
     /// ([`RecordKind::Resume`](super::RecordKind::Resume)), Authsignal's validation of its
-    /// token, for the handler's proof.
-    pub verified: Option<ValidateChallengeResponse>,
+    /// token, for the handler's proof. Boxed: most records are challenges, which have none.
+    pub verified: Option<Box<ValidateChallengeResponse>>,
 }
 
 impl PendingChallenge {
@@ -169,10 +169,10 @@ impl PendingChallenge {
         };
         let verified = match reader.byte()? {
             0 => None,
-            1 => Some(
+            1 => Some(Box::new(
                 serde_json::from_slice(reader.bytes()?)
                     .map_err(|_| DecodeRecordError("bad validation"))?,
-            ),
+            )),
             _ => return Err(DecodeRecordError("bad validation flag")),
         };
         if !reader.0.is_empty() {
@@ -285,14 +285,14 @@ mod tests {
             assert_eq!(PendingChallenge::decode(&bytes).unwrap(), record);
         }
         let mut resumed = record(None);
-        resumed.verified = Some(
+        resumed.verified = Some(Box::new(
             serde_json::from_value(serde_json::json!({
                 "isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": "u",
                 "action": "withdraw", "idempotencyKey": "k",
                 "verificationMethod": "AUTHENTICATOR_APP"
             }))
             .unwrap(),
-        );
+        ));
         let bytes = resumed.encode().unwrap();
         assert_eq!(PendingChallenge::decode(&bytes).unwrap(), resumed);
     }

@@ -36,17 +36,8 @@ where
     ) -> Response {
         let route = self.route.clone();
         let audience = caller.audience;
-        let validated = match route.validate(&token, &caller).await {
-            Ok(validated) => validated,
-            Err(response) => return response,
-        };
-        let key = RecordKey::new(
-            RecordKind::Challenge,
-            caller.user_id.as_str(),
-            validated.idempotency_key.as_str(),
-        );
-        let mut record = match route.take(&key, &caller).await {
-            Ok(record) => record,
+        let (validated, mut record) = match route.take_challenge(&token, &caller).await {
+            Ok(taken) => taken,
             Err(response) => return response,
         };
         let here = token::path_and_query_without_token(&parts.uri);
@@ -66,7 +57,7 @@ where
             route.outcome("unavailable", Some("no randomness for a resume id"));
             return route.unavailable(audience);
         };
-        record.verified = Some(validated.response);
+        record.verified = Some(Box::new(validated.response));
         let resume_key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
         if let Err(err) = route
             .shared()
@@ -194,7 +185,7 @@ where
             parts,
             stashed.body,
             &user_id,
-            StepUpOutcome::Verified(verified),
+            StepUpOutcome::Verified(*verified),
         )
         .await
     }

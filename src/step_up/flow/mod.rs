@@ -16,7 +16,6 @@ use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, REFERRER_POLICY};
 use http::request::Parts;
 use http::{HeaderValue, Method, Request};
-use tokio::time::Instant;
 use tower::{Service, ServiceExt};
 
 use super::answer::Refusal;
@@ -24,9 +23,9 @@ use super::layer::Route;
 use super::proof::{Proof, StepUpOutcome};
 use super::respond::Audience;
 use super::token::{self, FoundToken};
-use super::verify::{self, Rejected, Validated};
+use super::verify::Validated;
 use super::{config::Shared, resume, telemetry};
-use crate::store::{PendingChallenge, RecordKey, StoreError};
+use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 
 /// One request's passage through the gate.
 pub(crate) struct Gate<S> {
@@ -199,27 +198,25 @@ impl Route {
         }
     }
 
-    /// Asks Authsignal about a returned token: valid, succeeded, this user's, this action's.
-    async fn validate(&self, token: &str, caller: &Caller) -> Result<Validated, Response> {
-        let started = Instant::now();
-        let result = verify::validate(
-            &self.shared().client,
-            token,
-            Some(&caller.user_id),
-            self.action.as_str(),
-        )
-        .await;
-        telemetry::authsignal_call("validateChallenge", started);
-        result.map_err(|rejected| match rejected {
-            Rejected::Unavailable(reason) => {
-                self.outcome("unavailable", Some(&reason));
-                self.unavailable(caller.audience)
-            }
-            Rejected::Invalid(reason) => {
-                self.outcome("refused", Some(reason));
-                self.refuse(Refusal::VerificationFailed, caller.audience)
-            }
-        })
+    /// Asks Authsignal about a returned token (valid, succeeded, this user's, this
+    /// action's), then takes the challenge it answers: once only.
+    async fn take_challenge(
+        &self,
+        token: &str,
+        caller: &Caller,
+    ) -> Result<(Validated, PendingChallenge), Response> {
+        let validated = self
+            .shared()
+            .validate(token, Some(&caller.user_id), self.action.as_str())
+            .await
+            .map_err(|refusal| self.refuse(refusal, caller.audience))?;
+        let key = RecordKey::new(
+            RecordKind::Challenge,
+            caller.user_id.as_str(),
+            validated.idempotency_key.as_str(),
+        );
+        let record = self.take(&key, caller).await?;
+        Ok((validated, record))
     }
 
     /// Takes the record under `key`: once only, and only this route's action's.

@@ -13,7 +13,6 @@ use super::{Caller, Gate};
 use crate::step_up::answer::Refusal;
 use crate::step_up::binding::RequestBinding;
 use crate::step_up::proof::StepUpOutcome;
-use crate::store::{RecordKey, RecordKind};
 
 impl<S> Gate<S>
 where
@@ -31,17 +30,8 @@ where
         token: String,
     ) -> Response {
         let route = self.route.clone();
-        let validated = match route.validate(&token, &caller).await {
-            Ok(validated) => validated,
-            Err(response) => return response,
-        };
-        let key = RecordKey::new(
-            RecordKind::Challenge,
-            caller.user_id.as_str(),
-            validated.idempotency_key.as_str(),
-        );
-        let record = match route.take(&key, &caller).await {
-            Ok(record) => record,
+        let (validated, record) = match route.take_challenge(&token, &caller).await {
+            Ok(taken) => taken,
             Err(response) => return response,
         };
         if !RequestBinding::of(&parts, &body).matches(&record) {
