@@ -18,11 +18,11 @@ use crate::stats::{Memory, Runs, Stats};
 /// buffers) of its server, one or two per client, and of its Authsignal client, at most
 /// `--max-connections` (64) in use and as many idle, which the faults' resets and
 /// timeouts close and the next calls open again, so that a pause finds between a few and
-/// 64 of them. Measured: +0.6 to +3.4 MiB in 60 s runs (about 20 000 requests an
+/// 64 of them. Measured: −2.5 to +3.4 MiB in 60 s runs (10 000 to 20 000 requests an
 /// instance). A leak of 1 KiB a handler run breaks it in a 60 s run.
 pub const HEAP_BOUND_KIB: u64 = 8 * 1024;
 /// How much an instance's RSS may grow over the same time: the heap's growth and the
-/// allocator's own settling (measured: +1.8 to +5.4 MiB in 60 s runs).
+/// allocator's own settling (measured: +1.3 to +2.7 MiB in 60 s runs).
 pub const RSS_BOUND_KIB: u64 = 16 * 1024;
 
 /// The outcome of every check, printed as it is made.
