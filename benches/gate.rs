@@ -4,174 +4,30 @@
 //! Requests go through the router with `tower::ServiceExt::oneshot` (no TCP on the app
 //! side), so the only network is the gate's own round trip to the emulator.
 //!
-//! The emulator keeps every tracked action in a list it scans on each call, so a
-//! long-lived one would slow down as a benchmark goes on. Every benchmark that talks to it
-//! therefore starts a fresh emulator (untimed) every [`ROTATE_EVERY`] actions: the gate
-//! and the direct calls it is compared with always see the same, small emulator.
+//! Every benchmark that talks to the emulator starts a fresh one (untimed) every
+//! `ROTATE_EVERY` actions (`benches/support/`): the gate and the direct calls it is
+//! compared with always see the same, small emulator.
+
+mod support;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::body::Body;
 use axum::routing::post;
-use axum_authsignal::emulator::{ActionConfig, Emulator, EmulatorHandle};
-use axum_authsignal::step_up::{StepUpConfig, UserId};
 use axum_authsignal::store::{
     MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind,
 };
-use axum_authsignal::{Authsignal, TrackAttributes, ValidateChallengeRequest};
 use criterion::{BatchSize, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use http::{Method, Request, StatusCode};
-use serde_json::{Value, json};
-use tokio::runtime::Runtime;
+use http::{Method, StatusCode};
+use support::{
+    ACTION, Args, Backend, Env, Prepared, Preparer, ROTATE_EVERY, USER, median, ok, quantile,
+    request, runtime, time_verified_retries, timed_in_fresh_envs,
+};
 use tower::ServiceExt;
 
-const USER: &str = "alice";
-const ACTION: &str = "withdraw";
-const BODY: &str = r#"{"amount":5000,"payee":"acme"}"#;
-/// Tracked actions per emulator before a fresh one is started.
-const ROTATE_EVERY: u64 = 256;
 /// Records each store task cycles through (put then take of the same key).
 const KEY_POOL: usize = 1024;
-
-fn runtime() -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-}
-
-async fn ok() -> &'static str {
-    "ok"
-}
-
-/// The app's request: an API client's JSON POST, its user set as the app's auth layer would.
-fn request(token: Option<&str>) -> Request<Body> {
-    let mut builder = Request::post("/withdraw")
-        .header("content-type", "application/json")
-        .header("accept", "application/json");
-    if let Some(token) = token {
-        builder = builder.header("x-authsignal-token", token);
-    }
-    let mut request = builder.body(Body::from(BODY)).expect("a valid request");
-    request.extensions_mut().insert(UserId(USER.into()));
-    request
-}
-
-/// One emulator, a client of it, and the trivial handler behind the gate.
-struct Env {
-    emulator: EmulatorHandle,
-    client: Authsignal,
-    gated: Router,
-}
-
-impl Env {
-    /// `challenge`: `withdraw` is always challenged (and `alice` enrolled); else the
-    /// emulator's default, `ALLOW`.
-    async fn start(challenge: bool) -> Self {
-        let mut builder = Emulator::builder();
-        if challenge {
-            builder = builder.action(ACTION, ActionConfig::challenge());
-        }
-        let emulator = builder.start().await.expect("the emulator starts");
-        if challenge {
-            emulator.enroll_totp(USER);
-        }
-        let client = emulator.client();
-        let gated = Router::new().route(
-            "/withdraw",
-            post(ok).layer(StepUpConfig::new(client.clone()).gate(ACTION)),
-        );
-        Self {
-            emulator,
-            client,
-            gated,
-        }
-    }
-
-    async fn stop(self) {
-        let Self {
-            emulator, client, ..
-        } = self;
-        drop(client);
-        emulator.shutdown().await;
-    }
-
-    async fn gated_call(&self, token: Option<&str>) -> StatusCode {
-        let response = self.gated.clone().oneshot(request(token)).await;
-        response.expect("infallible").status()
-    }
-
-    async fn direct_track(&self) {
-        let attributes = TrackAttributes {
-            idempotency_key: Some(uuid::Uuid::new_v4().to_string()),
-            ..TrackAttributes::default()
-        };
-        let tracked = self.client.track(USER, ACTION, attributes).await;
-        std::hint::black_box(tracked.expect("track answers"));
-    }
-
-    async fn direct_validate(&self, token: &str) {
-        let request = ValidateChallengeRequest {
-            token: token.into(),
-            user_id: Some(USER.into()),
-            action: Some(ACTION.into()),
-        };
-        let validated = self.client.validate_challenge(&request).await;
-        assert!(validated.expect("validate answers").is_valid);
-    }
-
-    /// Leg 1 through the gate (401 with a track token), then the challenge completed the
-    /// way a custom UI does it: returns the token to retry with.
-    async fn verified_token(&self, http: &reqwest::Client) -> String {
-        let response = self.gated.clone().oneshot(request(None)).await;
-        let response = response.expect("infallible");
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-        let body = axum::body::to_bytes(response.into_body(), usize::MAX)
-            .await
-            .expect("the problem body");
-        let problem: Value = serde_json::from_slice(&body).expect("problem+json");
-        let track_token = problem["token"].as_str().expect("the 401 carries a token");
-        let code = self.emulator.totp_code(USER).expect("alice is enrolled");
-        let answer: Value = http
-            .post(format!("{}/client/verify/totp", self.emulator.api_url()))
-            .bearer_auth(track_token)
-            .json(&json!({ "verificationCode": code }))
-            .send()
-            .await
-            .expect("the client API answers")
-            .json()
-            .await
-            .expect("JSON");
-        assert_eq!(answer["isVerified"], true, "{answer}");
-        answer["accessToken"].as_str().expect("a token").to_owned()
-    }
-}
-
-/// Times `iters` calls of `op`, starting a fresh [`Env`] (and warming its connection)
-/// every [`ROTATE_EVERY`] calls, outside the timed sections.
-async fn timed_in_fresh_envs<F>(iters: u64, challenge: bool, op: F) -> Duration
-where
-    F: AsyncFn(&Env),
-{
-    let mut total = Duration::ZERO;
-    let mut left = iters;
-    while left > 0 {
-        let chunk = left.min(ROTATE_EVERY);
-        let env = Env::start(challenge).await;
-        op(&env).await;
-        let started = Instant::now();
-        for _ in 0..chunk {
-            op(&env).await;
-        }
-        total += started.elapsed();
-        env.stop().await;
-        left -= chunk;
-    }
-    total
-}
 
 /// 1. The same trivial handler without the gate, behind it on an `ALLOW` action, and the
 ///    `track` round trip alone.
@@ -179,7 +35,7 @@ fn leg1_allow(c: &mut Criterion) {
     let rt = runtime();
     let bare = Router::new().route("/withdraw", post(ok));
     rt.block_on(async {
-        let env = Env::start(false).await;
+        let env = Env::start(false, &Backend::Memory).await;
         assert_eq!(env.gated_call(None).await, StatusCode::OK);
         env.stop().await;
     });
@@ -193,64 +49,19 @@ fn leg1_allow(c: &mut Criterion) {
     });
     group.bench_function("b_gate_allow_with_track", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            timed_in_fresh_envs(iters, false, async |env: &Env| {
+            timed_in_fresh_envs(iters, false, &Backend::Memory, async |env: &Env| {
                 assert_eq!(env.gated_call(None).await, StatusCode::OK);
             })
         });
     });
     group.bench_function("c_direct_track", |b| {
         b.to_async(&rt).iter_custom(|iters| {
-            timed_in_fresh_envs(iters, false, async |env: &Env| env.direct_track().await)
+            timed_in_fresh_envs(iters, false, &Backend::Memory, async |env: &Env| {
+                env.direct_track().await
+            })
         });
     });
     group.finish();
-}
-
-/// Prepared outside the timed section: a verified token, and the emulator it is for.
-struct Prepared {
-    env: Arc<Env>,
-    token: String,
-}
-
-/// Makes [`Prepared`] inputs from a sync `iter_batched` setup, starting a fresh [`Env`]
-/// every [`ROTATE_EVERY`] challenges.
-struct Preparer {
-    handle: tokio::runtime::Handle,
-    http: reqwest::Client,
-    env: Option<Arc<Env>>,
-    made: u64,
-}
-
-impl Preparer {
-    fn new(rt: &Runtime) -> Self {
-        Self {
-            handle: rt.handle().clone(),
-            http: reqwest::Client::new(),
-            env: None,
-            made: 0,
-        }
-    }
-
-    /// Runs inside criterion's `block_on` on the multi-thread runtime, where
-    /// `block_in_place` may hand the thread to a nested `block_on`.
-    fn next(&mut self) -> Prepared {
-        tokio::task::block_in_place(|| {
-            self.handle.block_on(async {
-                if self.made.is_multiple_of(ROTATE_EVERY) {
-                    if let Some(old) = self.env.take()
-                        && let Ok(old) = Arc::try_unwrap(old)
-                    {
-                        old.stop().await;
-                    }
-                    self.env = Some(Arc::new(Env::start(true).await));
-                }
-                self.made += 1;
-                let env = self.env.clone().expect("started above");
-                let token = env.verified_token(&self.http).await;
-                Prepared { env, token }
-            })
-        })
-    }
 }
 
 /// 2. Leg 2: a verified API retry through the gate (validate round trip, atomic take,
@@ -259,19 +70,10 @@ fn leg2_verified_retry(c: &mut Criterion) {
     let rt = runtime();
     let mut group = c.benchmark_group("leg2_verified_retry");
     group.bench_function("gate_retry_with_token", |b| {
-        let mut preparer = Preparer::new(&rt);
-        b.to_async(&rt).iter_batched(
-            || preparer.next(),
-            |prepared: Prepared| async move {
-                let status = prepared.env.gated_call(Some(&prepared.token)).await;
-                assert_eq!(status, StatusCode::OK);
-                prepared
-            },
-            BatchSize::PerIteration,
-        );
+        time_verified_retries(b, &rt, &Backend::Memory);
     });
     group.bench_function("direct_validate_challenge", |b| {
-        let mut preparer = Preparer::new(&rt);
+        let mut preparer = Preparer::new(&rt, &Backend::Memory);
         b.to_async(&rt).iter_batched(
             || preparer.next(),
             |prepared: Prepared| async move {
@@ -393,22 +195,17 @@ fn store_throughput(c: &mut Criterion) {
 /// benchmarks, much less between two neighbouring calls, so the median of the per-pair
 /// differences is the steadiest estimate of the gate's own cost.
 fn paired(_: &mut Criterion) {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let filter = args.iter().find(|arg| !arg.starts_with('-'));
-    let wanted = |name: &str| filter.is_none_or(|filter| name.contains(filter.as_str()));
+    let args = Args::read();
+    let wanted = |name: &str| args.wanted(name);
     // `cargo test --benches` runs without `--bench`: a few pairs prove the code runs.
-    let pairs = if args.iter().any(|arg| arg == "--bench") {
-        PAIRS
-    } else {
-        4
-    };
+    let pairs = if args.bench { PAIRS } else { 4 };
     let rt = runtime();
     if wanted("paired/leg1_allow") {
         let timings = rt.block_on(async {
             let mut timings = Timings::default();
             let mut done = 0;
             while done < pairs {
-                let env = Env::start(false).await;
+                let env = Env::start(false, &Backend::Memory).await;
                 env.gated_call(None).await;
                 env.direct_track().await;
                 for _ in 0..(pairs - done).min(ROTATE_EVERY / 2) {
@@ -436,7 +233,7 @@ fn paired(_: &mut Criterion) {
             let mut timings = Timings::default();
             let mut done = 0;
             while done < pairs {
-                let env = Env::start(true).await;
+                let env = Env::start(true, &Backend::Memory).await;
                 let chunk = (pairs - done).min(ROTATE_EVERY / 2);
                 let mut tokens = Vec::new();
                 for _ in 0..2 * chunk {
@@ -517,17 +314,6 @@ impl Timings {
             100.0 * difference / direct
         );
     }
-}
-
-fn quantile(values: &[f64], q: f64) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    let at = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[at]
-}
-
-fn median(values: &[f64]) -> f64 {
-    quantile(values, 0.5)
 }
 
 criterion_group! {

@@ -5,10 +5,11 @@
 //! overhead and rounding (about 8-16 bytes a block with glibc) come on top, so the
 //! allocation count is printed too.
 
-use std::alloc::{GlobalAlloc, Layout, System};
+#[path = "support/heap.rs"]
+mod heap;
+
 use std::sync::Arc;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
@@ -20,50 +21,11 @@ use axum_authsignal::store::{
 use bytes::Bytes;
 use http::Method;
 
-/// Counts the bytes and blocks currently allocated; the work is [`System`]'s.
-struct Counting;
-
-static BYTES: AtomicIsize = AtomicIsize::new(0);
-static BLOCKS: AtomicIsize = AtomicIsize::new(0);
-
-// SAFETY: every method forwards its arguments unchanged to `System`, which upholds the
-// `GlobalAlloc` contract; the counters are plain atomics and never touch the memory.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        // SAFETY: the caller's contract for `alloc` is passed through to `System`.
-        let ptr = unsafe { System.alloc(layout) };
-        if !ptr.is_null() {
-            BYTES.fetch_add(layout.size() as isize, Ordering::Relaxed);
-            BLOCKS.fetch_add(1, Ordering::Relaxed);
-        }
-        ptr
-    }
-
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        // SAFETY: as for `alloc`: `ptr` and `layout` come from a matching allocation.
-        unsafe { System.dealloc(ptr, layout) };
-        BYTES.fetch_sub(layout.size() as isize, Ordering::Relaxed);
-        BLOCKS.fetch_sub(1, Ordering::Relaxed);
-    }
-
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // SAFETY: as for `alloc`.
-        let new = unsafe { System.realloc(ptr, layout, new_size) };
-        if !new.is_null() {
-            BYTES.fetch_add(
-                new_size as isize - layout.size() as isize,
-                Ordering::Relaxed,
-            );
-        }
-        new
-    }
-}
-
 #[global_allocator]
-static ALLOCATOR: Counting = Counting;
+static ALLOCATOR: heap::Counting = heap::Counting;
 
 fn held() -> (isize, isize) {
-    (BYTES.load(Ordering::SeqCst), BLOCKS.load(Ordering::SeqCst))
+    heap::allocated()
 }
 
 const TTL: Duration = Duration::from_secs(600);

@@ -40,7 +40,8 @@ Emulator-only routes (real Authsignal has none), with the same Basic auth:
   POST   <API URL>/emulator/faults   {\"operation\": \"getUser\", \"fault\": \"503\", \"times\": 1}
          faults: timeout, 500, 502, 503, 429, reset, malformed JSON, truncated JSON,
          slow body, unknown state, bad token 400, or status (with \"status\"); \"always\": true
-         for every request; \"*\" for every operation
+         for every request, \"percent\": 30 for each request by chance (until cleared);
+         \"*\" for every operation
   DELETE <API URL>/emulator/faults[?operation=<name>]            clears faults
   PUT    <API URL>/emulator/latency  {\"operation\": \"track\", \"millis\": 250}  (0 removes)
   DELETE <API URL>/emulator/latency                               removes every latency

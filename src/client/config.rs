@@ -5,6 +5,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use http::HeaderValue;
 use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Semaphore;
 
 use super::error::ConfigError;
 use super::retry::RetryPolicy;
@@ -64,6 +65,7 @@ impl Region {
 /// | [`attempt_timeout`](Self::attempt_timeout) | [`DEFAULT_ATTEMPT_TIMEOUT`] (5 s) |
 /// | [`deadline`](Self::deadline) | [`DEFAULT_DEADLINE`] (10 s) |
 /// | [`retry_policy`](Self::retry_policy) | [`RetryPolicy::default`]: 2 retries, 200 ms doubling to 2 s, `Retry-After` up to 5 s |
+/// | [`max_connections`](Self::max_connections) | none: as many connections as calls in flight |
 ///
 /// ```
 /// use std::time::Duration;
@@ -89,6 +91,7 @@ pub struct AuthsignalBuilder {
     attempt_timeout: Duration,
     deadline: Duration,
     retry: RetryPolicy,
+    max_connections: Option<usize>,
 }
 
 impl std::fmt::Debug for AuthsignalBuilder {
@@ -103,6 +106,7 @@ impl std::fmt::Debug for AuthsignalBuilder {
             .field("attempt_timeout", &self.attempt_timeout)
             .field("deadline", &self.deadline)
             .field("retry", &self.retry)
+            .field("max_connections", &self.max_connections)
             .finish()
     }
 }
@@ -116,6 +120,7 @@ impl Default for AuthsignalBuilder {
             attempt_timeout: DEFAULT_ATTEMPT_TIMEOUT,
             deadline: DEFAULT_DEADLINE,
             retry: RetryPolicy::default(),
+            max_connections: None,
         }
     }
 }
@@ -185,6 +190,38 @@ impl AuthsignalBuilder {
         self
     }
 
+    /// At most `connections` calls in flight at once, each on one HTTP/1.1 connection
+    /// while it runs, and at most `connections` idle ones kept for reuse. Calls past the
+    /// bound wait for a turn, within their [`deadline`](Self::deadline) (a call that gets
+    /// none in time fails with [`Error::Timeout`](crate::Error::Timeout)).
+    ///
+    /// While calls wait for turns, the connections open stay at the bound: each call
+    /// finds the last one's connection idle (`benches/gate_load.rs`: 64 connections for
+    /// 256 concurrent requests with `max_connections(64)`). In a burst of calls under
+    /// the bound, the pool may open more connections than calls are in flight: it
+    /// finishes a connection it began for a call that was handed an idle one meanwhile,
+    /// and keeps it, up to the bound of idle ones.
+    ///
+    /// Without it (the default) the client opens a connection for every call in flight
+    /// that finds none idle, as many as the app has concurrent requests: HTTP's
+    /// connection pool has no bound of its own (seanmonstar/reqwest#1517). Set it where
+    /// Authsignal, a proxy or the app's file descriptors must not see more. A slow
+    /// Authsignal then caps the gate's throughput at about `connections` / latency.
+    ///
+    /// ```
+    /// let client = axum_authsignal::Authsignal::builder()
+    ///     .secret_key("my-secret")
+    ///     .max_connections(64)
+    ///     .build()
+    ///     .unwrap();
+    /// // Zero would let no call through: refused when built.
+    /// assert!(axum_authsignal::Authsignal::builder().secret_key("s").max_connections(0).build().is_err());
+    /// ```
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = Some(connections);
+        self
+    }
+
     /// Builds the client: checks the settings and creates the one connection pool that all
     /// clones of the client share.
     pub fn build(self) -> Result<Authsignal, ConfigError> {
@@ -209,7 +246,16 @@ impl AuthsignalBuilder {
                 return Err(ConfigError::InvalidSetting(setting));
             }
         }
-        let http = reqwest::Client::builder()
+        if self.max_connections == Some(0) {
+            return Err(ConfigError::InvalidSetting(
+                "max_connections must be greater than zero",
+            ));
+        }
+        let mut http = reqwest::Client::builder();
+        if let Some(connections) = self.max_connections {
+            http = http.pool_max_idle_per_host(connections);
+        }
+        let http = http
             .connect_timeout(self.connect_timeout)
             .user_agent(concat!(
                 env!("CARGO_PKG_NAME"),
@@ -227,6 +273,8 @@ impl AuthsignalBuilder {
             attempt_timeout: self.attempt_timeout,
             deadline: self.deadline,
             retry: self.retry,
+            max_connections: self.max_connections,
+            slots: self.max_connections.map(Semaphore::new),
         }))
     }
 }

@@ -56,6 +56,10 @@ pub(crate) struct Inner {
     attempt_timeout: Duration,
     deadline: Duration,
     retry: RetryPolicy,
+    /// [`max_connections`](AuthsignalBuilder::max_connections), and one permit per call
+    /// in flight under it.
+    max_connections: Option<usize>,
+    slots: Option<tokio::sync::Semaphore>,
 }
 
 impl Authsignal {
@@ -95,6 +99,7 @@ impl std::fmt::Debug for Authsignal {
             .field("attempt_timeout", &self.inner.attempt_timeout)
             .field("deadline", &self.inner.deadline)
             .field("retry", &self.inner.retry)
+            .field("max_connections", &self.inner.max_connections)
             .finish()
     }
 }

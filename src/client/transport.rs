@@ -45,10 +45,26 @@ impl Authsignal {
         let deadline = started + self.inner.deadline;
         let mut retries = 0;
         loop {
+            // A turn among the calls in flight, where they are bounded: held for the
+            // attempt, given back before any pause.
+            let turn = match &self.inner.slots {
+                Some(slots) => match tokio::time::timeout_at(deadline, slots.acquire()).await {
+                    Ok(Ok(turn)) => Some(turn),
+                    // Timed out, or closed (never: the client owns the semaphore).
+                    _ => {
+                        return Err(Error::Timeout {
+                            operation: call.operation,
+                            elapsed: started.elapsed(),
+                        });
+                    }
+                },
+                None => None,
+            };
             let budget = deadline
                 .saturating_duration_since(Instant::now())
                 .min(self.inner.attempt_timeout);
             let attempt = tokio::time::timeout(budget, self.attempt(&call)).await;
+            drop(turn);
             let (failure, error) = match attempt {
                 Ok(Ok(answer)) if answer.status.is_success() => {
                     tracing::debug!(operation = call.operation, status = %answer.status, retries, "authsignal call succeeded");
@@ -187,5 +203,53 @@ fn api_error(operation: &'static str, answer: &Answer) -> ApiError {
         code,
         description,
         retry_after: answer.retry_after,
+    }
+}
+
+#[cfg(all(test, feature = "emulator"))]
+mod tests {
+    use std::time::Duration;
+
+    use crate::TrackAttributes;
+    use crate::emulator::Emulator;
+
+    /// `calls` concurrent tracks against an emulator that answers each 100 ms late, by a
+    /// client with `bound`: how many connections the emulator accepted.
+    async fn connections_for(calls: usize, bound: Option<usize>) -> u64 {
+        let emulator = Emulator::builder()
+            .latency("track", Duration::from_millis(100))
+            .start()
+            .await
+            .expect("the emulator starts");
+        let mut builder = emulator.client_builder();
+        if let Some(bound) = bound {
+            builder = builder.max_connections(bound);
+        }
+        let client = builder.build().expect("a client");
+        let mut tracks = tokio::task::JoinSet::new();
+        for n in 0..calls {
+            let client = client.clone();
+            tracks.spawn(async move {
+                let user = format!("user-{n}");
+                client
+                    .track(&user, "signIn", TrackAttributes::default())
+                    .await
+            });
+        }
+        for tracked in tracks.join_all().await {
+            tracked.expect("every call is answered");
+        }
+        let accepted = emulator.connections_accepted();
+        emulator.shutdown().await;
+        accepted
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn max_connections_bounds_the_connections_of_concurrent_calls() {
+        // Unbounded, every call that finds no idle connection opens one.
+        assert!(connections_for(40, None).await > 8);
+        // Bounded, the calls wait their turn on the same few connections.
+        let bounded = connections_for(40, Some(4)).await;
+        assert!((1..=4).contains(&bounded), "{bounded} connections");
     }
 }

@@ -4,7 +4,9 @@
 //! `validateChallenge`, `getUser`, ..., or [`ANY_OPERATION`]) with
 //! [`inject_fault`](super::EmulatorHandle::inject_fault). Each request takes the first armed
 //! fault of its operation (else a wildcard one), which then counts down; an exhausted fault
-//! disappears. How each kind is produced:
+//! disappears. A fault armed [`randomly`](Fault::randomly) hits each request by chance
+//! instead, and stays until cleared (a load test's "30 % of calls fail"). How each kind is
+//! produced:
 //!
 //! | kind | what the client sees | how |
 //! |---|---|---|
@@ -78,6 +80,14 @@ pub enum Repeat {
     Times(u32),
     /// Every request, until cleared.
     Always,
+    /// Each request with this chance, in percent (1 to 100), drawn anew for each, until
+    /// cleared. A request it misses is treated as if the operation had no fault armed:
+    /// faults queued behind it never apply, and a [wildcard](ANY_OPERATION) fault may
+    /// still hit it.
+    Randomly {
+        /// The chance of each request, 1 to 100.
+        percent: u8,
+    },
 }
 
 /// A fault to inject: a kind and a count (once, unless told otherwise).
@@ -91,6 +101,9 @@ pub enum Repeat {
 /// assert_eq!(fault.repeat(), Repeat::Times(2));
 /// assert_eq!(Fault::connection_reset().always().repeat(), Repeat::Always);
 /// assert!(matches!(Fault::latency(Duration::from_secs(3)).kind(), FaultKind::Latency(_)));
+/// // About 30 % of the requests answer 503, until cleared.
+/// let flaky = Fault::status(StatusCode::SERVICE_UNAVAILABLE).randomly(30);
+/// assert_eq!(flaky.repeat(), Repeat::Randomly { percent: 30 });
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Fault {
@@ -234,6 +247,20 @@ impl Fault {
         self
     }
 
+    /// Hits each request with a chance of `percent` in 100 (drawn for each request), until
+    /// cleared; above 100 counts as 100, and 0 arms nothing. See [`Repeat::Randomly`] for
+    /// what a request it misses meets.
+    #[must_use]
+    pub fn randomly(mut self, percent: u8) -> Self {
+        self.repeat = match percent {
+            0 => Repeat::Times(0),
+            percent => Repeat::Randomly {
+                percent: percent.min(100),
+            },
+        };
+        self
+    }
+
     /// What goes wrong.
     pub fn kind(&self) -> &FaultKind {
         &self.kind
@@ -247,7 +274,9 @@ impl Fault {
 
 /// A fault as a configuration file or the emulator's HTTP route names it: an operation
 /// (or `"*"`), a fault by its [catalogue](Fault::catalogue) name or `"status"`, the
-/// values that name takes, and how many requests it hits (once by default).
+/// values that name takes, and how many requests it hits: once by default, `"times": n`,
+/// `"always": true`, or each request by chance, `"percent": 1..=100` (until cleared, see
+/// [`Repeat::Randomly`]); at most one of the three.
 ///
 /// | `fault` | takes | default |
 /// |---|---|---|
@@ -271,6 +300,10 @@ impl Fault {
 ///     r#"{"operation": "*", "fault": "reset", "always": true}"#,
 /// ).unwrap();
 /// assert_eq!(spec.to_fault().unwrap(), Fault::connection_reset().always());
+/// let spec: FaultSpec = serde_json::from_str(
+///     r#"{"operation": "track", "fault": "500", "percent": 30}"#,
+/// ).unwrap();
+/// assert_eq!(spec.to_fault().unwrap(), Fault::status(StatusCode::INTERNAL_SERVER_ERROR).randomly(30));
 /// let typo: FaultSpec = serde_json::from_str(r#"{"operation": "track", "fault": "5O3"}"#).unwrap();
 /// assert!(typo.to_fault().is_err());
 /// ```
@@ -300,6 +333,10 @@ pub struct FaultSpec {
     /// Every request until cleared (instead of `times`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub always: bool,
+    /// Each request with this chance, 1 to 100, until cleared (instead of `times` or
+    /// `always`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percent: Option<u8>,
 }
 
 impl FaultSpec {
@@ -360,10 +397,14 @@ impl FaultSpec {
         if self.operation.trim().is_empty() {
             return Err("a fault needs an operation (or \"*\")".into());
         }
-        match (self.always, self.times) {
-            (true, Some(_)) => Err("a fault is either \"always\" or \"times\", not both".into()),
-            (true, None) => Ok(fault.always()),
-            (false, times) => Ok(fault.times(times.unwrap_or(1))),
+        match (self.always, self.times, self.percent) {
+            (_, _, Some(percent)) if !(1..=100).contains(&percent) => {
+                Err("\"percent\" is a chance from 1 to 100".into())
+            }
+            (true, None, None) => Ok(fault.always()),
+            (false, times, None) => Ok(fault.times(times.unwrap_or(1))),
+            (false, None, Some(percent)) => Ok(fault.randomly(percent)),
+            _ => Err("a fault is \"always\", \"times\" or \"percent\", only one of them".into()),
         }
     }
 }
@@ -377,6 +418,9 @@ pub(crate) const CONTROL_OPERATIONS: [&str; 3] =
 #[derive(Debug, Default)]
 pub(crate) struct Faults {
     armed: Vec<(String, VecDeque<Fault>)>,
+    /// Draws for [`Repeat::Randomly`]: a fault's chance is no secret, so a fast,
+    /// predictable generator will do (seeded in tests).
+    dice: fastrand::Rng,
 }
 
 impl Faults {
@@ -412,15 +456,24 @@ impl Faults {
     fn take_for(&mut self, operation: &str) -> Option<FaultKind> {
         let (_, queue) = self.armed.iter_mut().find(|(name, _)| name == operation)?;
         let front = queue.front_mut()?;
-        let kind = front.kind.clone();
-        if let Repeat::Times(left) = &mut front.repeat {
-            *left -= 1;
-            if *left == 0 {
-                queue.pop_front();
+        match &mut front.repeat {
+            Repeat::Always => {}
+            Repeat::Randomly { percent } => {
+                if self.dice.u8(0..100) >= *percent {
+                    return None;
+                }
+            }
+            Repeat::Times(left) => {
+                *left -= 1;
+                if *left == 0 {
+                    let kind = front.kind.clone();
+                    queue.pop_front();
+                    self.armed.retain(|(_, queue)| !queue.is_empty());
+                    return Some(kind);
+                }
             }
         }
-        self.armed.retain(|(_, queue)| !queue.is_empty());
-        Some(kind)
+        Some(front.kind.clone())
     }
 }
 
@@ -570,6 +623,80 @@ mod tests {
         assert_eq!(faults.take("getUser"), None);
         faults.arm("getUser", Fault::truncated_json().times(0));
         assert_eq!(faults.take("getUser"), None);
+    }
+
+    /// Faults whose dice are seeded: the counts below are the same on every run.
+    fn seeded() -> Faults {
+        Faults {
+            dice: fastrand::Rng::with_seed(7),
+            ..Faults::default()
+        }
+    }
+
+    #[test]
+    fn a_random_fault_hits_about_its_share_and_stays_until_cleared() {
+        let mut faults = seeded();
+        faults.arm("track", Fault::status(StatusCode::BAD_GATEWAY).randomly(30));
+        let draws = 20_000;
+        let hits = (0..draws)
+            .filter(|_| faults.take("track").is_some())
+            .count();
+        // 30 % of 20 000 is 6000, with a standard deviation of about 65.
+        assert!((5_700..=6_300).contains(&hits), "{hits} hits");
+        // Other operations are not hit, and the fault never counts down.
+        assert_eq!(faults.take("getUser"), None);
+        assert!((0..100).any(|_| faults.take("track").is_some()));
+        faults.clear(Some("track"));
+        assert!((0..1000).all(|_| faults.take("track").is_none()));
+    }
+
+    #[test]
+    fn a_request_a_random_fault_misses_meets_the_wildcard_and_nothing_queued_behind() {
+        let mut faults = seeded();
+        faults.arm("track", Fault::malformed_json().randomly(50));
+        faults.arm("track", Fault::truncated_json().always());
+        faults.arm(ANY_OPERATION, Fault::connection_reset().always());
+        let mut seen = std::collections::HashMap::new();
+        for _ in 0..2_000 {
+            let kind = faults
+                .take("track")
+                .expect("the wildcard catches every miss");
+            *seen.entry(format!("{kind:?}")).or_insert(0) += 1;
+        }
+        assert_eq!(seen.len(), 2, "{seen:?}");
+        for kind in ["MalformedJson", "ConnectionReset"] {
+            let count = seen[kind];
+            assert!((850..=1_150).contains(&count), "{kind}: {count} of 2000");
+        }
+    }
+
+    #[test]
+    fn random_chances_are_bounded_and_zero_arms_nothing() {
+        let mut faults = seeded();
+        faults.arm("track", Fault::malformed_json().randomly(0));
+        assert_eq!(faults.take("track"), None);
+        let certain = Fault::malformed_json().randomly(250);
+        assert_eq!(certain.repeat(), Repeat::Randomly { percent: 100 });
+        faults.arm("track", certain);
+        assert!((0..1000).all(|_| faults.take("track").is_some()));
+    }
+
+    #[test]
+    fn a_spec_takes_a_percent_alone_and_from_1_to_100() {
+        let spec = |json: &str| serde_json::from_str::<FaultSpec>(json).unwrap().to_fault();
+        assert_eq!(
+            spec(r#"{"operation": "track", "fault": "reset", "percent": 100}"#),
+            Ok(Fault::connection_reset().randomly(100))
+        );
+        for bad in [
+            r#"{"operation": "track", "fault": "reset", "percent": 0}"#,
+            r#"{"operation": "track", "fault": "reset", "percent": 101}"#,
+            r#"{"operation": "track", "fault": "reset", "percent": 30, "times": 2}"#,
+            r#"{"operation": "track", "fault": "reset", "percent": 30, "always": true}"#,
+            r#"{"operation": "track", "fault": "reset", "times": 2, "always": true}"#,
+        ] {
+            assert!(spec(bad).is_err(), "{bad}");
+        }
     }
 
     /// Each kind's place in the catalogue check. The match has no wildcard, so a new kind

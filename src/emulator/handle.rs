@@ -245,6 +245,34 @@ impl EmulatorHandle {
         self.shared().clear_calls();
     }
 
+    /// How many TCP connections the emulator has accepted since it started: with
+    /// [`connections_open`](Self::connections_open), whether a client under load reuses
+    /// its connections (the count stays near its peak of concurrent calls) or opens one
+    /// per call.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() {
+    /// use axum_authsignal::TrackAttributes;
+    ///
+    /// let emulator = axum_authsignal::emulator::Emulator::start().await.unwrap();
+    /// let client = emulator.client();
+    /// for _ in 0..3 {
+    ///     client.track("user-1", "signIn", TrackAttributes::default()).await.unwrap();
+    /// }
+    /// // Calls one after another share one pooled connection.
+    /// assert_eq!(emulator.connections_accepted(), 1);
+    /// # }
+    /// ```
+    pub fn connections_accepted(&self) -> u64 {
+        self.shared().connections.accepted_count()
+    }
+
+    /// How many TCP connections are open now (accepted and not yet closed by either side).
+    pub fn connections_open(&self) -> u64 {
+        self.shared().connections.open_count()
+    }
+
     // ---- stopping ----------------------------------------------------------------------
 
     /// Stops accepting connections, lets open ones finish their request, and waits for

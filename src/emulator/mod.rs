@@ -220,8 +220,8 @@
 //! emulator's clock. Its calls are recorded as `emulatorOutbox`.
 //!
 //! `POST /v1/emulator/faults` with a [`FaultSpec`] (`{"operation": "track", "fault":
-//! "503", "times": 2}`) arms a fault, as [`inject_fault`](EmulatorHandle::inject_fault)
-//! does; `DELETE /v1/emulator/faults[?operation=]` clears them. `PUT /v1/emulator/latency`
+//! "503", "times": 2}`, or `"percent": 30` for each request by chance) arms a fault, as
+//! [`inject_fault`](EmulatorHandle::inject_fault) does; `DELETE /v1/emulator/faults[?operation=]` clears them. `PUT /v1/emulator/latency`
 //! (`{"operation": "getUser", "millis": 300}`, 0 removes) and `DELETE /v1/emulator/latency`
 //! set [latency](EmulatorHandle::set_latency). Recorded as `emulatorFaults` and
 //! `emulatorLatency`. The configuration file takes the same as `faults` and
@@ -235,14 +235,16 @@
 //! the [outbox](EmulatorHandle::outbox), [faults](EmulatorHandle::inject_fault) (latency,
 //! status, connection reset, malformed or truncated JSON, slow body, unknown state, bad
 //! token: see [`Fault`] and [`Fault::catalogue`]), [latency](EmulatorHandle::set_latency),
-//! [webhook deliveries](EmulatorHandle::webhooks_idle), and the
-//! [calls](EmulatorHandle::calls) received and webhook attempts made.
+//! [webhook deliveries](EmulatorHandle::webhooks_idle), the
+//! [calls](EmulatorHandle::calls) received and webhook attempts made, and the
+//! [connections](EmulatorHandle::connections_accepted) accepted.
 
 mod api;
 mod builder;
 mod calls;
 mod clock;
 mod config;
+mod connections;
 mod error;
 mod faults;
 mod handle;

@@ -62,7 +62,13 @@ pub(crate) async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => {
                     let _ = stream.set_nodelay(true);
-                    tokio::spawn(connection(stream, shared.clone(), app.clone(), shutdown.clone()));
+                    // Counted as open until its task ends, however it ends.
+                    let open = shared.connections.accepted();
+                    let serving = connection(stream, shared.clone(), app.clone(), shutdown.clone());
+                    tokio::spawn(async move {
+                        serving.await;
+                        drop(open);
+                    });
                 }
                 // Out of file descriptors and the like: wait a moment instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,

@@ -30,6 +30,7 @@ pub(crate) use totp::TotpAttempt;
 use super::calls::RecordedCall;
 use super::clock::{Clock, Timestamp};
 use super::config::EmulatorConfig;
+use super::connections::Connections;
 use super::faults::{Fault, FaultKind, Faults};
 use super::latency::Latencies;
 use super::outbox::OutboxMessage;
@@ -54,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) tenant_id: String,
     /// Webhook deliveries not yet done.
     pub(crate) webhooks: Arc<Tracker>,
+    /// The TCP connections accepted, and open now.
+    pub(crate) connections: Connections,
     store: Mutex<Store>,
     faults: Mutex<Faults>,
     latency: Mutex<Latencies>,
@@ -89,6 +92,7 @@ impl Shared {
             clock: Clock::default(),
             tenant_id,
             webhooks,
+            connections: Connections::default(),
             store: Mutex::new(Store {
                 config,
                 outbound,
