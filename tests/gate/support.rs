@@ -517,6 +517,13 @@ pub async fn follow_back(gate: &Gate, back: &str, user: &str) -> axum_test::Test
     .await;
     assert_eq!(page.status_code(), 200, "{}", page.text());
     assert_eq!(page.header("cache-control"), "no-store");
+    // The id moves from the cookie into the page's form: the cookie is cleared, so that
+    // nothing of the step-up is left in the browser.
+    let cleared = page
+        .iter_headers_by_name("set-cookie")
+        .filter_map(|value| value.to_str().ok())
+        .any(|value| value.starts_with("authsignal-resume=;") && value.contains("Max-Age=0"));
+    assert!(cleared, "the resume cookie is cleared");
     let (action, form) = resume_form(&page.text());
     assert!(!action.contains("token"), "{action}");
     navigate(
