@@ -6,7 +6,9 @@ use axum::Router;
 use axum::routing::get;
 use axum_authsignal::emulator::{ActionConfig, Condition, Fault, Outcome, Rule};
 use axum_authsignal::step_up::{StepUp, StepUpConfig, Unenrolled};
-use axum_authsignal::store::MemoryStore;
+use axum_authsignal::store::{
+    MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StoreFuture,
+};
 use axum_test::TestServer;
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -320,6 +322,69 @@ async fn a_completed_challenge_is_never_lost_to_a_full_store() {
         .await;
     assert_eq!(bob.status_code(), 200, "{}", bob.text());
     assert_eq!(gate.runs(), 2);
+}
+
+/// A store that answers every take with the newest challenge put, whoever's it is: the
+/// kind of bug a hand-written store could have (a key built without the user).
+#[derive(Default)]
+struct NewestRecordStore {
+    newest: std::sync::Mutex<Option<PendingChallenge>>,
+}
+
+impl PendingChallengeStore for NewestRecordStore {
+    fn put<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        record: PendingChallenge,
+        _ttl: std::time::Duration,
+    ) -> StoreFuture<'a, ()> {
+        if key.kind == RecordKind::Challenge {
+            *self.newest.lock().unwrap() = Some(record);
+        }
+        Box::pin(std::future::ready(Ok(())))
+    }
+
+    fn take<'a>(&'a self, _key: &'a RecordKey) -> StoreFuture<'a, Option<PendingChallenge>> {
+        Box::pin(std::future::ready(Ok(self.newest.lock().unwrap().take())))
+    }
+}
+
+/// The gate checks what a store gives back: another user's record never opens the gate,
+/// even when the request matches it byte for byte.
+#[tokio::test]
+async fn a_store_that_answers_another_users_record_opens_nothing() {
+    let store = Arc::new(NewestRecordStore::default());
+    let shared: Arc<dyn PendingChallengeStore> = store.clone();
+    let gate = setup()
+        .config(move |config| config.store(shared))
+        .start()
+        .await;
+    let body = json!({ "amount": 5000 });
+    let (_, alices) = api_token(&gate, "/withdraw", "alice", &body).await;
+    // Bob's challenge, for the same request, is the newest: the store answers it to Alice.
+    api_challenge(&gate, "/withdraw", "bob", &body).await;
+    let response = gate
+        .server
+        .post("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .add_header("x-authsignal-token", &alices)
+        .json(&body)
+        .await;
+    assert_eq!(response.status_code(), 403, "{}", response.text());
+
+    assert_eq!(gate.runs(), 0);
+
+    // The positive control: the store answering the right record, the gate opens.
+    let (_, alices) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let response = gate
+        .server
+        .post("/withdraw")
+        .add_header(USER_HEADER, "alice")
+        .add_header("x-authsignal-token", &alices)
+        .json(&body)
+        .await;
+    assert_eq!(response.status_code(), 200, "{}", response.text());
+    assert_eq!(gate.runs(), 1);
 }
 
 /// Finding 3: only what can be resumed is stashed: a navigation that sends JSON keeps no
