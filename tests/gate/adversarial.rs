@@ -476,13 +476,7 @@ async fn every_fault_on_track_and_validate_against_one_table() {
 
             gate.emulator.clear_faults();
             gate.emulator.inject_fault("validateChallenge", fault);
-            let validated = gate
-                .server
-                .post("/withdraw")
-                .add_header(USER_HEADER, "alice")
-                .add_header("x-authsignal-token", &token)
-                .json(&body)
-                .await;
+            let validated = api_retry(&gate, "alice", &token, &body).await;
             let (status, retry_after) = match on_validate {
                 OnValidate::Unavailable => (503, true),
                 OnValidate::Refused => (403, false),
@@ -507,13 +501,7 @@ async fn every_fault_on_track_and_validate_against_one_table() {
         // Nothing was spent by the faults: the token still passes, once.
         gate.emulator.clear_faults();
         let runs = gate.runs();
-        let passed = gate
-            .server
-            .post("/withdraw")
-            .add_header(USER_HEADER, "alice")
-            .add_header("x-authsignal-token", &token)
-            .json(&body)
-            .await;
+        let passed = api_retry(&gate, "alice", &token, &body).await;
         assert_eq!(passed.status_code(), 200, "{}", passed.text());
         assert_eq!(gate.runs(), runs + 1);
     }

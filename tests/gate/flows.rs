@@ -59,13 +59,7 @@ async fn api_client_is_challenged_then_retries_with_the_token() {
 
     let track_token = problem["token"].as_str().unwrap().to_owned();
     let token = pass_totp(&gate, "alice", &track_token).await;
-    let response = gate
-        .server
-        .post("/withdraw")
-        .add_header(USER_HEADER, "alice")
-        .add_header("x-authsignal-token", &token)
-        .json(&body)
-        .await;
+    let response = api_retry(&gate, "alice", &token, &body).await;
     assert_eq!(response.status_code(), 200, "{}", response.text());
     let passed: Value = response.json();
     assert_eq!(passed["challenged"], true);

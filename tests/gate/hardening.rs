@@ -276,13 +276,7 @@ async fn one_user_over_their_bound_gets_429_and_nobody_else_is_affected() {
     assert!((500..=600).contains(&retry_after), "{retry_after}");
 
     let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
-    let alice = gate
-        .server
-        .post("/withdraw")
-        .add_header(USER_HEADER, "alice")
-        .add_header("x-authsignal-token", &token)
-        .json(&body)
-        .await;
+    let alice = api_retry(&gate, "alice", &token, &body).await;
     assert_eq!(alice.status_code(), 200, "{}", alice.text());
     assert_eq!(gate.runs(), 1);
 }
@@ -363,26 +357,14 @@ async fn a_store_that_answers_another_users_record_opens_nothing() {
     let (_, alices) = api_token(&gate, "/withdraw", "alice", &body).await;
     // Bob's challenge, for the same request, is the newest: the store answers it to Alice.
     api_challenge(&gate, "/withdraw", "bob", &body).await;
-    let response = gate
-        .server
-        .post("/withdraw")
-        .add_header(USER_HEADER, "alice")
-        .add_header("x-authsignal-token", &alices)
-        .json(&body)
-        .await;
+    let response = api_retry(&gate, "alice", &alices, &body).await;
     assert_eq!(response.status_code(), 403, "{}", response.text());
 
     assert_eq!(gate.runs(), 0);
 
     // The positive control: the store answering the right record, the gate opens.
     let (_, alices) = api_token(&gate, "/withdraw", "alice", &body).await;
-    let response = gate
-        .server
-        .post("/withdraw")
-        .add_header(USER_HEADER, "alice")
-        .add_header("x-authsignal-token", &alices)
-        .json(&body)
-        .await;
+    let response = api_retry(&gate, "alice", &alices, &body).await;
     assert_eq!(response.status_code(), 200, "{}", response.text());
     assert_eq!(gate.runs(), 1);
 }
@@ -603,13 +585,7 @@ async fn unenrolled_users_follow_the_configured_policy() {
     assert!(enrolment["secret"].is_string(), "{enrolment}");
     // ...and verifies its first code, which completes the action.
     let token = pass_totp(&enrol, "newbie", &track).await;
-    let enrolled = enrol
-        .server
-        .post("/withdraw")
-        .add_header(USER_HEADER, "newbie")
-        .add_header("x-authsignal-token", &token)
-        .json(&body)
-        .await;
+    let enrolled = api_retry(&enrol, "newbie", &token, &body).await;
     assert_eq!(enrolled.status_code(), 200, "{}", enrolled.text());
     assert_eq!(enrolled.json::<Value>()["enrolled"], true);
     assert_eq!(enrol.runs(), 1);

@@ -6,15 +6,6 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-async fn retry_with(gate: &Gate, user: &str, token: &str, body: &Value) -> axum_test::TestResponse {
-    gate.server
-        .post("/withdraw")
-        .add_header(USER_HEADER, user)
-        .add_header("x-authsignal-token", token)
-        .json(body)
-        .await
-}
-
 /// Invariant 2: a token is good once, used one after the other.
 #[tokio::test]
 async fn a_replayed_token_is_refused() {
@@ -22,16 +13,12 @@ async fn a_replayed_token_is_refused() {
     let body = json!({ "amount": 5000 });
     let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
     assert_eq!(
-        retry_with(&gate, "alice", &token, &body)
-            .await
-            .status_code(),
+        api_retry(&gate, "alice", &token, &body).await.status_code(),
         200
     );
     for _ in 0..3 {
         assert_eq!(
-            retry_with(&gate, "alice", &token, &body)
-                .await
-                .status_code(),
+            api_retry(&gate, "alice", &token, &body).await.status_code(),
             403
         );
     }
@@ -384,8 +371,8 @@ async fn the_secret_never_reaches_the_logs() {
     let gate = start(|layer| layer).await;
     let body = json!({ "amount": 5000 });
     let (problem, token) = api_token(&gate, "/withdraw", "alice", &body).await;
-    retry_with(&gate, "alice", &token, &body).await;
-    retry_with(&gate, "alice", &token, &body).await;
+    api_retry(&gate, "alice", &token, &body).await;
+    api_retry(&gate, "alice", &token, &body).await;
     assert!(log_text().contains("step_up"), "the capture works");
     assert_logs_clean(&[&token, problem["token"].as_str().unwrap()]);
 }

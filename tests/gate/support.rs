@@ -388,6 +388,21 @@ pub async fn pass_totp_at(
     remember(answer["accessToken"].as_str().unwrap())
 }
 
+/// An API client's retry of `POST /withdraw` as `user`, with `token` in the header.
+pub async fn api_retry(
+    gate: &Gate,
+    user: &str,
+    token: &str,
+    body: &Value,
+) -> axum_test::TestResponse {
+    gate.server
+        .post("/withdraw")
+        .add_header(USER_HEADER, user)
+        .add_header("x-authsignal-token", token)
+        .json(body)
+        .await
+}
+
 /// API leg 1 and the custom-UI challenge in one: returns (problem body, validated token).
 pub async fn api_token(gate: &Gate, path: &str, user: &str, body: &Value) -> (Value, String) {
     let problem = api_challenge(gate, path, user, body).await;

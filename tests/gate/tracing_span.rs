@@ -10,13 +10,7 @@ async fn each_gated_request_has_a_span_with_its_outcome() {
     let body = json!({ "amount": 5000 });
     let (problem, token) = api_token(&gate, "/withdraw", "bob", &body).await;
     let key = problem["idempotencyKey"].as_str().unwrap().to_owned();
-    let response = gate
-        .server
-        .post("/withdraw")
-        .add_header(USER_HEADER, "bob")
-        .add_header("x-authsignal-token", &token)
-        .json(&body)
-        .await;
+    let response = api_retry(&gate, "bob", &token, &body).await;
     assert_eq!(response.status_code(), 200);
     let logs = log_text();
     // The span closes with its fields: one for the challenge, one for the verified retry.
