@@ -73,6 +73,13 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
     let token = verified["accessToken"].as_str().unwrap();
     assert_eq!(send(5000, Some(token)).await.status_code(), 200);
     assert_eq!(send(5000, Some(token)).await.status_code(), 403);
+    // Sign-in is the gate's own first leg: its outcomes are counted the same way.
+    let sign_in = step_up
+        .sign_in("http://127.0.0.1/login/callback")
+        .build()
+        .unwrap();
+    let (parts, ()) = http::Request::new(()).into_parts();
+    assert!(sign_in.start("alice", &parts).await.is_ok());
 
     let rendered = handle.render();
     let count = |outcome: &str| {
@@ -88,9 +95,17 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
     assert_eq!(
         value(
             &rendered,
+            "authsignal_step_up_total{action=\"signIn\",outcome=\"allowed\"}"
+        ),
+        Some(1.0),
+        "{rendered}"
+    );
+    assert_eq!(
+        value(
+            &rendered,
             "authsignal_request_duration_seconds_count{operation=\"track\"}"
         ),
-        Some(3.0),
+        Some(4.0),
         "{rendered}"
     );
     assert_eq!(

@@ -18,6 +18,7 @@ use super::layer::StepUpLayer;
 use super::negotiate::ClientKind;
 use super::respond::Responder;
 use super::signin::SignInBuilder;
+use super::ui_origins::UiOrigins;
 use super::user::UserLookup;
 use super::validator::StepUpValidator;
 use crate::client::Authsignal;
@@ -89,6 +90,7 @@ pub(crate) struct Shared {
     pub(crate) client: Authsignal,
     pub(crate) store: Arc<dyn PendingChallengeStore>,
     pub(crate) redirect_origin: Option<String>,
+    pub(crate) ui_origins: UiOrigins,
     pub(crate) user: UserLookup,
     pub(crate) token_header: HeaderName,
     pub(crate) retry_after: Duration,
@@ -111,11 +113,13 @@ impl StepUpConfig {
 
     /// A builder, starting from the defaults.
     pub fn builder(client: Authsignal) -> StepUpConfigBuilder {
+        let ui_origins = UiOrigins::for_api(client.base_url());
         StepUpConfigBuilder {
             shared: Shared {
                 client,
                 store: Arc::new(MemoryStore::default()),
                 redirect_origin: None,
+                ui_origins,
                 user: UserLookup::extension(),
                 token_header: HeaderName::from_static(DEFAULT_TOKEN_HEADER),
                 retry_after: DEFAULT_RETRY_AFTER,
@@ -200,6 +204,7 @@ impl std::fmt::Debug for StepUpConfig {
         f.debug_struct("StepUpConfig")
             .field("client", &shared.client)
             .field("redirect_origin", &shared.redirect_origin)
+            .field("ui_origins", &shared.ui_origins)
             .field("token_header", &shared.token_header)
             .field("retry_after", &shared.retry_after)
             .field("client_ip", &shared.client_ip)
@@ -218,6 +223,7 @@ impl std::fmt::Debug for StepUpConfig {
 /// |---|---|
 /// | [`store`](Self::store) | a [`MemoryStore`] (one instance; share a store between instances) |
 /// | [`redirect_origin`](Self::redirect_origin) | none: browsers are answered 401 (an HTML page) |
+/// | [`ui_origin`](Self::ui_origin) | the pre-built UI's own: `https://mfa.authsignal.com` for Authsignal's API, else the API URL's origin (`https`, or `http` on loopback) |
 /// | [`user_id`](Self::user_id) / [`user_from`](Self::user_from) | the [`UserId`](super::UserId) request extension |
 /// | [`token_header`](Self::token_header) | [`DEFAULT_TOKEN_HEADER`] |
 /// | [`retry_after`](Self::retry_after) | [`DEFAULT_RETRY_AFTER`] (5 s) on 503 answers |
@@ -256,6 +262,31 @@ impl StepUpConfigBuilder {
     pub fn redirect_origin(mut self, origin: impl Into<String>) -> Self {
         let origin = origin.into().trim_end_matches('/').to_owned();
         self.shared.redirect_origin = Some(origin);
+        self
+    }
+
+    /// Adds an origin the pre-built UI is served from, such as a custom domain
+    /// (`https://auth.example.com`): browsers are sent only to the pre-built UI's origins
+    /// (see the table above), and a challenge whose `url` is elsewhere answers 503 and
+    /// logs why, never a redirect. `https` only, or `http` on a loopback address for
+    /// development; an origin that is neither, or has a path, is not added, and is logged.
+    ///
+    /// ```
+    /// use axum_authsignal::{Authsignal, step_up::StepUpConfig};
+    ///
+    /// let step_up = StepUpConfig::builder(Authsignal::new("secret").unwrap())
+    ///     .redirect_origin("https://app.example.com")
+    ///     .ui_origin("https://auth.example.com")
+    ///     .build();
+    /// ```
+    pub fn ui_origin(mut self, origin: impl AsRef<str>) -> Self {
+        let origin = origin.as_ref();
+        if !self.shared.ui_origins.add(origin) {
+            tracing::error!(
+                origin,
+                "not a pre-built UI origin (https, or http on loopback, without a path): ignored"
+            );
+        }
         self
     }
 

@@ -67,6 +67,22 @@ pub(crate) struct Route {
 }
 
 impl Route {
+    /// A route of `action` with every setting at the configuration's default.
+    pub(crate) fn new(config: StepUpConfig, action: ActionCode) -> Self {
+        Self {
+            config,
+            action,
+            custom: None,
+            methods: None,
+            on_block: StatusCode::FORBIDDEN,
+            on_review: StatusCode::FORBIDDEN,
+            fail_open: false,
+            body_limit: None,
+            client_kind: None,
+            unenrolled: None,
+        }
+    }
+
     /// Whether requests of `method` are tracked. `HEAD` is whenever `GET` is: axum runs
     /// the `GET` handler for it.
     pub(crate) fn gates(&self, method: &Method) -> bool {
@@ -141,18 +157,7 @@ impl std::fmt::Debug for StepUpLayer {
 impl StepUpLayer {
     pub(crate) fn new(config: StepUpConfig, action: ActionCode) -> Self {
         Self {
-            route: Arc::new(Route {
-                config,
-                action,
-                custom: None,
-                methods: None,
-                on_block: StatusCode::FORBIDDEN,
-                on_review: StatusCode::FORBIDDEN,
-                fail_open: false,
-                body_limit: None,
-                client_kind: None,
-                unenrolled: None,
-            }),
+            route: Arc::new(Route::new(config, action)),
         }
     }
 

@@ -74,6 +74,7 @@ mod service;
 mod signin;
 mod telemetry;
 mod token;
+mod ui_origins;
 mod user;
 mod validator;
 mod verify;

@@ -14,7 +14,6 @@
 //! same idempotency key as the token.
 
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::response::Response;
@@ -23,17 +22,18 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hmac::{KeyInit, Mac};
 use http::header::{COOKIE, SET_COOKIE};
 use http::request::Parts;
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
 
 use super::action::ActionCode;
-use super::answer::{Challenge, Refusal};
+use super::answer::Refusal;
 use super::config::{CHALLENGE_TTL, StepUpConfig};
+use super::flow::{Asked, Decision};
+use super::layer::Route;
 use super::proof::{Proof, StepUp, StepUpOutcome, StepUpRejection};
-use super::respond::{Audience, ChallengeForm};
+use super::respond::Audience;
 use crate::client::ConfigError;
-use crate::client::types::UserActionState;
-use crate::store::{RecordKey, RecordKind, StoreError};
+use crate::store::{PendingChallenge, RecordKey, RecordKind};
 
 /// The cookie that binds a sign-in challenge to the browser that started it.
 pub const SIGN_IN_COOKIE: &str = "__Host-authsignal-signin";
@@ -81,8 +81,8 @@ pub struct SignIn {
 }
 
 struct SignInConfig {
-    config: StepUpConfig,
-    action: ActionCode,
+    /// The sign-in's settings, as a route's: its action and the configuration's defaults.
+    route: Route,
     callback_url: String,
     cookie_key: Vec<u8>,
 }
@@ -90,9 +90,9 @@ struct SignInConfig {
 impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignIn")
-            .field("action", &self.inner.action)
+            .field("action", &self.inner.route.action)
             .field("callback_url", &self.inner.callback_url)
-            .field("config", &self.inner.config)
+            .field("config", &self.inner.route.config)
             .finish_non_exhaustive()
     }
 }
@@ -163,8 +163,7 @@ impl SignInBuilder {
         };
         Ok(SignIn {
             inner: Arc::new(SignInConfig {
-                config: self.config,
-                action: self.action,
+                route: Route::new(self.config, self.action),
                 callback_url: self.callback_url,
                 cookie_key,
             }),
@@ -173,106 +172,45 @@ impl SignInBuilder {
 }
 
 impl SignIn {
-    /// Asks Authsignal whether `user_id`, whose password was just checked, may sign in,
-    /// with the same context as a gate sends (IP address, user agent, device id).
+    /// Asks Authsignal whether `user_id`, whose password was just checked, may sign in.
+    ///
+    /// It is the gate's own first leg (see [`StepUpLayer`](super::StepUpLayer)): the same
+    /// context (IP address, user agent, device id), states, per-user bound, expiry,
+    /// [`Unenrolled`](super::Unenrolled) policy, pre-built UI origins and metrics, with
+    /// the callback as the `redirectUrl`.
     ///
     /// `Ok` carries the proof: sign the user in. `Err` carries the response to return: a
     /// challenge (303 to the pre-built UI, or 401 with a token) with the binding cookie, or
-    /// a refusal (403 on `BLOCK` or a review, 429 over the user's bound of pending
-    /// challenges, 503 when Authsignal fails).
+    /// a refusal (403 on `BLOCK`, a review or an unenrolled user the policy refuses, 429
+    /// over the user's bound of pending records, 503 when Authsignal or the store fails).
     pub async fn start(&self, user_id: &str, request: &Parts) -> Result<StepUp, Response> {
         let inner = &self.inner;
-        let shared = &inner.config.shared;
-        let audience = Audience::of(shared.client_kind, &request.headers);
-        let refuse = |refusal| shared.responder.refuse(refusal, audience);
-        let unavailable = || {
-            refuse(Refusal::Unavailable {
-                retry_after: shared.retry_after,
-            })
-        };
-        let mut attributes = shared.track_attributes(request);
+        let route = &inner.route;
+        let audience = Audience::of(route.client_kind(), &request.headers);
+        let mut attributes = route.shared().track_attributes(request);
         attributes.redirect_url = Some(inner.callback_url.clone());
-        let tracked = match shared
-            .client
-            .track(user_id, inner.action.as_str(), attributes)
-            .await
-        {
-            Ok(tracked) => tracked,
-            Err(err) => {
-                tracing::warn!(action = %inner.action, error = %err, "sign-in step-up unavailable");
-                return Err(unavailable());
-            }
+        let asked = Asked {
+            user_id: user_id.to_owned(),
+            audience,
+            attributes,
+            record: sign_in_record(user_id, route.action.as_str()),
+            returns_from_ui: true,
         };
-        match tracked.state {
-            UserActionState::Allow => {
-                let proof = Proof::new(
-                    inner.action.clone(),
-                    user_id,
-                    StepUpOutcome::Allowed(tracked),
-                );
+        match route.leg1(asked).await {
+            Decision::Run(outcome) => {
+                let proof = Proof::new(route.action.clone(), user_id, outcome);
                 Ok(StepUp::from_proof(proof))
             }
-            UserActionState::ChallengeRequired => {
-                let key = tracked.idempotency_key.clone();
-                let record = crate::store::PendingChallenge {
-                    user_id: user_id.to_owned(),
-                    action: inner.action.as_str().to_owned(),
-                    method: http::Method::GET,
-                    path_and_query: String::new(),
-                    media_type: None,
-                    content_encoding: None,
-                    body_sha256: [0; 32],
-                    stashed: None,
-                    verified: None,
-                };
-                let record_key = RecordKey::new(RecordKind::Challenge, user_id, &key);
-                match shared.store.put(&record_key, record, CHALLENGE_TTL).await {
-                    Ok(()) => {}
-                    Err(StoreError::UserLimit { retry_after }) => {
-                        let retry_after = retry_after.max(std::time::Duration::from_secs(1));
-                        return Err(refuse(Refusal::TooManyChallenges { retry_after }));
-                    }
-                    Err(err) => {
-                        tracing::warn!(error = %err, "sign-in store failed");
-                        return Err(unavailable());
-                    }
-                }
-                let form = if audience.navigation && tracked.url.is_some() {
-                    ChallengeForm::Redirect
-                } else if tracked.token.is_some() {
-                    ChallengeForm::Token
-                } else {
-                    return Err(unavailable());
-                };
-                let expires_at = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |now| (now + CHALLENGE_TTL).as_secs());
-                let challenge = Challenge {
-                    action: inner.action.as_str().to_owned(),
-                    idempotency_key: key.clone(),
-                    token: tracked.token,
-                    url: tracked.url,
-                    expires_at,
-                    enrolment: false,
-                    token_header: shared.token_header.as_str().to_owned(),
-                };
-                let mut response = shared.responder.challenge(challenge, form, audience);
-                if let Ok(cookie) = HeaderValue::try_from(self.binding_cookie(&key)) {
+            Decision::Challenged {
+                mut response,
+                idempotency_key,
+            } => {
+                if let Ok(cookie) = HeaderValue::try_from(self.binding_cookie(&idempotency_key)) {
                     response.headers_mut().append(SET_COOKIE, cookie);
                 }
                 Err(response)
             }
-            UserActionState::Block => Err(refuse(Refusal::Blocked {
-                status: StatusCode::FORBIDDEN,
-            })),
-            UserActionState::ReviewRequired => Err(refuse(Refusal::InReview {
-                status: StatusCode::FORBIDDEN,
-                idempotency_key: tracked.idempotency_key,
-            })),
-            other => {
-                tracing::warn!(state = %other, "sign-in step-up: unexpected state");
-                Err(unavailable())
-            }
+            Decision::Refused(response) => Err(response),
         }
     }
 
@@ -307,18 +245,18 @@ impl SignIn {
     }
 
     async fn complete(&self, parts: &Parts) -> Result<SignedIn, StepUpRejection> {
-        let inner = &self.inner;
-        let shared = &inner.config.shared;
-        let audience = Audience::of(shared.client_kind, &parts.headers);
+        let route = &self.inner.route;
+        let shared = route.shared();
+        let audience = Audience::of(route.client_kind(), &parts.headers);
         let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
         let token = shared.given_token(parts).map_err(reject)?;
-        let action = inner.action.as_str();
+        let action = route.action.as_str();
         let validated = shared
             .validate(&token, None, action)
             .await
             .map_err(reject)?;
         if self.bound_key(&parts.headers).as_deref() != Some(validated.idempotency_key.as_str()) {
-            tracing::warn!("sign-in token refused: not the browser that started the sign-in");
+            route.outcome("refused", Some("not the browser that started the sign-in"));
             return Err(reject(Refusal::VerificationFailed));
         }
         let key = RecordKey::new(
@@ -329,23 +267,44 @@ impl SignIn {
         match shared.store.take(&key).await {
             Ok(Some(record)) if record.user_id == validated.user_id && record.action == action => {}
             Ok(_) => {
-                tracing::warn!("sign-in token refused: replayed, expired or another user's");
+                route.outcome(
+                    "refused",
+                    Some("no pending sign-in: replayed, expired or another user's"),
+                );
                 return Err(reject(Refusal::VerificationFailed));
             }
             Err(err) => {
-                tracing::warn!(error = %err, "sign-in store failed");
+                route.outcome("unavailable", Some(&err.to_string()));
                 let retry_after = shared.retry_after;
                 return Err(reject(Refusal::Unavailable { retry_after }));
             }
         }
+        route.outcome("verified", None);
         let proof = Proof::new(
-            inner.action.clone(),
+            route.action.clone(),
             &validated.user_id,
             StepUpOutcome::Verified(validated.response),
         );
         Ok(SignedIn {
             proof: StepUp::from_proof(proof),
         })
+    }
+}
+
+/// What a sign-in challenge is bound to: its user and action. The callback is a `GET` of
+/// its own, not the challenged request, so there is no request to bind; the binding
+/// cookie ties the token to the browser instead.
+fn sign_in_record(user_id: &str, action: &str) -> PendingChallenge {
+    PendingChallenge {
+        user_id: user_id.to_owned(),
+        action: action.to_owned(),
+        method: http::Method::GET,
+        path_and_query: String::new(),
+        media_type: None,
+        content_encoding: None,
+        body_sha256: [0; 32],
+        stashed: None,
+        verified: None,
     }
 }
 

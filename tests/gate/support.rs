@@ -260,6 +260,7 @@ type LayerFn = Box<dyn FnOnce(StepUpLayer) -> StepUpLayer>;
 /// `withdraw` gate's own settings.
 pub struct Setup {
     relaxed: bool,
+    stand_in: Option<crate::stand_in::Rewrite>,
     config: ConfigFn,
     layer: LayerFn,
 }
@@ -267,6 +268,7 @@ pub struct Setup {
 pub fn setup() -> Setup {
     Setup {
         relaxed: false,
+        stand_in: None,
         config: Box::new(|config| config),
         layer: Box::new(|layer| layer),
     }
@@ -276,6 +278,13 @@ impl Setup {
     /// The client's default time bounds, for tests that load the machine.
     pub fn relaxed_timeouts(mut self) -> Self {
         self.relaxed = true;
+        self
+    }
+
+    /// Puts a stand-in Authsignal between the gate and the emulator that rewrites the
+    /// answers of `track` and `validateChallenge` (the emulator's UI origin is allowed).
+    pub fn stand_in(mut self, rewrite: crate::stand_in::Rewrite) -> Self {
+        self.stand_in = Some(rewrite);
         self
     }
 
@@ -297,20 +306,31 @@ impl Setup {
     /// [`USER_HEADER`].
     pub async fn start(self) -> Gate {
         let emulator = emulator().await;
-        let client = if self.relaxed {
+        let mut client = if self.relaxed {
             emulator.client()
         } else {
             client(&emulator)
         };
+        let mut ui_origin = None;
+        if let Some(rewrite) = self.stand_in {
+            let stand_in = crate::stand_in::start(emulator.origin(), rewrite).await;
+            client = emulator
+                .client_builder()
+                .base_url(format!("{stand_in}/v1"))
+                .build()
+                .unwrap();
+            ui_origin = Some(emulator.origin().to_owned());
+        }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let runs = Arc::new(AtomicUsize::new(0));
-        let config = (self.config)(
-            StepUpConfig::builder(client.clone())
-                .user_id(user_from_header)
-                .redirect_origin(origin.clone()),
-        )
-        .build();
+        let mut builder = StepUpConfig::builder(client.clone())
+            .user_id(user_from_header)
+            .redirect_origin(origin.clone());
+        if let Some(ui_origin) = ui_origin {
+            builder = builder.ui_origin(ui_origin);
+        }
+        let config = (self.config)(builder).build();
         let withdraw_gate = (self.layer)(config.gate("withdraw").custom_from_body(["amount"]));
         let app = Router::new()
             .route(

@@ -6,6 +6,8 @@ mod browser;
 mod retry;
 mod track;
 
+pub(crate) use track::{Asked, Decision};
+
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -142,20 +144,20 @@ where
 /// The checks every leg shares, on the route alone: the gate's future holds the inner
 /// service, which need not be `Sync`, so nothing borrows the gate across an `.await`.
 impl Route {
-    pub(super) fn shared(&self) -> &Shared {
+    pub(crate) fn shared(&self) -> &Shared {
         &self.config.shared
     }
 
     /// Records this request's outcome (span, log, metrics).
-    pub(super) fn outcome(&self, outcome: &'static str, reason: Option<&str>) {
+    pub(crate) fn outcome(&self, outcome: &'static str, reason: Option<&str>) {
         telemetry::outcome(self.action.as_str(), outcome, reason);
     }
 
-    fn refuse(&self, refusal: Refusal, audience: Audience) -> Response {
+    pub(crate) fn refuse(&self, refusal: Refusal, audience: Audience) -> Response {
         self.shared().responder.refuse(refusal, audience)
     }
 
-    fn unavailable(&self, audience: Audience) -> Response {
+    pub(crate) fn unavailable(&self, audience: Audience) -> Response {
         let retry_after = self.shared().retry_after;
         self.refuse(Refusal::Unavailable { retry_after }, audience)
     }
@@ -244,7 +246,7 @@ impl Route {
         }
     }
 
-    fn store_failed(&self, err: &StoreError, audience: Audience) -> Response {
+    pub(crate) fn store_failed(&self, err: &StoreError, audience: Audience) -> Response {
         self.outcome("unavailable", Some(&err.to_string()));
         self.unavailable(audience)
     }

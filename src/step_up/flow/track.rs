@@ -1,9 +1,14 @@
 //! Leg 1: no token. Ask Authsignal what to do with this request; on a challenge, remember
 //! the request and answer the challenge.
+//!
+//! [`Route::leg1`] is the one copy of that decision: the gate runs it on every request
+//! without a token, and [`SignIn::start`](crate::step_up::SignIn::start) on the user it
+//! has just checked the password of. Both get the same states, bounds, expiry, unenrolled
+//! policy, pre-built UI check and metrics.
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -15,14 +20,15 @@ use tokio::time::Instant;
 use tower::Service;
 
 use super::{Caller, Gate, on_origin, public_path};
-use crate::client::types::{TrackResponse, UserActionState};
+use crate::client::types::{TrackAttributes, TrackResponse, UserActionState};
 use crate::step_up::answer::{Challenge, Refusal};
 use crate::step_up::binding::RequestBinding;
 use crate::step_up::config::{CHALLENGE_TTL, Unenrolled};
+use crate::step_up::layer::Route;
 use crate::step_up::proof::StepUpOutcome;
-use crate::step_up::respond::ChallengeForm;
+use crate::step_up::respond::{Audience, ChallengeForm};
 use crate::step_up::telemetry;
-use crate::store::{RecordKey, RecordKind, StashedRequest, StoreError};
+use crate::store::{PendingChallenge, RecordKey, RecordKind, StashedRequest, StoreError};
 
 /// The longest path and query the gate keeps (and sends as the `redirectUrl`).
 const MAX_PATH_AND_QUERY: usize = 4096;
@@ -35,11 +41,209 @@ fn is_form_enctype(media_type: Option<&str>) -> bool {
     )
 }
 
+/// A request leg 1 asks Authsignal about.
+pub(crate) struct Asked {
+    /// The user, as the app's lookup (or its password check) found them.
+    pub(crate) user_id: String,
+    /// Who is asking, as far as the answer's form goes.
+    pub(crate) audience: Audience,
+    /// What `track` sends: the context, the `redirectUrl`, the `custom` values.
+    pub(crate) attributes: TrackAttributes,
+    /// What is kept if Authsignal asks for a challenge: what the returned token is bound to.
+    pub(crate) record: PendingChallenge,
+    /// Whether a browser sent to the pre-built UI comes back somewhere that finishes the
+    /// request (the gate's resume, sign-in's callback). Without it, the challenge is
+    /// answered with its token, for the client's own UI.
+    pub(crate) returns_from_ui: bool,
+}
+
+/// What leg 1 decided.
+pub(crate) enum Decision {
+    /// Run the handler (or sign the user in) with this outcome.
+    Run(StepUpOutcome),
+    /// A challenge was issued and its record kept: answer `response`.
+    Challenged {
+        response: Response,
+        idempotency_key: String,
+    },
+    /// Answer `response`, a refusal; nothing runs.
+    Refused(Response),
+}
+
+impl Route {
+    /// Tracks the action for `asked`, then decides: run, challenge (the record kept, within
+    /// the user's bound), or refuse. Every outcome is counted.
+    pub(crate) async fn leg1(&self, asked: Asked) -> Decision {
+        let Asked {
+            user_id,
+            audience,
+            attributes,
+            record,
+            returns_from_ui,
+        } = asked;
+        let shared = self.shared();
+        let started = Instant::now();
+        let tracked = shared
+            .client
+            .track(&user_id, self.action.as_str(), attributes)
+            .await;
+        telemetry::authsignal_call("track", started);
+        let tracked = match tracked {
+            Ok(tracked) => tracked,
+            // Only an outage opens a fail-open route: a 4xx (a revoked key, a bad
+            // argument) or an unreadable answer is no reason to skip the check.
+            Err(err) if self.fail_open && err.is_transient() => {
+                shared.failed_open.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(error = %err, "Authsignal is unavailable; this route fails open");
+                self.outcome("failed_open", None);
+                return Decision::Run(StepUpOutcome::FailedOpen);
+            }
+            Err(err) => {
+                self.outcome("unavailable", Some(&err.to_string()));
+                return Decision::Refused(self.unavailable(audience));
+            }
+        };
+        tracing::Span::current().record("idempotency_key", tracked.idempotency_key.as_str());
+        let challenge = Challenging {
+            audience,
+            record,
+            returns_from_ui,
+        };
+        match tracked.state {
+            UserActionState::Allow if !tracked.is_enrolled => match self.unenrolled() {
+                Unenrolled::FollowAuthsignal => self.allow(tracked),
+                Unenrolled::Refuse => {
+                    self.outcome("not_enrolled", None);
+                    Decision::Refused(self.refuse(Refusal::NotEnrolled, audience))
+                }
+                Unenrolled::Enrol => self.challenge(challenge, tracked, true).await,
+            },
+            UserActionState::Allow => self.allow(tracked),
+            UserActionState::ChallengeRequired => self.challenge(challenge, tracked, false).await,
+            UserActionState::Block => {
+                self.outcome("blocked", None);
+                let status = self.on_block;
+                Decision::Refused(self.refuse(Refusal::Blocked { status }, audience))
+            }
+            UserActionState::ReviewRequired => {
+                self.outcome("in_review", None);
+                let refusal = Refusal::InReview {
+                    status: self.on_review,
+                    idempotency_key: tracked.idempotency_key,
+                };
+                Decision::Refused(self.refuse(refusal, audience))
+            }
+            other => {
+                self.outcome("unavailable", Some(&format!("unexpected state {other}")));
+                Decision::Refused(self.unavailable(audience))
+            }
+        }
+    }
+
+    fn allow(&self, tracked: TrackResponse) -> Decision {
+        self.outcome("allowed", None);
+        Decision::Run(StepUpOutcome::Allowed(tracked))
+    }
+
+    /// `CHALLENGE_REQUIRED` (or an enrolment): keep the record, then send the browser to
+    /// the pre-built UI or give the client its token.
+    async fn challenge(
+        &self,
+        challenging: Challenging,
+        tracked: TrackResponse,
+        enrolment: bool,
+    ) -> Decision {
+        let Challenging {
+            audience,
+            record,
+            returns_from_ui,
+        } = challenging;
+        let shared = self.shared();
+        let form = match (returns_from_ui, audience.htmx) {
+            (false, _) => ChallengeForm::Token,
+            (true, true) => ChallengeForm::Htmx,
+            (true, false) => ChallengeForm::Redirect,
+        };
+        // Authsignal's answer decides where a browser goes next: only to the pre-built UI.
+        let url = match tracked.url {
+            Some(url) if shared.ui_origins.allows(&url) => Some(url),
+            Some(_) => {
+                tracing::warn!(
+                    "the pre-built UI URL Authsignal answered is not on an allowed UI origin"
+                );
+                None
+            }
+            None => None,
+        };
+        let answerable = match form {
+            ChallengeForm::Token => tracked.token.is_some(),
+            ChallengeForm::Redirect | ChallengeForm::Htmx => url.is_some(),
+        };
+        if !answerable {
+            self.outcome(
+                "unavailable",
+                Some("the challenge answer lacks an allowed url, or its token"),
+            );
+            return Decision::Refused(self.unavailable(audience));
+        }
+        let key = RecordKey::new(
+            RecordKind::Challenge,
+            record.user_id.as_str(),
+            tracked.idempotency_key.as_str(),
+        );
+        let stored = shared.store.put(&key, record, CHALLENGE_TTL).await;
+        telemetry::pending(&*shared.store);
+        match stored {
+            Ok(()) => {}
+            Err(StoreError::UserLimit { retry_after }) => {
+                self.outcome(
+                    "too_many_challenges",
+                    Some("the user's pending records fill their bound"),
+                );
+                let retry_after = retry_after.max(Duration::from_secs(1));
+                let refusal = Refusal::TooManyChallenges { retry_after };
+                return Decision::Refused(self.refuse(refusal, audience));
+            }
+            Err(StoreError::TooLarge) => {
+                self.outcome("bad_body", Some("the request is too large to keep"));
+                let limit = self.body_limit();
+                return Decision::Refused(self.refuse(Refusal::BodyTooLarge { limit }, audience));
+            }
+            Err(err) => return Decision::Refused(self.store_failed(&err, audience)),
+        }
+        self.outcome(if enrolment { "enrolment" } else { "challenged" }, None);
+        let expires_at = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |now| (now + CHALLENGE_TTL).as_secs());
+        let challenge = Challenge {
+            action: self.action.as_str().to_owned(),
+            idempotency_key: tracked.idempotency_key.clone(),
+            token: tracked.token,
+            url,
+            expires_at,
+            enrolment,
+            token_header: shared.token_header.as_str().to_owned(),
+        };
+        Decision::Challenged {
+            response: shared.responder.challenge(challenge, form, audience),
+            idempotency_key: tracked.idempotency_key,
+        }
+    }
+}
+
+/// What a challenge needs of the request it is issued for.
+struct Challenging {
+    audience: Audience,
+    record: PendingChallenge,
+    returns_from_ui: bool,
+}
+
 impl<S> Gate<S>
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
+    /// Leg 1 for a gated request: its `custom` values and binding, then [`Route::leg1`].
     pub(super) async fn track(self, parts: Parts, body: Bytes, caller: Caller) -> Response {
         let route = self.route.clone();
         let audience = caller.audience;
@@ -61,90 +265,6 @@ where
             .as_ref()
             .map(|origin| on_origin(origin, &public_path(&parts)));
         attributes.custom = custom;
-        let started = Instant::now();
-        let tracked = shared
-            .client
-            .track(&caller.user_id, route.action.as_str(), attributes)
-            .await;
-        telemetry::authsignal_call("track", started);
-        let tracked = match tracked {
-            Ok(tracked) => tracked,
-            // Only an outage opens a fail-open route: a 4xx (a revoked key, a bad
-            // argument) or an unreadable answer is no reason to skip the check.
-            Err(err) if route.fail_open && err.is_transient() => {
-                shared.failed_open.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(error = %err, "Authsignal is unavailable; this route fails open");
-                route.outcome("failed_open", None);
-                let user_id = caller.user_id;
-                return self
-                    .run(parts, body, &user_id, StepUpOutcome::FailedOpen)
-                    .await;
-            }
-            Err(err) => {
-                route.outcome("unavailable", Some(&err.to_string()));
-                return route.unavailable(audience);
-            }
-        };
-        tracing::Span::current().record("idempotency_key", tracked.idempotency_key.as_str());
-        match tracked.state {
-            UserActionState::Allow if !tracked.is_enrolled => match route.unenrolled() {
-                Unenrolled::FollowAuthsignal => self.allow(parts, body, caller, tracked).await,
-                Unenrolled::Refuse => {
-                    route.outcome("not_enrolled", None);
-                    route.refuse(Refusal::NotEnrolled, audience)
-                }
-                Unenrolled::Enrol => self.challenge(parts, body, caller, tracked, true).await,
-            },
-            UserActionState::Allow => self.allow(parts, body, caller, tracked).await,
-            UserActionState::ChallengeRequired => {
-                self.challenge(parts, body, caller, tracked, false).await
-            }
-            UserActionState::Block => {
-                route.outcome("blocked", None);
-                let status = route.on_block;
-                route.refuse(Refusal::Blocked { status }, audience)
-            }
-            UserActionState::ReviewRequired => {
-                route.outcome("in_review", None);
-                let refusal = Refusal::InReview {
-                    status: route.on_review,
-                    idempotency_key: tracked.idempotency_key,
-                };
-                route.refuse(refusal, audience)
-            }
-            other => {
-                route.outcome("unavailable", Some(&format!("unexpected state {other}")));
-                route.unavailable(audience)
-            }
-        }
-    }
-
-    async fn allow(
-        self,
-        parts: Parts,
-        body: Bytes,
-        caller: Caller,
-        tracked: TrackResponse,
-    ) -> Response {
-        self.route.outcome("allowed", None);
-        let user_id = caller.user_id;
-        self.run(parts, body, &user_id, StepUpOutcome::Allowed(tracked))
-            .await
-    }
-
-    /// `CHALLENGE_REQUIRED` (or an enrolment): remember the request, then send the browser
-    /// to the pre-built UI or give the API client its token.
-    async fn challenge(
-        self,
-        parts: Parts,
-        body: Bytes,
-        caller: Caller,
-        tracked: TrackResponse,
-        enrolment: bool,
-    ) -> Response {
-        let route = self.route.clone();
-        let audience = caller.audience;
-        let shared = route.shared();
         let binding = RequestBinding::of(&parts, &body);
         // A request can be resumed after the UI only if the UI can send the user back, and
         // only as a GET or a form POST: that is all a browser can be made to send. Nothing
@@ -154,23 +274,6 @@ where
         let resumable = shared.redirect_origin.is_some()
             && (audience.navigation || audience.htmx)
             && replayable;
-        let form = match (resumable, audience.htmx) {
-            (false, _) => ChallengeForm::Token,
-            (true, true) => ChallengeForm::Htmx,
-            (true, false) => ChallengeForm::Redirect,
-        };
-        let url = tracked.url.filter(|url| is_http_url(url));
-        let answerable = match form {
-            ChallengeForm::Token => tracked.token.is_some(),
-            ChallengeForm::Redirect | ChallengeForm::Htmx => url.is_some(),
-        };
-        if !answerable {
-            route.outcome(
-                "unavailable",
-                Some("the challenge answer lacks its url or token"),
-            );
-            return route.unavailable(audience);
-        }
         let stashed = resumable.then(|| StashedRequest {
             content_type: parts
                 .headers
@@ -187,51 +290,20 @@ where
                 Bytes::copy_from_slice(&body)
             },
         });
-        let action = route.action.as_str();
-        let record = binding.into_record(&caller.user_id, action, stashed);
-        let key = RecordKey::new(
-            RecordKind::Challenge,
-            caller.user_id.as_str(),
-            tracked.idempotency_key.as_str(),
-        );
-        let stored = shared.store.put(&key, record, CHALLENGE_TTL).await;
-        telemetry::pending(&*shared.store);
-        match stored {
-            Ok(()) => {}
-            Err(StoreError::UserLimit { retry_after }) => {
-                route.outcome(
-                    "too_many_challenges",
-                    Some("the user's pending challenges fill their bound"),
-                );
-                let retry_after = retry_after.max(std::time::Duration::from_secs(1));
-                return route.refuse(Refusal::TooManyChallenges { retry_after }, audience);
-            }
-            Err(StoreError::TooLarge) => {
-                route.outcome("bad_body", Some("the request is too large to keep"));
-                let limit = route.body_limit();
-                return route.refuse(Refusal::BodyTooLarge { limit }, audience);
-            }
-            Err(err) => return route.store_failed(&err, audience),
-        }
-        route.outcome(if enrolment { "enrolment" } else { "challenged" }, None);
-        let expires_at = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |now| (now + CHALLENGE_TTL).as_secs());
-        let challenge = Challenge {
-            action: action.to_owned(),
-            idempotency_key: tracked.idempotency_key,
-            token: tracked.token,
-            url,
-            expires_at,
-            enrolment,
-            token_header: shared.token_header.as_str().to_owned(),
+        let user_id = caller.user_id;
+        let record = binding.into_record(&user_id, route.action.as_str(), stashed);
+        let asked = Asked {
+            user_id: user_id.clone(),
+            audience,
+            attributes,
+            record,
+            returns_from_ui: resumable,
         };
-        shared.responder.challenge(challenge, form, audience)
+        match route.leg1(asked).await {
+            Decision::Run(outcome) => self.run(parts, body, &user_id, outcome).await,
+            Decision::Challenged { response, .. } | Decision::Refused(response) => response,
+        }
     }
-}
-
-fn is_http_url(url: &str) -> bool {
-    reqwest::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "http" | "https"))
 }
 
 #[cfg(test)]
