@@ -6,7 +6,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_authsignal::emulator::{ActionConfig, Condition, Outcome, Rule};
-use axum_authsignal::step_up::{SIGN_IN_COOKIE, SignIn, SignedIn, StepUpConfigBuilder};
+use std::sync::{Arc, Mutex};
+
+use axum_authsignal::step_up::{SIGN_IN_COOKIE, SignIn, SignedIn, StepUpConfigBuilder, Unenrolled};
 use axum_test::TestServer;
 use http::request::Parts;
 use serde::Deserialize;
@@ -61,8 +63,12 @@ async fn login_app() -> Login {
 async fn login_app_with(
     configure: impl FnOnce(StepUpConfigBuilder) -> StepUpConfigBuilder + 'static,
 ) -> Login {
+    login_app_from(setup().config(configure)).await
+}
+
+async fn login_app_from(setup: Setup) -> Login {
     // The harness supplies the emulator and HTTP plumbing; the app here is the login one.
-    let gate = setup().config(configure).start().await;
+    let gate = setup.start().await;
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let origin = format!("http://{}", listener.local_addr().unwrap());
     let sign_in = gate
@@ -182,6 +188,23 @@ async fn an_attackers_token_cannot_sign_in_another_browser() {
             .status_code(),
         403
     );
+    // The attacker's own idempotency key under a made-up MAC: only the MAC can refuse it
+    // (planted in the victim's browser, it would sign the victim in as the attacker).
+    let (attacker_key, _mac) = attacker_cookie
+        .strip_prefix(&format!("{SIGN_IN_COOKIE}="))
+        .unwrap()
+        .rsplit_once('.')
+        .unwrap();
+    for mac in ["AAAA", "", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+        let planted = format!("{SIGN_IN_COOKIE}={attacker_key}.{mac}");
+        assert_eq!(
+            finish(&login, &attacker_back, Some(&planted))
+                .await
+                .status_code(),
+            403,
+            "{planted}"
+        );
+    }
     // The positive control: in the attacker's own browser, with the attacker's cookie,
     // the same token signs the attacker in. The refusals above were the binding's.
     let own = finish(&login, &attacker_back, Some(&attacker_cookie)).await;
@@ -276,4 +299,74 @@ async fn an_allowed_sign_in_needs_no_challenge() {
         .form(&[("username", "alice"), ("password", "guess")])
         .await;
     assert_eq!(wrong.status_code(), 401);
+}
+
+/// Finding 3: sign-in runs the gate's first leg, so it follows the pre-built UI's origins
+/// only: a foreign `url` is a 503, never a `Location`.
+#[tokio::test]
+async fn sign_in_sends_browsers_only_to_the_pre_built_ui() {
+    let url = Arc::new(Mutex::new(None));
+    let login = login_app_from(setup().stand_in(crate::leg1::track_url(&url))).await;
+    let (ui, _) = start_sign_in(&login, "alice").await;
+    assert!(ui.starts_with(login.gate.emulator.origin()), "{ui}");
+    for foreign in crate::leg1::FOREIGN_URLS {
+        *url.lock().unwrap() = Some(foreign.to_owned());
+        let response = login
+            .server
+            .post("/login")
+            .add_header("accept", NAVIGATION_ACCEPT)
+            .add_header("sec-fetch-mode", "navigate")
+            .form(&[("username", "alice"), ("password", "alice-password")])
+            .await;
+        assert_eq!(
+            response.status_code(),
+            503,
+            "{foreign}: {}",
+            response.text()
+        );
+        assert!(
+            response.maybe_header("location").is_none(),
+            "{foreign} became a Location"
+        );
+    }
+}
+
+/// Finding 3: sign-in honours the configuration's `Unenrolled` policy, as the gate does.
+#[tokio::test]
+async fn sign_in_honours_the_unenrolled_policy() {
+    let sign_in = |login: &Login| {
+        login
+            .server
+            .post("/login")
+            .add_header("accept", NAVIGATION_ACCEPT)
+            .add_header("sec-fetch-mode", "navigate")
+            .form(&[("username", "newbie"), ("password", "newbie-password")])
+    };
+    for (policy, status) in [
+        (Unenrolled::FollowAuthsignal, 200),
+        (Unenrolled::Refuse, 403),
+        (Unenrolled::Enrol, 303),
+    ] {
+        let login = login_app_with(move |config| config.unenrolled(policy)).await;
+        // "newbie" has no authenticator: Authsignal allows, with isEnrolled false.
+        login
+            .gate
+            .emulator
+            .set_action("signIn", ActionConfig::allow());
+        let response = sign_in(&login).await;
+        assert_eq!(
+            response.status_code(),
+            status,
+            "{policy:?}: {}",
+            response.text()
+        );
+        if status == 303 {
+            let location = response.header("location").to_str().unwrap().to_owned();
+            assert!(
+                location.starts_with(login.gate.emulator.origin()),
+                "{location}"
+            );
+            assert!(cookie_set(&response, SIGN_IN_COOKIE).is_some());
+        }
+    }
 }
