@@ -14,6 +14,8 @@
 //! `UPDATE_SCREENSHOTS=1` the three the README shows are also copied to `docs/browser-flow/`
 //! once every check has passed.
 
+#[path = "browser/tls.rs"]
+mod tls;
 #[path = "browser/webdriver.rs"]
 mod webdriver;
 #[path = "../examples/withdrawal.rs"]
@@ -27,6 +29,7 @@ use std::sync::{Arc, Mutex};
 use axum::extract::{Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
+use axum_authsignal::emulator::EmulatorHandle;
 use serde_json::{Value, json};
 use webdriver::{ChromeDriver, Session};
 
@@ -97,16 +100,7 @@ async fn large_withdrawal_steps_up_in_the_browser_and_completes_once() {
     // 1. Sign in.
     let sign_in = format!("{origin}/");
     browser.goto(&sign_in).await;
-    browser
-        .wait_for("#username")
-        .await
-        .fill(withdrawal::DEMO_USER)
-        .await;
-    browser
-        .wait_for("#password")
-        .await
-        .fill(withdrawal::DEMO_PASSWORD)
-        .await;
+    fill_sign_in(&browser).await;
     // The entries before the app's (the browser's first tab) are none of the test's.
     let before_app = history_length(&browser).await - 1;
     browser.screenshot(&shots.join("01-sign-in.png")).await;
@@ -114,24 +108,12 @@ async fn large_withdrawal_steps_up_in_the_browser_and_completes_once() {
 
     // 2. The withdrawal form, with an amount above the threshold.
     let form = format!("{origin}/withdraw");
-    browser
-        .wait_for_url("the withdrawal form", |url| url == form)
-        .await;
-    browser.wait_for("#amount").await.fill("2500").await;
+    fill_withdrawal(&browser, &origin, "2500").await;
     browser.screenshot(&shots.join("02-withdraw.png")).await;
     browser.wait_for("#withdraw").await.click().await;
 
     // 3. The emulator's pre-built UI asks for the authenticator code.
-    let challenge = format!("{}/ui/challenge?", emulator.origin());
-    browser
-        .wait_for_url("the emulator's challenge page", |url| {
-            url.starts_with(&challenge)
-        })
-        .await;
-    let code = emulator
-        .totp_code(withdrawal::DEMO_USER)
-        .expect("the demo user has an authenticator app");
-    browser.wait_for("#code").await.fill(&code).await;
+    let challenge = fill_challenge_code(&browser, &emulator).await;
     browser.screenshot(&shots.join("03-challenge.png")).await;
     browser.wait_for("#verify").await.click().await;
 
@@ -267,6 +249,133 @@ async fn large_withdrawal_steps_up_in_the_browser_and_completes_once() {
     }
 }
 
+/// Fills the sign-in form with the demo user's credentials (the page is open).
+async fn fill_sign_in(browser: &Session) {
+    browser
+        .wait_for("#username")
+        .await
+        .fill(withdrawal::DEMO_USER)
+        .await;
+    browser
+        .wait_for("#password")
+        .await
+        .fill(withdrawal::DEMO_PASSWORD)
+        .await;
+}
+
+/// Waits for the withdrawal form at `origin` and fills in `amount`.
+async fn fill_withdrawal(browser: &Session, origin: &str, amount: &str) {
+    let form = format!("{origin}/withdraw");
+    browser
+        .wait_for_url("the withdrawal form", |url| url == form)
+        .await;
+    browser.wait_for("#amount").await.fill(amount).await;
+}
+
+/// Waits for the emulator's pre-built UI and fills in the demo user's code; returns the
+/// start of the challenge page's URL.
+async fn fill_challenge_code(browser: &Session, emulator: &EmulatorHandle) -> String {
+    let challenge = format!("{}/ui/challenge?", emulator.origin());
+    browser
+        .wait_for_url("the emulator's challenge page", |url| {
+            url.starts_with(&challenge)
+        })
+        .await;
+    let code = emulator
+        .totp_code(withdrawal::DEMO_USER)
+        .expect("the demo user has an authenticator app");
+    browser.wait_for("#code").await.fill(&code).await;
+    challenge
+}
+
+/// The resume cookie's route tag for `POST /withdraw`, as anyone can compute it (it is a
+/// hash of the action and the path, no secret): what a planted cookie needs to be
+/// taken for the real one.
+fn withdraw_resume_tag() -> String {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::new()
+        .chain_update("withdraw")
+        .chain_update([0])
+        .chain_update("/withdraw")
+        .finalize();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..9])
+}
+
+/// Finding 5 of the second review, in Chromium: a resume cookie planted for the
+/// withdrawal's path by a plain-http answer on the same host (cookies are not kept apart
+/// by port or, without `Secure`, by scheme), which a browser sends before the gate's own.
+/// Over `http` it has the gate's own cookie name; over `https` the plain name, which the
+/// gate must not read there. Either way the completed challenge still withdraws, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_planted_resume_cookie_does_not_break_step_up_over_http_or_https() {
+    if !browser_installed() {
+        return;
+    }
+    let planted = format!("AAAAAAAAAAAAAAAAAAAAAA.{}", withdraw_resume_tag());
+    // The planting answer, on another port of the same host.
+    let planter = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let planter_origin = format!("http://{}", planter.local_addr().unwrap());
+    let cookie = format!("authsignal-resume={planted}; Path=/withdraw; Max-Age=3600");
+    let plant = axum::Router::new().route(
+        "/plant",
+        axum::routing::get(
+            move || async move { ([(http::header::SET_COOKIE, cookie)], "planted") },
+        ),
+    );
+    tokio::spawn(async move { axum::serve(planter, plant).await.unwrap() });
+
+    let driver = ChromeDriver::start(Path::new(env!("CARGO_TARGET_TMPDIR"))).await;
+    for scheme in ["http", "https"] {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let origin = format!("{scheme}://{}", listener.local_addr().unwrap());
+        let (app, emulator) = withdrawal::with_emulator(&origin).await;
+        let seen = Answers::default();
+        let app = app.layer(middleware::from_fn_with_state(seen.clone(), record_planted));
+        if scheme == "https" {
+            let listener = tls::TlsListener::new(listener);
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        } else {
+            tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        }
+
+        let browser = driver.new_session().await;
+        browser.goto(&format!("{planter_origin}/plant")).await;
+        browser.goto(&format!("{origin}/")).await;
+        fill_sign_in(&browser).await;
+        browser.wait_for("#sign-in").await.click().await;
+        fill_withdrawal(&browser, &origin, "2500").await;
+        browser.wait_for("#withdraw").await.click().await;
+        fill_challenge_code(&browser, &emulator).await;
+        browser.wait_for("#verify").await.click().await;
+
+        let confirmation = browser.wait_for("#confirmation").await.text().await;
+        assert!(confirmation.contains("2500"), "{scheme}: {confirmation:?}");
+        assert!(
+            seen.take().iter().any(|request| request.contains(&planted)),
+            "{scheme}: the planted cookie reached the app, so the test tried the attack"
+        );
+        browser.goto(&format!("{origin}/withdrawals")).await;
+        browser.wait_for("li.withdrawal").await;
+        let listed = browser.find_all("li.withdrawal").await;
+        assert_eq!(listed.len(), 1, "{scheme}: exactly one withdrawal");
+        browser.quit().await;
+        emulator.shutdown().await;
+    }
+}
+
+/// Notes every request's `Cookie` header (the planted-cookie test looks for its cookie).
+async fn record_planted(State(seen): State<Answers>, request: Request, next: Next) -> Response {
+    let cookies: Vec<String> = request
+        .headers()
+        .get_all(http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok().map(str::to_owned))
+        .collect();
+    seen.0.lock().unwrap().push(cookies.join("; "));
+    next.run(request).await
+}
+
 /// The README's pictures are there, as PNGs of the test's viewport: a run that changed
 /// the size, or a picture lost from `docs/`, fails here. Needs no browser.
 #[test]
@@ -351,7 +460,7 @@ async fn record_answer(State(answers): State<Answers>, request: Request, next: N
 }
 
 /// How many times the emulator saw each of [`STEP_UP_CALLS`].
-fn step_up_calls(emulator: &axum_authsignal::emulator::EmulatorHandle) -> [usize; 3] {
+fn step_up_calls(emulator: &EmulatorHandle) -> [usize; 3] {
     STEP_UP_CALLS.map(|operation| emulator.call_count(operation))
 }
 

@@ -140,6 +140,8 @@ impl ChromeDriver {
                     "--disable-component-update",
                     "--disable-sync",
                     "--no-first-run",
+                    // The https tests' self-signed certificate (tests/browser/tls.rs).
+                    "--ignore-certificate-errors",
                     "--window-size=1024,768",
                     format!("--user-data-dir={}", self.profile.display()),
                 ],

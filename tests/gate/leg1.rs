@@ -11,7 +11,7 @@ use axum_test::TestServer;
 use http::Method;
 use serde_json::{Value, json};
 
-use crate::stand_in::{Answer, Rewrite};
+use crate::support::stand_in::{Answer, Rewrite};
 use crate::support::*;
 
 /// Where a stand-in Authsignal may try to send a browser; none is the pre-built UI's.

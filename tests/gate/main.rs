@@ -11,6 +11,5 @@ mod layering;
 mod leg1;
 mod login;
 mod negotiation;
-mod stand_in;
 mod support;
 mod tracing_span;

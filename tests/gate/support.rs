@@ -21,6 +21,9 @@ use http::request::Parts;
 use serde_json::{Value, json};
 use tracing_subscriber::util::SubscriberInitExt as _;
 
+#[path = "stand_in.rs"]
+pub mod stand_in;
+
 /// The tenant secret of every emulator in the suite; no log line may ever contain it, nor
 /// its Basic-auth or percent-encoded forms (it has characters that make them differ).
 pub const SECRET: &str = "gate suite/secret+7d1f=0c9a&x";
@@ -260,7 +263,7 @@ type LayerFn = Box<dyn FnOnce(StepUpLayer) -> StepUpLayer>;
 /// `withdraw` gate's own settings.
 pub struct Setup {
     relaxed: bool,
-    stand_in: Option<crate::stand_in::Rewrite>,
+    stand_in: Option<stand_in::Rewrite>,
     config: ConfigFn,
     layer: LayerFn,
 }
@@ -283,7 +286,7 @@ impl Setup {
 
     /// Puts a stand-in Authsignal between the gate and the emulator that rewrites the
     /// answers of `track` and `validateChallenge` (the emulator's UI origin is allowed).
-    pub fn stand_in(mut self, rewrite: crate::stand_in::Rewrite) -> Self {
+    pub fn stand_in(mut self, rewrite: stand_in::Rewrite) -> Self {
         self.stand_in = Some(rewrite);
         self
     }
@@ -313,7 +316,7 @@ impl Setup {
         };
         let mut ui_origin = None;
         if let Some(rewrite) = self.stand_in {
-            let stand_in = crate::stand_in::start(emulator.origin(), rewrite).await;
+            let stand_in = stand_in::start(emulator.origin(), rewrite).await;
             client = emulator
                 .client_builder()
                 .base_url(format!("{stand_in}/v1"))
