@@ -15,7 +15,7 @@ use tokio::time::Instant;
 use tower::Service;
 
 use super::{Caller, Gate, on_origin, public_path};
-use crate::client::types::{TrackResponse, UserActionState};
+use crate::client::types::{CustomData, TrackResponse, UserActionState};
 use crate::step_up::answer::{Challenge, Refusal};
 use crate::step_up::binding::RequestBinding;
 use crate::step_up::config::{CHALLENGE_TTL, Unenrolled};
@@ -60,7 +60,7 @@ where
             .redirect_origin
             .as_ref()
             .map(|origin| on_origin(origin, &public_path(&parts)));
-        attributes.custom = custom;
+        attributes.custom = custom.clone();
         let started = Instant::now();
         let tracked = shared
             .client
@@ -77,7 +77,7 @@ where
                 route.outcome("failed_open", None);
                 let user_id = caller.user_id;
                 return self
-                    .run(parts, body, &user_id, StepUpOutcome::FailedOpen)
+                    .run(parts, body, &user_id, StepUpOutcome::FailedOpen, custom)
                     .await;
             }
             Err(err) => {
@@ -88,14 +88,16 @@ where
         tracing::Span::current().record("idempotency_key", tracked.idempotency_key.as_str());
         match tracked.state {
             UserActionState::Allow if !tracked.is_enrolled => match route.unenrolled() {
-                Unenrolled::FollowAuthsignal => self.allow(parts, body, caller, tracked).await,
+                Unenrolled::FollowAuthsignal => {
+                    self.allow(parts, body, caller, tracked, custom).await
+                }
                 Unenrolled::Refuse => {
                     route.outcome("not_enrolled", None);
                     route.refuse(Refusal::NotEnrolled, audience)
                 }
                 Unenrolled::Enrol => self.challenge(parts, body, caller, tracked, true).await,
             },
-            UserActionState::Allow => self.allow(parts, body, caller, tracked).await,
+            UserActionState::Allow => self.allow(parts, body, caller, tracked, custom).await,
             UserActionState::ChallengeRequired => {
                 self.challenge(parts, body, caller, tracked, false).await
             }
@@ -119,17 +121,19 @@ where
         }
     }
 
+    /// `ALLOW`: the handler runs with the `custom` values sent, which the rules judged.
     async fn allow(
         self,
         parts: Parts,
         body: Bytes,
         caller: Caller,
         tracked: TrackResponse,
+        custom: Option<CustomData>,
     ) -> Response {
         self.route.outcome("allowed", None);
         let user_id = caller.user_id;
-        self.run(parts, body, &user_id, StepUpOutcome::Allowed(tracked))
-            .await
+        let outcome = StepUpOutcome::Allowed(tracked);
+        self.run(parts, body, &user_id, outcome, custom).await
     }
 
     /// `CHALLENGE_REQUIRED` (or an enrolment): remember the request, then send the browser
