@@ -195,7 +195,10 @@ async fn a_non_finite_amount_is_refused_before_track() {
 #[tokio::test]
 async fn a_route_that_fails_open_books_the_values_it_would_have_sent() {
     let gate = start(|layer| layer.fail_open()).await;
-    gate.emulator.inject_fault("track", Fault::status(StatusCode::SERVICE_UNAVAILABLE).always());
+    gate.emulator.inject_fault(
+        "track",
+        Fault::status(StatusCode::SERVICE_UNAVAILABLE).always(),
+    );
     let (status, passed) = post_form(&gate, "alice", "amount=+5000", None).await;
     assert_eq!(status, 200, "{passed}");
     assert_eq!(passed["failedOpen"], true);
