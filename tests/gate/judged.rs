@@ -106,7 +106,7 @@ async fn a_padded_browser_form_is_challenged_and_the_resumed_request_books_the_n
         assert_eq!(response.status_code(), 303, "{form} must be challenged");
         let location = response.header("location").to_str().unwrap().to_owned();
         assert!(
-            location.starts_with(&gate.emulator.origin()),
+            location.starts_with(gate.emulator.origin()),
             "{form}: {location}"
         );
         let back = complete_ui(&gate, &location).await;
