@@ -15,8 +15,8 @@
 //!   `Content-Type` is refused with 415.
 //!
 //! Text that a handler can read as a number is sent as that number (see [`text_value`]):
-//! Authsignal's rules compare a number data point with numbers, so an amount sent as text
-//! may not be judged as the amount the handler books.
+//! a rule on a Number data point expects a number (Authsignal does not document what it
+//! makes of text), so an amount sent as text may not be judged as the amount booked.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -146,8 +146,8 @@ fn from_form(form: &[u8], fields: &[String]) -> Result<Option<CustomData>, Refus
 ///
 /// Trimmed, not untrimmed: in a form `+` is a space, so `amount=+5000` is `" 5000"`.
 /// A typed `f64` field refuses that (serde_urlencoded parses without trimming), but a
-/// handler that trims books 5000, and sent as the text `" 5000"` it would not be judged
-/// as 5000 (Authsignal compares a number data point with numbers). Sent as the number,
+/// handler that trims books 5000, and sent as the text `" 5000"` it may not be judged as
+/// 5000 (a rule on a Number data point expects a number). Sent as the number,
 /// every reader that gets a number out of the text gets the one judged, and a stray space
 /// a user typed is no error; refusing it would be as safe but turn that space into a 400.
 ///
