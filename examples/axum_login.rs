@@ -59,7 +59,7 @@ use serde::Deserialize;
 use sha2::{Digest, Sha256};
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{MemoryStore, SessionManagerLayer};
-use withdrawals::{Ledger, WithdrawForm};
+use withdrawals::Ledger;
 pub use withdrawals::{THRESHOLD, Withdraw};
 
 /// The demo's first user.
@@ -359,12 +359,8 @@ async fn withdraw_page(session: AuthSession) -> Response {
 /// Runs only once the gate let the request through: after `ALLOW`, or after the user
 /// completed the challenge for this very request. `StepUp<Withdraw>` carries the user the
 /// gate checked, the one axum-login had signed in.
-async fn withdraw(
-    State(ledger): State<Ledger>,
-    step_up: StepUp<Withdraw>,
-    Form(form): Form<WithdrawForm>,
-) -> Response {
-    ledger.withdraw(&step_up, &form)
+async fn withdraw(State(ledger): State<Ledger>, step_up: StepUp<Withdraw>) -> Response {
+    ledger.withdraw(&step_up)
 }
 
 /// The confirmation of one withdrawal, for its own user only.

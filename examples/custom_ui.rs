@@ -293,9 +293,10 @@ async fn serve_sdk(State(state): State<AppState>) -> Response {
     }
 }
 
+/// The transfer's fields, but its amount: the handler books the amount Authsignal's rules
+/// judged ([`StepUp::judged_number`]), never a parse of its own that could differ.
 #[derive(Deserialize)]
 struct Transfer {
-    amount: f64,
     payee: String,
 }
 
@@ -306,14 +307,17 @@ async fn transfer(
     step_up: StepUp,
     Json(transfer): Json<Transfer>,
 ) -> Response {
-    if !(transfer.amount.is_finite() && transfer.amount > 0.0) {
+    let Some(amount) = step_up
+        .judged_number("amount")
+        .filter(|amount| amount.is_finite() && *amount > 0.0)
+    else {
         let error = json!({ "code": "invalid_amount", "detail": "The amount must be positive." });
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
-    }
+    };
     let mut transfers = state.transfers.lock().unwrap();
     let record = json!({
         "id": transfers.len() + 1,
-        "amount": transfer.amount,
+        "amount": amount,
         "payee": transfer.payee,
         "steppedUp": step_up.was_challenged(),
         "verificationMethod": step_up.verification_method().map(|m| m.to_string()),

@@ -148,9 +148,10 @@ fn user_of(headers: &HeaderMap) -> Option<String> {
 #[derive(Clone, Default)]
 struct Payments(Arc<Mutex<Vec<Value>>>);
 
+/// The payment's fields, but its amount: the handler books the amount Authsignal's rules
+/// judged ([`StepUp::judged_number`]), never a parse of its own that could differ.
 #[derive(Deserialize)]
 struct Payment {
-    amount: f64,
     payee: String,
     #[serde(default = "default_currency")]
     currency: String,
@@ -165,15 +166,18 @@ async fn pay(
     step_up: StepUp,
     Json(payment): Json<Payment>,
 ) -> Response {
-    if !(payment.amount.is_finite() && payment.amount > 0.0) {
+    let Some(amount) = step_up
+        .judged_number("amount")
+        .filter(|amount| amount.is_finite() && *amount > 0.0)
+    else {
         let error = json!({ "error": "invalid_amount", "message": "amount must be positive" });
         return (StatusCode::UNPROCESSABLE_ENTITY, Json(error)).into_response();
-    }
+    };
     let mut list = payments.0.lock().unwrap();
     let record = json!({
         "id": list.len() + 1,
         "user": step_up.user_id(),
-        "amount": payment.amount,
+        "amount": amount,
         "currency": payment.currency,
         "payee": payment.payee,
         "status": "sent",

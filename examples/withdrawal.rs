@@ -33,7 +33,7 @@ use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
 use axum_authsignal::store::PendingChallengeStore;
 use demo::Sessions;
 use serde::Deserialize;
-use withdrawals::{Ledger, WithdrawForm};
+use withdrawals::Ledger;
 pub use withdrawals::{THRESHOLD, Withdraw};
 
 /// The demo's only user.
@@ -177,12 +177,8 @@ async fn withdraw_page(State(state): State<AppState>, headers: HeaderMap) -> Res
 
 /// Runs only once the gate let the request through: after `ALLOW`, or after the user
 /// completed the challenge for this very request.
-async fn withdraw(
-    State(state): State<AppState>,
-    step_up: StepUp<Withdraw>,
-    Form(form): Form<WithdrawForm>,
-) -> Response {
-    state.ledger.withdraw(&step_up, &form)
+async fn withdraw(State(state): State<AppState>, step_up: StepUp<Withdraw>) -> Response {
+    state.ledger.withdraw(&step_up)
 }
 
 /// The confirmation of one withdrawal, for its own user only.

@@ -39,7 +39,7 @@ use demo::Sessions;
 use instances_support::proxy::{Hop, Proxy};
 use serde::Deserialize;
 use webdriver::ChromeDriver;
-use withdrawals::{Ledger, Withdraw, WithdrawForm};
+use withdrawals::{Ledger, Withdraw};
 
 const USER: &str = "demo";
 const PASSWORD: &str = "demo";
@@ -236,13 +236,9 @@ async fn withdraw_page(State(app): State<AppState>, headers: HeaderMap) -> Respo
     }
 }
 
-async fn withdraw(
-    State(app): State<AppState>,
-    step_up: StepUp<Withdraw>,
-    Form(form): Form<WithdrawForm>,
-) -> Response {
+async fn withdraw(State(app): State<AppState>, step_up: StepUp<Withdraw>) -> Response {
     app.withdrawals_made.fetch_add(1, Ordering::SeqCst);
-    app.database.ledger.withdraw(&step_up, &form)
+    app.database.ledger.withdraw(&step_up)
 }
 
 async fn confirmation(

@@ -117,6 +117,51 @@ async fn rules_decide_first_match_wins_else_the_default() {
     assert_eq!(details.rule_ids, Some(vec!["big".to_owned()]));
 }
 
+/// A rule compares a number data point with numbers: text never satisfies it, whatever it
+/// reads as, so an app that sends an amount as text is allowed here, not challenged, and
+/// its tests fail.
+#[tokio::test]
+async fn a_string_amount_never_matches_a_number_rule() {
+    let withdraw = ActionConfig::allow().rule(
+        Rule::new("big", Outcome::ChallengeRequired)
+            .when(Condition::custom_above("amount", 1000.0)),
+    );
+    let emulator = builder()
+        .action("withdraw", withdraw)
+        .start()
+        .await
+        .unwrap();
+    emulator.enroll_totp("u1");
+    let client = emulator.client();
+    let decide = |amount: serde_json::Value| {
+        let client = client.clone();
+        async move {
+            let attributes = TrackAttributes {
+                custom: custom(json!({ "amount": amount })),
+                ..TrackAttributes::default()
+            };
+            let answer = client.track("u1", "withdraw", attributes).await.unwrap();
+            (answer.state, answer.rule_ids.unwrap_or_default())
+        }
+    };
+    for text in [
+        "5000", " 5000", "5000 ", "\t5000", "5000\n", "+5000", "5e3", "1000.5",
+    ] {
+        assert_eq!(
+            decide(json!(text)).await,
+            (UserActionState::Allow, vec![]),
+            "{text:?}"
+        );
+    }
+    for number in [json!(5000), json!(5000.0), json!(1000.5)] {
+        assert_eq!(
+            decide(number.clone()).await,
+            (UserActionState::ChallengeRequired, vec!["big".to_owned()]),
+            "{number}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn an_unenrolled_user_is_allowed_unless_the_action_prompts_enrollment() {
     let emulator = builder()

@@ -143,6 +143,103 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
     assert!(list.contains("2500.00 (stepped up)"));
 }
 
+/// An amount a trimming reader takes for 5000 (`+` is a space in a form) is judged as 5000,
+/// so it is stepped up, and the ledger books the 5000 judged; text that is no number is
+/// judged as text and booked as nothing.
+#[tokio::test]
+async fn withdrawal_books_the_amount_judged_whatever_its_spelling() {
+    let (listener, origin) = listener();
+    let (app, emulator) = withdrawal::with_emulator(&origin).await;
+    let server = TestServer::builder()
+        .http_transport_with_tcp_listener(listener)
+        .build(app);
+    let signed_in = server
+        .post("/login")
+        .form(&[
+            ("username", withdrawal::DEMO_USER),
+            ("password", withdrawal::DEMO_PASSWORD),
+        ])
+        .await;
+    let session = cookie_pair(&signed_in);
+    let submit = |form: &'static str| {
+        server
+            .post("/withdraw")
+            .add_header("cookie", &session)
+            .add_header("accept", NAVIGATION)
+            .add_header("sec-fetch-mode", "navigate")
+            .content_type("application/x-www-form-urlencoded")
+            .bytes(form.into())
+    };
+
+    let padded = submit("amount=+5000").await;
+    assert_eq!(padded.status_code(), 303, "{}", padded.text());
+    let ui = location(&padded);
+    assert!(ui.starts_with(emulator.origin()), "stepped up: {ui}");
+    let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
+    let back_path = path_of(&origin, &back);
+    let field = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let confirmed = post_resume(&server, "/withdraw", &session, &field).await;
+    assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
+    let shown = server
+        .get(&location(&confirmed))
+        .add_header("cookie", &session)
+        .await;
+    assert!(
+        shown
+            .text()
+            .contains("Withdrawal of 5000.00 confirmed (verified with AUTHENTICATOR_APP)"),
+        "{}",
+        shown.text()
+    );
+
+    let spaced = submit("amount=5+000").await;
+    assert_eq!(spaced.status_code(), 400, "{}", spaced.text());
+    let list = server
+        .get("/withdrawals")
+        .add_header("cookie", &session)
+        .await
+        .text();
+    assert_eq!(list.matches("class=\"withdrawal\"").count(), 1, "{list}");
+}
+
+/// A JSON string amount is judged as the number it reads as, and that number is paid.
+#[tokio::test]
+async fn payment_api_pays_the_amount_judged() {
+    let (app, emulator) = payment_api::with_emulator().await;
+    let server = TestServer::new(app);
+    let auth = format!("Bearer {}", payment_api::DEMO_API_KEY);
+    let payment = json!({ "amount": " 5000", "payee": "ACME Ltd" });
+    let challenged = server
+        .post("/payments")
+        .add_header("authorization", &auth)
+        .json(&payment)
+        .await;
+    assert_eq!(challenged.status_code(), 401, "{}", challenged.text());
+    let track_token = challenged.json::<Value>()["token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let verified: Value = no_redirects()
+        .post(format!("{}/client/verify/totp", emulator.api_url()))
+        .bearer_auth(&track_token)
+        .json(&json!({ "verificationCode": emulator.totp_code(payment_api::DEMO_USER).unwrap() }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = verified["accessToken"].as_str().unwrap();
+    let paid = server
+        .post("/payments")
+        .add_header("authorization", &auth)
+        .add_header("x-authsignal-token", token)
+        .json(&payment)
+        .await;
+    assert_eq!(paid.status_code(), 201, "{}", paid.text());
+    assert_eq!(paid.json::<Value>()["amount"], 5000.0);
+}
+
 #[tokio::test]
 async fn payment_api_custom_ui_flow() {
     let (app, emulator) = payment_api::with_emulator().await;

@@ -11,7 +11,6 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum_authsignal::emulator::{ActionConfig, Condition, Outcome, Rule};
 use axum_authsignal::step_up::{Action, StepUp};
-use serde::Deserialize;
 
 use super::demo::{escape, page};
 
@@ -33,12 +32,6 @@ pub fn action_config() -> ActionConfig {
     ActionConfig::allow().rule(rule)
 }
 
-/// The withdrawal form's fields.
-#[derive(Deserialize)]
-pub struct WithdrawForm {
-    amount: String,
-}
-
 /// The withdrawals made, in order.
 #[derive(Clone, Default)]
 pub struct Ledger(Arc<Mutex<Vec<Withdrawal>>>);
@@ -55,12 +48,13 @@ impl Ledger {
     /// Makes the withdrawal the gate let through, for the user it checked, and answers
     /// with a redirect to the confirmation (post/redirect/get), so that a refresh shows the
     /// confirmation again instead of sending the withdrawal again.
-    pub fn withdraw(&self, step_up: &StepUp<Withdraw>, form: &WithdrawForm) -> Response {
-        let Some(amount) = form
-            .amount
-            .trim()
-            .parse::<f64>()
-            .ok()
+    ///
+    /// The amount is the one Authsignal's rules judged, from the proof, not a parse of the
+    /// form's own: the two cannot differ. An amount that was not judged as a number (text
+    /// such as `5 000`) is refused.
+    pub fn withdraw(&self, step_up: &StepUp<Withdraw>) -> Response {
+        let Some(amount) = step_up
+            .judged_number("amount")
             .filter(|a| a.is_finite() && *a > 0.0)
         else {
             let body = page(

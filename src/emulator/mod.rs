@@ -199,6 +199,8 @@
 //! | pre-built UI: one attempt limit across methods, the settings page's shape | assumed |
 //! | webhooks: event types, envelopes, fields, `X-Signature-V2`, 3 retries | documented (webhook event types and payloads); SDK (every SDK's webhook tests) |
 //! | webhooks: sent at once, back-off from 250 ms, which moments log events mark | assumed (Authsignal batches log events and waits 30 s between retries) |
+//! | rules: custom data points are typed (text, number, boolean, multiselect) and a Number data point is sent as a JSON number | documented (custom data points: "sending the amount as a number in the track action payload"); SDK (terraform-provider-authsignal `data_type`) |
+//! | rules: a number condition (`customAbove`, `customBelow`, `customEquals` with a number) never holds for text, however it reads (`"5000"`, `" 5000"`) | assumed, the strict reading: Authsignal does not document it; its rule conditions are JSON Logic (terraform-provider-authsignal's `conditions`), whose reference implementation would coerce `" 5000"` to 5000 with JavaScript's `>`; a lenient emulator would hide an app that sends an amount as text (DESIGN.md invariant 13) |
 //!
 //! # Emulator-only extensions
 //!

@@ -198,25 +198,33 @@ impl Rule {
 ///
 /// `field` names a key of the action's `custom` object; a dotted path (`payee.country`)
 /// reaches into nested objects.
+///
+/// Types are compared strictly: a number condition holds only for a JSON number, never
+/// for text, not even text such as `"5000"` or `" 5000"` that reads as one. Authsignal's
+/// custom data points are typed (a Number data point is to be sent as a number), and what
+/// its rules make of text sent for one is not documented, so the emulator takes the
+/// reading that cannot hide an app that sends an amount as text (see the
+/// [fidelity table](super#where-each-behaviour-comes-from)).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 #[non_exhaustive]
 pub enum Condition {
-    /// A custom number (or numeric string) is greater than `value`.
+    /// A custom number is greater than `value` (text never is).
     CustomAbove {
         /// The custom field.
         field: String,
         /// The threshold.
         value: f64,
     },
-    /// A custom number (or numeric string) is less than `value`.
+    /// A custom number is less than `value` (text never is).
     CustomBelow {
         /// The custom field.
         field: String,
         /// The threshold.
         value: f64,
     },
-    /// A custom field equals `value` (numbers compare by value: `1000` equals `1000.0`).
+    /// A custom field equals `value` (numbers compare by value: `1000` equals `1000.0`;
+    /// the text `"1000"` equals no number).
     CustomEquals {
         /// The custom field.
         field: String,
@@ -319,13 +327,10 @@ impl RuleInput<'_> {
         Some(value)
     }
 
+    /// The field as a number, if it was sent as one: text is not a number here, however
+    /// it reads (see [`Condition`]).
     fn number(&self, path: &str) -> Option<f64> {
-        match self.custom(path)? {
-            Value::Number(number) => number.as_f64(),
-            // Forms and query strings turn amounts into text; rules should still see them.
-            Value::String(text) => text.trim().parse().ok(),
-            _ => None,
-        }
+        self.custom(path)?.as_f64()
     }
 }
 
@@ -363,7 +368,7 @@ mod tests {
             (outcome, rule.map(|r| r.id.as_str())),
             (Outcome::Block, Some("block-nz"))
         );
-        let custom = json!({"amount": "1000.5"}).as_object().unwrap().clone();
+        let custom = json!({"amount": 1000.5}).as_object().unwrap().clone();
         assert_eq!(config.decide(&input(&custom)).0, Outcome::ChallengeRequired);
         let custom = json!({"amount": 10}).as_object().unwrap().clone();
         assert_eq!(config.decide(&input(&custom)), (Outcome::Allow, None));
@@ -384,6 +389,26 @@ mod tests {
         assert!(!Condition::device_id_in(["d1"]).holds(&at));
         assert!(Condition::DeviceIdNotIn(vec!["d1".into()]).holds(&at));
         assert!(Condition::IsEnrolled(true).holds(&at));
+    }
+
+    #[test]
+    fn text_never_satisfies_a_number_condition() {
+        for text in ["5000", " 5000", "5000 ", "\t5000", "5000\n", "+5000", "5e3"] {
+            let custom = json!({"amount": text, "n": "1000"})
+                .as_object()
+                .unwrap()
+                .clone();
+            let at = input(&custom);
+            assert!(
+                !Condition::custom_above("amount", 1000.0).holds(&at),
+                "{text:?}"
+            );
+            assert!(
+                !Condition::custom_below("amount", 10_000.0).holds(&at),
+                "{text:?}"
+            );
+            assert!(!Condition::custom_equals("n", 1000).holds(&at));
+        }
     }
 
     #[test]

@@ -13,6 +13,10 @@
 //! - `GET` and `HEAD` requests are read from the query string, as `Form` does;
 //! - any other media type, a body with a non-identity `Content-Encoding`, or more than one
 //!   `Content-Type` is refused with 415.
+//!
+//! Text that a handler can read as a number is sent as that number (see [`text_value`]):
+//! a rule on a Number data point expects a number (Authsignal does not document what it
+//! makes of text), so an amount sent as text may not be judged as the amount booked.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -34,8 +38,9 @@ pub(crate) type CustomFn =
     Arc<dyn Fn(&Parts, &Bytes) -> Result<Option<CustomData>, Refusal> + Send + Sync>;
 
 /// The named top-level fields of the request's JSON or form body (or query, for `GET`).
-/// A form value that reads as a finite number is sent as a number, so that a rule such as
-/// `amount > 1000` sees the same value whichever way the amount was posted.
+/// Text that reads as a finite number, in a form or in a JSON string, is sent as that
+/// number, so that a rule such as `amount > 1000` sees the amount the handler books
+/// whichever way it was posted.
 pub(crate) fn from_body(
     parts: &Parts,
     body: &Bytes,
@@ -88,11 +93,34 @@ fn from_json(body: &[u8], fields: &[String]) -> Result<Option<CustomData>, Refus
     let Value::Object(object) = value else {
         return Ok(None);
     };
-    let custom: CustomData = fields
-        .iter()
-        .filter_map(|field| Some((field.clone(), object.get(field)?.clone())))
-        .collect();
+    let mut custom = CustomData::new();
+    for field in fields {
+        if let Some(value) = object.get(field) {
+            custom.insert(field.clone(), json_value(value)?);
+        }
+    }
     Ok((!custom.is_empty()).then_some(custom))
+}
+
+/// A JSON value as a rule sees it: every string in it, at any depth, as [`text_value`]
+/// reads it. A handler does not always read a JSON string as text: `rust_decimal`'s
+/// `Decimal`, the usual type for money, deserializes `"5000"` as 5000, as does any field
+/// read through `FromStr` (`serde_with`'s `DisplayFromStr`), so a handler can book a
+/// number the client sent as a string.
+fn json_value(value: &Value) -> Result<Value, Refusal> {
+    Ok(match value {
+        Value::String(text) => text_value(text)?,
+        Value::Array(items) => {
+            Value::Array(items.iter().map(json_value).collect::<Result<_, _>>()?)
+        }
+        Value::Object(object) => Value::Object(
+            object
+                .iter()
+                .map(|(key, value)| Ok((key.clone(), json_value(value)?)))
+                .collect::<Result<_, Refusal>>()?,
+        ),
+        other => other.clone(),
+    })
 }
 
 fn from_form(form: &[u8], fields: &[String]) -> Result<Option<CustomData>, Refusal> {
@@ -105,22 +133,33 @@ fn from_form(form: &[u8], fields: &[String]) -> Result<Option<CustomData>, Refus
             });
         }
         if fields.iter().any(|field| *field == name) {
-            custom.insert(name.into_owned(), form_value(&value)?);
+            custom.insert(name.into_owned(), text_value(&value)?);
         }
     }
     Ok((!custom.is_empty()).then_some(custom))
 }
 
-/// A form value as a rule sees it: a number when it reads as one. `inf` or `NaN` read as
-/// numbers to the handler's `f64` but cannot be sent as one: refused.
-fn form_value(value: &str) -> Result<Value, Refusal> {
-    match value.parse::<f64>() {
+/// Text as a rule must see it: a number when a handler can read it as one, that is when it
+/// parses as an `f64` once trimmed of whitespace (`str::trim`, then `str::parse`: what a
+/// handler that reads the field as a `String` does, and what `f64`'s own parse accepts,
+/// `+5000`, `5e3` and `.5` among them); otherwise the text as it is.
+///
+/// Trimmed, not untrimmed: in a form `+` is a space, so `amount=+5000` is `" 5000"`.
+/// A typed `f64` field refuses that (serde_urlencoded parses without trimming), but a
+/// handler that trims books 5000, and sent as the text `" 5000"` it may not be judged as
+/// 5000 (a rule on a Number data point expects a number). Sent as the number,
+/// every reader that gets a number out of the text gets the one judged, and a stray space
+/// a user typed is no error; refusing it would be as safe but turn that space into a 400.
+///
+/// `inf` or `NaN` read as numbers to a handler's `f64` but cannot be sent as one: refused.
+fn text_value(text: &str) -> Result<Value, Refusal> {
+    match text.trim().parse::<f64>() {
         Ok(number) => serde_json::Number::from_f64(number)
             .map(Value::Number)
             .ok_or(Refusal::MalformedBody {
-                reason: "a number in the form is not finite",
+                reason: "a number in the body is not finite",
             }),
-        Err(_) => Ok(Value::String(value.to_owned())),
+        Err(_) => Ok(Value::String(text.to_owned())),
     }
 }
 
@@ -329,7 +368,13 @@ mod tests {
 
     #[test]
     fn non_finite_form_numbers_are_refused() {
-        for body in [&b"amount=inf"[..], b"amount=NaN", b"amount=-infinity"] {
+        for body in [
+            &b"amount=inf"[..],
+            b"amount=NaN",
+            b"amount=-infinity",
+            b"amount=+inf",
+            b"amount=1e400",
+        ] {
             assert!(
                 read(&post("application/x-www-form-urlencoded"), body).is_err(),
                 "{body:?}"
@@ -339,6 +384,89 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(custom["currency"], "info");
+    }
+
+    #[test]
+    fn text_that_reads_as_a_number_once_trimmed_is_sent_as_that_number() {
+        // `+` is a space in a form: each of these is 5000 to a handler that trims.
+        let form: &[&'static [u8]] = &[
+            b"amount=+5000",
+            b"amount=5000%20",
+            b"amount=%095000",
+            b"amount=5000%0A",
+            b"amount=%2B5000",
+            b"amount=5e3",
+        ];
+        for body in form {
+            let custom = read(&post("application/x-www-form-urlencoded"), body)
+                .unwrap()
+                .unwrap();
+            assert_eq!(
+                custom["amount"],
+                5000.0,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let custom = read(&request("GET", "/w?amount=+5000", &[]), b"")
+            .unwrap()
+            .unwrap();
+        assert_eq!(custom["amount"], 5000.0);
+        let json: &[&'static [u8]] = &[
+            br#"{"amount":"5000"}"#,
+            br#"{"amount":" 5000"}"#,
+            br#"{"amount":"5000\n"}"#,
+            br#"{"amount":"\t5000"}"#,
+        ];
+        for body in json {
+            let custom = read(&post("application/json"), body).unwrap().unwrap();
+            assert_eq!(
+                custom["amount"],
+                5000.0,
+                "{:?}",
+                String::from_utf8_lossy(body)
+            );
+        }
+        let nested = read(
+            &post("application/json"),
+            br#"{"amount":{"value":[" 5000"],"currency":"NZD"}}"#,
+        )
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            nested["amount"],
+            serde_json::json!({"value": [5000.0], "currency": "NZD"})
+        );
+    }
+
+    #[test]
+    fn text_that_is_no_number_stays_text() {
+        for (body, text) in [
+            (&b"amount=5+000"[..], "5 000"),
+            (b"amount=5%2C000", "5,000"),
+            (b"amount=", ""),
+            (b"amount=0x10", "0x10"),
+        ] {
+            let custom = read(&post("application/x-www-form-urlencoded"), body)
+                .unwrap()
+                .unwrap();
+            assert_eq!(custom["amount"], text, "{text:?}");
+        }
+        let custom = read(&post("application/json"), br#"{"amount":" 5 000 "}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(custom["amount"], " 5 000 ");
+    }
+
+    #[test]
+    fn non_finite_text_in_json_is_refused() {
+        for body in [
+            &br#"{"amount":"NaN"}"#[..],
+            br#"{"amount":" inf"}"#,
+            br#"{"amount":["1e400"]}"#,
+        ] {
+            assert!(read(&post("application/json"), body).is_err(), "{body:?}");
+        }
     }
 
     #[test]

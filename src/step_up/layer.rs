@@ -173,7 +173,10 @@ impl StepUpLayer {
 
     /// Values for Authsignal's rules (`custom`), computed from the request and its body.
     /// The closure must read the body as the handler does (see
-    /// [`custom_from_body`](Self::custom_from_body), which does).
+    /// [`custom_from_body`](Self::custom_from_body), which does). After a challenge, the
+    /// gate calls it again on the request the token is bound to, for
+    /// [`StepUp::custom`](super::StepUp::custom): it should read only the method, the path
+    /// and query, the `Content-Type` and the body, which the binding holds.
     pub fn custom(
         self,
         compute: impl Fn(&Parts, &Bytes) -> Option<CustomData> + Send + Sync + 'static,
@@ -185,10 +188,13 @@ impl StepUpLayer {
 
     /// Sends these top-level fields of the body as `custom` values, read by the rules of
     /// axum's `Json` (`application/json`, `application/*+json`) and `Form`
-    /// (`application/x-www-form-urlencoded`; the query string for `GET`). Numbers in a
-    /// form are sent as numbers. A body that could be read two ways (another media type, a
+    /// (`application/x-www-form-urlencoded`; the query string for `GET`). Text that reads
+    /// as a number once trimmed of whitespace, a form value or a JSON string (`+5000` in a
+    /// form, `" 5000"` in JSON), is sent as that number; a non-finite one (`inf`, `NaN`)
+    /// is refused with 400. A body that could be read two ways (another media type, a
     /// `Content-Encoding`, a key or field given twice) is refused with a 4xx before
-    /// anything is sent to Authsignal.
+    /// anything is sent to Authsignal. The handler gets the values sent from
+    /// [`StepUp::custom`](super::StepUp::custom) and should book those.
     pub fn custom_from_body<I, F>(self, fields: I) -> Self
     where
         I: IntoIterator<Item = F>,

@@ -12,7 +12,9 @@ use super::answer::Refusal;
 use super::negotiate::ClientKind;
 use super::respond::{Audience, Problem, Responder};
 use super::validator::StepUpValidator;
-use crate::client::types::{TrackResponse, ValidateChallengeResponse, VerificationMethod};
+use crate::client::types::{
+    CustomData, TrackResponse, ValidateChallengeResponse, VerificationMethod,
+};
 
 /// What the gate puts in the request's extensions for the handler, whatever action type
 /// the handler asks for.
@@ -21,6 +23,8 @@ pub(crate) struct Proof {
     action: ActionCode,
     user_id: String,
     outcome: StepUpOutcome,
+    /// The `custom` values judged, for the handler to book.
+    custom: Option<CustomData>,
 }
 
 impl Proof {
@@ -29,7 +33,14 @@ impl Proof {
             action,
             user_id: user_id.to_owned(),
             outcome,
+            custom: None,
         }
+    }
+
+    /// The proof with the `custom` values Authsignal's rules judged for this request.
+    pub(crate) fn with_custom(mut self, custom: Option<CustomData>) -> Self {
+        self.custom = custom;
+        self
     }
 }
 
@@ -69,6 +80,7 @@ impl<A> std::fmt::Debug for StepUp<A> {
             .field("action", &self.proof.action)
             .field("user_id", &self.proof.user_id)
             .field("outcome", &self.proof.outcome)
+            .field("custom", &self.proof.custom)
             .finish()
     }
 }
@@ -144,6 +156,57 @@ impl<A> StepUp<A> {
     /// fails open.
     pub fn failed_open(&self) -> bool {
         matches!(self.proof.outcome, StepUpOutcome::FailedOpen)
+    }
+
+    /// The `custom` values Authsignal's rules judged for this request, as the gate sent
+    /// them with `track` (see [`StepUpLayer::custom_from_body`]): after `ALLOW`, the values
+    /// sent; after a completed challenge, the values of the challenged request, computed
+    /// again by the route's same `custom` function from the request the token is bound to,
+    /// byte for byte. When the route fails open, the values the gate would have sent
+    /// (nothing judged them). `None` when the route sends no `custom` (or this request gave
+    /// none), and behind a [`StepUpValidator`](super::StepUpValidator), which never sees
+    /// the challenged request.
+    ///
+    /// Book these, not a parse of your own: they are what the rules saw. A form's
+    /// `amount=+5000` is the number 5000 here, whatever a handler's own parse would make
+    /// of `" 5000"`.
+    ///
+    /// [`StepUpLayer::custom_from_body`]: super::StepUpLayer::custom_from_body
+    pub fn custom(&self) -> Option<&CustomData> {
+        self.proof.custom.as_ref()
+    }
+
+    /// The number judged under `field` of [`custom`](Self::custom): `None` when the field
+    /// was not sent, or was sent as anything but a number (then no rule compared it as
+    /// one: refuse the request rather than book it).
+    ///
+    /// ```
+    /// use axum::{Form, Router, http::{Method, StatusCode}, routing::post};
+    /// use axum_authsignal::{Authsignal, step_up::{StepUp, StepUpConfig}};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Withdrawal {
+    ///     payee: String,
+    /// }
+    ///
+    /// // The amount booked is the amount Authsignal's rules judged; the form's other
+    /// // fields are read as usual.
+    /// async fn withdraw(step_up: StepUp, Form(form): Form<Withdrawal>) -> (StatusCode, String) {
+    ///     match step_up.judged_number("amount") {
+    ///         Some(amount) if amount > 0.0 => {
+    ///             (StatusCode::CREATED, format!("{amount:.2} to {}", form.payee))
+    ///         }
+    ///         _ => (StatusCode::BAD_REQUEST, "enter a positive amount".to_owned()),
+    ///     }
+    /// }
+    ///
+    /// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
+    /// let gate = step_up.gate("withdraw").custom_from_body(["amount"]).methods([Method::POST]);
+    /// let app: Router = Router::new().route("/withdraw", post(withdraw).layer(gate));
+    /// ```
+    pub fn judged_number(&self, field: &str) -> Option<f64> {
+        self.custom()?.get(field)?.as_f64()
     }
 }
 

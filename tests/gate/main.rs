@@ -7,6 +7,7 @@ mod extractor;
 mod flows;
 mod hardening;
 mod invariants;
+mod judged;
 mod layering;
 mod leg1;
 mod login;

@@ -247,6 +247,8 @@ async fn withdraw(
         "failedOpen": step_up.failed_open(),
         "verificationMethod": step_up.verification_method().map(|m| m.as_str().to_owned()),
         "idempotencyKey": step_up.idempotency_key(),
+        "judged": step_up.custom(),
+        "judgedAmount": step_up.judged_number("amount"),
         "method": parts.method.as_str(),
         "uri": parts.uri.to_string(),
         "originalUri": original.0.to_string(),

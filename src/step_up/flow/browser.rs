@@ -103,7 +103,6 @@ where
                 route.refuse(Refusal::VerificationFailed, audience)
             }
             Some(record) if record.method == Method::GET => {
-                route.outcome("verified", None);
                 self.run_stashed(parts, record, audience).await
             }
             Some(record) => {
@@ -142,7 +141,6 @@ where
             Some(record)
                 if record.method == Method::POST && self.is_resumable_here(&record, &parts) =>
             {
-                route.outcome("verified", None);
                 self.run_stashed(parts, record, audience).await
             }
             Some(_) => {
@@ -180,11 +178,14 @@ where
         {
             parts.headers.insert(CONTENT_TYPE, value);
         }
-        let user_id = record.user_id;
-        self.run(
+        let caller = Caller {
+            user_id: record.user_id,
+            audience,
+        };
+        self.run_verified(
             parts,
             stashed.body,
-            &user_id,
+            caller,
             StepUpOutcome::Verified(*verified),
         )
         .await

@@ -27,6 +27,7 @@ use super::respond::Audience;
 use super::token::{self, FoundToken};
 use super::verify::Validated;
 use super::{config::Shared, resume, telemetry};
+use crate::client::types::CustomData;
 use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 
 /// One request's passage through the gate.
@@ -121,23 +122,49 @@ where
         }
     }
 
-    /// Runs the handler with the proof; the token is gone from everything it sees.
+    /// Runs the handler with the proof, which carries the `custom` values judged; the
+    /// token is gone from everything it sees.
     async fn run(
         self,
         mut parts: Parts,
         body: Bytes,
         user_id: &str,
         outcome: StepUpOutcome,
+        custom: Option<CustomData>,
     ) -> Response {
         parts.headers.remove(&self.route.shared().token_header);
         // No flow runs the handler at a URL with a token: a `?token=` is the browser's
         // return (a 303 to the clean URL) on a GET, malformed on anything else.
         debug_assert!(!token::in_query(&parts.uri), "the handler at a token URL");
-        parts
-            .extensions
-            .insert(Proof::new(self.route.action.clone(), user_id, outcome));
+        let proof = Proof::new(self.route.action.clone(), user_id, outcome).with_custom(custom);
+        parts.extensions.insert(proof);
         self.call_inner(Request::from_parts(parts, Body::from(body)))
             .await
+    }
+
+    /// Runs the handler on a request that passed a challenge. Its `custom` values are
+    /// computed again, by the route's same function, from the request the token is bound
+    /// to (the API client's retry, or the browser's stashed request): the values `track`
+    /// sent for it, since the binding holds every part of the request they are read from.
+    async fn run_verified(
+        self,
+        parts: Parts,
+        body: Bytes,
+        caller: Caller,
+        outcome: StepUpOutcome,
+    ) -> Response {
+        let custom = match self.route.custom(&parts, &body) {
+            Ok(custom) => custom,
+            // Only a `custom` function that reads more than the binding holds (a header)
+            // can refuse here what it let through on the first leg.
+            Err(refusal) => {
+                self.route.outcome("bad_body", None);
+                return self.route.refuse(refusal, caller.audience);
+            }
+        };
+        self.route.outcome("verified", None);
+        let user_id = caller.user_id;
+        self.run(parts, body, &user_id, outcome, custom).await
     }
 }
 

@@ -41,12 +41,10 @@ where
             );
             return route.refuse(Refusal::VerificationFailed, caller.audience);
         }
-        route.outcome("verified", None);
-        let user_id = caller.user_id;
-        self.run(
+        self.run_verified(
             parts,
             body,
-            &user_id,
+            caller,
             StepUpOutcome::Verified(validated.response),
         )
         .await

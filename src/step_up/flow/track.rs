@@ -264,7 +264,7 @@ where
             .redirect_origin
             .as_ref()
             .map(|origin| on_origin(origin, &public_path(&parts)));
-        attributes.custom = custom;
+        attributes.custom = custom.clone();
         let binding = RequestBinding::of(&parts, &body);
         // A request can be resumed after the UI only if the UI can send the user back, and
         // only as a GET or a form POST: that is all a browser can be made to send. Nothing
@@ -300,7 +300,9 @@ where
             returns_from_ui: resumable,
         };
         match route.leg1(asked).await {
-            Decision::Run(outcome) => self.run(parts, body, &user_id, outcome).await,
+            // ALLOW or fail-open: the proof carries the `custom` values sent (or that would
+            // have been), which the rules judged.
+            Decision::Run(outcome) => self.run(parts, body, &user_id, outcome, custom).await,
             Decision::Challenged { response, .. } | Decision::Refused(response) => response,
         }
     }
