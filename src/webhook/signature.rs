@@ -113,6 +113,14 @@ pub(super) struct Parsed<'h> {
     signatures: Vec<&'h str>,
 }
 
+impl Parsed<'_> {
+    /// When the request was signed (`t`).
+    pub(super) fn signed_at(&self) -> SystemTime {
+        // `parse_timestamp` admits only times a `SystemTime` can hold.
+        UNIX_EPOCH + Duration::from_secs(self.timestamp)
+    }
+}
+
 /// Parses `t=<digits>,v2=<sig>[,v2=<sig>...]`. Total: every input is either parsed or
 /// [`WebhookError::InvalidFormat`]. Unknown keys (a future `v3=`) are ignored, as the SDKs
 /// do; a second `t`, a non-numeric or signed `t`, or more than [`MAX_SIGNATURES`] `v2`
@@ -154,12 +162,17 @@ fn parse_header(header: &[u8]) -> Result<Parsed<'_>, WebhookError> {
     }
 }
 
-/// Unix seconds: ASCII digits only (`str::parse` would also take a leading `+`).
+/// Unix seconds: ASCII digits only (`str::parse` would also take a leading `+`), and a
+/// time a `SystemTime` can hold.
 fn parse_timestamp(value: &str) -> Result<u64, WebhookError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(WebhookError::InvalidFormat);
     }
-    value.parse().map_err(|_| WebhookError::InvalidFormat)
+    let seconds = value.parse().map_err(|_| WebhookError::InvalidFormat)?;
+    UNIX_EPOCH
+        .checked_add(Duration::from_secs(seconds))
+        .map(|_| seconds)
+        .ok_or(WebhookError::InvalidFormat)
 }
 
 /// Decodes one `v2` value; `None` for anything that cannot be a signature. Padding is
