@@ -180,7 +180,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "  backend   Authsignal: point the tenant's webhook URL here (publicly reachable)"
         );
         println!();
-        axum::serve(listener, router).await?;
+        demo::serve(listener, router).await?;
         return Ok(());
     }
     let emulator = emulator_for(&origin, false).await?;
@@ -190,7 +190,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         emulator.api_url()
     );
     println!();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = tokio::spawn(demo::serve(listener, router));
     make_events(&emulator).await?;
     emulator.webhooks_idle().await;
     println!("\n  (track, challenge and enroll on the emulator for more; Ctrl-C to stop)");
