@@ -71,7 +71,7 @@ where
         verifier.check_signature(&parsed, &bytes)?;
         Ok(Self {
             payload: decode(&bytes)?,
-            signed_at: parsed.signed_at(),
+            signed_at: parsed.signed_at,
         })
     }
 }

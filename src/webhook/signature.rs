@@ -109,16 +109,11 @@ fn mac_for(secret: &str, timestamp: &str, body: &[u8]) -> Option<HmacSha256> {
 
 /// A header that has the right shape.
 pub(super) struct Parsed<'h> {
+    /// `t`, in unix seconds, as signed.
     timestamp: u64,
+    /// `t` as a time.
+    pub(super) signed_at: SystemTime,
     signatures: Vec<&'h str>,
-}
-
-impl Parsed<'_> {
-    /// When the request was signed (`t`).
-    pub(super) fn signed_at(&self) -> SystemTime {
-        // `parse_timestamp` admits only times a `SystemTime` can hold.
-        UNIX_EPOCH + Duration::from_secs(self.timestamp)
-    }
 }
 
 /// Parses `t=<digits>,v2=<sig>[,v2=<sig>...]`. Total: every input is either parsed or
@@ -154,8 +149,9 @@ fn parse_header(header: &[u8]) -> Result<Parsed<'_>, WebhookError> {
         }
     }
     match (timestamp, signatures.is_empty()) {
-        (Some(timestamp), false) => Ok(Parsed {
+        (Some((timestamp, signed_at)), false) => Ok(Parsed {
             timestamp,
+            signed_at,
             signatures,
         }),
         _ => Err(WebhookError::InvalidFormat),
@@ -163,16 +159,16 @@ fn parse_header(header: &[u8]) -> Result<Parsed<'_>, WebhookError> {
 }
 
 /// Unix seconds: ASCII digits only (`str::parse` would also take a leading `+`), and a
-/// time a `SystemTime` can hold.
-fn parse_timestamp(value: &str) -> Result<u64, WebhookError> {
+/// time a `SystemTime` can hold. Returns the seconds and the time.
+fn parse_timestamp(value: &str) -> Result<(u64, SystemTime), WebhookError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(WebhookError::InvalidFormat);
     }
     let seconds = value.parse().map_err(|_| WebhookError::InvalidFormat)?;
-    UNIX_EPOCH
+    let time = UNIX_EPOCH
         .checked_add(Duration::from_secs(seconds))
-        .map(|_| seconds)
-        .ok_or(WebhookError::InvalidFormat)
+        .ok_or(WebhookError::InvalidFormat)?;
+    Ok((seconds, time))
 }
 
 /// Decodes one `v2` value; `None` for anything that cannot be a signature. Padding is
