@@ -6,7 +6,6 @@
 #![allow(clippy::duplicate_mod)]
 
 #[path = "../examples/common/demo.rs"]
-#[allow(dead_code)]
 mod demo;
 #[path = "../examples/payment_api.rs"]
 #[allow(dead_code)]
