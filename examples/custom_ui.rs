@@ -134,7 +134,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         )
     };
     println!();
-    axum::serve(listener, app).await?;
+    demo::serve(listener, app).await?;
     Ok(())
 }
 

@@ -62,7 +62,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
     };
     println!("  store     {store_line}");
     println!();
-    axum::serve(listener, app).await?;
+    demo::serve(listener, app).await?;
     Ok(())
 }
 

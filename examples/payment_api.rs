@@ -82,7 +82,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         "/metrics",
         get(move || std::future::ready(metrics.render())),
     );
-    axum::serve(listener, app).await?;
+    demo::serve(listener, app).await?;
     Ok(())
 }
 

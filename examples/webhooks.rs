@@ -10,6 +10,11 @@
 //! it enrolls the demo user's phone, sends them an SMS code and verifies it. Each event is
 //! printed as it arrives, and `GET /events` lists them. With `AUTHSIGNAL_SECRET_KEY` set,
 //! point the tenant's webhook settings at `<your public URL>/webhooks/authsignal`.
+//!
+//! A signature says who sent a request, not that it is new: within the 5-minute tolerance a
+//! captured request verifies again, and Authsignal sends an event again when a delivery
+//! fails. The route handles each event id once, with a `ReplayGuard`, and answers repeats
+//! 200 without handling them.
 
 #[path = "common/demo.rs"]
 mod demo;
@@ -22,7 +27,7 @@ use axum::extract::{FromRef, State};
 use axum::routing::{get, post};
 use axum_authsignal::client::ENV_SECRET_KEY;
 use axum_authsignal::emulator::{ActionConfig, EmulatorHandle, WebhookEndpoint, WebhookSettings};
-use axum_authsignal::webhook::{VerifiedWebhook, WebhookPayload, WebhookVerifier};
+use axum_authsignal::webhook::{ReplayGuard, VerifiedWebhook, WebhookPayload, WebhookVerifier};
 use axum_authsignal::{
     ChallengeRequest, EnrollVerifiedAuthenticatorRequest, TrackAttributes, VerificationMethod,
     VerifyRequest,
@@ -35,11 +40,14 @@ pub const DEMO_PHONE: &str = "+64270000067";
 /// Where the app takes webhooks.
 pub const WEBHOOK_PATH: &str = "/webhooks/authsignal";
 
-/// The app's state: the verifier (the tenant secret), and what was received.
+/// The app's state: the verifier (the tenant secret), the event ids handled, and what was
+/// received.
 #[derive(Clone)]
 pub struct AppState {
     verifier: WebhookVerifier,
-    /// One line per event received, oldest first: `<type> <id>`.
+    /// The event ids handled, each kept while a request carrying it still verifies.
+    replays: ReplayGuard,
+    /// One line per event handled, oldest first: `<type> <id>`.
     pub received: Arc<Mutex<Vec<String>>>,
 }
 
@@ -50,22 +58,28 @@ impl FromRef<AppState> for WebhookVerifier {
 }
 
 /// Runs only for authentic requests: a bad or missing signature, a stale timestamp or an
-/// oversized body is answered 4xx by the extractor, and this never sees it.
-async fn on_webhook(State(state): State<AppState>, VerifiedWebhook(payload): VerifiedWebhook) {
-    let lines: Vec<String> = match payload {
+/// oversized body is answered 4xx by the extractor, and this never sees it. An event already
+/// handled (a replayed request, a delivery Authsignal retries) is answered 200 and skipped.
+async fn on_webhook(State(state): State<AppState>, webhook: VerifiedWebhook) {
+    let events: Vec<(String, String)> = match webhook.payload {
         WebhookPayload::Event(event) => {
             // What an app does with them: an SMS to send itself (sms.created carries the
             // code), a "new authenticator on your account" notice, a CRM update.
-            vec![format!("{} {}", event.event_type, event.id)]
+            vec![(event.event_type, event.id)]
         }
         WebhookPayload::LogEventBatch(batch) => batch
             .records
-            .iter()
-            .map(|record| format!("{} {}", record.event_type, record.id))
+            .into_iter()
+            .map(|record| (record.event_type, record.id))
             .collect(),
         _ => Vec::new(),
     };
-    for line in lines {
+    for (event_type, id) in events {
+        if !state.replays.first_delivery(&id, webhook.signed_at) {
+            println!("  webhook   {event_type} {id} again: already handled, skipped");
+            continue;
+        }
+        let line = format!("{event_type} {id}");
         println!("  webhook   {line}");
         state.received.lock().unwrap().push(line);
     }
@@ -84,8 +98,10 @@ async fn events(State(state): State<AppState>) -> String {
 
 /// The app: the webhook route and the list of what it received.
 pub fn app(secret: &str) -> (Router, AppState) {
+    let verifier = WebhookVerifier::new(secret);
     let state = AppState {
-        verifier: WebhookVerifier::new(secret),
+        replays: verifier.replay_guard(),
+        verifier,
         received: Arc::default(),
     };
     let router = Router::new()
@@ -164,7 +180,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
             "  backend   Authsignal: point the tenant's webhook URL here (publicly reachable)"
         );
         println!();
-        axum::serve(listener, router).await?;
+        demo::serve(listener, router).await?;
         return Ok(());
     }
     let emulator = emulator_for(&origin, false).await?;
@@ -174,7 +190,7 @@ async fn main() -> Result<(), Box<dyn Error>> {
         emulator.api_url()
     );
     println!();
-    let server = tokio::spawn(async move { axum::serve(listener, router).await });
+    let server = tokio::spawn(demo::serve(listener, router));
     make_events(&emulator).await?;
     emulator.webhooks_idle().await;
     println!("\n  (track, challenge and enroll on the emulator for more; Ctrl-C to stop)");

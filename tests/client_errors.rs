@@ -246,6 +246,48 @@ async fn an_unexpected_2xx_body_is_a_decode_error_without_the_token() {
 }
 
 #[tokio::test]
+async fn a_validate_answer_whose_action_code_names_another_action_is_contradictory() {
+    let answer = |action_code: &str| {
+        Reply::json(
+            200,
+            json!({
+                "isValid": true,
+                "state": "CHALLENGE_SUCCEEDED",
+                "userId": "user-1",
+                "action": "withdraw",
+                "actionCode": action_code,
+                "idempotencyKey": "key-1",
+            }),
+        )
+    };
+    let validate = |reply| async move {
+        TestServer::fixed(reply)
+            .await
+            .client()
+            .validate_challenge(&ValidateChallengeRequest {
+                token: "token".into(),
+                action: Some("withdraw".into()),
+                ..Default::default()
+            })
+            .await
+    };
+    let err = validate(answer("changePayee")).await.unwrap_err();
+    let Error::Contradictory { operation, reason } = &err else {
+        panic!("expected Error::Contradictory, got {err:?}")
+    };
+    assert_eq!(*operation, "validateChallenge");
+    assert_eq!(*reason, "`action` and `actionCode` name different actions");
+    assert_eq!(
+        err.to_string(),
+        "validateChallenge: contradictory answer: `action` and `actionCode` name different actions"
+    );
+    assert!(!err.is_transient(), "asking again gets the same answer");
+    // The same names agreeing decode as one action.
+    let agreed = validate(answer("withdraw")).await.unwrap();
+    assert_eq!(agreed.action.as_deref(), Some("withdraw"));
+}
+
+#[tokio::test]
 async fn an_oversized_2xx_body_is_a_decode_error() {
     // Valid JSON, but larger than 1 MiB.
     let big = "x".repeat(1024 * 1024 + 16);

@@ -687,7 +687,7 @@ fn responses_with_unknown_enum_values_still_decode() {
 }
 
 #[test]
-fn validate_response_accepts_action_action_code_or_both() {
+fn validate_response_accepts_action_action_code_or_both_when_they_agree() {
     let decode = |body: Value| -> ValidateChallengeResponse {
         serde_json::from_value(body.clone()).unwrap_or_else(|err| panic!("{body}: {err}"))
     };
@@ -701,9 +701,17 @@ fn validate_response_accepts_action_action_code_or_both() {
     let neither = decode(json!({"isValid": false, "error": "User is invalid."}));
     assert_eq!(neither.action, None);
     assert_eq!(neither.error.as_deref(), Some("User is invalid."));
-    // The current name wins if they ever disagree.
-    let differing = decode(json!({"isValid": true, "action": "new", "actionCode": "old"}));
-    assert_eq!(differing.action.as_deref(), Some("new"));
+    // Neither name wins if they disagree: the answer does not decode.
+    let differing = serde_json::from_value::<ValidateChallengeResponse>(
+        json!({"isValid": true, "action": "new", "actionCode": "old"}),
+    )
+    .unwrap_err();
+    assert!(
+        differing
+            .to_string()
+            .contains("`action` and `actionCode` name different actions"),
+        "{differing}"
+    );
     // Serializing uses the current name only, with no nulls.
     let wire = to_json(&both);
     assert_no_null(&wire, "ValidateChallengeResponse");

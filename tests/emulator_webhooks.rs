@@ -50,7 +50,7 @@ impl FromRef<Receiver> for WebhookVerifier {
 
 async fn on_webhook(
     State(receiver): State<Receiver>,
-    VerifiedWebhook(payload): VerifiedWebhook,
+    VerifiedWebhook { payload, .. }: VerifiedWebhook,
 ) -> StatusCode {
     {
         let mut left = receiver.failures_left.lock().unwrap();

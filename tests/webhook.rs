@@ -348,6 +348,11 @@ fn header_edge_cases_are_errors_not_panics() {
             format.clone(),
         ),
         (
+            "t beyond any clock",
+            format!("t={},v2={good}", u64::MAX),
+            format.clone(),
+        ),
+        (
             "duplicate t",
             format!("t={t},t={t},v2={good}"),
             format.clone(),
@@ -529,15 +534,23 @@ impl FromRef<AppState> for WebhookVerifier {
 
 async fn on_event(
     State(state): State<AppState>,
-    VerifiedWebhook(event): VerifiedWebhook<WebhookEvent>,
+    VerifiedWebhook {
+        payload: event,
+        signed_at,
+        ..
+    }: VerifiedWebhook<WebhookEvent>,
 ) -> String {
     state.runs.fetch_add(1, Ordering::SeqCst);
-    format!("{} {} {}", event.event_type, event.id, event.data["code"])
+    let signed_at = signed_at.duration_since(UNIX_EPOCH).unwrap().as_secs();
+    format!(
+        "{} {} {} signed at {signed_at}",
+        event.event_type, event.id, event.data["code"]
+    )
 }
 
 async fn on_payload(
     State(state): State<AppState>,
-    VerifiedWebhook(payload): VerifiedWebhook,
+    VerifiedWebhook { payload, .. }: VerifiedWebhook,
 ) -> String {
     state.runs.fetch_add(1, Ordering::SeqCst);
     match payload {
@@ -577,16 +590,24 @@ fn assert_rejected(
 }
 
 #[tokio::test]
-async fn extractor_hands_the_typed_event_to_the_handler() {
+async fn extractor_hands_the_typed_event_and_when_it_was_signed_to_the_handler() {
     let (server, runs) = server(WebhookVerifier::new("hook-secret"));
     let body = event_body("evt-42");
+    // Signed a minute ahead of this clock, within the tolerance.
+    let t = unix_now() + 60;
     let response = server
         .post("/event")
-        .add_header(SIGNATURE_HEADER, signed(&body))
+        .add_header(
+            SIGNATURE_HEADER,
+            format!("t={t},v2={}", sign("hook-secret", t, body.as_bytes())),
+        )
         .bytes(Bytes::from(body))
         .await;
     assert_eq!(response.status_code(), StatusCode::OK);
-    assert_eq!(response.text(), r#"email.created evt-42 "157743""#);
+    assert_eq!(
+        response.text(),
+        format!(r#"email.created evt-42 "157743" signed at {t}"#)
+    );
     assert_eq!(runs.load(Ordering::SeqCst), 1);
 }
 

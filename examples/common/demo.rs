@@ -7,6 +7,7 @@
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::http::{HeaderMap, header};
@@ -39,6 +40,57 @@ pub async fn listen(default: u16) -> Result<tokio::net::TcpListener, String> {
         .map_err(|err| {
             format!("cannot listen on 127.0.0.1:{port} ({err}); set PORT to another port")
         })
+}
+
+/// How long a connection may take to send its request headers before it is closed.
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serves `app` on `listener` as a production server should: each request carries the
+/// peer address (`ConnectInfo<SocketAddr>`, which the gate sends to Authsignal's IP rules),
+/// and a connection that has not sent its request headers within [`HEADER_READ_TIMEOUT`]
+/// is closed. `axum::serve` sets no such timeout: a client that trickles its headers holds
+/// a connection open for as long as it likes.
+pub async fn serve(listener: tokio::net::TcpListener, app: Router) -> std::io::Result<()> {
+    serve_with(listener, app, HEADER_READ_TIMEOUT).await
+}
+
+/// [`serve`] with another header-read timeout (tests use a short one).
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    header_read_timeout: Duration,
+) -> std::io::Result<()> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use hyper_util::service::TowerToHyperService;
+    use tower::Service as _;
+
+    let mut with_peer = app.into_make_service_with_connect_info::<SocketAddr>();
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            // Out of file descriptors, or a connection gone before it was accepted: the
+            // listener itself is fine, so keep going, as `axum::serve` does.
+            Err(err) => {
+                eprintln!("accept failed: {err}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        let service = with_peer
+            .call(peer)
+            .await
+            .unwrap_or_else(|never| match never {});
+        tokio::spawn(async move {
+            let connection = hyper::server::conn::http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(header_read_timeout)
+                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+                .with_upgrades()
+                .await;
+            // A client that hangs up or times out is not the app's error.
+            drop(connection);
+        });
+    }
 }
 
 /// Starts `builder` on the preferred emulator port, or any free one if that is taken.

@@ -50,6 +50,16 @@ pub enum Error {
     /// Authsignal answered 2xx with a body that is not the expected JSON.
     #[error(transparent)]
     Decode(#[from] DecodeError),
+    /// Authsignal answered 2xx with a body that contradicts itself, e.g. a
+    /// `validateChallenge` answer whose `action` and `actionCode` name different actions.
+    /// Neither value is used: which one was meant cannot be told.
+    #[error("{operation}: contradictory answer: {reason}")]
+    Contradictory {
+        /// The operation, e.g. `"validateChallenge"`.
+        operation: &'static str,
+        /// What contradicts what.
+        reason: &'static str,
+    },
     /// The client is misconfigured; raised by the builder, before any request.
     #[error(transparent)]
     Config(#[from] ConfigError),

@@ -312,13 +312,22 @@ impl Authsignal {
     /// Proceed only if `is_valid`, the state is `CHALLENGE_SUCCEEDED`, and the user and
     /// action are the ones expected. Whether the API consumes the token is not documented:
     /// guard against replay yourself (the step-up layer does).
+    ///
+    /// An answer whose `action` and `actionCode` name different actions is
+    /// [`Error::Contradictory`]: it says two things about what the token is for.
     pub async fn validate_challenge(
         &self,
         request: &ValidateChallengeRequest,
     ) -> Result<ValidateChallengeResponse> {
         const OP: &str = "validateChallenge";
         let url = self.url(OP).literal("validate").finish()?;
-        self.post(OP, url, request).await
+        // Decoded in two steps so that a self-contradicting answer is told apart from an
+        // undecodable one: the gate refuses the first (403) and stays shut on the second (503).
+        let wire: ValidateChallengeWire = self.post(OP, url, request).await?;
+        ValidateChallengeResponse::try_from(wire).map_err(|reason| Error::Contradictory {
+            operation: OP,
+            reason,
+        })
     }
 
     /// `getAction`: one tracked action.

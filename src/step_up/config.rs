@@ -13,7 +13,7 @@ use ipnet::IpNet;
 
 use super::action::ActionCode;
 use super::answer::GateAnswer;
-use super::client_ip::ClientIp;
+use super::client_ip::{ClientIp, ForwardedHeader};
 use super::layer::StepUpLayer;
 use super::negotiate::ClientKind;
 use super::respond::Responder;
@@ -227,7 +227,7 @@ impl std::fmt::Debug for StepUpConfig {
 /// | [`user_id`](Self::user_id) / [`user_from`](Self::user_from) | the [`UserId`](super::UserId) request extension |
 /// | [`token_header`](Self::token_header) | [`DEFAULT_TOKEN_HEADER`] |
 /// | [`retry_after`](Self::retry_after) | [`DEFAULT_RETRY_AFTER`] (5 s) on 503 answers |
-/// | client IP | the peer address from `ConnectInfo<SocketAddr>`; [`trusted_proxies`](Self::trusted_proxies) to read `Forwarded` / `X-Forwarded-For` |
+/// | client IP | the peer address from `ConnectInfo<SocketAddr>`; [`trusted_proxies`](Self::trusted_proxies) to read the one header the proxies write |
 /// | [`user_agent`](Self::user_agent) | sent |
 /// | [`device_id`](Self::device_id) | not sent |
 /// | [`body_limit`](Self::body_limit) | [`DEFAULT_BODY_LIMIT`] (64 KiB; 413 above) |
@@ -342,12 +342,29 @@ impl StepUpConfigBuilder {
         self
     }
 
-    /// The proxies in front of the app (e.g. `"10.0.0.0/8".parse()?`): only when the peer
-    /// is one of them is the client's address read from `Forwarded` or `X-Forwarded-For`,
-    /// as the rightmost address that is not a trusted proxy. Without them (the default)
-    /// the peer address is sent, and those headers are ignored: anyone can write them.
-    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNet>) -> Self {
-        self.shared.client_ip = ClientIp::trusting(proxies.into_iter().collect());
+    /// The proxies in front of the app (e.g. `"10.0.0.0/8".parse()?`) and the one header
+    /// they write the client's address in. Only when the peer is one of them is that header
+    /// read (the other one never is: a client can send it), and the address sent is the
+    /// rightmost one that is not a trusted proxy; none is sent when it cannot be read or
+    /// every address is a trusted proxy (see [`ForwardedHeader`]). Without proxies (the
+    /// default) the peer address is sent, and both headers are ignored.
+    ///
+    /// ```
+    /// use axum_authsignal::{Authsignal, step_up::{ForwardedHeader, StepUpConfig}};
+    ///
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let step_up = StepUpConfig::builder(Authsignal::new("secret")?)
+    ///     .trusted_proxies(ForwardedHeader::XForwardedFor, ["10.0.0.0/8".parse()?])
+    ///     .build();
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn trusted_proxies(
+        mut self,
+        header: ForwardedHeader,
+        proxies: impl IntoIterator<Item = IpNet>,
+    ) -> Self {
+        self.shared.client_ip = ClientIp::behind(header, proxies.into_iter().collect());
         self
     }
 

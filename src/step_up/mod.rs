@@ -81,6 +81,7 @@ mod verify;
 
 pub use action::{Action, ActionCode, AnyAction, ExpectedAction};
 pub use answer::{Challenge, GateAnswer, Refusal};
+pub use client_ip::ForwardedHeader;
 pub use config::{
     CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, StepUpConfig,
     StepUpConfigBuilder, Unenrolled,

@@ -74,6 +74,11 @@ impl From<Error> for Rejected {
         if err.status() == Some(StatusCode::BAD_REQUEST) {
             return Rejected::Invalid("Authsignal refused the token (400)");
         }
+        // An answer naming two different actions does not say the token is for this one:
+        // refused like a token for another action, not retried like an outage.
+        if let Error::Contradictory { reason, .. } = err {
+            return Rejected::Invalid(reason);
+        }
         Rejected::Unavailable(err.to_string())
     }
 }

@@ -22,8 +22,21 @@ use super::{SIGNATURE_HEADER, WebhookError, WebhookPayload, WebhookVerifier};
 /// verifies the `X-Signature-V2` header over those exact bytes and only then decodes them,
 /// so the handler never sees an unverified body. Failures become a [`WebhookRejection`].
 /// See the [module docs](super) for a router.
+///
+/// Authentic is not the same as new: a captured request verifies again for as long as its
+/// [`signed_at`](Self::signed_at) is within the verifier's tolerance. Drop repeats by event
+/// id, e.g. with a [`ReplayGuard`](super::ReplayGuard) (see the module's "Replays").
 #[derive(Debug, Clone)]
-pub struct VerifiedWebhook<T = WebhookPayload>(pub T);
+#[non_exhaustive]
+pub struct VerifiedWebhook<T = WebhookPayload> {
+    /// The decoded body. Its event id (or, for a batch, each record's) is what tells a
+    /// repeated delivery from a new one.
+    pub payload: T,
+    /// When Authsignal signed the request: the `t` of its `X-Signature-V2` header. The same
+    /// request verifies until this time plus the verifier's tolerance, so a replay guard
+    /// keeps its event id until then.
+    pub signed_at: SystemTime,
+}
 
 impl<S, T> FromRequest<S> for VerifiedWebhook<T>
 where
@@ -56,7 +69,10 @@ where
         }
         let bytes = read_limited(body, verifier.body_limit).await?;
         verifier.check_signature(&parsed, &bytes)?;
-        Ok(Self(decode(&bytes)?))
+        Ok(Self {
+            payload: decode(&bytes)?,
+            signed_at: parsed.signed_at,
+        })
     }
 }
 

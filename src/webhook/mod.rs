@@ -13,9 +13,18 @@
 //!
 //! [`WebhookVerifier`] checks that header against the *raw* body bytes (re-serialized JSON
 //! would not match), rejects timestamps outside a tolerance (5 minutes by default, in the
-//! past or the future) so captured requests cannot be replayed later, and compares in
-//! constant time. [`VerifiedWebhook`] does the same as an Axum extractor, before the body is
-//! deserialized.
+//! past or the future), and compares in constant time. [`VerifiedWebhook`] does the same as
+//! an Axum extractor, before the body is deserialized.
+//!
+//! # Replays
+//!
+//! The tolerance bounds how long a captured request can be replayed, not whether it can:
+//! within the window (from the signature's timestamp minus the tolerance to the timestamp
+//! plus the tolerance) the very same request verifies again, as often as it is sent.
+//! Authsignal itself sends an event again when a delivery is not answered 2xx. So handle
+//! each event once by its id: keep the ids handled for at least as long as a request
+//! carrying them verifies (the timestamp plus the tolerance), and answer a repeat 2xx
+//! without handling it. [`ReplayGuard`] does that in memory, for one instance.
 //!
 //! ```
 //! use axum_authsignal::webhook::{WebhookEvent, WebhookVerifier};
@@ -71,9 +80,9 @@
 //!     }
 //! }
 //!
-//! async fn on_webhook(VerifiedWebhook(payload): VerifiedWebhook) -> &'static str {
-//!     // Runs only for authentic requests.
-//!     match payload {
+//! async fn on_webhook(webhook: VerifiedWebhook) -> &'static str {
+//!     // Runs only for authentic requests (see "Replays" for repeated ones).
+//!     match webhook.payload {
 //!         WebhookPayload::Event(event) => println!("{} {}", event.event_type, event.id),
 //!         WebhookPayload::LogEventBatch(batch) => println!("{} log events", batch.records.len()),
 //!         _ => {}
@@ -116,12 +125,14 @@ use http::HeaderName;
 mod error;
 mod event;
 mod extract;
+mod replay;
 mod signature;
 mod verifier;
 
 pub use error::WebhookError;
 pub use event::{LogEvent, LogEventBatch, WebhookEvent, WebhookPayload};
 pub use extract::{VerifiedWebhook, WebhookRejection};
+pub use replay::ReplayGuard;
 pub use signature::signature_header;
 pub use verifier::WebhookVerifier;
 
@@ -129,7 +140,8 @@ pub use verifier::WebhookVerifier;
 pub const SIGNATURE_HEADER: HeaderName = HeaderName::from_static("x-signature-v2");
 
 /// How far a signature's timestamp may be from now, by default: 5 minutes, as in the
-/// official SDKs.
+/// official SDKs. Within it, a captured request verifies again (see the module's
+/// "Replays").
 pub const DEFAULT_TOLERANCE: Duration = Duration::from_secs(5 * 60);
 
 /// The largest body [`VerifiedWebhook`] reads, by default: 256 KiB. Authsignal's events are

@@ -109,7 +109,10 @@ fn mac_for(secret: &str, timestamp: &str, body: &[u8]) -> Option<HmacSha256> {
 
 /// A header that has the right shape.
 pub(super) struct Parsed<'h> {
+    /// `t`, in unix seconds, as signed.
     timestamp: u64,
+    /// `t` as a time.
+    pub(super) signed_at: SystemTime,
     signatures: Vec<&'h str>,
 }
 
@@ -146,20 +149,26 @@ fn parse_header(header: &[u8]) -> Result<Parsed<'_>, WebhookError> {
         }
     }
     match (timestamp, signatures.is_empty()) {
-        (Some(timestamp), false) => Ok(Parsed {
+        (Some((timestamp, signed_at)), false) => Ok(Parsed {
             timestamp,
+            signed_at,
             signatures,
         }),
         _ => Err(WebhookError::InvalidFormat),
     }
 }
 
-/// Unix seconds: ASCII digits only (`str::parse` would also take a leading `+`).
-fn parse_timestamp(value: &str) -> Result<u64, WebhookError> {
+/// Unix seconds: ASCII digits only (`str::parse` would also take a leading `+`), and a
+/// time a `SystemTime` can hold. Returns the seconds and the time.
+fn parse_timestamp(value: &str) -> Result<(u64, SystemTime), WebhookError> {
     if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
         return Err(WebhookError::InvalidFormat);
     }
-    value.parse().map_err(|_| WebhookError::InvalidFormat)
+    let seconds = value.parse().map_err(|_| WebhookError::InvalidFormat)?;
+    let time = UNIX_EPOCH
+        .checked_add(Duration::from_secs(seconds))
+        .ok_or(WebhookError::InvalidFormat)?;
+    Ok((seconds, time))
 }
 
 /// Decodes one `v2` value; `None` for anything that cannot be a signature. Padding is

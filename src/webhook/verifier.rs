@@ -59,7 +59,9 @@ impl WebhookVerifier {
         self
     }
 
-    /// How far the signature's timestamp may be from now, in either direction.
+    /// How far the signature's timestamp may be from now, in either direction. A captured
+    /// request verifies again for as long as its timestamp is this close to now; a
+    /// [`ReplayGuard`](super::ReplayGuard) made after this call keeps event ids that long.
     /// `Duration::ZERO` disables the check, like a tolerance `<= 0` in the official SDKs.
     pub fn with_tolerance(mut self, tolerance: Duration) -> Self {
         self.tolerance = (!tolerance.is_zero()).then_some(tolerance);

@@ -9,7 +9,9 @@ use axum::extract::FromRequestParts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum_authsignal::emulator::{ActionConfig, Condition, Fault, Outcome, Rule};
-use axum_authsignal::step_up::{Action, ClientKind, GateAnswer, Refusal, StepUp, StepUpConfig};
+use axum_authsignal::step_up::{
+    Action, ClientKind, ForwardedHeader, GateAnswer, Refusal, StepUp, StepUpConfig,
+};
 use axum_authsignal::store::{MemoryStore, PendingChallengeStore};
 use axum_test::TestServer;
 use http::StatusCode;
@@ -404,12 +406,12 @@ async fn the_client_ip_is_the_peer_unless_a_trusted_proxy_tells() {
                     .when(Condition::ip_address_in(["127.0.0.1"])),
             ),
     );
-    let status = |url: String, forwarded: Option<&'static str>| {
+    let status = |url: String, headers: &'static [(&'static str, &'static str)]| {
         let http = gate.http.clone();
         async move {
             let mut request = http.post(url).header(USER_HEADER, "alice");
-            if let Some(forwarded) = forwarded {
-                request = request.header("x-forwarded-for", forwarded);
+            for (name, value) in headers {
+                request = request.header(*name, *value);
             }
             request.send().await.unwrap().status().as_u16()
         }
@@ -422,28 +424,87 @@ async fn the_client_ip_is_the_peer_unless_a_trusted_proxy_tells() {
             .build(),
     )
     .await;
-    assert_eq!(status(direct.clone(), None).await, 202);
+    assert_eq!(status(direct.clone(), &[]).await, 202);
     assert_eq!(
-        status(direct.clone(), Some("203.0.113.7")).await,
+        status(direct.clone(), &[("x-forwarded-for", "203.0.113.7")]).await,
         202,
         "spoofed: still the peer"
     );
-    // Behind a trusted proxy: the rightmost untrusted address.
+    // Behind a trusted proxy that writes X-Forwarded-For: its rightmost untrusted address.
     let proxied = serve_with_peer(
         StepUpConfig::builder(gate.client.clone())
             .user_id(user_from_header)
-            .trusted_proxies(["127.0.0.0/8".parse().unwrap()])
+            .trusted_proxies(
+                ForwardedHeader::XForwardedFor,
+                ["127.0.0.0/8".parse().unwrap()],
+            )
             .build(),
     )
     .await;
     assert_eq!(
-        status(proxied.clone(), Some("6.6.6.6, 203.0.113.7")).await,
+        status(
+            proxied.clone(),
+            &[("x-forwarded-for", "6.6.6.6, 203.0.113.7")]
+        )
+        .await,
         403
     );
     assert_eq!(
-        status(proxied.clone(), Some("203.0.113.7, 198.51.100.1")).await,
+        status(
+            proxied.clone(),
+            &[("x-forwarded-for", "203.0.113.7, 198.51.100.1")]
+        )
+        .await,
         200,
         "the client wrote the left one"
     );
-    assert_eq!(status(proxied, Some("198.51.100.1")).await, 200);
+    assert_eq!(
+        status(proxied.clone(), &[("x-forwarded-for", "198.51.100.1")]).await,
+        200
+    );
+    assert_eq!(
+        status(
+            proxied.clone(),
+            &[
+                ("forwarded", "for=203.0.113.7"),
+                ("x-forwarded-for", "198.51.100.1")
+            ]
+        )
+        .await,
+        200,
+        "a Forwarded header the proxy does not write is the client's own"
+    );
+    assert_eq!(
+        status(proxied.clone(), &[("x-forwarded-for", "127.0.0.1")]).await,
+        200,
+        "every hop a trusted proxy: neither the client-written leftmost nor the peer is sent"
+    );
+    assert_eq!(
+        status(proxied, &[]).await,
+        200,
+        "a trusted proxy that names no one: no address"
+    );
+    // Behind a proxy that writes Forwarded, X-Forwarded-For is the client's own.
+    let forwarded = serve_with_peer(
+        StepUpConfig::builder(gate.client.clone())
+            .user_id(user_from_header)
+            .trusted_proxies(ForwardedHeader::Forwarded, ["127.0.0.0/8".parse().unwrap()])
+            .build(),
+    )
+    .await;
+    assert_eq!(
+        status(
+            forwarded.clone(),
+            &[
+                ("x-forwarded-for", "198.51.100.1"),
+                ("forwarded", "for=203.0.113.7")
+            ]
+        )
+        .await,
+        403
+    );
+    assert_eq!(
+        status(forwarded, &[("x-forwarded-for", "203.0.113.7")]).await,
+        200
+    );
 }

@@ -14,3 +14,4 @@ mod login;
 mod negotiation;
 mod support;
 mod tracing_span;
+mod validate_answers;

@@ -134,9 +134,14 @@ pub struct ValidateChallengeRequest {
 
 /// The answer of `validateChallenge`.
 ///
-/// Older answers name the action `actionCode`; both names decode into [`action`](Self::action).
+/// Older answers name the action `actionCode`; either name decodes into
+/// [`action`](Self::action). An answer that carries both names with different values does
+/// not decode at all: which action the token is for cannot be told, and reading either one
+/// would let the other pass unchecked. The client reports it as
+/// [`Error::Contradictory`](crate::Error::Contradictory), and the step-up gate refuses the
+/// token as it refuses a token for another action (403).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase", from = "ValidateChallengeWire")]
+#[serde(rename_all = "camelCase", try_from = "ValidateChallengeWire")]
 #[non_exhaustive]
 pub struct ValidateChallengeResponse {
     /// Whether the token is valid. Check [`state`](Self::state) as well.
@@ -168,10 +173,10 @@ pub struct ValidateChallengeResponse {
 }
 
 /// The wire shape, which may carry `action`, `actionCode` or both.
-/// (A serde alias would reject an answer that carries both.)
+/// (A serde alias would reject an answer that carries both, even when they agree.)
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-struct ValidateChallengeWire {
+pub(crate) struct ValidateChallengeWire {
     #[serde(default)]
     is_valid: bool,
     state: Option<UserActionState>,
@@ -185,19 +190,28 @@ struct ValidateChallengeWire {
     error: Option<String>,
 }
 
-impl From<ValidateChallengeWire> for ValidateChallengeResponse {
-    fn from(wire: ValidateChallengeWire) -> Self {
-        Self {
+/// Why a `validateChallenge` answer naming its action twice, differently, is refused.
+pub(crate) const ACTION_NAMES_DISAGREE: &str = "`action` and `actionCode` name different actions";
+
+impl TryFrom<ValidateChallengeWire> for ValidateChallengeResponse {
+    type Error = &'static str;
+
+    fn try_from(wire: ValidateChallengeWire) -> Result<Self, Self::Error> {
+        let action = match (wire.action, wire.action_code) {
+            (Some(action), Some(code)) if action != code => return Err(ACTION_NAMES_DISAGREE),
+            (action, code) => action.or(code),
+        };
+        Ok(Self {
             is_valid: wire.is_valid,
             state: wire.state,
             state_updated_at: wire.state_updated_at,
             user_id: wire.user_id,
-            action: wire.action.or(wire.action_code),
+            action,
             idempotency_key: wire.idempotency_key,
             verification_method: wire.verification_method,
             veriff_session_id: wire.veriff_session_id,
             error: wire.error,
-        }
+        })
     }
 }
 
