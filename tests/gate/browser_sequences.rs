@@ -1304,9 +1304,9 @@ async fn run_sequences(https: bool) {
     let origin = if https { "https" } else { "http" };
     if let Some((number, transcript, violations, _)) = failed.first() {
         // Which violations, and which disturbances, the failing sequences share.
-        let mut kinds: BTreeMap<String, usize> = BTreeMap::new();
+        let mut kinds: BTreeMap<String, (usize, u64)> = BTreeMap::new();
         let mut taken: BTreeMap<&str, usize> = BTreeMap::new();
-        for (_, _, violations, disturbances) in &failed {
+        for (number, _, violations, disturbances) in &failed {
             let mut once: Vec<String> = violations
                 .iter()
                 .map(|violation| violation.split(':').next().unwrap_or_default().to_owned())
@@ -1314,7 +1314,7 @@ async fn run_sequences(https: bool) {
             once.sort();
             once.dedup();
             for kind in once {
-                *kinds.entry(kind).or_default() += 1;
+                kinds.entry(kind).or_insert((0, *number)).0 += 1;
             }
             for disturbance in disturbances {
                 *taken.entry(disturbance).or_default() += 1;
@@ -1323,7 +1323,7 @@ async fn run_sequences(https: bool) {
         let numbers: Vec<u64> = failed.iter().map(|failed| failed.0).take(40).collect();
         panic!(
             "{origin}: {} of {SEQUENCES} sequences failed (seed of sequence n: {:#x} + n; \
-             first ones {numbers:?})\nfailing sequences by violation: {kinds:#?}\nfailing \
+             first ones {numbers:?})\nfailing sequences by violation (count, first): {kinds:#?}\nfailing \
              sequences by disturbance taken: {taken:#?}\nsequence {number}: \
              {violations:#?}\n{transcript}\ncoverage: {coverage:#?}",
             failed.len(),
