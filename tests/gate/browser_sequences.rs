@@ -619,7 +619,7 @@ impl<'a> Sequence<'a> {
         ));
         self.browsers[b].sent.push(request.clone());
         self.browsers[b].last = Some(request.clone());
-        self.check_answer(&answer);
+        self.check_answer(&request, &answer);
         let runs = self.app.runs()[runs_before..].to_vec();
         self.attribute(b, Sender::Own, &runs, planted);
         self.observe(b, &request, &answer);
@@ -648,14 +648,14 @@ impl<'a> Sequence<'a> {
             redact_cookies(&cookie),
             answer.status.as_u16(),
         ));
-        self.check_answer(&answer);
+        self.check_answer(&request, &answer);
         let runs = self.app.runs()[runs_before..].to_vec();
         self.attribute(victim, Sender::OtherUser, &runs, 0);
         self.coverage.other_user += 1;
         self.disturbances.insert("another user's session");
     }
 
-    fn check_answer(&mut self, answer: &Answer) {
+    fn check_answer(&mut self, request: &Request, answer: &Answer) {
         if answer.status.is_client_error() {
             self.coverage.refusals += 1;
         }
@@ -670,6 +670,49 @@ impl<'a> Sequence<'a> {
             && !location.starts_with(&format!("{}/ui/", self.app.emulator.origin()))
         {
             self.violation(format!("a Location off the app and the UI: {location}"));
+        }
+        // Nothing of the step-up lingers where a browser keeps it: no token in a URL the
+        // app sends the browser to, none in a `Referer` from the page at the token's URL,
+        // no cached copy of a page that carries a resume id.
+        if let Some(location) = answer.location()
+            && self
+                .app
+                .local(location)
+                .is_some_and(|path| path.contains("token"))
+        {
+            self.violation(format!(
+                "a token in a Location on the app: {}",
+                redact(location)
+            ));
+        }
+        if request.path.contains("token=")
+            && answer
+                .headers
+                .get("referrer-policy")
+                .is_none_or(|policy| policy != "no-referrer")
+        {
+            self.violation(format!(
+                "no Referrer-Policy at the token's URL: {}",
+                answer.status
+            ));
+        }
+        let carries_resume = answer.body.contains("name=\"authsignal-resume\"")
+            || answer.headers.get_all(SET_COOKIE).iter().any(|value| {
+                value.to_str().is_ok_and(|value| {
+                    let pair = value.split(';').next().unwrap_or_default();
+                    pair.contains("authsignal-resume=") && !pair.ends_with('=')
+                })
+            });
+        if carries_resume
+            && answer
+                .headers
+                .get("cache-control")
+                .is_none_or(|value| value != "no-store")
+        {
+            self.violation(format!(
+                "a resume id in a cacheable answer: {}",
+                answer.status
+            ));
         }
     }
 
@@ -866,17 +909,15 @@ impl<'a> Sequence<'a> {
 
     async fn sign_out(&mut self, b: usize) {
         let cookie = self.browsers[b].jar.header_for("/signout");
-        let answer = self
-            .app
-            .exchange(Some(cookie), &Request::post("/signout", ""))
-            .await;
+        let request = Request::post("/signout", "");
+        let answer = self.app.exchange(Some(cookie), &request).await;
         let changes = self.browsers[b].jar.apply(&answer.headers, "/signout");
         self.browsers[b].signed_in = false;
         self.disturbances.insert("sign-out");
         self.browsers[b].last = None;
         self.browsers[b].next = None;
         self.note(format!("[{}] signs out {changes:?}", self.browsers[b].user));
-        self.check_answer(&answer);
+        self.check_answer(&request, &answer);
         if !self.browsers[b].jar.resume_cookies().is_empty() {
             self.violation("sign-out left a resume cookie in the browser".into());
         }
