@@ -182,6 +182,19 @@ async fn an_attackers_token_cannot_sign_in_another_browser() {
             .status_code(),
         403
     );
+    // The attacker's own idempotency key (it is in their cookie) under a MAC they made
+    // up: only the MAC stands between this cookie and the victim's browser.
+    let (attacker_key, _) = attacker_cookie.rsplit_once('.').unwrap();
+    for mac in ["AAAA", "", "not base64!"] {
+        let forged = format!("{attacker_key}.{mac}");
+        assert_eq!(
+            finish(&login, &attacker_back, Some(&forged))
+                .await
+                .status_code(),
+            403,
+            "{mac}"
+        );
+    }
     // The positive control: in the attacker's own browser, with the attacker's cookie,
     // the same token signs the attacker in. The refusals above were the binding's.
     let own = finish(&login, &attacker_back, Some(&attacker_cookie)).await;

@@ -11,5 +11,6 @@ mod invariants;
 mod layering;
 mod login;
 mod negotiation;
+mod resume;
 mod support;
 mod tracing_span;
