@@ -113,7 +113,7 @@ async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> impl IntoR
         app.sessions.lock().unwrap().remove(&id);
     }
     (
-        clear_resume_cookies(&app.config),
+        app.config.clear_resume_cookies(),
         AppendHeaders([(
             SET_COOKIE,
             format!(
@@ -123,20 +123,6 @@ async fn sign_out(State(app): State<AppState>, headers: HeaderMap) -> impl IntoR
         )]),
         "signed out",
     )
-}
-
-// TEMPORARY until the browser-resume branch lands `StepUpConfig::clear_resume_cookies`.
-fn clear_resume_cookies(_config: &StepUpConfig) -> impl axum::response::IntoResponseParts + use<> {
-    AppendHeaders([
-        (
-            SET_COOKIE,
-            format!("{PLAIN_RESUME}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0"),
-        ),
-        (
-            SET_COOKIE,
-            format!("{HOST_RESUME}=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0"),
-        ),
-    ])
 }
 
 /// The app under test, served over HTTP, with `origin` as its configured redirect origin.
