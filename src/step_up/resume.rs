@@ -3,13 +3,25 @@
 //!
 //! The UI sends the browser to `GET /path?token=…`. The gate validates the token, keeps the
 //! challenged request as a [`RecordKind::Resume`](crate::store::RecordKind::Resume) record
-//! under a fresh random id, and answers 303 to the clean `/path` with the id in a cookie:
-//! a redirect leaves no history entry, so the token's URL is never one the user can go
-//! back to. On the clean `GET` the gate finds the cookie: a challenged `GET` runs there; a
-//! challenged form `POST` gets a page that posts the id back (only a form can make a
-//! browser `POST`), and that post runs the stashed request. The cookie is cleared on the
-//! way, and a page refreshed after it posts an id whose record is spent: the gate answers
-//! 303 to the clean `GET`, so a refresh neither runs the handler again nor shows an error.
+//! of the caller under a fresh random id, and answers 303 to the clean `/path` with the id
+//! in a cookie: a redirect leaves no history entry, so the token's URL is never one the
+//! user can go back to. On the clean `GET` the gate finds the cookie: a challenged `GET`
+//! runs there; a challenged form `POST` gets a page that posts the id back (only a form
+//! can make a browser `POST`), and that post, which must carry the cookie of the same id,
+//! runs the stashed request. The cookie is cleared once the resume runs or is refused,
+//! and a page refreshed after that posts an id whose record is spent: the gate answers 303
+//! to the clean `GET`, so a refresh neither runs the handler again nor shows an error.
+//!
+//! The cookie is the browser's, and ends with the browser's session: an app's sign-out
+//! answer carries [`ClearResumeCookies`], and a request the gate finds no user on clears
+//! it too. A resume id alone, without its cookie (a page kept open across a sign-out, or
+//! posted from another browser), runs nothing.
+//!
+//! Only the cookie's name for the origin's scheme is read (`__Host-authsignal-resume` on
+//! `https`, `authsignal-resume` on plain `http`), and every cookie of that name is tried:
+//! a cookie planted under the name by a sibling subdomain or a plain-http answer, sent
+//! first for its longer `Path`, hides nothing. Records are filed under the caller, so a
+//! planted id finds nothing of the victim's.
 
 use std::convert::Infallible;
 use std::time::Duration;
