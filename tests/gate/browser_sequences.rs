@@ -2,19 +2,28 @@
 //! test keeps, take random steps through the browser path over real HTTP against the
 //! emulator: the challenged request (a form `POST` and a `GET`), the pre-built UI, the
 //! return `GET ?token=`, the 303 after it, the resume page's `POST`; and between them
-//! refreshes, a second tab, back, planted cookies, another user's session with this
-//! browser's cookies, dropped cookies and sign-out. Each sequence then follows every
-//! challenge still open through to its end.
+//! refreshes (the last request again), a second tab (an earlier request again, with the
+//! same cookies), back (an earlier resume page posted again), planted cookies (a plain-name
+//! resume cookie at the route's path, older than the real one, so sent before it: junk,
+//! another user's real one, a spent one), another user's session sending this browser's
+//! cookies (from a copy of the jar: its answers change only that copy), a dropped session
+//! or resume cookie, and sign-out (the app's sign-out ends the session and answers with
+//! `StepUpConfig::clear_resume_cookies`). Each sequence then follows every challenge still
+//! open through to its end, and posts again the resume pages of those that must not run.
 //!
 //! The property, checked after every step and at the end of every sequence: the handler
 //! runs exactly once for each challenge whose browser came back and followed through; not
-//! at all for one whose browser signed out (or lost its resume cookie) after coming back
-//! and before the resume ran; never for a request another user's session sent; never with
-//! a body other than the challenged request's; and no answer is a 500 (a 503 carries
-//! `Retry-After`). When a sequence ends, nothing of the step-up is left in either jar.
+//! at all for one whose browser signed out (or lost its resume cookie, dropped or cleared by
+//! the 401 of a request with no user) after coming back and before the resume ran; never
+//! for a request another user's session sent; never as another user nor with a request
+//! other than the challenged one (method, path and query, body); and every answer is a
+//! 2xx, 3xx, 4xx or 503 with `Retry-After`, never a 500. A sign-out before the browser came
+//! back leaves the challenge to its token, which only the same user can redeem: signed in
+//! again, the browser follows it through. When a sequence ends, no resume cookie of the
+//! app's is left in either jar.
 //!
-//! Each sequence draws from its own seed (`SEED` plus its number), so a failure names a
-//! sequence that can be run again, and prints every step it took.
+//! Each sequence draws from its own seed (`seed(https, n)`), so a failure names a sequence
+//! that `BROWSER_SEQUENCE=n` runs again alone, and prints every step it took.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
@@ -794,7 +803,8 @@ impl<'a> Sequence<'a> {
                 self.violation("the return set a resume cookie without a 303".into());
             }
             self.challenges[c].clean = clean;
-            self.challenges[c].resume_id = Some(resume_id_of(&value));
+            // A capability like the token: the log checks look for it too.
+            self.challenges[c].resume_id = Some(remember(&resume_id_of(&value)));
             self.coverage.returns += 1;
         }
         if answer.status == StatusCode::OK && answer.body.contains("name=\"authsignal-resume\"") {
@@ -980,7 +990,7 @@ impl<'a> Sequence<'a> {
             Some((true, false)) => choices.extend([2; 6]),
             Some((true, true)) => choices.extend([3, 3, 3, 4, 4, 4]),
         }
-        choices.extend([5, 5, 6, 6, 7, 7, 7, 8, 8, 9, 9, 10, 11]);
+        choices.extend([5, 5, 6, 6, 7, 7, 7, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11]);
         match choices[self.rng.usize(..choices.len())] {
             0 => self.challenged_request(b).await,
             1 => self.complete(b, open.unwrap()).await,
