@@ -253,7 +253,7 @@ mod tests {
         let headers = cookie_header(&format!("session=x; {pair}"));
         assert_eq!(
             from_cookies(&headers, "https://app.example", "tag1"),
-            [id.clone()]
+            [id.as_str()]
         );
         assert!(from_cookies(&headers, "https://app.example", "tag2").is_empty());
     }
@@ -267,7 +267,7 @@ mod tests {
         let plain_only = cookie_header(&format!("authsignal-resume={id}.t"));
         assert_eq!(
             from_cookies(&both, "https://app.example", "t"),
-            [id.clone()]
+            [id.as_str()]
         );
         assert!(from_cookies(&plain_only, "https://app.example", "t").is_empty());
         let host_only = cookie_header(&format!("__Host-authsignal-resume={id}.t"));
