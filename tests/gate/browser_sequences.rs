@@ -486,6 +486,23 @@ struct Browser {
     forms: Vec<(Option<usize>, String, String)>,
 }
 
+/// A browser's random step: the flow's own, or a disturbance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Step {
+    ChallengedRequest,
+    CompleteUi,
+    ReturnFromUi,
+    Follow303,
+    ResumePagePosts,
+    Refresh,
+    SecondTab,
+    Back,
+    Plant,
+    OtherUser,
+    DropCookie,
+    SignOut,
+}
+
 /// Who sends a step: the browser's own session, or another user's with its cookies.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sender {
@@ -982,24 +999,31 @@ impl<'a> Sequence<'a> {
             let c = &self.challenges[c];
             (c.back.is_some(), c.returned())
         });
-        let mut choices: Vec<u8> = Vec::new();
-        // Weights: the flow's own steps more often than the disturbances.
+        use Step::*;
+        let mut choices: Vec<Step> = Vec::new();
+        // Weights: the flow's own next step more often than any one disturbance.
         match stage {
-            None => choices.extend([0; 6]),
-            Some((false, _)) => choices.extend([1; 6]),
-            Some((true, false)) => choices.extend([2; 6]),
-            Some((true, true)) => choices.extend([3, 3, 3, 4, 4, 4]),
+            None => choices.extend([ChallengedRequest; 6]),
+            Some((false, _)) => choices.extend([CompleteUi; 6]),
+            Some((true, false)) => choices.extend([ReturnFromUi; 6]),
+            Some((true, true)) => choices.extend([Follow303, Follow303, Follow303]),
         }
-        choices.extend([5, 5, 6, 6, 7, 7, 7, 7, 7, 8, 8, 9, 9, 10, 10, 11, 11]);
+        if stage.is_some_and(|(_, returned)| returned) {
+            choices.extend([ResumePagePosts; 3]);
+        }
+        choices.extend([Refresh, Refresh, SecondTab, SecondTab]);
+        choices.extend([Back; 5]);
+        choices.extend([Plant, Plant, OtherUser, OtherUser]);
+        choices.extend([DropCookie, DropCookie, SignOut, SignOut]);
         match choices[self.rng.usize(..choices.len())] {
-            0 => self.challenged_request(b).await,
-            1 => self.complete(b, open.unwrap()).await,
-            2 => {
+            ChallengedRequest => self.challenged_request(b).await,
+            CompleteUi => self.complete(b, open.unwrap()).await,
+            ReturnFromUi => {
                 let back = self.challenges[open.unwrap()].back.clone().unwrap();
                 self.send(b, Request::get(&back), "return from the UI")
                     .await;
             }
-            3 => {
+            Follow303 => {
                 let next = self.browsers[b]
                     .next
                     .clone()
@@ -1007,7 +1031,7 @@ impl<'a> Sequence<'a> {
                     .unwrap();
                 self.send(b, Request::get(&next), "follow the 303").await;
             }
-            4 => match self.browsers[b]
+            ResumePagePosts => match self.browsers[b]
                 .forms
                 .iter()
                 .rev()
@@ -1023,14 +1047,14 @@ impl<'a> Sequence<'a> {
                     self.send(b, Request::get(&clean), "follow the 303").await;
                 }
             },
-            5 => {
+            Refresh => {
                 if let Some(last) = self.browsers[b].last.clone() {
                     self.coverage.refreshes += 1;
                     self.disturbances.insert("refresh");
                     self.send(b, last, "refresh").await;
                 }
             }
-            6 => {
+            SecondTab => {
                 if !self.browsers[b].sent.is_empty() {
                     let at = self.rng.usize(..self.browsers[b].sent.len());
                     let again = self.browsers[b].sent[at].clone();
@@ -1039,7 +1063,7 @@ impl<'a> Sequence<'a> {
                     self.send(b, again, "second tab").await;
                 }
             }
-            7 => {
+            Back => {
                 if !self.browsers[b].forms.is_empty() {
                     let at = self.rng.usize(..self.browsers[b].forms.len());
                     let (_, action, form) = self.browsers[b].forms[at].clone();
@@ -1049,10 +1073,10 @@ impl<'a> Sequence<'a> {
                         .await;
                 }
             }
-            8 => self.plant(b),
-            9 => self.other_user(b).await,
-            10 => self.drop_cookie(b),
-            _ => self.sign_out(b).await,
+            Plant => self.plant(b),
+            OtherUser => self.other_user(b).await,
+            DropCookie => self.drop_cookie(b),
+            SignOut => self.sign_out(b).await,
         }
     }
 
