@@ -115,7 +115,7 @@ pub(crate) fn clear_cookies(origin: &str) -> ClearResumeCookies {
 ///
 /// ```
 /// use axum::response::{IntoResponse, Redirect, Response};
-/// use axum_authsignal::{Authsignal, step_up::StepUpConfig};
+/// use axum_authsignal::step_up::StepUpConfig;
 ///
 /// fn sign_out(step_up: &StepUpConfig) -> Response {
 ///     // ... end the session ...
@@ -185,11 +185,21 @@ pub(crate) fn any_cookie(headers: &HeaderMap) -> bool {
         .any(|cookie| matches!(cookie.name(), RESUME_COOKIE | PLAIN_RESUME_COOKIE))
 }
 
-/// The resume ids of every resume cookie for the route tagged `tag`, in the order sent.
-/// Each is tried: a cookie planted at a longer `Path` comes first in the `Cookie` header
-/// and must not hide the gate's own.
-pub(crate) fn from_cookies(headers: &HeaderMap, origin: &str, tag: &str) -> Vec<String> {
-    cookie_values(headers, origin)
+/// The resume ids of every resume cookie for the route tagged `tag` (asked for only when
+/// there is a cookie to check), in the order sent. Each is tried: a cookie planted at a
+/// longer `Path` comes first in the `Cookie` header and must not hide the gate's own.
+pub(crate) fn from_cookies(
+    headers: &HeaderMap,
+    origin: &str,
+    tag: impl FnOnce() -> String,
+) -> Vec<String> {
+    let values: Vec<&str> = cookie_values(headers, origin).collect();
+    if values.is_empty() {
+        return Vec::new();
+    }
+    let tag = tag();
+    values
+        .into_iter()
         .filter_map(|value| {
             let (id, cookie_tag) = value.split_once('.')?;
             (cookie_tag == tag && is_id(id)).then(|| id.to_owned())
@@ -252,10 +262,10 @@ mod tests {
         assert!(pair.starts_with("__Host-authsignal-resume="), "{pair}");
         let headers = cookie_header(&format!("session=x; {pair}"));
         assert_eq!(
-            from_cookies(&headers, "https://app.example", "tag1"),
+            from_cookies(&headers, "https://app.example", || "tag1".into()),
             [id.as_str()]
         );
-        assert!(from_cookies(&headers, "https://app.example", "tag2").is_empty());
+        assert!(from_cookies(&headers, "https://app.example", || "tag2".into()).is_empty());
     }
 
     #[test]
@@ -266,14 +276,14 @@ mod tests {
         ));
         let plain_only = cookie_header(&format!("authsignal-resume={id}.t"));
         assert_eq!(
-            from_cookies(&both, "https://app.example", "t"),
+            from_cookies(&both, "https://app.example", || "t".into()),
             [id.as_str()]
         );
-        assert!(from_cookies(&plain_only, "https://app.example", "t").is_empty());
+        assert!(from_cookies(&plain_only, "https://app.example", || "t".into()).is_empty());
         let host_only = cookie_header(&format!("__Host-authsignal-resume={id}.t"));
-        assert!(from_cookies(&host_only, "http://127.0.0.1:3000", "t").is_empty());
+        assert!(from_cookies(&host_only, "http://127.0.0.1:3000", || "t".into()).is_empty());
         assert_eq!(
-            from_cookies(&plain_only, "http://127.0.0.1:3000", "t"),
+            from_cookies(&plain_only, "http://127.0.0.1:3000", || "t".into()),
             [id]
         );
     }
@@ -292,7 +302,7 @@ mod tests {
             format!("authsignal-resume={real}.t").parse().unwrap(),
         );
         assert_eq!(
-            from_cookies(&headers, "http://127.0.0.1:3000", "t"),
+            from_cookies(&headers, "http://127.0.0.1:3000", || "t".into()),
             [planted, real]
         );
     }

@@ -75,10 +75,9 @@ where
         // gate with a redirect origin, and with no token.
         let origin = route.shared().redirect_origin.clone();
         let resume_ids = match &origin {
-            Some(origin) if found.is_none() && resume::any_cookie(&parts.headers) => {
-                let here = token::path_and_query_without_token(&parts.uri);
-                resume::from_cookies(&parts.headers, origin, &route.resume_tag(&here))
-            }
+            Some(origin) if found.is_none() => resume::from_cookies(&parts.headers, origin, || {
+                route.resume_tag(&token::path_and_query_without_token(&parts.uri))
+            }),
             _ => Vec::new(),
         };
         let resuming_get = parts.method == Method::GET && !resume_ids.is_empty();
