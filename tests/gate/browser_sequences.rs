@@ -1419,7 +1419,7 @@ async fn run_sequences(https: bool) {
         ("another user's session", coverage.other_user),
     ] {
         assert!(
-            count >= SEQUENCES as usize / 20,
+            count >= SEQUENCES as usize / 30,
             "{what}: {count}; {coverage:#?}"
         );
     }
