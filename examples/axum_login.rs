@@ -48,7 +48,7 @@ use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
-use axum::{Form, Router};
+use axum::{Extension, Form, Router};
 use axum_authsignal::Authsignal;
 use axum_authsignal::emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
@@ -282,7 +282,7 @@ pub fn app(
     let mut router = Router::new()
         .route("/", get(sign_in_page))
         .route("/login", post(login))
-        .route("/logout", post(logout))
+        .route("/logout", post(logout).layer(Extension(step_up.clone())))
         .route("/withdraw", get(withdraw_page).post(withdraw).layer(gate))
         .route("/withdrawals", get(past_withdrawals))
         .route("/withdrawals/{id}", get(confirmation));
@@ -330,9 +330,10 @@ async fn login(mut session: AuthSession, Form(credentials): Form<Credentials>) -
     }
 }
 
-async fn logout(mut session: AuthSession) -> Response {
+/// Signing out also ends a step-up the browser has not finished resuming.
+async fn logout(mut session: AuthSession, Extension(step_up): Extension<StepUpConfig>) -> Response {
     match session.logout().await {
-        Ok(_) => Redirect::to("/").into_response(),
+        Ok(_) => (step_up.clear_resume_cookies(), Redirect::to("/")).into_response(),
         Err(err) => session_failed(&err),
     }
 }

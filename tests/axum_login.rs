@@ -125,8 +125,8 @@ async fn the_gate_finds_the_user_in_axum_logins_session() {
 
     // The demo user: back with the token, sent on to the clean URL with a resume cookie,
     // where a page posts the form again, which runs the stashed withdrawal once.
-    let field = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
-    let post_resume = || post_resume(&server, "/withdraw", &session, &field);
+    let (field, cookies) = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let post_resume = || post_resume(&server, "/withdraw", &cookies, &field);
     let confirmed = post_resume().await;
     assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
     let shown = navigate(&server, &location(&confirmed), &session).await;
@@ -168,4 +168,37 @@ async fn signing_out_closes_the_gate() {
     let after = withdraw(&server, &session, "50").await;
     assert_eq!(after.status_code(), 401, "{}", after.text());
     assert_eq!(emulator.call_count("track"), 0);
+}
+
+/// Signing out between the way back and the resume page's post ends the step-up: the
+/// sign-out clears the resume cookie, and the page posted after signing in again
+/// withdraws nothing.
+#[tokio::test]
+async fn signing_out_ends_a_pending_resume() {
+    let (server, emulator, origin) = start().await;
+    let session = sign_in(&server, example::DEMO_USER, example::DEMO_PASSWORD).await;
+    let large = withdraw(&server, &session, "2500").await;
+    assert_eq!(large.status_code(), 303, "{}", large.text());
+    let back = emulator
+        .complete_prebuilt_ui(&location(&large))
+        .await
+        .unwrap();
+    let back_path = back.strip_prefix(origin.as_str()).unwrap().to_owned();
+    let (field, _) = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+
+    let signed_out = server.post("/logout").add_header("cookie", &session).await;
+    assert_eq!(signed_out.status_code(), 303);
+    let cleared = set_cookies(&signed_out);
+    for name in ["authsignal-resume=", "__Host-authsignal-resume="] {
+        assert!(
+            cleared.iter().any(|pair| pair == name),
+            "{name} in {cleared:?}"
+        );
+    }
+    // Signed in again: the browser holds the new session only.
+    let session = sign_in(&server, example::DEMO_USER, example::DEMO_PASSWORD).await;
+    let posted = post_resume(&server, "/withdraw", &session, &field).await;
+    assert_eq!(posted.status_code(), 403, "{}", posted.text());
+    let list = withdrawals(&server, &session).await;
+    assert_eq!(list.matches("class=\"withdrawal\"").count(), 0, "{list}");
 }

@@ -114,8 +114,8 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
     let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
     // ...where a page posts the form again, which runs the stashed withdrawal.
     let back_path = path_of(&origin, &back);
-    let field = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
-    let post_resume = || post_resume(&server, "/withdraw", &session, &field);
+    let (field, cookies) = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let post_resume = || post_resume(&server, "/withdraw", &cookies, &field);
     let confirmed = post_resume().await;
     assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
     let shown = server
@@ -177,8 +177,8 @@ async fn withdrawal_books_the_amount_judged_whatever_its_spelling() {
     assert!(ui.starts_with(emulator.origin()), "stepped up: {ui}");
     let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
     let back_path = path_of(&origin, &back);
-    let field = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
-    let confirmed = post_resume(&server, "/withdraw", &session, &field).await;
+    let (field, cookies) = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let confirmed = post_resume(&server, "/withdraw", &cookies, &field).await;
     assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
     let shown = server
         .get(&location(&confirmed))

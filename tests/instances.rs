@@ -214,13 +214,17 @@ async fn a_browser_flow_alternating_instances_at_every_step_runs_the_handler_onc
     let clean = location(&returned);
     assert_eq!(clean, format!("{}/withdraw", i.origin()));
     let cookie = cookie_set(&returned, "authsignal-resume").expect("a resume cookie");
-    // 4. The clean URL, at A: the page that posts the form back.
+    // 4. The clean URL, at A: the page that posts the form back (the cookie stays for
+    //    that post).
     let page = i.browser_get(&i.a, &clean, "alice", Some(&cookie)).await;
     assert_eq!(page.status(), 200);
     let (action, resume) = resume_form(&page.text().await.unwrap());
     assert_eq!(i.runs(), 0, "nothing ran before the resume page's post");
-    // 5. Its post, at B: the handler runs there, on the form as it was first sent.
-    let done = i.browser_post(&i.b, &action, "alice", &resume).await;
+    // 5. Its post, with the cookie, at B: the handler runs there, on the form as it was
+    //    first sent.
+    let done = i
+        .browser_post_with_cookie(&i.b, &action, "alice", &resume, Some(&cookie))
+        .await;
     assert_eq!(done.status(), 200);
     let done: Value = done.json().await.unwrap();
     assert_eq!(done["instance"], "B");
@@ -228,8 +232,11 @@ async fn a_browser_flow_alternating_instances_at_every_step_runs_the_handler_onc
     assert_eq!(done["body"], form);
     assert_eq!((i.a.runs(), i.b.runs()), (0, 1));
 
-    // The page posted again (a refresh), at A: spent, sent to the clean URL, run nothing.
-    let again = i.browser_post(&i.a, &action, "alice", &resume).await;
+    // The page posted again (a refresh, the answer that cleared the cookie not yet taken),
+    // at A: spent, sent to the clean URL, run nothing.
+    let again = i
+        .browser_post_with_cookie(&i.a, &action, "alice", &resume, Some(&cookie))
+        .await;
     assert_eq!(again.status(), 303);
     assert_eq!(location(&again), clean);
     // And the token's URL again, at either: refused.

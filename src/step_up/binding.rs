@@ -1,6 +1,7 @@
-//! What a returned token is bound to: the challenged request's method, path and query,
-//! media type, content encoding and body. A retry that differs in any of them is refused,
-//! so that the handler reads exactly what Authsignal's rules judged.
+//! What a returned token is bound to: the challenged request's method, path and query
+//! (the query as sent, byte for byte, less the `token` parameter), media type, content
+//! encoding and body. A retry that differs in any of them is refused, so that the handler
+//! reads exactly what Authsignal's rules judged.
 
 use http::HeaderMap;
 use http::header::{CONTENT_ENCODING, CONTENT_TYPE};

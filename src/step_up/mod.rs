@@ -89,7 +89,7 @@ pub use config::{
 pub use layer::StepUpLayer;
 pub use negotiate::ClientKind;
 pub use proof::{StepUp, StepUpOutcome, StepUpRejection};
-pub use resume::RESUME_COOKIE;
+pub use resume::{ClearResumeCookies, RESUME_COOKIE};
 pub use service::{ResponseFuture, StepUpService};
 pub use signin::{MIN_COOKIE_KEY_LEN, SIGN_IN_COOKIE, SignIn, SignInBuilder, SignedIn};
 pub use user::UserId;

@@ -19,6 +19,7 @@ use axum::extract::{FromRef, FromRequestParts};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cookie::{Cookie, SameSite};
 use hmac::{KeyInit, Mac};
 use http::header::{COOKIE, SET_COOKIE};
 use http::request::Parts;
@@ -224,24 +225,29 @@ impl SignIn {
 
     fn binding_cookie(&self, idempotency_key: &str) -> String {
         let tag = URL_SAFE_NO_PAD.encode(self.mac(idempotency_key).finalize().into_bytes());
-        format!(
-            "{SIGN_IN_COOKIE}={idempotency_key}.{tag}; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age={}",
-            CHALLENGE_TTL.as_secs()
-        )
+        let mut cookie = binding_cookie_named(format!("{idempotency_key}.{tag}"));
+        cookie.set_max_age(cookie::time::Duration::seconds(
+            i64::try_from(CHALLENGE_TTL.as_secs()).unwrap_or(i64::MAX),
+        ));
+        cookie.to_string()
     }
 
     /// The idempotency key the browser's binding cookie vouches for, if its HMAC checks.
+    /// Every binding cookie the request carries is tried, in the order sent.
     fn bound_key(&self, headers: &HeaderMap) -> Option<String> {
-        let value = headers
+        headers
             .get_all(COOKIE)
             .iter()
             .filter_map(|header| header.to_str().ok())
-            .flat_map(|header| header.split(';'))
-            .find_map(|pair| pair.trim().strip_prefix(SIGN_IN_COOKIE)?.strip_prefix('='))?;
-        let (key, tag) = value.rsplit_once('.')?;
-        let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-        self.mac(key).verify_slice(&tag).ok()?;
-        Some(key.to_owned())
+            .flat_map(Cookie::split_parse)
+            .filter_map(Result::ok)
+            .filter(|cookie| cookie.name() == SIGN_IN_COOKIE)
+            .find_map(|cookie| {
+                let (key, tag) = cookie.value().rsplit_once('.')?;
+                let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+                self.mac(key).verify_slice(&tag).ok()?;
+                Some(key.to_owned())
+            })
     }
 
     async fn complete(&self, parts: &Parts) -> Result<SignedIn, StepUpRejection> {
@@ -328,13 +334,23 @@ impl SignedIn {
 
     /// A `Set-Cookie` that removes the binding cookie; add it to the callback's response.
     pub fn clear_cookie(&self) -> (http::HeaderName, HeaderValue) {
-        (
-            SET_COOKIE,
-            HeaderValue::from_static(
-                "__Host-authsignal-signin=; Path=/; Secure; HttpOnly; SameSite=Lax; Max-Age=0",
-            ),
-        )
+        let mut cookie = binding_cookie_named(String::new());
+        cookie.make_removal();
+        let value = HeaderValue::try_from(cookie.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
+        (SET_COOKIE, value)
     }
+}
+
+/// The sign-in binding cookie holding `value`: host-only, `Secure`, script-proof, and sent
+/// on the cross-site navigation back from the pre-built UI (`Lax`).
+fn binding_cookie_named(value: String) -> Cookie<'static> {
+    Cookie::build((SIGN_IN_COOKIE, value))
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .build()
 }
 
 impl<S> FromRequestParts<S> for SignedIn

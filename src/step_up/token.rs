@@ -64,15 +64,23 @@ pub(crate) fn find(parts: &Parts, header: &HeaderName) -> Result<Option<FoundTok
 /// The `token` query parameter; given twice it is malformed.
 fn query_token(query: Option<&str>) -> Result<Option<String>, Malformed> {
     let mut found = None;
-    for (name, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
-        if name == "token" {
+    for piece in query.unwrap_or("").split('&') {
+        if let Some(value) = token_value(piece) {
             if found.is_some() {
                 return Err(Malformed);
             }
-            found = Some(value.into_owned());
+            found = Some(value);
         }
     }
     Ok(found)
+}
+
+/// The value of one `&`-separated piece of a query if the piece is a `token` parameter:
+/// its name, decoded as a form decodes it (`%74oken` is `token`, `tok+en` is not), is
+/// `token`. The one test of what is the token, for finding it and for removing it.
+fn token_value(piece: &str) -> Option<String> {
+    let (name, value) = form_urlencoded::parse(piece.as_bytes()).next()?;
+    (name == "token").then(|| value.into_owned())
 }
 
 /// A JWT is base64url segments joined by dots: anything else is refused here.
@@ -91,7 +99,8 @@ fn check(token: String) -> Result<String, Malformed> {
 
 /// Whether the URL carries a `token` parameter, well-formed or not.
 pub(crate) fn in_query(uri: &http::Uri) -> bool {
-    form_urlencoded::parse(uri.query().unwrap_or("").as_bytes()).any(|(name, _)| name == "token")
+    uri.query()
+        .is_some_and(|query| query.split('&').any(|piece| token_value(piece).is_some()))
 }
 
 /// The URI with every `token` parameter removed.
@@ -105,23 +114,28 @@ pub(crate) fn without_token(uri: &http::Uri) -> http::Uri {
 }
 
 /// The path and query with every `token` parameter removed: what the challenged request
-/// looked like before the UI sent the browser back.
+/// looked like before the UI sent the browser back, and what a returned request is
+/// compared with.
+///
+/// The query is kept as sent, byte for byte: only the `&`-separated pieces that are a
+/// `token` parameter go. Nothing is decoded and written again, so two queries a handler
+/// could read apart (`%FF` and `%FE`, `%20` and `+`, `a` and `a=`, `a=1` and `a=1&`)
+/// never compare equal. A query left empty is no query: `/w?token=t` was `/w`.
 pub(crate) fn path_and_query_without_token(uri: &http::Uri) -> String {
     let path = uri.path();
     let Some(query) = uri.query() else {
         return path.to_owned();
     };
-    let kept: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
-        .filter(|(name, _)| name != "token")
-        .map(|(name, value)| (name.into_owned(), value.into_owned()))
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|piece| token_value(piece).is_none())
         .collect();
-    if kept.is_empty() {
-        return path.to_owned();
+    let query = kept.join("&");
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
     }
-    let query = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(kept)
-        .finish();
-    format!("{path}?{query}")
 }
 
 #[cfg(test)]
@@ -237,5 +251,73 @@ mod tests {
             "/w?a=1&b=2"
         );
         assert_eq!(path_and_query_without_token(&uri("GET", "/w", None)), "/w");
+        assert_eq!(path_and_query_without_token(&uri("GET", "/w?", None)), "/w");
+    }
+
+    #[test]
+    fn the_query_is_kept_byte_for_byte_less_the_token() {
+        let without = |target: &str| path_and_query_without_token(&uri("GET", target, None));
+        // Each pair is read apart by some handler: none may compare equal.
+        for (one, other) in [
+            ("/w?x=%FF", "/w?x=%FE"),
+            ("/w?x=a%20b", "/w?x=a+b"),
+            ("/w?a", "/w?a="),
+            ("/w?a=1", "/w?a=1&"),
+            ("/w?a=1&b=2", "/w?b=2&a=1"),
+            ("/w?x=%41", "/w?x=A"),
+            ("/w?x=%2f", "/w?x=%2F"),
+            ("/w?a=1;b=2", "/w?a=1&b=2"),
+        ] {
+            assert_ne!(without(one), without(other), "{one} and {other}");
+            assert_eq!(without(one), one, "{one} is kept as sent");
+            assert_eq!(without(other), other, "{other} is kept as sent");
+        }
+        // The UI adds `&token=…` to the URL it was given; removing it gives that URL back.
+        for (back, challenged) in [
+            ("/w?x=%FF&token=t", "/w?x=%FF"),
+            ("/w?a=1&&token=t", "/w?a=1&"),
+            ("/w?a&token=t", "/w?a"),
+            ("/w?token=t&x=a+b", "/w?x=a+b"),
+            ("/w?token=t", "/w"),
+        ] {
+            assert_eq!(without(back), challenged, "{back}");
+        }
+    }
+
+    #[test]
+    fn what_is_removed_as_the_token_is_what_is_read_as_the_token() {
+        // A name that decodes to `token` is the token, for finding it and for removing it;
+        // one that does not is neither.
+        for target in [
+            "/w?a=1&token=x.y",
+            "/w?a=1&%74oken=x.y",
+            "/w?a=1&t%6Fken=x.y",
+            "/w?%74%6F%6B%65%6E=x.y&a=1",
+        ] {
+            assert_eq!(
+                find_in("GET", target, None),
+                Ok(Some(FoundToken::Query("x.y".into()))),
+                "{target}"
+            );
+            assert!(in_query(&uri("GET", target, None)), "{target}");
+            assert_eq!(
+                path_and_query_without_token(&uri("GET", target, None)),
+                "/w?a=1",
+                "{target}"
+            );
+        }
+        for target in ["/w?tok+en=x&a=1", "/w?token%00=x&a=1", "/w?xtoken=x&a=1"] {
+            assert_eq!(find_in("GET", target, None), Ok(None), "{target}");
+            assert!(!in_query(&uri("GET", target, None)), "{target}");
+            assert_eq!(
+                path_and_query_without_token(&uri("GET", target, None)),
+                target,
+                "{target}"
+            );
+        }
+        assert_eq!(
+            find_in("GET", "/w?token=a.b&%74oken=a.b", None),
+            Err(Malformed)
+        );
     }
 }

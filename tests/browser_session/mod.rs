@@ -45,15 +45,16 @@ pub async fn navigate(server: &TestServer, path: &str, cookies: &str) -> TestRes
 
 /// The way back from the pre-built UI at `back_path` (the app's path with `?token=`):
 /// checks the 303 to `{origin}{clean_path}` and its resume cookie, loads the resume page
-/// there and checks that it posts to the same URL; returns the page's one hidden field as
-/// a form body, `name=value`.
+/// there and checks that it posts to the same URL and leaves the cookie for that post;
+/// returns the page's one hidden field as a form body, `name=value`, and the cookies the
+/// browser then holds (`session` and the resume cookie), for [`post_resume`].
 pub async fn resume_field(
     server: &TestServer,
     origin: &str,
     back_path: &str,
     clean_path: &str,
     session: &str,
-) -> String {
+) -> (String, String) {
     let returned = navigate(server, back_path, session).await;
     assert_eq!(returned.status_code(), 303, "{}", returned.text());
     assert_eq!(location(&returned), format!("{origin}{clean_path}"));
@@ -61,30 +62,36 @@ pub async fn resume_field(
         .into_iter()
         .find(|pair| pair.starts_with("authsignal-resume="))
         .expect("a resume cookie");
-    let resume_page = navigate(server, clean_path, &format!("{session}; {resume_cookie}")).await;
+    let cookies = format!("{session}; {resume_cookie}");
+    let resume_page = navigate(server, clean_path, &cookies).await;
     assert_eq!(resume_page.status_code(), 200, "{}", resume_page.text());
+    assert!(
+        set_cookies(&resume_page).is_empty(),
+        "the resume cookie stays until the page's post"
+    );
     let html = resume_page.text();
     assert_eq!(
         between(&html, "action=\"", "\""),
         format!("{origin}{clean_path}")
     );
-    format!(
+    let field = format!(
         "{}={}",
         between(&html, "type=\"hidden\" name=\"", "\""),
         between(&html, "value=\"", "\"")
-    )
+    );
+    (field, cookies)
 }
 
-/// The resume page's post of `field` to `path`, as the browser sends it.
+/// The resume page's post of `field` to `path`, as the browser sends it with `cookies`.
 pub async fn post_resume(
     server: &TestServer,
     path: &str,
-    session: &str,
+    cookies: &str,
     field: &str,
 ) -> TestResponse {
     server
         .post(path)
-        .add_header("cookie", session)
+        .add_header("cookie", cookies)
         .add_header("accept", NAVIGATION)
         .content_type("application/x-www-form-urlencoded")
         .bytes(field.to_owned().into())

@@ -195,7 +195,12 @@ async fn an_attackers_token_cannot_sign_in_another_browser() {
         .unwrap()
         .rsplit_once('.')
         .unwrap();
-    for mac in ["AAAA", "", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"] {
+    for mac in [
+        "AAAA",
+        "",
+        "not base64!",
+        "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
         let planted = format!("{SIGN_IN_COOKIE}={attacker_key}.{mac}");
         assert_eq!(
             finish(&login, &attacker_back, Some(&planted))

@@ -2,6 +2,7 @@
 //! one log capture sees the whole suite.
 
 mod adversarial;
+mod browser_sequences;
 mod configuration;
 mod extractor;
 mod flows;
@@ -12,6 +13,7 @@ mod layering;
 mod leg1;
 mod login;
 mod negotiation;
+mod resume;
 mod support;
 mod tracing_span;
 mod validate_answers;

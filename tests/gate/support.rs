@@ -253,9 +253,17 @@ async fn withdraw(
         "uri": parts.uri.to_string(),
         "originalUri": original.0.to_string(),
         "contentType": parts.headers.get(http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()),
+        "contentEncoding": parts.headers.get(http::header::CONTENT_ENCODING).and_then(|v| v.to_str().ok()),
+        "contentLength": parts.headers.get(http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()),
+        "contentLanguage": parts.headers.get(http::header::CONTENT_LANGUAGE).and_then(|v| v.to_str().ok()),
         "tokenHeaderSeen": parts.headers.contains_key("x-authsignal-token"),
         "body": String::from_utf8_lossy(&body),
     }))
+}
+
+/// An app's sign-out: (the session would end here) and the resume cookies go with it.
+async fn sign_out(axum::Extension(config): axum::Extension<StepUpConfig>) -> impl IntoResponse {
+    (config.clear_resume_cookies(), "signed out")
 }
 
 type ConfigFn = Box<dyn FnOnce(StepUpConfigBuilder) -> StepUpConfigBuilder>;
@@ -266,6 +274,7 @@ type LayerFn = Box<dyn FnOnce(StepUpLayer) -> StepUpLayer>;
 pub struct Setup {
     relaxed: bool,
     stand_in: Option<stand_in::Rewrite>,
+    redirect_origin: Option<String>,
     config: ConfigFn,
     layer: LayerFn,
 }
@@ -274,6 +283,7 @@ pub fn setup() -> Setup {
     Setup {
         relaxed: false,
         stand_in: None,
+        redirect_origin: None,
         config: Box::new(|config| config),
         layer: Box::new(|layer| layer),
     }
@@ -293,6 +303,14 @@ impl Setup {
         self
     }
 
+    /// The configured origin, instead of the listener's own `http://` one: the tests
+    /// still reach the app over the listener, and read the gate's URLs on this origin
+    /// (`Gate::origin`).
+    pub fn redirect_origin(mut self, origin: &str) -> Self {
+        self.redirect_origin = Some(origin.to_owned());
+        self
+    }
+
     pub fn config(
         mut self,
         configure: impl FnOnce(StepUpConfigBuilder) -> StepUpConfigBuilder + 'static,
@@ -308,7 +326,7 @@ impl Setup {
 
     /// Starts the app: `POST` and `PUT /withdraw` and `POST /withdraw/other` behind
     /// `withdraw` gates, `POST /payee` behind a `changePayee` gate; all find the user in
-    /// [`USER_HEADER`].
+    /// [`USER_HEADER`]. `POST /logout` is an app's sign-out: it clears the resume cookies.
     pub async fn start(self) -> Gate {
         let emulator = emulator().await;
         let mut client = if self.relaxed {
@@ -327,7 +345,9 @@ impl Setup {
             ui_origin = Some(emulator.origin().to_owned());
         }
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let origin = format!("http://{}", listener.local_addr().unwrap());
+        let origin = self
+            .redirect_origin
+            .unwrap_or_else(|| format!("http://{}", listener.local_addr().unwrap()));
         let runs = Arc::new(AtomicUsize::new(0));
         let mut builder = StepUpConfig::builder(client.clone())
             .user_id(user_from_header)
@@ -344,7 +364,9 @@ impl Setup {
             )
             .route("/withdraw/other", post(withdraw).layer(withdraw_gate))
             .route("/payee", post(withdraw).layer(config.gate("changePayee")))
-            .with_state(runs.clone());
+            .route("/logout", post(sign_out))
+            .with_state(runs.clone())
+            .layer(axum::Extension(config.clone()));
         let server = TestServer::builder()
             .http_transport_with_tcp_listener(listener)
             .build(app);
@@ -527,16 +549,100 @@ pub fn resume_form(html: &str) -> (String, String) {
     )
 }
 
-/// The browser's way back: it follows the UI's redirect to `back` (a GET with the token),
-/// is sent to the clean URL with the resume cookie, gets the resume page there, and that
-/// page posts the form back. Returns the final response.
-pub async fn follow_back(gate: &Gate, back: &str, user: &str) -> axum_test::TestResponse {
-    let returned = navigate(
+/// The resume cookie's name on the gate's origin.
+pub fn resume_cookie_name(gate: &Gate) -> &'static str {
+    if gate.origin.starts_with("https://") {
+        "__Host-authsignal-resume"
+    } else {
+        "authsignal-resume"
+    }
+}
+
+/// Whether `response` clears the resume cookie under both its names, each with the
+/// attributes a browser needs to accept the removal.
+pub fn clears_both_resume_cookies(response: &axum_test::TestResponse) -> bool {
+    let cleared: Vec<String> = response
+        .iter_headers_by_name("set-cookie")
+        .filter_map(|value| value.to_str().ok())
+        .filter(|value| value.contains("Max-Age=0") && value.contains("Path=/"))
+        .map(str::to_owned)
+        .collect();
+    let host = cleared
+        .iter()
+        .any(|value| value.starts_with("__Host-authsignal-resume=;") && value.contains("Secure"));
+    let plain = cleared
+        .iter()
+        .any(|value| value.starts_with("authsignal-resume=;"));
+    host && plain
+}
+
+/// The cookies of one browser on the app: what responses set, less what they remove
+/// (every cookie here is set at `Path=/`).
+#[derive(Debug, Default, Clone)]
+pub struct Jar(Vec<(String, String)>);
+
+impl Jar {
+    /// Applies the response's `Set-Cookie`s, as a browser does.
+    pub fn update(&mut self, response: &axum_test::TestResponse) {
+        for value in response.iter_headers_by_name("set-cookie") {
+            let set = cookie::Cookie::parse(value.to_str().unwrap().to_owned()).unwrap();
+            self.0.retain(|(name, _)| name != set.name());
+            if set.max_age() != Some(cookie::time::Duration::ZERO) {
+                self.0.push((set.name().to_owned(), set.value().to_owned()));
+            }
+        }
+    }
+
+    /// Adds a cookie the way another site or a plain-http answer could plant one: before
+    /// the app's own (a longer `Path` is sent first).
+    pub fn plant(&mut self, name: &str, value: &str) {
+        self.0.insert(0, (name.to_owned(), value.to_owned()));
+    }
+
+    /// The value of the cookie `name`, if held.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(held, _)| held == name)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// The `Cookie` header, if there is any cookie.
+    pub fn header(&self) -> Option<String> {
+        (!self.0.is_empty()).then(|| {
+            self.0
+                .iter()
+                .map(|(name, value)| format!("{name}={value}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        })
+    }
+}
+
+/// A browser navigation with the cookies of `jar`, which takes what the answer sets.
+pub async fn navigate_with(
+    gate: &Gate,
+    jar: &mut Jar,
+    method: http::Method,
+    path: &str,
+    user: &str,
+    form: Option<&str>,
+) -> axum_test::TestResponse {
+    let response = navigate(gate, method, path, user, jar.header().as_deref(), form).await;
+    jar.update(&response);
+    response
+}
+
+/// Back from the UI: the browser follows the redirect to `back` (a GET with the token)
+/// and is sent to the clean URL with the resume cookie, which `jar` takes. Returns the
+/// clean URL's path.
+pub async fn return_from_ui(gate: &Gate, jar: &mut Jar, back: &str, user: &str) -> String {
+    let returned = navigate_with(
         gate,
+        jar,
         http::Method::GET,
         &local_path(&gate.origin, back),
         user,
-        None,
         None,
     )
     .await;
@@ -545,34 +651,53 @@ pub async fn follow_back(gate: &Gate, back: &str, user: &str) -> axum_test::Test
     assert_eq!(returned.header("referrer-policy"), "no-referrer");
     let clean = returned.header("location").to_str().unwrap().to_owned();
     assert!(!clean.contains("token"), "{clean}");
-    let cookie = cookie_set(&returned, "authsignal-resume").expect("a resume cookie");
-    let page = navigate(
-        gate,
-        http::Method::GET,
-        &local_path(&gate.origin, &clean),
-        user,
-        Some(&cookie),
-        None,
-    )
-    .await;
+    assert!(
+        cookie_set(&returned, resume_cookie_name(gate)).is_some(),
+        "a resume cookie named for the origin"
+    );
+    local_path(&gate.origin, &clean)
+}
+
+/// The clean URL with the resume cookie: the page that posts the stashed form back, which
+/// leaves the cookie in place for that post. Returns (the form's path, the body it posts).
+pub async fn resume_page(gate: &Gate, jar: &mut Jar, clean: &str, user: &str) -> (String, String) {
+    let page = navigate_with(gate, jar, http::Method::GET, clean, user, None).await;
     assert_eq!(page.status_code(), 200, "{}", page.text());
     assert_eq!(page.header("cache-control"), "no-store");
-    // The id moves from the cookie into the page's form: the cookie is cleared, so that
-    // nothing of the step-up is left in the browser.
-    let cleared = page
-        .iter_headers_by_name("set-cookie")
-        .filter_map(|value| value.to_str().ok())
-        .any(|value| value.starts_with("authsignal-resume=;") && value.contains("Max-Age=0"));
-    assert!(cleared, "the resume cookie is cleared");
+    assert!(
+        page.iter_headers_by_name("set-cookie").next().is_none(),
+        "the resume cookie stays until the page's post"
+    );
     let (action, form) = resume_form(&page.text());
     assert!(!action.contains("token"), "{action}");
-    navigate(
+    (local_path(&gate.origin, &action), form)
+}
+
+/// The browser's way back: it follows the UI's redirect to `back` (a GET with the token),
+/// is sent to the clean URL with the resume cookie, gets the resume page there, and that
+/// page posts the form back. Returns the final response, which cleared the resume cookie
+/// under both its names: nothing of the step-up is left in the browser.
+pub async fn follow_back(gate: &Gate, back: &str, user: &str) -> axum_test::TestResponse {
+    let mut jar = Jar::default();
+    let clean = return_from_ui(gate, &mut jar, back, user).await;
+    let (action, form) = resume_page(gate, &mut jar, &clean, user).await;
+    let done = navigate_with(
         gate,
+        &mut jar,
         http::Method::POST,
-        &local_path(&gate.origin, &action),
+        &action,
         user,
-        None,
         Some(&form),
     )
-    .await
+    .await;
+    assert!(
+        clears_both_resume_cookies(&done),
+        "the resume cookies are cleared"
+    );
+    assert_eq!(
+        jar.header(),
+        None,
+        "nothing of the step-up is left in the browser"
+    );
+    done
 }

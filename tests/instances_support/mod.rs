@@ -302,10 +302,26 @@ impl Instances {
         user: &str,
         form: &str,
     ) -> reqwest::Response {
-        let request = self
+        self.browser_post_with_cookie(instance, target, user, form, None)
+            .await
+    }
+
+    /// A browser's form post, as [`browser_post`](Self::browser_post), with a `cookie`.
+    pub async fn browser_post_with_cookie(
+        &self,
+        instance: &Instance,
+        target: &str,
+        user: &str,
+        form: &str,
+        cookie: Option<&str>,
+    ) -> reqwest::Response {
+        let mut request = self
             .navigation(instance, http::Method::POST, target, user)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form.to_owned());
+        if let Some(cookie) = cookie {
+            request = request.header("cookie", cookie);
+        }
         self.send(request).await
     }
 

@@ -7,16 +7,16 @@ use std::convert::Infallible;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use http::header::{CONTENT_LENGTH, CONTENT_TYPE, LOCATION, SET_COOKIE};
+use http::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, SET_COOKIE};
 use http::request::Parts;
-use http::{HeaderValue, Method, Request, StatusCode};
+use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use tower::Service;
 
 use super::{Caller, Gate, on_origin, public_path};
 use crate::step_up::answer::Refusal;
 use crate::step_up::page;
 use crate::step_up::proof::StepUpOutcome;
-use crate::step_up::respond::{Audience, no_store};
+use crate::step_up::respond::no_store;
 use crate::step_up::resume::{self, RESUME_TTL};
 use crate::step_up::token;
 use crate::store::{PendingChallenge, RecordKey, RecordKind};
@@ -76,78 +76,110 @@ where
         response
     }
 
-    /// The clean `GET` after the return, with the resume cookie: a challenged `GET` runs
-    /// now; a challenged form gets the page that posts it.
-    pub(super) async fn resume_get(self, parts: Parts, caller: Caller, id: String) -> Response {
+    /// The clean `GET` after the return, with the resume cookies for this route (each is
+    /// tried, in the order sent): a challenged `GET` runs now; a challenged form gets the
+    /// page that posts it, and the cookie stays until that post.
+    pub(super) async fn resume_get(
+        self,
+        parts: Parts,
+        caller: Caller,
+        ids: Vec<String>,
+    ) -> Response {
         let route = self.route.clone();
         let audience = caller.audience;
         let Some(origin) = route.shared().redirect_origin.clone() else {
             route.outcome("refused", Some("a resume cookie without a redirect origin"));
             return route.refuse(Refusal::VerificationFailed, audience);
         };
-        let key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
-        let record = match route.shared().store.take(&key).await {
-            Ok(record) => record,
-            Err(err) => return route.store_failed(&err, audience),
-        };
-        let mut response = match record {
-            // Spent or expired (a second tab, a stale cookie): an ordinary request.
-            None if route.gates(&parts.method) => self.track(parts, Bytes::new(), caller).await,
+        let mut found = None;
+        for id in ids {
+            match route.take(RecordKind::Resume, &id, &caller).await {
+                Ok(Some(record)) => {
+                    found = Some((id, record));
+                    break;
+                }
+                Ok(None) => {}
+                Err(response) => return with_cookies_cleared(response, &origin),
+            }
+        }
+        let response = match found {
+            // Spent or expired (a second tab, a stale or planted cookie): an ordinary
+            // request. The cookies stay: clearing works by name, and would also clear a
+            // cookie of another resume that is still waiting (another route's, or one a
+            // second tab just set).
+            None if route.gates(&parts.method) => {
+                return self.track(parts, Bytes::new(), caller).await;
+            }
             None => {
                 route.outcome("not_gated", None);
-                self.call_inner(Request::from_parts(parts, Body::empty()))
-                    .await
+                return self
+                    .call_inner(Request::from_parts(parts, Body::empty()))
+                    .await;
             }
-            Some(record) if !self.is_resumable_here(&record, &parts) => {
+            Some((_, record)) if !self.is_resumable_here(&record, &parts) => {
                 route.outcome("refused", Some("the resume cookie names another request"));
                 route.refuse(Refusal::VerificationFailed, audience)
             }
-            Some(record) if record.method == Method::GET => {
-                self.run_stashed(parts, record, audience).await
+            Some((_, record)) if record.method == Method::GET => {
+                self.run_stashed(parts, record, caller).await
             }
-            Some(record) => {
-                // Waits for the page's post, under the same id.
+            Some((id, record)) => {
+                // Waits for the page's post, under the same id, which needs the cookie
+                // too: it stays in the browser until then.
+                let key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
                 if let Err(err) = route.shared().store.put(&key, record, RESUME_TTL).await {
-                    return route.store_failed(&err, audience);
+                    return with_cookies_cleared(route.store_failed(&err, audience), &origin);
                 }
                 route.outcome("resuming", None);
                 let mut page = page::resume(&on_origin(&origin, &public_path(&parts)), &id);
                 no_store(&mut page);
-                page
+                return page;
             }
         };
-        response
-            .headers_mut()
-            .append(SET_COOKIE, resume::clear_cookie(&origin));
-        response
+        with_cookies_cleared(response, &origin)
     }
 
-    /// The resume page's post: the stashed form runs as it was first sent. A post whose
-    /// record is spent (the page refreshed after it ran) goes to the clean `GET`.
-    pub(super) async fn resume_post(self, parts: Parts, caller: Caller, id: String) -> Response {
+    /// The resume page's post: the stashed form runs as it was first sent, if the browser
+    /// still holds the resume cookie of this very id (it does not once the user signed
+    /// out). A post whose record is spent (the page refreshed after it ran) goes to the
+    /// clean `GET`. Once its record is taken the resume is over: its cookie is cleared.
+    pub(super) async fn resume_post(
+        self,
+        parts: Parts,
+        caller: Caller,
+        id: String,
+        cookie_ids: Vec<String>,
+    ) -> Response {
         let route = self.route.clone();
         let audience = caller.audience;
-        let key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
-        let record = match route.shared().store.take(&key).await {
-            Ok(record) => record,
-            Err(err) => return route.store_failed(&err, audience),
-        };
-        match record {
-            None => {
+        let origin = route.shared().redirect_origin.clone().unwrap_or_default();
+        let response = match route.take(RecordKind::Resume, &id, &caller).await {
+            Err(response) => response,
+            // Spent (the page refreshed after it ran, or posted from a second tab): to the
+            // clean `GET`. The cookies stay, as in `resume_get`: the browser's cookie may
+            // be another resume's, still waiting.
+            Ok(None) => {
                 route.outcome("already_resumed", None);
-                let origin = route.shared().redirect_origin.clone().unwrap_or_default();
-                see_other(&on_origin(&origin, &public_path(&parts)))
+                return see_other(&on_origin(&origin, &public_path(&parts)));
             }
-            Some(record)
+            Ok(Some(_)) if !cookie_ids.contains(&id) => {
+                route.outcome(
+                    "refused",
+                    Some("the resume post lacks its cookie: signed out, or another browser"),
+                );
+                route.refuse(Refusal::VerificationFailed, audience)
+            }
+            Ok(Some(record))
                 if record.method == Method::POST && self.is_resumable_here(&record, &parts) =>
             {
-                self.run_stashed(parts, record, audience).await
+                self.run_stashed(parts, record, caller).await
             }
-            Some(_) => {
+            Ok(Some(_)) => {
                 route.outcome("refused", Some("the resume names another request"));
                 route.refuse(Refusal::VerificationFailed, audience)
             }
-        }
+        };
+        with_cookies_cleared(response, &origin)
     }
 
     fn is_resumable_here(&self, record: &PendingChallenge, parts: &Parts) -> bool {
@@ -157,31 +189,37 @@ where
             && record.path_and_query == token::path_and_query_without_token(&parts.uri)
     }
 
-    /// Runs the handler on a stashed browser request, as it was first sent.
+    /// Runs the handler on a stashed browser request, as it was first sent: its method,
+    /// its body and the headers that describe that body. None of the resume request's own
+    /// body headers (its form's type and length, an encoding, a transfer coding) reach the
+    /// handler beside the stashed body.
     async fn run_stashed(
         self,
         mut parts: Parts,
         record: PendingChallenge,
-        audience: Audience,
+        caller: Caller,
     ) -> Response {
         let route = self.route.clone();
         let (Some(stashed), Some(verified)) = (record.stashed, record.verified) else {
             route.outcome("refused", Some("nothing stashed to resume"));
-            return route.refuse(Refusal::VerificationFailed, audience);
+            return route.refuse(Refusal::VerificationFailed, caller.audience);
         };
         parts.method = record.method;
-        parts.headers.remove(CONTENT_LENGTH);
-        parts.headers.remove(CONTENT_TYPE);
-        if let Some(value) = stashed
-            .content_type
-            .and_then(|value| HeaderValue::try_from(value).ok())
-        {
-            parts.headers.insert(CONTENT_TYPE, value);
+        remove_body_headers(&mut parts.headers);
+        let stashed_headers = [
+            (CONTENT_TYPE, stashed.content_type),
+            (CONTENT_ENCODING, record.content_encoding),
+            (
+                CONTENT_LENGTH,
+                (parts.method != Method::GET).then(|| stashed.body.len().to_string()),
+            ),
+        ];
+        for (name, value) in stashed_headers {
+            if let Some(value) = value.and_then(|value| HeaderValue::try_from(value).ok()) {
+                parts.headers.insert(name, value);
+            }
         }
-        let caller = Caller {
-            user_id: record.user_id,
-            audience,
-        };
+        // The record was taken as the caller's own: the proof names the caller.
         self.run_verified(
             parts,
             stashed.body,
@@ -190,6 +228,29 @@ where
         )
         .await
     }
+}
+
+/// Removes every header that describes a request's body: `Content-*`, the transfer
+/// coding, the trailers announced after it and a digest of it.
+fn remove_body_headers(headers: &mut HeaderMap) {
+    let describing: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| {
+            let name = name.as_str();
+            name.starts_with("content-")
+                || matches!(name, "transfer-encoding" | "trailer" | "digest")
+        })
+        .cloned()
+        .collect();
+    for name in describing {
+        headers.remove(name);
+    }
+}
+
+/// `response`, with the resume cookie cleared under both its names.
+fn with_cookies_cleared(mut response: Response, origin: &str) -> Response {
+    resume::clear_cookies(origin).append_to(response.headers_mut());
+    response
 }
 
 /// 303 to `location` on the app's origin, never cached.

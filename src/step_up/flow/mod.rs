@@ -74,33 +74,45 @@ where
                 return route.refuse(Refusal::MalformedToken, audience);
             }
         };
-        let resume_id = (found.is_none() && parts.method == Method::GET)
-            .then(|| {
-                let here = token::path_and_query_without_token(&parts.uri);
-                resume::from_cookie(&parts.headers, &route.resume_tag(&here))
-            })
-            .flatten();
-        if found.is_none() && resume_id.is_none() && !route.gates(&parts.method) {
+        // The resume cookies are read only where a resume can happen: on a route of a
+        // gate with a redirect origin, and with no token.
+        let origin = route.shared().redirect_origin.clone();
+        let resume_ids = match &origin {
+            Some(origin) if found.is_none() => resume::from_cookies(&parts.headers, origin, || {
+                route.resume_tag(&token::path_and_query_without_token(&parts.uri))
+            }),
+            _ => Vec::new(),
+        };
+        let resuming_get = parts.method == Method::GET && !resume_ids.is_empty();
+        if found.is_none() && !resuming_get && !route.gates(&parts.method) {
             route.outcome("not_gated", None);
             return self.call_inner(Request::from_parts(parts, body)).await;
         }
         let Some(user_id) = route.shared().user.find(&mut parts).await else {
             route.outcome("no_user", None);
-            return route.refuse(Refusal::NoUser, audience);
+            let mut response = route.refuse(Refusal::NoUser, audience);
+            // Signed out (or never signed in) with a resume pending: it goes with the
+            // session.
+            if let Some(origin) = &origin
+                && resume::any_cookie(&parts.headers)
+            {
+                resume::clear_cookies(origin).append_to(response.headers_mut());
+            }
+            return response;
         };
         tracing::Span::current().record("user", user_id.as_str());
         let caller = Caller { user_id, audience };
-        match (found, resume_id) {
-            (Some(FoundToken::Query(token)), _) => self.browser_return(parts, caller, token).await,
-            (Some(FoundToken::Header(token)), _) => {
+        match found {
+            Some(FoundToken::Query(token)) => self.browser_return(parts, caller, token).await,
+            Some(FoundToken::Header(token)) => {
                 let body = match route.read_body(&parts, body, audience).await {
                     Ok(body) => body,
                     Err(response) => return response,
                 };
                 self.api_return(parts, body, caller, token).await
             }
-            (None, Some(id)) => self.resume_get(parts, caller, id).await,
-            (None, None) => {
+            None if resuming_get => self.resume_get(parts, caller, resume_ids).await,
+            None => {
                 let body = match route.read_body(&parts, body, audience).await {
                     Ok(body) => body,
                     Err(response) => return response,
@@ -108,7 +120,7 @@ where
                 if parts.method == Method::POST
                     && let Some(id) = resume::from_form(&parts.headers, &body)
                 {
-                    return self.resume_post(parts, caller, id).await;
+                    return self.resume_post(parts, caller, id, resume_ids).await;
                 }
                 self.track(parts, body, caller).await
             }
@@ -238,37 +250,53 @@ impl Route {
             .validate(token, Some(&caller.user_id), self.action.as_str())
             .await
             .map_err(|refusal| self.refuse(refusal, caller.audience))?;
-        let key = RecordKey::new(
-            RecordKind::Challenge,
-            caller.user_id.as_str(),
-            validated.idempotency_key.as_str(),
-        );
-        let record = self.take(&key, caller).await?;
-        Ok((validated, record))
-    }
-
-    /// Takes the record under `key`: once only, and only this route's action's.
-    async fn take(&self, key: &RecordKey, caller: &Caller) -> Result<PendingChallenge, Response> {
-        tracing::Span::current().record("idempotency_key", key.idempotency_key.as_str());
-        let taken = self.shared().store.take(key).await;
-        telemetry::pending(&*self.shared().store);
-        match taken {
-            Ok(Some(record))
-                if record.user_id == key.user_id && record.action == self.action.as_str() =>
-            {
-                Ok(record)
-            }
-            Ok(Some(_)) => {
-                self.outcome("refused", Some("the record is another user's or action's"));
-                Err(self.refuse(Refusal::VerificationFailed, caller.audience))
-            }
-            Ok(None) => {
+        match self
+            .take(RecordKind::Challenge, &validated.idempotency_key, caller)
+            .await?
+        {
+            Some(record) => Ok((validated, record)),
+            None => {
                 self.outcome(
                     "refused",
                     Some("no pending challenge: replayed, expired or not issued here"),
                 );
                 Err(self.refuse(Refusal::VerificationFailed, caller.audience))
             }
+        }
+    }
+
+    /// The one way the gate takes a record of any kind: the caller's own (the key names
+    /// them), once only, and only if the record says it is the caller's and this route's
+    /// action's. A store is not trusted to have kept records apart: a record rewritten in a
+    /// shared store, or a key built without the user, opens nothing.
+    ///
+    /// `Ok(None)` when there is no such record (spent, expired, never issued); the caller
+    /// decides what that means. `Err` is the response: a refusal for another user's or
+    /// action's record, 503 when the store fails.
+    async fn take(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        caller: &Caller,
+    ) -> Result<Option<PendingChallenge>, Response> {
+        // A resume id is a capability, kept out of the log; an idempotency key is not.
+        if kind == RecordKind::Challenge {
+            tracing::Span::current().record("idempotency_key", id);
+        }
+        let key = RecordKey::new(kind, caller.user_id.as_str(), id);
+        let taken = self.shared().store.take(&key).await;
+        telemetry::pending(&*self.shared().store);
+        match taken {
+            Ok(Some(record))
+                if record.user_id == caller.user_id && record.action == self.action.as_str() =>
+            {
+                Ok(Some(record))
+            }
+            Ok(Some(_)) => {
+                self.outcome("refused", Some("the record is another user's or action's"));
+                Err(self.refuse(Refusal::VerificationFailed, caller.audience))
+            }
+            Ok(None) => Ok(None),
             Err(err) => Err(self.store_failed(&err, caller.audience)),
         }
     }
