@@ -16,7 +16,9 @@ use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 /// `Extension` on the route.
 ///
 /// It checks the token server-side for the user and the action, and lets each token
-/// through once (it records spent tokens in the configuration's store). Unlike the gate it
+/// through once: it records spent tokens in the configuration's store for the token's
+/// lifetime, where they count against the user's bound like any record (a user who spent
+/// that many tokens within it gets 429 with `Retry-After` until the first expires). Unlike the gate it
 /// cannot bind the token to the request that was challenged, since it never saw that
 /// request: put a gate in front of anything that moves money.
 ///
@@ -82,6 +84,10 @@ impl StepUpValidator {
             Err(StoreError::Duplicate) => {
                 tracing::warn!(action, "step-up token replayed");
                 return Err(reject(Refusal::VerificationFailed));
+            }
+            Err(StoreError::UserLimit { retry_after }) => {
+                tracing::warn!(action, "the user's step-up records fill their bound");
+                return Err(reject(Refusal::too_many_challenges(retry_after)));
             }
             Err(err) => {
                 tracing::warn!(action, error = %err, "step-up store failed");

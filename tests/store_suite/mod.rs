@@ -64,6 +64,9 @@ pub async fn put(
     store.put(key, record(&key.user_id), ttl).await
 }
 
+/// Every kind of record a store keeps.
+pub const KINDS: [RecordKind; 3] = [RecordKind::Challenge, RecordKind::Resume, RecordKind::Spent];
+
 /// User ids that a naive key layout would get wrong: hash-tag braces, separators.
 pub const AWKWARD_USERS: [&str; 4] = ["{alice}", "}{", "user:1:challenge", "bøb {x}"];
 
@@ -183,30 +186,53 @@ pub async fn the_per_user_bound_refuses_that_user_only<S: Subject>(subject: &S) 
         .unwrap();
 }
 
-/// Records of completed challenges are never refused by a bound, and do not count in it.
-pub async fn completed_challenges_are_never_refused<S: Subject>(subject: &S) {
-    let stores = subject.open(1, 1).await;
-    let store = &*stores[0];
-    put(store, &challenge("alice", "c0"), TTL).await.unwrap();
-    assert!(matches!(
-        put(store, &challenge("alice", "c1"), TTL).await,
-        Err(StoreError::UserLimit { .. })
-    ));
-    for n in 0..20 {
-        for kind in [RecordKind::Resume, RecordKind::Spent] {
-            let key = RecordKey::new(kind, "alice", format!("done{n}"));
-            put(store, &key, TTL).await.unwrap();
-            assert_eq!(put(store, &key, TTL).await, Err(StoreError::Duplicate));
+/// Every kind of record counts against its user's bound, mixed as the gate mixes them
+/// (a challenge, a browser's resume, a spent token): at the bound, a put of any kind is
+/// refused with `UserLimit` and writes nothing; another user is not affected; a take of
+/// any kind frees a place, for a record of any kind.
+pub async fn the_per_user_bound_counts_every_kind<S: Subject>(subject: &S) {
+    let stores = subject.open(3, 2).await;
+    for (n, user) in ["mallory", AWKWARD_USERS[0], AWKWARD_USERS[3]]
+        .iter()
+        .enumerate()
+    {
+        // Three records, one of each kind, on both instances; which one is taken later
+        // turns with the user, so that every kind is seen freeing a place.
+        for (at, kind) in KINDS.iter().enumerate() {
+            let key = RecordKey::new(*kind, *user, format!("held{at}"));
+            put(&*stores[at % 2], &key, TTL).await.unwrap();
+        }
+        for kind in KINDS {
+            let key = RecordKey::new(kind, *user, "one-more");
+            let refused = put(&*stores[1], &key, TTL).await;
+            assert!(
+                matches!(refused, Err(StoreError::UserLimit { .. })),
+                "{user:?}, {kind:?}: {refused:?}"
+            );
+            // Refusing wrote nothing.
+            assert_eq!(
+                stores[0].take(&key).await.unwrap(),
+                None,
+                "{user:?} {kind:?}"
+            );
+        }
+        let freed = RecordKey::new(KINDS[n], *user, format!("held{n}"));
+        assert_eq!(stores[1].take(&freed).await.unwrap(), Some(record(user)));
+        let next = RecordKey::new(KINDS[(n + 1) % KINDS.len()], *user, "one-more");
+        put(&*stores[0], &next, TTL).await.unwrap();
+        assert!(matches!(
+            put(&*stores[1], &challenge(user, "two-more"), TTL).await,
+            Err(StoreError::UserLimit { .. })
+        ));
+    }
+    // Everyone else is unaffected, whatever the kind.
+    for kind in KINDS {
+        for user in ["alice", AWKWARD_USERS[1]] {
+            put(&*stores[0], &RecordKey::new(kind, user, "a"), TTL)
+                .await
+                .unwrap();
         }
     }
-    store
-        .take(&challenge("alice", "c0"))
-        .await
-        .unwrap()
-        .unwrap();
-    put(store, &challenge("alice", "c1"), TTL).await.unwrap();
-    let resume = RecordKey::new(RecordKind::Resume, "alice", "done3");
-    assert_eq!(store.take(&resume).await.unwrap(), Some(record("alice")));
 }
 
 /// A held key cannot be put again (the first record stays), even by a user at the bound:
@@ -228,12 +254,13 @@ pub async fn a_key_cannot_be_put_twice<S: Subject>(subject: &S) {
 }
 
 /// 100 tasks on two worker threads and several instances, released together, take one
-/// key: exactly one gets the record. A take that read and deleted in two steps would let
-/// several through.
+/// key: exactly one gets the record, for every kind of record. A take that read and
+/// deleted in two steps (for any kind) would let several through.
 pub async fn concurrent_takes_yield_one_record<S: Subject>(subject: &S) {
     let stores = subject.open(10, INSTANCES).await;
-    for round in 0..10 {
-        let key = challenge("alice", &format!("k{round}"));
+    for round in 0..12 {
+        let kind = KINDS[round % KINDS.len()];
+        let key = RecordKey::new(kind, "alice", format!("k{round}"));
         put(&*stores[round % INSTANCES], &key, TTL).await.unwrap();
         let barrier = Arc::new(tokio::sync::Barrier::new(100));
         let takes: Vec<_> = (0..100)
@@ -250,7 +277,7 @@ pub async fn concurrent_takes_yield_one_record<S: Subject>(subject: &S) {
         for take in takes {
             found += usize::from(take.await.unwrap());
         }
-        assert_eq!(found, 1, "round {round}");
+        assert_eq!(found, 1, "round {round}, {kind:?}");
     }
 }
 
@@ -352,7 +379,7 @@ macro_rules! store_conformance {
             records_expire,
             a_record_is_found_only_under_its_user_and_kind,
             the_per_user_bound_refuses_that_user_only,
-            completed_challenges_are_never_refused,
+            the_per_user_bound_counts_every_kind,
             a_key_cannot_be_put_twice,
             concurrent_takes_yield_one_record,
             concurrent_puts_never_overshoot_the_user_bound,

@@ -244,7 +244,17 @@ impl Route {
         }
     }
 
+    /// The answer to a store that refused or failed: 429 for a user at their bound (their
+    /// records of every kind count, so a resume can be refused too), else 503. Either way
+    /// nothing runs.
     fn store_failed(&self, err: &StoreError, audience: Audience) -> Response {
+        if let StoreError::UserLimit { retry_after } = err {
+            self.outcome(
+                "too_many_challenges",
+                Some("the user's step-up records fill their bound"),
+            );
+            return self.refuse(Refusal::too_many_challenges(*retry_after), audience);
+        }
         self.outcome("unavailable", Some(&err.to_string()));
         self.unavailable(audience)
     }
