@@ -2,6 +2,7 @@
 //! one log capture sees the whole suite.
 
 mod adversarial;
+mod bounds;
 mod configuration;
 mod extractor;
 mod flows;
