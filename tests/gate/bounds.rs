@@ -5,10 +5,18 @@
 //! (`tests/instances_faults.rs` runs the same attack on Redis with `maxmemory`.)
 
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum_authsignal::store::{DEFAULT_PER_USER, MemoryStore};
+use axum::routing::post;
+use axum::{Extension, Router};
+use axum_authsignal::step_up::StepUp;
+use axum_authsignal::store::{
+    DEFAULT_PER_USER, MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind,
+    StoreFuture,
+};
+use axum_test::TestServer;
 use http::Method;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::support::*;
 
@@ -159,4 +167,146 @@ async fn a_user_parking_resume_records_is_refused_and_another_user_completes() {
     // Every record mallory holds counts: nothing of hers, of any kind, is past her bound.
     assert!(store.len() <= DEFAULT_PER_USER, "{} records", store.len());
     assert!(matches!(park_one(&gate, "small").await, Round::Refused));
+}
+
+/// A store in which another request lands between the gate's take of a challenge and its
+/// put of the resume record: on each take of a challenge it puts `interloper`'s record
+/// (the same user's, or another's) into the room the take freed.
+struct InterleavedStore {
+    inner: MemoryStore,
+    interloper: &'static str,
+}
+
+impl PendingChallengeStore for InterleavedStore {
+    fn put<'a>(
+        &'a self,
+        key: &'a RecordKey,
+        record: PendingChallenge,
+        ttl: Duration,
+    ) -> StoreFuture<'a, ()> {
+        self.inner.put(key, record, ttl)
+    }
+
+    fn take<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<PendingChallenge>> {
+        Box::pin(async move {
+            let taken = self.inner.take(key).await?;
+            if let Some(record) = &taken
+                && key.kind == RecordKind::Challenge
+            {
+                let mut other = record.clone();
+                other.user_id = self.interloper.to_owned();
+                let other_key = RecordKey::new(RecordKind::Challenge, self.interloper, "between");
+                self.inner
+                    .put(&other_key, other, Duration::from_secs(600))
+                    .await?;
+            }
+            Ok(taken)
+        })
+    }
+}
+
+/// A browser's challenge completed, and its way back refused before anything ran: the
+/// status of the answer.
+async fn return_refused(store: InterleavedStore) -> u16 {
+    let store: Arc<dyn PendingChallengeStore> = Arc::new(store);
+    let gate = setup()
+        .config(move |config| config.store(store))
+        .start()
+        .await;
+    let ui = browser_submit(&gate, "alice", &[("amount", "2500")]).await;
+    let back = complete_ui(&gate, &ui).await;
+    let returned = navigate(
+        &gate,
+        Method::GET,
+        &local_path(&gate.origin, &back),
+        "alice",
+        None,
+        None,
+    )
+    .await;
+    let status = returned.status_code();
+    assert!(
+        status.is_client_error() || status.is_server_error(),
+        "the resume was kept: {status}"
+    );
+    assert!(
+        returned
+            .header("content-type")
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
+        "a page for the browser"
+    );
+    assert!(
+        returned.maybe_header("retry-after").is_some(),
+        "{}",
+        returned.text()
+    );
+    assert!(cookie_set(&returned, "authsignal-resume").is_none());
+    assert_eq!(gate.runs(), 0);
+    status.as_u16()
+}
+
+/// A resume record counts against its user's bound: when another of the user's requests
+/// took the place their challenge freed, the resume is refused with 429 for that user
+/// (and nothing runs; they are challenged again when they retry).
+#[tokio::test]
+async fn a_resume_over_the_users_bound_is_429() {
+    let store = InterleavedStore {
+        inner: MemoryStore::builder().per_user(1).build(),
+        interloper: "alice",
+    };
+    assert_eq!(return_refused(store).await, 429);
+}
+
+/// A resume record counts against the store's capacity: when another user took the room
+/// the challenge freed, the resume fails closed with 503.
+#[tokio::test]
+async fn a_resume_refused_by_a_full_store_fails_closed() {
+    let store = InterleavedStore {
+        inner: MemoryStore::builder().capacity(1).build(),
+        interloper: "bob",
+    };
+    assert_eq!(return_refused(store).await, 503);
+}
+
+async fn guarded(step_up: StepUp) -> String {
+    format!("{} passed {}", step_up.user_id(), step_up.action())
+}
+
+/// The standalone validator's spent tokens count against the user's bound: a user whose
+/// records fill it gets 429 with `Retry-After` for the next token, nothing runs, and
+/// another user is not affected.
+#[tokio::test]
+async fn spent_tokens_count_against_the_users_bound() {
+    let store = Arc::new(MemoryStore::builder().per_user(3).build());
+    let gate = setup()
+        .config(move |config| config.store(store))
+        .start()
+        .await;
+    let app = Router::new()
+        .route("/guarded", post(guarded))
+        .layer(Extension(gate.config.validator("withdraw")));
+    let server = TestServer::new(app);
+    let validate = |user: &'static str, token: String| {
+        server
+            .post("/guarded")
+            .add_header(USER_HEADER, user)
+            .add_header("accept", "application/json")
+            .add_header("x-authsignal-token", token)
+    };
+    let body = json!({ "amount": 5000 });
+    // Two challenges pending at the gate, then a spent token: three records.
+    let (_, first) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let (_, second) = api_token(&gate, "/withdraw", "alice", &body).await;
+    let passed = validate("alice", first).await;
+    assert_eq!(passed.status_code(), 200, "{}", passed.text());
+    let refused = validate("alice", second).await;
+    assert_eq!(refused.status_code(), 429, "{}", refused.text());
+    assert_eq!(refused.json::<Value>()["code"], "too_many_challenges");
+    assert!(refused.maybe_header("retry-after").is_some());
+
+    let (_, bobs) = api_token(&gate, "/withdraw", "bob", &body).await;
+    let bob = validate("bob", bobs).await;
+    assert_eq!(bob.status_code(), 200, "{}", bob.text());
 }
