@@ -47,7 +47,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// users who are mid-challenge, refusing fails only the newcomer. A completed browser
 /// challenge's resume record replaces the challenge record taken just before it, so it
 /// finds the room that take freed; should another request have filled it in between, the
-/// resume is refused (503) and the user is challenged again: it fails closed.
+/// resume is refused (429 when it was the same user's, 503 when the store is full), nothing
+/// runs, and the user is challenged again: it fails closed.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {

@@ -102,6 +102,15 @@ pub(super) fn put_outcome(reply: &[i64]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RecordKind;
+
+    #[test]
+    fn index_members_name_the_kind_and_the_key() {
+        let member = |kind| index_member(&RecordKey::new(kind, "alice", "k:1"));
+        assert_eq!(member(RecordKind::Challenge), "challenge:k:1");
+        assert_eq!(member(RecordKind::Resume), "resume:k:1");
+        assert_eq!(member(RecordKind::Spent), "spent:k:1");
+    }
 
     #[test]
     fn put_replies_are_read_and_anything_else_is_a_backend_error() {
