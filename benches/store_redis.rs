@@ -1,6 +1,6 @@
 //! `RedisStore` against `MemoryStore`, side by side in one run: the put+take round trip of
-//! one pending challenge (and of a spent token, which takes `SET NX PX` + `GETDEL` rather
-//! than the scripts), next to the bare Redis round trips it is made of.
+//! one pending challenge (and of a spent token, which goes through the same two scripts,
+//! as every kind of record does), next to the bare Redis round trips it is made of.
 //!
 //! `cargo bench --bench store_redis` starts its own `redis-server` on loopback
 //! (`tests/redis_support/`), runs a bounded number of operations (about 200 000 in all)
@@ -125,7 +125,7 @@ fn main() {
         let rows = [
             "MemoryStore, challenge",
             "RedisStore, challenge (2 scripts)",
-            "RedisStore, spent token (SET NX PX + GETDEL)",
+            "RedisStore, spent token (the same 2 scripts)",
             "two PINGs on one multiplexed connection",
         ];
         let mut samples: Vec<Vec<u64>> = vec![Vec::new(); rows.len()];

@@ -252,8 +252,8 @@ pub fn memory(report: &mut Report, of: &MemoryOf<'_>, requests: u64) {
 fn kind_of(key: &str) -> &'static str {
     if key.contains(":challenge:") {
         "challenge"
-    } else if key.ends_with(":pending") {
-        "pending index"
+    } else if key.ends_with(":records") {
+        "user index"
     } else if key.contains(":resume:") {
         "resume"
     } else if key.contains(":spent:") {
@@ -338,7 +338,7 @@ pub async fn redis_keys(report: &mut Report, options: &Options) {
     report.check(
         "the run left the store's keys in Redis to check (abandoned challenges, their index)",
         by_kind.get("challenge").is_some_and(|n| *n > 0)
-            && by_kind.get("pending index").is_some_and(|n| *n > 0),
+            && by_kind.get("user index").is_some_and(|n| *n > 0),
         format!("{by_kind:?}: the check below would prove nothing of the store"),
     );
     report.check(

@@ -88,9 +88,11 @@ pub enum Refusal {
     },
     /// The user has no authenticator and the gate is set to refuse such users (403).
     NotEnrolled,
-    /// The user has as many unanswered challenges as they may (429).
+    /// The user holds as many step-up records as they may (429): challenges not yet
+    /// answered, completed ones not yet resumed, tokens spent recently. Nobody else is
+    /// affected.
     TooManyChallenges {
-        /// When the oldest of them expires.
+        /// When the first of them expires.
         retry_after: Duration,
     },
     /// Authsignal or the store failed, so the gate stays shut (503).
@@ -131,6 +133,15 @@ pub enum Refusal {
 }
 
 impl Refusal {
+    /// [`TooManyChallenges`](Self::TooManyChallenges) for a user the store refused with
+    /// [`StoreError::UserLimit`](crate::store::StoreError::UserLimit): at least a second,
+    /// since `Retry-After` counts whole seconds and 0 would invite an immediate retry.
+    pub(crate) fn too_many_challenges(retry_after: Duration) -> Self {
+        Refusal::TooManyChallenges {
+            retry_after: retry_after.max(Duration::from_secs(1)),
+        }
+    }
+
     /// The status the refusal answers with.
     ///
     /// ```
@@ -193,7 +204,7 @@ impl Refusal {
                 "This action needs an authenticator: add one to your account first.".into()
             }
             Refusal::TooManyChallenges { .. } => {
-                "Too many step-up challenges are waiting for an answer. Complete one, or try \
+                "Too many step-up challenges are open for this account. Finish one, or try \
                  again later."
                     .into()
             }

@@ -34,7 +34,7 @@ use super::layer::Route;
 use super::proof::{Proof, StepUp, StepUpOutcome, StepUpRejection};
 use super::respond::Audience;
 use crate::client::ConfigError;
-use crate::store::{PendingChallenge, RecordKey, RecordKind};
+use crate::store::{PendingChallenge, RecordKind};
 
 /// The cookie that binds a sign-in challenge to the browser that started it.
 pub const SIGN_IN_COOKIE: &str = "__Host-authsignal-signin";
@@ -265,25 +265,20 @@ impl SignIn {
             route.outcome("refused", Some("not the browser that started the sign-in"));
             return Err(reject(Refusal::VerificationFailed));
         }
-        let key = RecordKey::new(
-            RecordKind::Challenge,
-            &validated.user_id,
-            &validated.idempotency_key,
-        );
-        match shared.store.take(&key).await {
-            Ok(Some(record)) if record.user_id == validated.user_id && record.action == action => {}
-            Ok(_) => {
-                route.outcome(
-                    "refused",
-                    Some("no pending sign-in: replayed, expired or another user's"),
-                );
-                return Err(reject(Refusal::VerificationFailed));
-            }
-            Err(err) => {
-                route.outcome("unavailable", Some(&err.to_string()));
-                let retry_after = shared.retry_after;
-                return Err(reject(Refusal::Unavailable { retry_after }));
-            }
+        let taken = route
+            .take_record(
+                RecordKind::Challenge,
+                &validated.idempotency_key,
+                &validated.user_id,
+            )
+            .await
+            .map_err(reject)?;
+        if taken.is_none() {
+            route.outcome(
+                "refused",
+                Some("no pending sign-in: replayed, expired or never issued here"),
+            );
+            return Err(reject(Refusal::VerificationFailed));
         }
         route.outcome("verified", None);
         let proof = Proof::new(

@@ -6,6 +6,7 @@ use http::request::Parts;
 use super::action::ActionCode;
 use super::answer::Refusal;
 use super::config::{CHALLENGE_TTL, StepUpConfig};
+use super::layer::Route;
 use super::proof::{Proof, StepUpOutcome, StepUpRejection};
 use super::respond::Audience;
 use super::token;
@@ -16,7 +17,9 @@ use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 /// `Extension` on the route.
 ///
 /// It checks the token server-side for the user and the action, and lets each token
-/// through once (it records spent tokens in the configuration's store). Unlike the gate it
+/// through once: it records spent tokens in the configuration's store for the token's
+/// lifetime, where they count against the user's bound like any record (a user who spent
+/// that many tokens within it gets 429 with `Retry-After` until the first expires). Unlike the gate it
 /// cannot bind the token to the request that was challenged, since it never saw that
 /// request: put a gate in front of anything that moves money.
 ///
@@ -32,27 +35,30 @@ use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 /// ```
 #[derive(Clone)]
 pub struct StepUpValidator {
-    config: StepUpConfig,
-    action: ActionCode,
+    /// The validator's settings, as a route's: its action and the configuration's.
+    route: Route,
 }
 
 impl std::fmt::Debug for StepUpValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StepUpValidator")
-            .field("action", &self.action)
-            .field("config", &self.config)
+            .field("action", &self.route.action)
+            .field("config", &self.route.config)
             .finish()
     }
 }
 
 impl StepUpValidator {
     pub(crate) fn new(config: StepUpConfig, action: ActionCode) -> Self {
-        Self { config, action }
+        Self {
+            route: Route::new(config, action),
+        }
     }
 
     pub(crate) async fn validate(&self, parts: &mut Parts) -> Result<Proof, StepUpRejection> {
-        let shared = &self.config.shared;
-        let audience = Audience::of(shared.client_kind, &parts.headers);
+        let route = &self.route;
+        let shared = route.shared();
+        let audience = Audience::of(route.client_kind(), &parts.headers);
         let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
         let token = shared.given_token(parts).map_err(reject)?;
         let user_id = shared
@@ -60,7 +66,7 @@ impl StepUpValidator {
             .find(parts)
             .await
             .ok_or_else(|| reject(Refusal::NoUser))?;
-        let action = self.action.as_str();
+        let action = route.action.as_str();
         let validated = shared
             .validate(&token, Some(&user_id), action)
             .await
@@ -80,19 +86,17 @@ impl StepUpValidator {
         match shared.store.put(&key, spent, CHALLENGE_TTL).await {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
-                tracing::warn!(action, "step-up token replayed");
+                route.outcome("refused", Some("the token was used before"));
                 return Err(reject(Refusal::VerificationFailed));
             }
-            Err(err) => {
-                tracing::warn!(action, error = %err, "step-up store failed");
-                let retry_after = shared.retry_after;
-                return Err(reject(Refusal::Unavailable { retry_after }));
-            }
+            // Over the user's bound (429; spent tokens count), or the store failing (503).
+            Err(err) => return Err(reject(route.store_refusal(&err))),
         }
+        route.outcome("verified", None);
         parts.headers.remove(&shared.token_header);
         parts.uri = token::without_token(&parts.uri);
         Ok(Proof::new(
-            self.action.clone(),
+            route.action.clone(),
             &user_id,
             StepUpOutcome::Verified(validated.response),
         ))

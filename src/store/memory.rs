@@ -11,15 +11,18 @@ use super::{
     StoreFuture,
 };
 
-/// How many pending challenges [`MemoryStore::default`] keeps at most: 250 challenges a
-/// second sustained over a token's ten-minute lifetime. At about 0.7 KB per API challenge
-/// (`benches/RESULTS.md`) a full store holds about 100 MB.
+/// How many records of every kind [`MemoryStore::default`] keeps at most: 250 challenges
+/// a second sustained over a token's ten-minute lifetime. At about 0.7 KB per API
+/// challenge (`benches/RESULTS.md`) a full store holds about 100 MB, besides the bytes
+/// [`DEFAULT_STASH_BYTES`] bounds.
 pub const DEFAULT_CAPACITY: usize = 150_000;
-/// How many pending challenges one user may have at once, by default. An honest user has
-/// one or two; more is someone asking for challenges they do not answer.
+/// How many records one user may hold at once, by default, of every kind: pending
+/// challenges, completed browser challenges waiting to be resumed, tokens the standalone
+/// validator accepted. An honest user has one or two; more is someone asking for
+/// challenges they do not answer, or completing them and never coming back.
 pub const DEFAULT_PER_USER: usize = 10;
-/// How many bytes the records may hold in all (stashed browser bodies, paths, ids), by
-/// default: 64 MiB.
+/// How many bytes the records may hold in all (stashed browser bodies, Authsignal's
+/// validations, paths, ids), by default: 64 MiB.
 pub const DEFAULT_STASH_BYTES: usize = 64 * 1024 * 1024;
 
 /// How often a full store looks for expired records to drop. Sweeping costs a pass over
@@ -31,13 +34,21 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 ///
 /// | bound | default | over it |
 /// |---|---|---|
-/// | [`per_user`](MemoryStoreBuilder::per_user) pending challenges | [`DEFAULT_PER_USER`] (10) | 429 for that user only |
-/// | [`capacity`](MemoryStoreBuilder::capacity) pending challenges in all | [`DEFAULT_CAPACITY`] (150 000) | 503 |
-/// | [`max_bytes`](MemoryStoreBuilder::max_bytes) held by records | [`DEFAULT_STASH_BYTES`] (64 MiB) | 503 |
+/// | [`per_user`](MemoryStoreBuilder::per_user) records of one user | [`DEFAULT_PER_USER`] (10) | [`StoreError::UserLimit`]: 429 for that user only |
+/// | [`capacity`](MemoryStoreBuilder::capacity) records in all | [`DEFAULT_CAPACITY`] (150 000) | [`StoreError::Full`]: 503 |
+/// | [`max_bytes`](MemoryStoreBuilder::max_bytes) held by records | [`DEFAULT_STASH_BYTES`] (64 MiB) | [`StoreError::Full`]: 503 |
 ///
-/// A full store refuses new challenges rather than dropping old ones: dropping would fail
-/// users who are mid-challenge, refusing fails only the newcomer. Records that stand for a
-/// completed challenge ([`RecordKind::Resume`], [`RecordKind::Spent`]) are never refused.
+/// Every record counts against every bound, whatever its [`RecordKind`]: a pending
+/// challenge, a completed browser challenge waiting to be resumed (which holds the stashed
+/// body, up to the route's body limit, and Authsignal's validation), a spent token. So no
+/// user's records of any kind can take the room other users need.
+///
+/// A full store refuses new records rather than dropping old ones: dropping would fail
+/// users who are mid-challenge, refusing fails only the newcomer. A completed browser
+/// challenge's resume record replaces the challenge record taken just before it, so it
+/// finds the room that take freed; should another request have filled it in between, the
+/// resume is refused (429 when it was the same user's, 503 when the store is full), nothing
+/// runs, and the user is challenged again: it fails closed.
 ///
 /// ```
 /// # tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(async {
@@ -75,13 +86,13 @@ pub struct MemoryStoreBuilder {
 }
 
 impl MemoryStoreBuilder {
-    /// At most this many pending challenges in all (at least 1).
+    /// At most this many records in all, of every kind (at least 1).
     pub fn capacity(mut self, records: usize) -> Self {
         self.limits.capacity = records.max(1);
         self
     }
 
-    /// At most this many pending challenges per user (at least 1).
+    /// At most this many records per user, of every kind (at least 1).
     pub fn per_user(mut self, records: usize) -> Self {
         self.limits.per_user = records.max(1);
         self
@@ -105,14 +116,24 @@ impl MemoryStoreBuilder {
 #[derive(Debug, Default)]
 struct State {
     records: HashMap<RecordKey, Entry>,
-    /// Each user's pending challenges (idempotency key, expiry), for the per-user bound.
-    by_user: HashMap<String, Vec<(String, Instant)>>,
-    /// Records of [`RecordKind::Challenge`], expired ones included until swept.
+    /// Each user's records of every kind (kind, idempotency key, expiry), for the
+    /// per-user bound.
+    by_user: HashMap<String, Vec<UserRecord>>,
+    /// Records of [`RecordKind::Challenge`], expired ones included until swept: the
+    /// gauge of pending challenges (no bound reads it).
     challenges: usize,
     /// [`PendingChallenge::held_bytes`] summed over every record.
     held_bytes: usize,
     /// When expired records were last swept out.
     swept_at: Option<Instant>,
+}
+
+/// One entry of a user's index: which of their records, and when it expires.
+#[derive(Debug)]
+struct UserRecord {
+    kind: RecordKind,
+    idempotency_key: String,
+    expires: Instant,
 }
 
 #[derive(Debug)]
@@ -183,14 +204,12 @@ impl MemoryStore {
             }
             None => {}
         }
-        if key.kind == RecordKind::Challenge {
-            state.check_user(&key.user_id, self.limits.per_user, now)?;
-            if !state.has_room(self.limits, bytes) && state.sweep_due(now) {
-                state.sweep(now);
-            }
-            if !state.has_room(self.limits, bytes) {
-                return Err(StoreError::Full);
-            }
+        state.check_user(&key.user_id, self.limits.per_user, now)?;
+        if !state.has_room(self.limits, bytes) && state.sweep_due(now) {
+            state.sweep(now);
+        }
+        if !state.has_room(self.limits, bytes) {
+            return Err(StoreError::Full);
         }
         state.insert(key.clone(), record, now + ttl);
         Ok(())
@@ -198,36 +217,32 @@ impl MemoryStore {
 }
 
 impl State {
-    /// Drops the user's expired challenges, then refuses if the rest fill their bound.
+    /// Drops the user's expired records, then refuses if the rest fill their bound.
     fn check_user(&mut self, user_id: &str, bound: usize, now: Instant) -> Result<(), StoreError> {
-        let Some(pending) = self.by_user.get(user_id) else {
+        let Some(held) = self.by_user.get(user_id) else {
             return Ok(());
         };
-        let expired: Vec<String> = pending
+        let expired: Vec<RecordKey> = held
             .iter()
-            .filter(|(_, expires)| *expires <= now)
-            .map(|(key, _)| key.clone())
+            .filter(|held| held.expires <= now)
+            .map(|held| RecordKey::new(held.kind, user_id, held.idempotency_key.as_str()))
             .collect();
-        for idempotency_key in expired {
-            self.remove(&RecordKey::new(
-                RecordKind::Challenge,
-                user_id,
-                idempotency_key,
-            ));
+        for key in expired {
+            self.remove(&key);
         }
-        let Some(pending) = self.by_user.get(user_id) else {
+        let Some(held) = self.by_user.get(user_id) else {
             return Ok(());
         };
-        if pending.len() < bound {
+        if held.len() < bound {
             return Ok(());
         }
-        let oldest = pending.iter().map(|(_, expires)| *expires).min();
+        let oldest = held.iter().map(|held| held.expires).min();
         let retry_after = oldest.map_or(Duration::ZERO, |expires| expires - now);
         Err(StoreError::UserLimit { retry_after })
     }
 
     fn has_room(&self, limits: Limits, bytes: usize) -> bool {
-        self.challenges < limits.capacity && self.held_bytes + bytes <= limits.max_bytes
+        self.records.len() < limits.capacity && self.held_bytes + bytes <= limits.max_bytes
     }
 
     fn sweep_due(&self, now: Instant) -> bool {
@@ -252,12 +267,16 @@ impl State {
         self.held_bytes += record.held_bytes();
         if key.kind == RecordKind::Challenge {
             self.challenges += 1;
-            // Most users have one challenge pending: room for exactly one, not Vec's four.
-            self.by_user
-                .entry(key.user_id.clone())
-                .or_insert_with(|| Vec::with_capacity(1))
-                .push((key.idempotency_key.clone(), expires));
         }
+        // Most users hold one record: room for exactly one, not Vec's four.
+        self.by_user
+            .entry(key.user_id.clone())
+            .or_insert_with(|| Vec::with_capacity(1))
+            .push(UserRecord {
+                kind: key.kind,
+                idempotency_key: key.idempotency_key.clone(),
+                expires,
+            });
         self.records.insert(key, Entry { record, expires });
     }
 
@@ -267,11 +286,13 @@ impl State {
         self.held_bytes -= entry.record.held_bytes();
         if key.kind == RecordKind::Challenge {
             self.challenges -= 1;
-            if let Some(pending) = self.by_user.get_mut(&key.user_id) {
-                pending.retain(|(idempotency_key, _)| *idempotency_key != key.idempotency_key);
-                if pending.is_empty() {
-                    self.by_user.remove(&key.user_id);
-                }
+        }
+        if let Some(held) = self.by_user.get_mut(&key.user_id) {
+            held.retain(|held| {
+                held.kind != key.kind || held.idempotency_key != key.idempotency_key
+            });
+            if held.is_empty() {
+                self.by_user.remove(&key.user_id);
             }
         }
         Some(entry)
@@ -432,19 +453,112 @@ mod tests {
         put(&store, &challenge("mallory", "m4"), TTL).await.unwrap();
     }
 
+    const KINDS: [RecordKind; 3] = [RecordKind::Challenge, RecordKind::Resume, RecordKind::Spent];
+
+    /// One user's records of every kind count against their bound; another user is not
+    /// affected, and a take of any kind frees a place.
     #[tokio::test]
-    async fn completed_challenges_are_never_refused_by_a_full_store() {
-        let store = MemoryStore::builder().capacity(1).per_user(1).build();
-        put(&store, &challenge("alice", "a"), TTL).await.unwrap();
-        assert_eq!(
-            put(&store, &challenge("bob", "b"), TTL).await,
-            Err(StoreError::Full)
-        );
-        for kind in [RecordKind::Resume, RecordKind::Spent] {
-            let key = RecordKey::new(kind, "alice", "a");
-            put(&store, &key, TTL).await.unwrap();
-            assert_eq!(put(&store, &key, TTL).await, Err(StoreError::Duplicate));
+    async fn every_kind_counts_against_the_user_bound() {
+        for kind in KINDS {
+            let store = MemoryStore::builder().per_user(3).build();
+            for n in 0..3 {
+                let key = RecordKey::new(kind, "mallory", format!("m{n}"));
+                put(&store, &key, TTL).await.unwrap();
+            }
+            for other in KINDS {
+                let key = RecordKey::new(other, "mallory", "more");
+                let refused = put(&store, &key, TTL).await;
+                assert!(
+                    matches!(refused, Err(StoreError::UserLimit { .. })),
+                    "{kind:?} then {other:?}: {refused:?}"
+                );
+                put(&store, &RecordKey::new(other, "alice", "a"), TTL)
+                    .await
+                    .unwrap();
+            }
+            let first = RecordKey::new(kind, "mallory", "m0");
+            assert!(store.take(&first).await.unwrap().is_some());
+            put(
+                &store,
+                &RecordKey::new(RecordKind::Resume, "mallory", "more"),
+                TTL,
+            )
+            .await
+            .unwrap();
+            assert_eq!(
+                store.pending_challenges(),
+                Some(if kind == RecordKind::Challenge { 3 } else { 1 }),
+                "{kind:?}: the gauge counts pending challenges only"
+            );
         }
+    }
+
+    /// Every kind counts against the store's capacity and bytes: once they are full, no
+    /// record of any kind gets in, and a take makes room for any kind.
+    #[tokio::test]
+    async fn every_kind_counts_against_the_store_bounds() {
+        for kind in KINDS {
+            let store = MemoryStore::builder().capacity(2).build();
+            put(&store, &RecordKey::new(kind, "alice", "a"), TTL)
+                .await
+                .unwrap();
+            put(&store, &RecordKey::new(kind, "bob", "b"), TTL)
+                .await
+                .unwrap();
+            for other in KINDS {
+                let key = RecordKey::new(other, "carol", "c");
+                assert_eq!(
+                    put(&store, &key, TTL).await,
+                    Err(StoreError::Full),
+                    "{kind:?}"
+                );
+            }
+            store.take(&RecordKey::new(kind, "bob", "b")).await.unwrap();
+            put(
+                &store,
+                &RecordKey::new(RecordKind::Resume, "carol", "c"),
+                TTL,
+            )
+            .await
+            .unwrap();
+
+            let store = MemoryStore::builder().max_bytes(3000).build();
+            let big = RecordKey::new(kind, "alice", "big");
+            store.put(&big, record("alice", 2000), TTL).await.unwrap();
+            for other in KINDS {
+                let key = RecordKey::new(other, "bob", "b");
+                assert_eq!(
+                    store.put(&key, record("bob", 2000), TTL).await,
+                    Err(StoreError::Full),
+                    "{kind:?} then {other:?}"
+                );
+            }
+        }
+    }
+
+    /// Authsignal's validation, which a resume record carries, counts in the bytes held.
+    #[tokio::test]
+    async fn a_validation_counts_in_the_bytes_held() {
+        let mut resumed = record("alice", 0);
+        let bare = resumed.held_bytes();
+        resumed.verified = Some(Box::new(
+            serde_json::from_value(serde_json::json!({
+                "isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": "alice",
+                "action": "withdraw", "idempotencyKey": "k".repeat(1000),
+            }))
+            .unwrap(),
+        ));
+        assert!(
+            resumed.held_bytes() >= bare + 1000,
+            "{}",
+            resumed.held_bytes()
+        );
+        let store = MemoryStore::default();
+        let key = RecordKey::new(RecordKind::Resume, "alice", "r");
+        store.put(&key, resumed.clone(), TTL).await.unwrap();
+        assert_eq!(store.held_bytes(), resumed.held_bytes());
+        store.take(&key).await.unwrap();
+        assert_eq!(store.held_bytes(), 0);
     }
 
     #[tokio::test]
@@ -480,9 +594,9 @@ mod tests {
     /// that looked the record up and removed it in two steps would let several through.
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn concurrent_takes_yield_one_record() {
-        for round in 0..20 {
+        for round in 0..21 {
             let store = Arc::new(MemoryStore::default());
-            let key = challenge("u", &format!("k{round}"));
+            let key = RecordKey::new(KINDS[round % KINDS.len()], "u", format!("k{round}"));
             put(&store, &key, TTL).await.unwrap();
             let barrier = Arc::new(tokio::sync::Barrier::new(64));
             let takes: Vec<_> = (0..64)

@@ -7,11 +7,12 @@
 //! finds the record, and a replay finds nothing. This is what makes a token good once,
 //! whether or not Authsignal itself consumes tokens (it does not document that it does).
 //!
-//! A store also keeps one user from denying service to the others: it bounds the pending
-//! challenges of each user (a user over the bound gets [`StoreError::UserLimit`], a 429,
-//! and nobody else is affected) as well as the total, and never refuses a record that only
-//! replaces one a completed challenge just took ([`RecordKind::Resume`],
-//! [`RecordKind::Spent`]).
+//! A store also keeps one user from denying service to the others: every record it keeps
+//! for a user, of every [`RecordKind`], counts against that user's bound (a user over it
+//! gets [`StoreError::UserLimit`], a 429, and nobody else is affected) and against the
+//! store's total. A record refused because the store is full ([`StoreError::Full`]) fails
+//! closed: the gate answers 503 and runs nothing; for a resume record, the user is
+//! challenged again.
 //!
 //! [`MemoryStore`] is the default and serves one instance. Behind several instances of an
 //! app, every instance must share one store: `RedisStore` (feature `redis`, and
@@ -37,18 +38,22 @@ pub use record::{DecodeRecordError, MAX_RECORD_BYTES, PendingChallenge, StashedR
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
 
-/// What a record is kept for. It decides which bounds the record counts against.
+/// What a record is kept for. Records of every kind count alike against the user's bound
+/// and the store's total: the kind names the record, it exempts it from nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RecordKind {
-    /// A challenge issued and not yet answered: bounded per user and in total.
+    /// A challenge issued and not yet answered.
     Challenge,
     /// A browser request whose challenge was just completed, waiting for the gate's resume
-    /// page to post it back. It replaces the challenge record taken a moment before, so no
-    /// bound refuses it: a completed challenge is never lost to a full store.
+    /// page to post it back: it holds the stashed body (up to the route's body limit) and
+    /// Authsignal's validation. It replaces the challenge record taken a moment before, so
+    /// it normally finds the room that take freed; refused (the user at their bound, or
+    /// the store full), the gate answers 429 or 503, runs nothing, and the user is
+    /// challenged again.
     Resume,
-    /// A token the standalone validator accepted, remembered so that it is good once. Each
-    /// one stands for a completed challenge, so no bound refuses it either.
+    /// A token the standalone validator accepted, remembered for the token's lifetime so
+    /// that it is good once.
     Spent,
 }
 
@@ -118,14 +123,14 @@ pub enum StoreError {
     /// The key is already held.
     #[error("the key is already held")]
     Duplicate,
-    /// This user has as many pending challenges as they may; the oldest expires within
-    /// `retry_after`. Nobody else is affected.
-    #[error("the user has too many pending challenges")]
+    /// This user holds as many records as they may (of every kind); the first of them
+    /// expires within `retry_after`. Nobody else is affected.
+    #[error("the user holds too many step-up records")]
     UserLimit {
-        /// When the user's oldest pending challenge expires.
+        /// When the user's first record expires.
         retry_after: Duration,
     },
-    /// The store is at capacity (records or stashed bytes).
+    /// The store is at capacity (records or bytes, of every kind).
     #[error("the store is full")]
     Full,
     /// The record is larger than the store keeps.
@@ -141,10 +146,13 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 
 /// Where pending challenges are kept between the two legs of a step-up.
 ///
-/// Implementations must make both operations atomic: two concurrent [`take`](Self::take)s
-/// of one key never both return the record, and [`put`](Self::put) is put-if-absent (it is
-/// how spent tokens are remembered). A put of a [`RecordKind::Challenge`] must respect a
-/// per-user bound atomically too, so that concurrent puts cannot overshoot it.
+/// Implementations must make both operations atomic, for every [`RecordKind`] alike: two
+/// concurrent [`take`](Self::take)s of one key never both return the record, and
+/// [`put`](Self::put) is put-if-absent (it is how spent tokens are remembered). Every put,
+/// of every kind, must respect a per-user bound over the user's records of every kind
+/// atomically too, so that concurrent puts cannot overshoot it, and a total bound, so that
+/// no user's records can take the room other users need. The conformance suite in
+/// `tests/store_suite/` checks all of this.
 pub trait PendingChallengeStore: Send + Sync + 'static {
     /// Keeps `record` under `key` for `ttl`, unless the key is already held and not expired
     /// ([`StoreError::Duplicate`], nothing changed), or a bound refuses it
@@ -159,7 +167,8 @@ pub trait PendingChallengeStore: Send + Sync + 'static {
     /// Removes and returns the record under `key`, if it is there and has not expired.
     fn take<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<PendingChallenge>>;
 
-    /// How many challenges are pending now, where the store can tell cheaply (for a gauge).
+    /// How many challenges are pending now ([`RecordKind::Challenge`] records only), where
+    /// the store can tell cheaply (for a gauge).
     fn pending_challenges(&self) -> Option<u64> {
         None
     }

@@ -34,12 +34,31 @@ pub struct PendingChallenge {
 
 impl PendingChallenge {
     /// The bytes the record takes in memory beyond its fixed size: what a store's byte
-    /// bound counts.
+    /// bound counts. Every part that grows with the request or with Authsignal's answer
+    /// counts: the ids and path, the stashed body, and Authsignal's validation that a
+    /// [`RecordKind::Resume`](super::RecordKind::Resume) record carries (its box and its
+    /// strings).
     pub fn held_bytes(&self) -> usize {
+        let text = |text: &Option<String>| text.as_ref().map_or(0, String::len);
         let stashed = self.stashed.as_ref().map_or(0, |stashed| {
-            stashed.body.len() + stashed.content_type.as_ref().map_or(0, String::len)
+            stashed.body.len() + text(&stashed.content_type)
         });
-        self.user_id.len() + self.action.len() + self.path_and_query.len() + stashed
+        let verified = self.verified.as_deref().map_or(0, |verified| {
+            std::mem::size_of::<ValidateChallengeResponse>()
+                + text(&verified.state_updated_at)
+                + text(&verified.user_id)
+                + text(&verified.action)
+                + text(&verified.idempotency_key)
+                + text(&verified.veriff_session_id)
+                + text(&verified.error)
+        });
+        self.user_id.len()
+            + self.action.len()
+            + self.path_and_query.len()
+            + text(&self.media_type)
+            + text(&self.content_encoding)
+            + stashed
+            + verified
     }
 }
 

@@ -14,8 +14,7 @@ use self::connection::Connection;
 use self::keys::KeyLayout;
 use self::scripts::Scripts;
 use super::{
-    DEFAULT_PER_USER, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StoreError,
-    StoreFuture,
+    DEFAULT_PER_USER, PendingChallenge, PendingChallengeStore, RecordKey, StoreError, StoreFuture,
 };
 
 /// How long [`RedisStore`] waits for Redis by default, per operation (and to connect).
@@ -39,31 +38,31 @@ const RECONNECT_ATTEMPTS: usize = 8;
 /// Redis Cluster is supported too, with the `redis-cluster` feature.
 ///
 /// It keeps [`MemoryStore`](super::MemoryStore)'s semantics, each operation in one round
-/// trip and atomic on the server:
+/// trip and atomic on the server, one mechanism for every [`RecordKind`](super::RecordKind):
 ///
-/// - [`put`](PendingChallengeStore::put) is put-if-absent with a time to live
-///   (`SET NX PX`); a [`RecordKind::Challenge`] is put by one Lua script that also keeps
-///   the user's bound ([`per_user`](RedisStoreBuilder::per_user), default
-///   [`DEFAULT_PER_USER`]): a user over it gets [`StoreError::UserLimit`] with the time
-///   until their first pending challenge expires, however many instances race.
-///   [`RecordKind::Resume`] and [`RecordKind::Spent`] records are never refused by a bound.
-/// - [`take`](PendingChallengeStore::take) is `GETDEL` (a script for a challenge, which
-///   also frees its place in the bound): of any number of concurrent takes on any number
-///   of instances, one gets the record.
+/// - [`put`](PendingChallengeStore::put) is one Lua script: put-if-absent with a time to
+///   live, and the user's bound ([`per_user`](RedisStoreBuilder::per_user), default
+///   [`DEFAULT_PER_USER`]) over their records of every kind (pending challenges, resume
+///   records, spent tokens), kept in an index of the user's: a user over it gets
+///   [`StoreError::UserLimit`] with the time until their first record expires, however
+///   many instances race.
+/// - [`take`](PendingChallengeStore::take) is one Lua script too: `GETDEL` of the record,
+///   and its place in the user's index freed with it. Of any number of concurrent takes
+///   on any number of instances, one gets the record.
 /// - Every key has a time to live, and expiry is the server's: instances whose clocks
-///   disagree agree on when a challenge expires.
+///   disagree agree on when a record expires.
 /// - Every operation is bounded by [`timeout`](RedisStoreBuilder::timeout) (default
 ///   [`DEFAULT_REDIS_TIMEOUT`]): a Redis that is down, unreachable or paused gives
 ///   [`StoreError::Backend`] (the gate answers 503) within it. The connection comes back by
 ///   itself when Redis does. An operation that timed out may still be carried out later
 ///   by Redis; that fails closed (a put takes a place in the bound until it expires, a
 ///   take loses the record and the user is challenged again).
-/// - Redis' own memory bound is the store's capacity: past `maxmemory`, puts get
-///   [`StoreError::Full`], takes still work and make room. Unlike `MemoryStore`, which
-///   keeps room for them, a Redis past `maxmemory` refuses [`RecordKind::Resume`] and
-///   [`RecordKind::Spent`] records too: give it headroom. Set
+/// - Redis' own memory bound is the store's capacity: past `maxmemory`, puts of every kind
+///   get [`StoreError::Full`], takes still work and make room. A resume record refused so
+///   fails closed: the user is challenged again. Size `maxmemory` for the records you
+///   expect: a resume record holds the stashed body, up to the route's body limit. Set
 ///   `maxmemory-policy noeviction`: an evicting Redis could drop a
-///   [`RecordKind::Spent`] record and let its token be used again.
+///   [`RecordKind::Spent`](super::RecordKind::Spent) record and let its token be used again.
 ///
 /// Records are kept as [`PendingChallenge::encode`] writes them. Keys (all under the
 /// [`prefix`](RedisStoreBuilder::prefix), default [`DEFAULT_REDIS_PREFIX`]):
@@ -72,7 +71,9 @@ const RECONNECT_ATTEMPTS: usize = 8;
 /// {prefix}{<tag>}:challenge:<idempotency key>    a pending challenge
 /// {prefix}{<tag>}:resume:<idempotency key>       a completed browser challenge
 /// {prefix}{<tag>}:spent:<idempotency key>        a token the validator accepted
-/// {prefix}{<tag>}:pending                        the user's pending challenges (sorted set)
+/// {prefix}{<tag>}:records                        the user's records of every kind: a sorted
+///                                                set of `<kind>:<idempotency key>` scored
+///                                                by expiry, for the per-user bound
 /// ```
 ///
 /// `<tag>` is the first 128 bits of SHA-256 of the user id, in hex: a Redis Cluster hash
@@ -210,53 +211,31 @@ impl RedisStore {
         ttl: Duration,
     ) -> Result<(), StoreError> {
         let bytes = record.encode().ok_or(StoreError::TooLarge)?;
-        let ttl_ms = ttl_millis(ttl);
-        let record_key = self.keys.record(key);
-        let mut connection = self.connection.clone();
-        if key.kind != RecordKind::Challenge {
-            // Completed challenges: put-if-absent, and no bound.
-            let set = ::redis::cmd("SET")
-                .arg(&record_key)
-                .arg(bytes)
-                .arg("NX")
-                .arg("PX")
-                .arg(ttl_ms)
-                .to_owned();
-            let reply: Option<String> = self.bounded(set.query_async(&mut connection)).await?;
-            return match reply {
-                Some(_) => Ok(()),
-                None => Err(StoreError::Duplicate),
-            };
-        }
-        let mut invocation = self.scripts.put_challenge.prepare_invoke();
+        let mut invocation = self.scripts.put.prepare_invoke();
         invocation
-            .key(record_key)
+            .key(self.keys.record(key))
             .key(self.keys.index(&key.user_id))
             .arg(bytes)
-            .arg(ttl_ms)
+            .arg(ttl_millis(ttl))
             .arg(self.per_user)
-            .arg(key.idempotency_key.as_str());
+            .arg(scripts::index_member(key));
+        let mut connection = self.connection.clone();
         let reply: Vec<i64> = self
             .bounded(invocation.invoke_async(&mut connection))
             .await?;
-        scripts::put_challenge_outcome(&reply)
+        scripts::put_outcome(&reply)
     }
 
     async fn take_record(&self, key: &RecordKey) -> Result<Option<PendingChallenge>, StoreError> {
-        let record_key = self.keys.record(key);
+        let mut invocation = self.scripts.take.prepare_invoke();
+        invocation
+            .key(self.keys.record(key))
+            .key(self.keys.index(&key.user_id))
+            .arg(scripts::index_member(key));
         let mut connection = self.connection.clone();
-        let bytes: Option<Vec<u8>> = if key.kind == RecordKind::Challenge {
-            let mut invocation = self.scripts.take_challenge.prepare_invoke();
-            invocation
-                .key(record_key)
-                .key(self.keys.index(&key.user_id))
-                .arg(key.idempotency_key.as_str());
-            self.bounded(invocation.invoke_async(&mut connection))
-                .await?
-        } else {
-            let getdel = ::redis::cmd("GETDEL").arg(record_key).to_owned();
-            self.bounded(getdel.query_async(&mut connection)).await?
-        };
+        let bytes: Option<Vec<u8>> = self
+            .bounded(invocation.invoke_async(&mut connection))
+            .await?;
         bytes
             .map(|bytes| {
                 PendingChallenge::decode(&bytes).map_err(|err| StoreError::Backend(err.to_string()))
@@ -283,7 +262,7 @@ impl RedisStoreBuilder {
         self
     }
 
-    /// At most this many pending challenges per user (at least 1; default
+    /// At most this many records per user, of every kind (at least 1; default
     /// [`DEFAULT_PER_USER`]).
     pub fn per_user(mut self, records: usize) -> Self {
         self.per_user = records.max(1);

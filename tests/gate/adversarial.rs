@@ -667,9 +667,15 @@ async fn no_redirect_payload_moves_a_location_off_the_app_or_the_ui() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap().to_string();
     let origin = format!("http://{addr}");
+    // Each payload's way back parks a resume record for alice, which counts against her
+    // bound: room for all of them.
+    let store = axum_authsignal::store::MemoryStore::builder()
+        .per_user(1000)
+        .build();
     let config = axum_authsignal::step_up::StepUpConfig::builder(gate.client.clone())
         .user_id(user_from_header)
         .redirect_origin(origin.clone())
+        .store(std::sync::Arc::new(store))
         .build();
     let gated = axum::routing::any(|| async { "ran" }).layer(config.gate("changePayee"));
     let app = axum::Router::new().route("/{*rest}", gated);

@@ -281,10 +281,11 @@ async fn one_user_over_their_bound_gets_429_and_nobody_else_is_affected() {
     assert_eq!(gate.runs(), 1);
 }
 
-/// Finding 3: a challenge completed while the store is full is never lost: its resume
-/// record replaces the one it took.
+/// Finding 3: a challenge completed while the store is full is not lost to it: its resume
+/// record takes the room its challenge record leaves. (When another request takes that
+/// room first, the resume fails closed: `tests/gate/bounds.rs`.)
 #[tokio::test]
-async fn a_completed_challenge_is_never_lost_to_a_full_store() {
+async fn a_completed_challenge_takes_the_room_its_challenge_leaves() {
     let store = Arc::new(MemoryStore::builder().capacity(2).build());
     let gate = setup()
         .config(move |config| config.store(store))

@@ -2,6 +2,7 @@
 //! one log capture sees the whole suite.
 
 mod adversarial;
+mod bounds;
 mod browser_sequences;
 mod configuration;
 mod extractor;

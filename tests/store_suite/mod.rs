@@ -12,6 +12,7 @@
 #![allow(dead_code)]
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum_authsignal::store::{
@@ -29,6 +30,12 @@ pub type Instances = Vec<Arc<dyn PendingChallengeStore>>;
 pub trait Subject {
     /// `instances` handles on one fresh, empty store whose per-user bound is `per_user`.
     async fn open(&self, per_user: usize, instances: usize) -> Instances;
+
+    /// How many keys of each kind [`concurrent_takes_yield_one_record`]'s threads race
+    /// on: enough that a take split in two steps is caught. A store whose take is a
+    /// network round trip has a wide window and needs few; an in-process store, whose
+    /// window is a few instructions, needs many.
+    fn racing_keys(&self) -> usize;
 }
 
 /// A long time to live: nothing expires during a test.
@@ -63,6 +70,9 @@ pub async fn put(
 ) -> Result<(), StoreError> {
     store.put(key, record(&key.user_id), ttl).await
 }
+
+/// Every kind of record a store keeps.
+pub const KINDS: [RecordKind; 3] = [RecordKind::Challenge, RecordKind::Resume, RecordKind::Spent];
 
 /// User ids that a naive key layout would get wrong: hash-tag braces, separators.
 pub const AWKWARD_USERS: [&str; 4] = ["{alice}", "}{", "user:1:challenge", "bøb {x}"];
@@ -183,30 +193,53 @@ pub async fn the_per_user_bound_refuses_that_user_only<S: Subject>(subject: &S) 
         .unwrap();
 }
 
-/// Records of completed challenges are never refused by a bound, and do not count in it.
-pub async fn completed_challenges_are_never_refused<S: Subject>(subject: &S) {
-    let stores = subject.open(1, 1).await;
-    let store = &*stores[0];
-    put(store, &challenge("alice", "c0"), TTL).await.unwrap();
-    assert!(matches!(
-        put(store, &challenge("alice", "c1"), TTL).await,
-        Err(StoreError::UserLimit { .. })
-    ));
-    for n in 0..20 {
-        for kind in [RecordKind::Resume, RecordKind::Spent] {
-            let key = RecordKey::new(kind, "alice", format!("done{n}"));
-            put(store, &key, TTL).await.unwrap();
-            assert_eq!(put(store, &key, TTL).await, Err(StoreError::Duplicate));
+/// Every kind of record counts against its user's bound, mixed as the gate mixes them
+/// (a challenge, a browser's resume, a spent token): at the bound, a put of any kind is
+/// refused with `UserLimit` and writes nothing; another user is not affected; a take of
+/// any kind frees a place, for a record of any kind.
+pub async fn the_per_user_bound_counts_every_kind<S: Subject>(subject: &S) {
+    let stores = subject.open(3, 2).await;
+    for (n, user) in ["mallory", AWKWARD_USERS[0], AWKWARD_USERS[3]]
+        .iter()
+        .enumerate()
+    {
+        // Three records, one of each kind, on both instances; which one is taken later
+        // turns with the user, so that every kind is seen freeing a place.
+        for (at, kind) in KINDS.iter().enumerate() {
+            let key = RecordKey::new(*kind, *user, format!("held{at}"));
+            put(&*stores[at % 2], &key, TTL).await.unwrap();
+        }
+        for kind in KINDS {
+            let key = RecordKey::new(kind, *user, "one-more");
+            let refused = put(&*stores[1], &key, TTL).await;
+            assert!(
+                matches!(refused, Err(StoreError::UserLimit { .. })),
+                "{user:?}, {kind:?}: {refused:?}"
+            );
+            // Refusing wrote nothing.
+            assert_eq!(
+                stores[0].take(&key).await.unwrap(),
+                None,
+                "{user:?} {kind:?}"
+            );
+        }
+        let freed = RecordKey::new(KINDS[n], *user, format!("held{n}"));
+        assert_eq!(stores[1].take(&freed).await.unwrap(), Some(record(user)));
+        let next = RecordKey::new(KINDS[(n + 1) % KINDS.len()], *user, "one-more");
+        put(&*stores[0], &next, TTL).await.unwrap();
+        assert!(matches!(
+            put(&*stores[1], &challenge(user, "two-more"), TTL).await,
+            Err(StoreError::UserLimit { .. })
+        ));
+    }
+    // Everyone else is unaffected, whatever the kind.
+    for kind in KINDS {
+        for user in ["alice", AWKWARD_USERS[1]] {
+            put(&*stores[0], &RecordKey::new(kind, user, "a"), TTL)
+                .await
+                .unwrap();
         }
     }
-    store
-        .take(&challenge("alice", "c0"))
-        .await
-        .unwrap()
-        .unwrap();
-    put(store, &challenge("alice", "c1"), TTL).await.unwrap();
-    let resume = RecordKey::new(RecordKind::Resume, "alice", "done3");
-    assert_eq!(store.take(&resume).await.unwrap(), Some(record("alice")));
 }
 
 /// A held key cannot be put again (the first record stays), even by a user at the bound:
@@ -227,31 +260,71 @@ pub async fn a_key_cannot_be_put_twice<S: Subject>(subject: &S) {
     }
 }
 
-/// 100 tasks on two worker threads and several instances, released together, take one
-/// key: exactly one gets the record. A take that read and deleted in two steps would let
-/// several through.
+/// Threads that take at once in [`concurrent_takes_yield_one_record`], each with a
+/// runtime of its own, as the worker threads of several instances would: more than the
+/// machine has cores, so that a thread is also preempted in the middle of a take.
+const RACERS: usize = 8;
+
+/// For every kind of record: [`RACERS`] threads spread over several instances, released
+/// together, take the same [`Subject::racing_keys`] keys in the same order, so that they
+/// meet on each key: every record is taken exactly once. A take that read and deleted in
+/// two steps (a `GET` then a `DEL`; a look-up then a removal under two locks) would let
+/// several threads through on some key.
 pub async fn concurrent_takes_yield_one_record<S: Subject>(subject: &S) {
-    let stores = subject.open(10, INSTANCES).await;
-    for round in 0..10 {
-        let key = challenge("alice", &format!("k{round}"));
-        put(&*stores[round % INSTANCES], &key, TTL).await.unwrap();
-        let barrier = Arc::new(tokio::sync::Barrier::new(100));
-        let takes: Vec<_> = (0..100)
-            .map(|n| {
-                let (store, key, barrier) =
-                    (stores[n % INSTANCES].clone(), key.clone(), barrier.clone());
-                tokio::spawn(async move {
-                    barrier.wait().await;
-                    store.take(&key).await.unwrap().is_some()
-                })
-            })
+    let stores = subject.open(1, INSTANCES).await;
+    for kind in KINDS {
+        // A user per key: what races is the take, not a user's bound.
+        let keys: Vec<RecordKey> = (0..subject.racing_keys())
+            .map(|n| RecordKey::new(kind, format!("racer-{n}"), "k"))
             .collect();
-        let mut found = 0;
-        for take in takes {
-            found += usize::from(take.await.unwrap());
+        for (n, key) in keys.iter().enumerate() {
+            put(&*stores[n % INSTANCES], key, TTL).await.unwrap();
         }
-        assert_eq!(found, 1, "round {round}");
+        let (racing_stores, keys) = (stores.clone(), Arc::new(keys));
+        let racing_keys = keys.clone();
+        let found = tokio::task::spawn_blocking(move || race_takes(&racing_stores, &racing_keys))
+            .await
+            .expect("the racers finish");
+        let wrong: Vec<(&str, usize)> = keys
+            .iter()
+            .zip(&found)
+            .filter(|(_, found)| **found != 1)
+            .map(|(key, found)| (key.user_id.as_str(), *found))
+            .take(10)
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{kind:?}: records taken other than once (user, times): {wrong:?}"
+        );
     }
+}
+
+/// Runs the racers of [`concurrent_takes_yield_one_record`]: how many times each key's
+/// record was taken.
+fn race_takes(stores: &Instances, keys: &[RecordKey]) -> Vec<usize> {
+    let found: Vec<AtomicUsize> = keys.iter().map(|_| AtomicUsize::new(0)).collect();
+    let start = std::sync::Barrier::new(RACERS);
+    std::thread::scope(|scope| {
+        for racer in 0..RACERS {
+            let store = &stores[racer % INSTANCES];
+            let (found, start) = (&found, &start);
+            scope.spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("a runtime for the racer");
+                start.wait();
+                runtime.block_on(async {
+                    for (key, found) in keys.iter().zip(found) {
+                        if store.take(key).await.unwrap().is_some() {
+                            found.fetch_add(1, Ordering::SeqCst);
+                        }
+                    }
+                });
+            });
+        }
+    });
+    found.into_iter().map(AtomicUsize::into_inner).collect()
 }
 
 /// 50 concurrent puts of one user over several instances, against a bound of 5: exactly
@@ -352,7 +425,7 @@ macro_rules! store_conformance {
             records_expire,
             a_record_is_found_only_under_its_user_and_kind,
             the_per_user_bound_refuses_that_user_only,
-            completed_challenges_are_never_refused,
+            the_per_user_bound_counts_every_kind,
             a_key_cannot_be_put_twice,
             concurrent_takes_yield_one_record,
             concurrent_puts_never_overshoot_the_user_bound,

@@ -122,6 +122,11 @@ impl Subject for RedisSubject {
             .map(|store| store as Arc<dyn PendingChallengeStore>)
             .collect()
     }
+
+    /// A `GET` then a `DEL` lets most racers through on every key: a few keys suffice.
+    fn racing_keys(&self) -> usize {
+        200
+    }
 }
 
 /// The hash tag of the documented layout: 128 bits of SHA-256 of the user id, in hex.
@@ -142,9 +147,9 @@ pub fn record_key(prefix: &str, key: &RecordKey) -> String {
     )
 }
 
-/// The name of a user's index of pending challenges, as documented.
+/// The name of a user's index of records, as documented.
 pub fn index_key(prefix: &str, user_id: &str) -> String {
-    format!("{prefix}{{{}}}:pending", tag(user_id))
+    format!("{prefix}{{{}}}:records", tag(user_id))
 }
 
 fn names(keys: &[(Vec<u8>, i64)]) -> Vec<String> {
@@ -190,10 +195,10 @@ pub async fn the_key_prefix_is_honoured(subject: &RedisSubject) {
 }
 
 /// After puts of every kind, refusals, takes and expiries, every key has a time to live,
-/// and a user's index expires exactly when their last pending challenge does.
+/// and a user's index expires exactly when their last record of any kind does.
 pub async fn every_key_has_a_ttl(subject: &RedisSubject) {
     let prefix = fresh_prefix("ttl");
-    let store = &subject.open_on(&prefix, 3, 1).await[0];
+    let store = &subject.open_on(&prefix, 5, 1).await[0];
     let users: Vec<&str> = AWKWARD_USERS.iter().copied().chain(["alice"]).collect();
     for user in &users {
         put(
@@ -205,33 +210,40 @@ pub async fn every_key_has_a_ttl(subject: &RedisSubject) {
         .unwrap();
     }
     tokio::time::sleep(Duration::from_millis(300)).await;
+    // Each user's five records, with the times to live they are put for.
+    let held = |user: &str| {
+        [
+            (challenge(user, "c1"), Duration::from_secs(100)),
+            (challenge(user, "c2"), TTL),
+            (challenge(user, "c3"), Duration::from_secs(200)),
+            (
+                RecordKey::new(RecordKind::Resume, user, "done"),
+                Duration::from_secs(150),
+            ),
+            (
+                RecordKey::new(RecordKind::Spent, user, "done"),
+                Duration::from_secs(50),
+            ),
+        ]
+    };
     for user in &users {
-        put(&**store, &challenge(user, "c1"), Duration::from_secs(100))
-            .await
-            .unwrap();
-        put(&**store, &challenge(user, "c2"), TTL).await.unwrap();
-        put(&**store, &challenge(user, "c3"), Duration::from_secs(200))
-            .await
-            .unwrap();
+        for (key, ttl) in held(user) {
+            put(&**store, &key, ttl).await.unwrap();
+        }
         let refused = put(&**store, &challenge(user, "c4"), TTL).await;
         assert!(
             matches!(refused, Err(StoreError::UserLimit { .. })),
             "{refused:?}"
         );
-        for kind in [RecordKind::Resume, RecordKind::Spent] {
-            put(&**store, &RecordKey::new(kind, *user, "done"), TTL)
-                .await
-                .unwrap();
-        }
     }
-    // Alice's longest challenge answered: her index must now expire with c3.
+    // Alice's longest record taken: her index must now expire with c3.
     store
         .take(&challenge("alice", "c2"))
         .await
         .unwrap()
         .unwrap();
     let keys = subject.keys(&prefix);
-    // 5 users x (3 challenges + resume + spent + index), alice less one challenge.
+    // 5 users x (5 records + index), alice less one challenge.
     assert_eq!(keys.len(), users.len() * 6 - 1, "{:?}", names(&keys));
     for (name, expires) in &keys {
         assert!(
@@ -247,22 +259,63 @@ pub async fn every_key_has_a_ttl(subject: &RedisSubject) {
             .unwrap_or_else(|| panic!("{name} is missing"))
     };
     for user in &users {
-        let last = ["c1", "c2", "c3"]
+        let last = held(user)
             .iter()
-            .filter(|key| !(*user == "alice" && **key == "c2"))
-            .map(|key| expiry_of(&record_key(&prefix, &challenge(user, key))))
+            .filter(|(key, _)| !(*user == "alice" && key.idempotency_key == "c2"))
+            .map(|(key, _)| expiry_of(&record_key(&prefix, key)))
             .max()
             .unwrap();
         assert_eq!(expiry_of(&index_key(&prefix, user)), last, "{user:?}");
     }
-    // A user whose challenges are all answered leaves no index behind.
-    for key in ["c1", "c3"] {
-        store.take(&challenge("alice", key)).await.unwrap().unwrap();
+    let c3 = expiry_of(&record_key(&prefix, &challenge("alice", "c3")));
+    assert_eq!(expiry_of(&index_key(&prefix, "alice")), c3);
+    // A user whose records are all taken leaves no index behind.
+    for (key, _) in held("alice") {
+        if key.idempotency_key != "c2" {
+            store.take(&key).await.unwrap().unwrap();
+        }
     }
     assert!(
         !names(&subject.keys(&prefix)).contains(&index_key(&prefix, "alice")),
-        "alice's index outlived her challenges"
+        "alice's index outlived her records"
     );
+}
+
+/// The index names each record by its kind as well as its idempotency key: a take of one
+/// kind frees that record's place only, not a record of another kind for the same action.
+pub async fn the_index_tells_kinds_apart(subject: &RedisSubject) {
+    let prefix = fresh_prefix("kinds");
+    let store = &subject.open_on(&prefix, 2, 1).await[0];
+    put(&**store, &challenge("alice", "k"), TTL).await.unwrap();
+    let resume = RecordKey::new(RecordKind::Resume, "alice", "k");
+    put(&**store, &resume, TTL).await.unwrap();
+    // A take of a kind that is not there frees nothing.
+    let spent = RecordKey::new(RecordKind::Spent, "alice", "k");
+    assert_eq!(store.take(&spent).await.unwrap(), None);
+    let refused = put(&**store, &challenge("alice", "k2"), TTL).await;
+    assert!(
+        matches!(refused, Err(StoreError::UserLimit { .. })),
+        "{refused:?}"
+    );
+    let mut members: Vec<String> = redis::from_redis_value(
+        subject.run(
+            redis::cmd("ZRANGE")
+                .arg(index_key(&prefix, "alice"))
+                .arg(0)
+                .arg(-1),
+        ),
+    )
+    .expect("the index is a sorted set of names");
+    members.sort();
+    assert_eq!(members, ["challenge:k", "resume:k"]);
+    assert!(
+        store
+            .take(&challenge("alice", "k"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+    put(&**store, &challenge("alice", "k2"), TTL).await.unwrap();
 }
 
 /// Bytes under a store key that are not a record fail closed, as a backend error.
@@ -292,6 +345,7 @@ macro_rules! redis_store_checks {
         $crate::redis_store_checks!(@tests $subject;
             the_key_prefix_is_honoured,
             every_key_has_a_ttl,
+            the_index_tells_kinds_apart,
             an_undecodable_record_is_a_backend_error,
         );
     };

@@ -265,45 +265,74 @@ impl Route {
         }
     }
 
-    /// The one way the gate takes a record of any kind: the caller's own (the key names
-    /// them), once only, and only if the record says it is the caller's and this route's
-    /// action's. A store is not trusted to have kept records apart: a record rewritten in a
-    /// shared store, or a key built without the user, opens nothing.
+    /// The one way a record of any kind is taken, by the gate and by sign-in: the user's
+    /// own (the key names them), once only, and only if the record says it is that user's
+    /// and this route's action's. A store is not trusted to have kept records apart: a
+    /// record rewritten in a shared store, or a key built without the user, opens nothing.
     ///
     /// `Ok(None)` when there is no such record (spent, expired, never issued); the caller
-    /// decides what that means. `Err` is the response: a refusal for another user's or
-    /// action's record, 503 when the store fails.
+    /// decides what that means. `Err` is the refusal, its reason logged: another user's or
+    /// action's record, or the store failing.
+    pub(crate) async fn take_record(
+        &self,
+        kind: RecordKind,
+        id: &str,
+        user_id: &str,
+    ) -> Result<Option<PendingChallenge>, Refusal> {
+        // A resume id is a capability, kept out of the log; an idempotency key is not.
+        if kind == RecordKind::Challenge {
+            tracing::Span::current().record("idempotency_key", id);
+        }
+        let key = RecordKey::new(kind, user_id, id);
+        let taken = self.shared().store.take(&key).await;
+        telemetry::pending(&*self.shared().store);
+        match taken {
+            Ok(Some(record))
+                if record.user_id == user_id && record.action == self.action.as_str() =>
+            {
+                Ok(Some(record))
+            }
+            Ok(Some(_)) => {
+                self.outcome("refused", Some("the record is another user's or action's"));
+                Err(Refusal::VerificationFailed)
+            }
+            Ok(None) => Ok(None),
+            Err(err) => Err(self.store_refusal(&err)),
+        }
+    }
+
+    /// [`take_record`](Self::take_record) for the gate's caller, its refusal answered.
     async fn take(
         &self,
         kind: RecordKind,
         id: &str,
         caller: &Caller,
     ) -> Result<Option<PendingChallenge>, Response> {
-        // A resume id is a capability, kept out of the log; an idempotency key is not.
-        if kind == RecordKind::Challenge {
-            tracing::Span::current().record("idempotency_key", id);
+        self.take_record(kind, id, &caller.user_id)
+            .await
+            .map_err(|refusal| self.refuse(refusal, caller.audience))
+    }
+
+    /// The refusal for a store that refused or failed: 429 for a user at their bound
+    /// (their records of every kind count, so a resume can be refused too), else 503.
+    /// Either way nothing runs. The outcome is recorded.
+    pub(crate) fn store_refusal(&self, err: &StoreError) -> Refusal {
+        if let StoreError::UserLimit { retry_after } = err {
+            self.outcome(
+                "too_many_challenges",
+                Some("the user's step-up records fill their bound"),
+            );
+            return Refusal::too_many_challenges(*retry_after);
         }
-        let key = RecordKey::new(kind, caller.user_id.as_str(), id);
-        let taken = self.shared().store.take(&key).await;
-        telemetry::pending(&*self.shared().store);
-        match taken {
-            Ok(Some(record))
-                if record.user_id == caller.user_id && record.action == self.action.as_str() =>
-            {
-                Ok(Some(record))
-            }
-            Ok(Some(_)) => {
-                self.outcome("refused", Some("the record is another user's or action's"));
-                Err(self.refuse(Refusal::VerificationFailed, caller.audience))
-            }
-            Ok(None) => Ok(None),
-            Err(err) => Err(self.store_failed(&err, caller.audience)),
+        self.outcome("unavailable", Some(&err.to_string()));
+        Refusal::Unavailable {
+            retry_after: self.shared().retry_after,
         }
     }
 
+    /// [`store_refusal`](Self::store_refusal), answered.
     pub(crate) fn store_failed(&self, err: &StoreError, audience: Audience) -> Response {
-        self.outcome("unavailable", Some(&err.to_string()));
-        self.unavailable(audience)
+        self.refuse(self.store_refusal(err), audience)
     }
 }
 

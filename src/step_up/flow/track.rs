@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::Body;
 use axum::response::Response;
@@ -195,20 +195,12 @@ impl Route {
         telemetry::pending(&*shared.store);
         match stored {
             Ok(()) => {}
-            Err(StoreError::UserLimit { retry_after }) => {
-                self.outcome(
-                    "too_many_challenges",
-                    Some("the user's pending records fill their bound"),
-                );
-                let retry_after = retry_after.max(Duration::from_secs(1));
-                let refusal = Refusal::TooManyChallenges { retry_after };
-                return Decision::Refused(self.refuse(refusal, audience));
-            }
             Err(StoreError::TooLarge) => {
                 self.outcome("bad_body", Some("the request is too large to keep"));
                 let limit = self.body_limit();
                 return Decision::Refused(self.refuse(Refusal::BodyTooLarge { limit }, audience));
             }
+            // Over the user's bound (429), or the store full or failing (503).
             Err(err) => return Decision::Refused(self.store_failed(&err, audience)),
         }
         self.outcome(if enrolment { "enrolment" } else { "challenged" }, None);

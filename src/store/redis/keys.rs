@@ -4,7 +4,9 @@
 //! {prefix}{<tag>}:challenge:<idempotency key>    a pending challenge (string, PX TTL)
 //! {prefix}{<tag>}:resume:<idempotency key>       a completed browser challenge
 //! {prefix}{<tag>}:spent:<idempotency key>        a token the validator accepted
-//! {prefix}{<tag>}:pending                        the user's pending challenges (sorted set)
+//! {prefix}{<tag>}:records                        the user's records of every kind: a sorted
+//!                                                set of `<kind>:<idempotency key>` scored
+//!                                                by expiry, for the per-user bound
 //! ```
 //!
 //! `<tag>` is the first 128 bits of SHA-256 of the user id, in hex, between braces: a Redis
@@ -54,10 +56,10 @@ impl KeyLayout {
         name
     }
 
-    /// The key of `user_id`'s index of pending challenges.
+    /// The key of `user_id`'s index of records, of every kind.
     pub(super) fn index(&self, user_id: &str) -> Vec<u8> {
         let mut name = self.user_part(user_id);
-        name.extend_from_slice(b":pending");
+        name.extend_from_slice(b":records");
         name
     }
 

@@ -9,23 +9,24 @@ use std::time::Duration;
 
 use ::redis::Script;
 
-use crate::store::StoreError;
+use crate::store::{RecordKey, StoreError};
 
-/// Puts a pending challenge if its key is free and its user is under the bound.
+/// Puts a record of any kind if its key is free and its user is under the bound.
 ///
-/// `KEYS[1]` the record, `KEYS[2]` the user's index: a sorted set of idempotency keys
-/// scored by expiry. `ARGV[1]` the encoded record, `ARGV[2]` its TTL in ms, `ARGV[3]` the
-/// per-user bound, `ARGV[4]` the idempotency key.
+/// `KEYS[1]` the record, `KEYS[2]` the user's index: a sorted set whose members name each
+/// of the user's records (`<kind>:<idempotency key>`, see [`index_member`]) scored by
+/// expiry. `ARGV[1]` the encoded record, `ARGV[2]` its TTL in ms, `ARGV[3]` the per-user
+/// bound, `ARGV[4]` the record's member in the index.
 ///
 /// Replies `{0}` when the key is held, `{1, ms}` when the user is at the bound (`ms` until
-/// their first pending challenge expires), `{2}` when the record was put. The index lives
-/// as long as its last challenge: no key outlives the records it counts.
+/// their first record expires), `{2}` when the record was put. The index lives as long as
+/// its last record: no key outlives the records it counts.
 ///
 /// The checks only read (entries expired by `now` are not counted), so that the `SET` is
 /// the script's first write: Redis refuses a script's first write past `maxmemory`, but
 /// lets any write through once the script has written, and the store must be refused
 /// as full rather than grow past the bound. Expired entries are dropped after the `SET`.
-const PUT_CHALLENGE: &str = r"
+const PUT: &str = r"
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 1 then
@@ -45,12 +46,13 @@ redis.call('PEXPIREAT', KEYS[2], tonumber(last[2]))
 return {2}
 ";
 
-/// Takes a pending challenge and frees its place in the user's bound.
+/// Takes a record of any kind and frees its place in the user's bound, in one step: of
+/// any number of concurrent takes, one gets the record.
 ///
-/// `KEYS[1]` the record, `KEYS[2]` the user's index; `ARGV[1]` the idempotency key.
-/// Replies the record, or nil. The index then lives as long as its last challenge left;
-/// Redis deletes it with its last member.
-const TAKE_CHALLENGE: &str = r"
+/// `KEYS[1]` the record, `KEYS[2]` the user's index; `ARGV[1]` the record's member in the
+/// index. Replies the record, or nil. The index then lives as long as its last record
+/// left; Redis deletes it with its last member.
+const TAKE: &str = r"
 local record = redis.call('GETDEL', KEYS[1])
 if redis.call('ZREM', KEYS[2], ARGV[1]) == 1 then
   local last = redis.call('ZRANGE', KEYS[2], -1, -1, 'WITHSCORES')
@@ -64,21 +66,27 @@ return record
 /// Both scripts, hashed once (they are sent by SHA-1, and loaded when Redis lacks them).
 #[derive(Debug)]
 pub(super) struct Scripts {
-    pub(super) put_challenge: Script,
-    pub(super) take_challenge: Script,
+    pub(super) put: Script,
+    pub(super) take: Script,
 }
 
 impl Scripts {
     pub(super) fn new() -> Self {
         Self {
-            put_challenge: Script::new(PUT_CHALLENGE),
-            take_challenge: Script::new(TAKE_CHALLENGE),
+            put: Script::new(PUT),
+            take: Script::new(TAKE),
         }
     }
 }
 
-/// What [`PUT_CHALLENGE`]'s reply means.
-pub(super) fn put_challenge_outcome(reply: &[i64]) -> Result<(), StoreError> {
+/// The member that names the record under `key` in its user's index: its kind and its
+/// idempotency key, so that records of several kinds for one action count apart.
+pub(super) fn index_member(key: &RecordKey) -> String {
+    format!("{}:{}", key.kind.as_str(), key.idempotency_key)
+}
+
+/// What [`PUT`]'s reply means.
+pub(super) fn put_outcome(reply: &[i64]) -> Result<(), StoreError> {
     match reply {
         [2] => Ok(()),
         [0] => Err(StoreError::Duplicate),
@@ -94,22 +102,28 @@ pub(super) fn put_challenge_outcome(reply: &[i64]) -> Result<(), StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::RecordKind;
+
+    #[test]
+    fn index_members_name_the_kind_and_the_key() {
+        let member = |kind| index_member(&RecordKey::new(kind, "alice", "k:1"));
+        assert_eq!(member(RecordKind::Challenge), "challenge:k:1");
+        assert_eq!(member(RecordKind::Resume), "resume:k:1");
+        assert_eq!(member(RecordKind::Spent), "spent:k:1");
+    }
 
     #[test]
     fn put_replies_are_read_and_anything_else_is_a_backend_error() {
-        assert_eq!(put_challenge_outcome(&[2]), Ok(()));
-        assert_eq!(put_challenge_outcome(&[0]), Err(StoreError::Duplicate));
+        assert_eq!(put_outcome(&[2]), Ok(()));
+        assert_eq!(put_outcome(&[0]), Err(StoreError::Duplicate));
         assert_eq!(
-            put_challenge_outcome(&[1, 1500]),
+            put_outcome(&[1, 1500]),
             Err(StoreError::UserLimit {
                 retry_after: Duration::from_millis(1500)
             })
         );
         for odd in [&[][..], &[3], &[1], &[2, 2]] {
-            assert!(matches!(
-                put_challenge_outcome(odd),
-                Err(StoreError::Backend(_))
-            ));
+            assert!(matches!(put_outcome(odd), Err(StoreError::Backend(_))));
         }
     }
 }
