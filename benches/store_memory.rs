@@ -1,4 +1,4 @@
-//! Bytes held per pending challenge in `MemoryStore`, counted by a wrapping global
+//! Bytes held per record of every kind in `MemoryStore`, counted by a wrapping global
 //! allocator: `cargo bench --bench store_memory` prints a table (no criterion).
 //!
 //! The counts are the bytes *requested* from the allocator; malloc's own per-block
@@ -31,9 +31,38 @@ fn held() -> (isize, isize) {
 const TTL: Duration = Duration::from_secs(600);
 const BODY_LEN: usize = 1024;
 
-/// A record as the gate builds it: an API challenge keeps the body's hash only, a
-/// browser challenge also the body (1 KiB here) and its content type, to replay them.
-fn record(n: usize, browser: bool) -> PendingChallenge {
+/// What a bench row stores: every kind of record the gate keeps for a user.
+#[derive(Clone, Copy)]
+enum Kept {
+    /// An API challenge: the body's hash only.
+    ApiChallenge,
+    /// A browser challenge: the body (1 KiB here) and its content type, to replay them.
+    BrowserChallenge,
+    /// A completed browser challenge waiting to be resumed: the browser challenge and
+    /// Authsignal's validation of its token.
+    Resume,
+    /// A token the standalone validator accepted.
+    Spent,
+}
+
+/// A record as the gate builds it, of the kind `kept`.
+fn record(n: usize, kept: Kept) -> PendingChallenge {
+    let browser = matches!(kept, Kept::BrowserChallenge | Kept::Resume);
+    let verified = matches!(kept, Kept::Resume).then(|| {
+        Box::new(
+            serde_json::from_value(serde_json::json!({
+                "isValid": true,
+                "state": "CHALLENGE_SUCCEEDED",
+                "stateUpdatedAt": "2026-12-06T12:00:00.000Z",
+                "userId": format!("user-{n:06}"),
+                "action": "withdraw",
+                "actionCode": "withdraw",
+                "idempotencyKey": uuid::Uuid::new_v4().to_string(),
+                "verificationMethod": "AUTHENTICATOR_APP",
+            }))
+            .expect("a validation"),
+        )
+    });
     PendingChallenge {
         user_id: format!("user-{n:06}"),
         action: "withdraw".into(),
@@ -46,13 +75,13 @@ fn record(n: usize, browser: bool) -> PendingChallenge {
             body: Bytes::from(vec![b'a'; BODY_LEN]),
             content_type: Some("application/x-www-form-urlencoded".into()),
         }),
-        verified: None,
+        verified,
     }
 }
 
 /// Puts `count` records (with UUID keys, as the gate's idempotency keys) into a fresh
 /// store and returns the bytes and blocks held per record, the store's table included.
-fn per_record(count: usize, browser: bool, rt: &tokio::runtime::Runtime) -> (f64, f64) {
+fn per_record(count: usize, kept: Kept, rt: &tokio::runtime::Runtime) -> (f64, f64) {
     let (bytes_before, blocks_before) = held();
     let store = MemoryStore::builder()
         .capacity(count)
@@ -60,15 +89,17 @@ fn per_record(count: usize, browser: bool, rt: &tokio::runtime::Runtime) -> (f64
         .build();
     rt.block_on(async {
         for n in 0..count {
+            let kind = match kept {
+                Kept::ApiChallenge | Kept::BrowserChallenge => RecordKind::Challenge,
+                Kept::Resume => RecordKind::Resume,
+                Kept::Spent => RecordKind::Spent,
+            };
             let key = RecordKey::new(
-                RecordKind::Challenge,
+                kind,
                 format!("user-{n:06}"),
                 uuid::Uuid::new_v4().to_string(),
             );
-            store
-                .put(&key, record(n, browser), TTL)
-                .await
-                .expect("room");
+            store.put(&key, record(n, kept), TTL).await.expect("room");
         }
     });
     let (bytes_after, blocks_after) = held();
@@ -140,26 +171,32 @@ fn main() {
         .enable_all()
         .build()
         .expect("a runtime");
-    println!("Bytes held per pending challenge in MemoryStore (requested from the allocator)");
+    println!("Bytes held per record in MemoryStore, of every kind (requested from the allocator)");
     println!();
     println!("| record | held | bytes / record | allocations / record |");
     println!("|---|---:|---:|---:|");
     // Each record is another user's, as in a store full of honest users: the per-user
     // index costs its share.
-    for (name, browser, counts) in [
+    for (name, kept, counts) in [
         (
             "API challenge (body hash only)",
-            false,
+            Kept::ApiChallenge,
             &[10_000, 100_000][..],
         ),
         (
             "browser challenge (1 KiB body stashed)",
-            true,
+            Kept::BrowserChallenge,
             &[1_000, 10_000][..],
         ),
+        (
+            "resume (1 KiB body stashed, and the validation)",
+            Kept::Resume,
+            &[1_000, 10_000][..],
+        ),
+        ("spent token", Kept::Spent, &[10_000][..]),
     ] {
         for &count in counts {
-            let (bytes, blocks) = per_record(count, browser, &rt);
+            let (bytes, blocks) = per_record(count, kept, &rt);
             println!("| {name} | {count} | {bytes:.0} | {blocks:.2} |");
         }
     }

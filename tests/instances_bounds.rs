@@ -119,7 +119,9 @@ async fn alice_completes(i: &Instances, ui: &str, form: &str) {
         .await;
     assert_eq!(page.status(), 200, "alice's resume page");
     let (action, resume) = resume_form(&page.text().await.unwrap());
-    let done = i.browser_post(&i.b, &action, "alice", &resume).await;
+    let done = i
+        .browser_post_with_cookie(&i.b, &action, "alice", &resume, Some(&cookie))
+        .await;
     assert_eq!(done.status(), 200, "alice's resumed withdrawal");
     let done: Value = done.json().await.unwrap();
     assert_eq!(done["user"], "alice");
