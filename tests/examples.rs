@@ -17,6 +17,7 @@ mod withdrawal;
 #[allow(dead_code)]
 mod browser_session;
 
+use axum_authsignal::emulator::EmulatorHandle;
 use axum_test::{TestResponse, TestServer};
 use browser_session::*;
 use serde_json::{Value, json};
@@ -50,14 +51,14 @@ fn path_of(origin: &str, url: &str) -> String {
     url.strip_prefix(origin).unwrap().to_owned()
 }
 
-#[tokio::test]
-async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
+/// The withdrawal example on an origin of its own, and the demo user's session cookie
+/// (after a wrong password is refused).
+async fn withdrawal_signed_in() -> (TestServer, EmulatorHandle, String, String) {
     let (listener, origin) = listener();
     let (app, emulator) = withdrawal::with_emulator(&origin).await;
     let server = TestServer::builder()
         .http_transport_with_tcp_listener(listener)
         .build(app);
-
     let wrong = server
         .post("/login")
         .form(&[("username", "demo"), ("password", "nope")])
@@ -72,6 +73,12 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
         .await;
     assert_eq!(signed_in.status_code(), 303);
     let session = cookie_pair(&signed_in);
+    (server, emulator, origin, session)
+}
+
+#[tokio::test]
+async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
+    let (server, emulator, origin, session) = withdrawal_signed_in().await;
 
     // The form page is not the action: viewing it tracks nothing.
     emulator.clear_calls();
@@ -148,19 +155,7 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
 /// judged as text and booked as nothing.
 #[tokio::test]
 async fn withdrawal_books_the_amount_judged_whatever_its_spelling() {
-    let (listener, origin) = listener();
-    let (app, emulator) = withdrawal::with_emulator(&origin).await;
-    let server = TestServer::builder()
-        .http_transport_with_tcp_listener(listener)
-        .build(app);
-    let signed_in = server
-        .post("/login")
-        .form(&[
-            ("username", withdrawal::DEMO_USER),
-            ("password", withdrawal::DEMO_PASSWORD),
-        ])
-        .await;
-    let session = cookie_pair(&signed_in);
+    let (server, emulator, origin, session) = withdrawal_signed_in().await;
     let submit = |form: &'static str| {
         server
             .post("/withdraw")

@@ -62,6 +62,7 @@ mod answer;
 mod binding;
 mod client_ip;
 mod config;
+mod cookies;
 mod custom;
 mod flow;
 mod layer;

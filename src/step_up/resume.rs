@@ -31,10 +31,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use bytes::Bytes;
 use cookie::{Cookie, SameSite};
-use http::header::{CONTENT_TYPE, COOKIE, SET_COOKIE};
+use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
 
 use super::config::StepUpConfig;
+use super::cookies;
 use super::page::RESUME_FIELD;
 
 /// How long the browser has to come back from the redirect (it does so at once) and, for
@@ -164,24 +165,14 @@ impl StepUpConfig {
 /// Every resume cookie a request carries under the name for `origin`, in the order sent.
 fn cookie_values<'h>(headers: &'h HeaderMap, origin: &str) -> impl Iterator<Item = &'h str> {
     let name = cookie_name(origin);
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|header| header.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
+    cookies::sent(headers)
         .filter(move |cookie| cookie.name() == name)
         .filter_map(|cookie| cookie.value_raw())
 }
 
 /// Whether the request carries a resume cookie under either name.
 pub(crate) fn any_cookie(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(COOKIE)
-        .iter()
-        .filter_map(|header| header.to_str().ok())
-        .flat_map(Cookie::split_parse)
-        .filter_map(Result::ok)
+    cookies::sent(headers)
         .any(|cookie| matches!(cookie.name(), RESUME_COOKIE | PLAIN_RESUME_COOKIE))
 }
 
@@ -236,6 +227,8 @@ fn is_id(id: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use http::header::COOKIE;
+
     use super::*;
 
     fn cookie_header(value: &str) -> HeaderMap {

@@ -21,7 +21,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cookie::{Cookie, SameSite};
 use hmac::{KeyInit, Mac};
-use http::header::{COOKIE, SET_COOKIE};
+use http::header::SET_COOKIE;
 use http::request::Parts;
 use http::{HeaderMap, HeaderValue};
 use sha2::Sha256;
@@ -29,6 +29,7 @@ use sha2::Sha256;
 use super::action::ActionCode;
 use super::answer::Refusal;
 use super::config::{CHALLENGE_TTL, StepUpConfig};
+use super::cookies;
 use super::flow::{Asked, Decision};
 use super::layer::Route;
 use super::proof::{Proof, StepUp, StepUpOutcome, StepUpRejection};
@@ -235,12 +236,7 @@ impl SignIn {
     /// The idempotency key the browser's binding cookie vouches for, if its HMAC checks.
     /// Every binding cookie the request carries is tried, in the order sent.
     fn bound_key(&self, headers: &HeaderMap) -> Option<String> {
-        headers
-            .get_all(COOKIE)
-            .iter()
-            .filter_map(|header| header.to_str().ok())
-            .flat_map(Cookie::split_parse)
-            .filter_map(Result::ok)
+        cookies::sent(headers)
             .filter(|cookie| cookie.name() == SIGN_IN_COOKIE)
             .find_map(|cookie| {
                 let (key, tag) = cookie.value().rsplit_once('.')?;
