@@ -60,7 +60,7 @@ fn validator_app(config: &StepUpConfig) -> TestServer {
     )
 }
 
-/// Mutation 5 of the review: the standalone validator's only guard against an answer for
+/// The standalone validator's only guard against an answer for
 /// another user or action is its own check of the answer (no pending record is keyed by
 /// what Authsignal answers). A stand-in that rewrites the validation shows the check holds.
 #[tokio::test]
