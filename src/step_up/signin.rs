@@ -192,13 +192,11 @@ impl SignIn {
         let mut attributes = route.shared().track_attributes(request);
         attributes.redirect_url = Some(inner.callback_url.clone());
         let asked = Asked {
-            user_id: user_id.to_owned(),
             audience,
-            attributes,
             record: sign_in_record(user_id, route.action.as_str()),
             returns_from_ui: true,
         };
-        match route.leg1(asked).await {
+        match route.leg1(attributes, asked).await {
             Decision::Run(outcome) => {
                 let proof = Proof::new(route.action.clone(), user_id, outcome);
                 Ok(StepUp::from_proof(proof))

@@ -375,3 +375,23 @@ async fn sign_in_honours_the_unenrolled_policy() {
         }
     }
 }
+
+/// An API client signing in (no navigation, no htmx) is answered with the token for its
+/// own UI, and the binding cookie, as the gate answers API clients: never a redirect.
+#[tokio::test]
+async fn an_api_client_signing_in_gets_the_token_not_a_redirect() {
+    let login = login_app().await;
+    let response = login
+        .server
+        .post("/login")
+        .add_header("accept", "application/json")
+        .form(&[("username", "alice"), ("password", "alice-password")])
+        .await;
+    assert_eq!(response.status_code(), 401, "{}", response.text());
+    assert!(response.maybe_header("location").is_none());
+    let problem: serde_json::Value = response.json();
+    assert_eq!(problem["code"], "step_up_required");
+    let token = problem["token"].as_str().expect("the track token");
+    remember(token);
+    assert!(cookie_set(&response, SIGN_IN_COOKIE).is_some());
+}

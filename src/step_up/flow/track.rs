@@ -43,17 +43,14 @@ fn is_form_enctype(media_type: Option<&str>) -> bool {
 
 /// A request leg 1 asks Authsignal about.
 pub(crate) struct Asked {
-    /// The user, as the app's lookup (or its password check) found them.
-    pub(crate) user_id: String,
     /// Who is asking, as far as the answer's form goes.
     pub(crate) audience: Audience,
-    /// What `track` sends: the context, the `redirectUrl`, the `custom` values.
-    pub(crate) attributes: TrackAttributes,
-    /// What is kept if Authsignal asks for a challenge: what the returned token is bound to.
+    /// What is kept if Authsignal asks for a challenge: what the returned token is bound
+    /// to, the user among it (the user tracked).
     pub(crate) record: PendingChallenge,
     /// Whether a browser sent to the pre-built UI comes back somewhere that finishes the
-    /// request (the gate's resume, sign-in's callback). Without it, the challenge is
-    /// answered with its token, for the client's own UI.
+    /// request (the gate's resume, sign-in's callback). Without it, or for a client that
+    /// is no browser, the challenge is answered with its token, for the client's own UI.
     pub(crate) returns_from_ui: bool,
 }
 
@@ -71,21 +68,16 @@ pub(crate) enum Decision {
 }
 
 impl Route {
-    /// Tracks the action for `asked`, then decides: run, challenge (the record kept, within
-    /// the user's bound), or refuse. Every outcome is counted.
-    pub(crate) async fn leg1(&self, asked: Asked) -> Decision {
-        let Asked {
-            user_id,
-            audience,
-            attributes,
-            record,
-            returns_from_ui,
-        } = asked;
+    /// Tracks the action for `asked` with `attributes` (the context, the `redirectUrl`, the
+    /// `custom` values), then decides: run, challenge (the record kept, within the user's
+    /// bound), or refuse. Every outcome is counted.
+    pub(crate) async fn leg1(&self, attributes: TrackAttributes, asked: Asked) -> Decision {
+        let audience = asked.audience;
         let shared = self.shared();
         let started = Instant::now();
         let tracked = shared
             .client
-            .track(&user_id, self.action.as_str(), attributes)
+            .track(&asked.record.user_id, self.action.as_str(), attributes)
             .await;
         telemetry::authsignal_call("track", started);
         let tracked = match tracked {
@@ -104,11 +96,6 @@ impl Route {
             }
         };
         tracing::Span::current().record("idempotency_key", tracked.idempotency_key.as_str());
-        let challenge = Challenging {
-            audience,
-            record,
-            returns_from_ui,
-        };
         match tracked.state {
             UserActionState::Allow if !tracked.is_enrolled => match self.unenrolled() {
                 Unenrolled::FollowAuthsignal => self.allow(tracked),
@@ -116,10 +103,10 @@ impl Route {
                     self.outcome("not_enrolled", None);
                     Decision::Refused(self.refuse(Refusal::NotEnrolled, audience))
                 }
-                Unenrolled::Enrol => self.challenge(challenge, tracked, true).await,
+                Unenrolled::Enrol => self.challenge(asked, tracked, true).await,
             },
             UserActionState::Allow => self.allow(tracked),
-            UserActionState::ChallengeRequired => self.challenge(challenge, tracked, false).await,
+            UserActionState::ChallengeRequired => self.challenge(asked, tracked, false).await,
             UserActionState::Block => {
                 self.outcome("blocked", None);
                 let status = self.on_block;
@@ -147,19 +134,16 @@ impl Route {
 
     /// `CHALLENGE_REQUIRED` (or an enrolment): keep the record, then send the browser to
     /// the pre-built UI or give the client its token.
-    async fn challenge(
-        &self,
-        challenging: Challenging,
-        tracked: TrackResponse,
-        enrolment: bool,
-    ) -> Decision {
-        let Challenging {
+    async fn challenge(&self, asked: Asked, tracked: TrackResponse, enrolment: bool) -> Decision {
+        let Asked {
             audience,
             record,
             returns_from_ui,
-        } = challenging;
+        } = asked;
         let shared = self.shared();
-        let form = match (returns_from_ui, audience.htmx) {
+        // Only a browser follows a redirect; anything else gets the token.
+        let browser = audience.navigation || audience.htmx;
+        let form = match (returns_from_ui && browser, audience.htmx) {
             (false, _) => ChallengeForm::Token,
             (true, true) => ChallengeForm::Htmx,
             (true, false) => ChallengeForm::Redirect,
@@ -223,13 +207,6 @@ impl Route {
     }
 }
 
-/// What a challenge needs of the request it is issued for.
-struct Challenging {
-    audience: Audience,
-    record: PendingChallenge,
-    returns_from_ui: bool,
-}
-
 impl<S> Gate<S>
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
@@ -283,15 +260,12 @@ where
             },
         });
         let user_id = caller.user_id;
-        let record = binding.into_record(&user_id, route.action.as_str(), stashed);
         let asked = Asked {
-            user_id: user_id.clone(),
             audience,
-            attributes,
-            record,
+            record: binding.into_record(&user_id, route.action.as_str(), stashed),
             returns_from_ui: resumable,
         };
-        match route.leg1(asked).await {
+        match route.leg1(attributes, asked).await {
             // ALLOW or fail-open: the proof carries the `custom` values sent (or that would
             // have been), which the rules judged.
             Decision::Run(outcome) => self.run(parts, body, &user_id, outcome, custom).await,
