@@ -51,6 +51,47 @@ fn path_of(origin: &str, url: &str) -> String {
     url.strip_prefix(origin).unwrap().to_owned()
 }
 
+/// A custom UI's step: the authenticator-app `code` through the emulator's client API with
+/// the track token as Bearer; returns the validated token.
+async fn verify_totp(emulator: &EmulatorHandle, track_token: &str, code: &str) -> String {
+    let verified: Value = no_redirects()
+        .post(format!("{}/client/verify/totp", emulator.api_url()))
+        .bearer_auth(track_token)
+        .json(&json!({ "verificationCode": code }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(verified["isVerified"], true, "{verified}");
+    verified["accessToken"].as_str().unwrap().to_owned()
+}
+
+/// The browser's way back from the pre-built UI at `ui` for a challenged withdrawal: the
+/// resume page's field and the cookies to post it with.
+async fn back_from_ui(
+    server: &TestServer,
+    emulator: &EmulatorHandle,
+    origin: &str,
+    session: &str,
+    ui: &str,
+) -> (String, String) {
+    let back = emulator.complete_prebuilt_ui(ui).await.unwrap();
+    let back_path = path_of(origin, &back);
+    resume_field(server, origin, &back_path, "/withdraw", session).await
+}
+
+/// `response` is the handler's redirect (post/redirect/get) to a page that says `text`.
+async fn expect_page(server: &TestServer, session: &str, response: &TestResponse, text: &str) {
+    assert_eq!(response.status_code(), 303, "{}", response.text());
+    let shown = server
+        .get(&location(response))
+        .add_header("cookie", session)
+        .await;
+    assert!(shown.text().contains(text), "{}", shown.text());
+}
+
 /// The withdrawal example on an origin of its own, and the demo user's session cookie
 /// (after a wrong password is refused).
 async fn withdrawal_signed_in() -> (TestServer, EmulatorHandle, String, String) {
@@ -92,19 +133,13 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
         .add_header("accept", NAVIGATION)
         .form(&[("amount", "50")])
         .await;
-    assert_eq!(small.status_code(), 303, "post/redirect/get");
-    let confirmation = location(&small);
-    let shown = server
-        .get(&confirmation)
-        .add_header("cookie", &session)
-        .await;
-    assert!(
-        shown
-            .text()
-            .contains("Withdrawal of 50.00 confirmed (no step-up needed)"),
-        "{}",
-        shown.text()
-    );
+    expect_page(
+        &server,
+        &session,
+        &small,
+        "Withdrawal of 50.00 confirmed (no step-up needed)",
+    )
+    .await;
 
     let large = server
         .post("/withdraw")
@@ -117,25 +152,18 @@ async fn withdrawal_over_the_threshold_is_stepped_up_and_completes_once() {
     let ui = location(&large);
     assert!(ui.starts_with(emulator.origin()));
 
-    // Back from the UI with the token: sent on to the clean URL with the resume cookie...
-    let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
-    // ...where a page posts the form again, which runs the stashed withdrawal.
-    let back_path = path_of(&origin, &back);
-    let (field, cookies) = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    // Back from the UI with the token: sent on to the clean URL with the resume cookie,
+    // where a page posts the form again, which runs the stashed withdrawal.
+    let (field, cookies) = back_from_ui(&server, &emulator, &origin, &session, &ui).await;
     let post_resume = || post_resume(&server, "/withdraw", &cookies, &field);
     let confirmed = post_resume().await;
-    assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
-    let shown = server
-        .get(&location(&confirmed))
-        .add_header("cookie", &session)
-        .await;
-    assert!(
-        shown
-            .text()
-            .contains("Withdrawal of 2500.00 confirmed (verified with AUTHENTICATOR_APP)"),
-        "{}",
-        shown.text()
-    );
+    expect_page(
+        &server,
+        &session,
+        &confirmed,
+        "Withdrawal of 2500.00 confirmed (verified with AUTHENTICATOR_APP)",
+    )
+    .await;
     // Posting the resume form again (a refresh) goes back to the form, withdrawing nothing.
     let again = post_resume().await;
     assert_eq!(again.status_code(), 303);
@@ -170,22 +198,15 @@ async fn withdrawal_books_the_amount_judged_whatever_its_spelling() {
     assert_eq!(padded.status_code(), 303, "{}", padded.text());
     let ui = location(&padded);
     assert!(ui.starts_with(emulator.origin()), "stepped up: {ui}");
-    let back = emulator.complete_prebuilt_ui(&ui).await.unwrap();
-    let back_path = path_of(&origin, &back);
-    let (field, cookies) = resume_field(&server, &origin, &back_path, "/withdraw", &session).await;
+    let (field, cookies) = back_from_ui(&server, &emulator, &origin, &session, &ui).await;
     let confirmed = post_resume(&server, "/withdraw", &cookies, &field).await;
-    assert_eq!(confirmed.status_code(), 303, "{}", confirmed.text());
-    let shown = server
-        .get(&location(&confirmed))
-        .add_header("cookie", &session)
-        .await;
-    assert!(
-        shown
-            .text()
-            .contains("Withdrawal of 5000.00 confirmed (verified with AUTHENTICATOR_APP)"),
-        "{}",
-        shown.text()
-    );
+    expect_page(
+        &server,
+        &session,
+        &confirmed,
+        "Withdrawal of 5000.00 confirmed (verified with AUTHENTICATOR_APP)",
+    )
+    .await;
 
     let spaced = submit("amount=5+000").await;
     assert_eq!(spaced.status_code(), 400, "{}", spaced.text());
@@ -214,17 +235,9 @@ async fn payment_api_pays_the_amount_judged() {
         .as_str()
         .unwrap()
         .to_owned();
-    let verified: Value = no_redirects()
-        .post(format!("{}/client/verify/totp", emulator.api_url()))
-        .bearer_auth(&track_token)
-        .json(&json!({ "verificationCode": emulator.totp_code(payment_api::DEMO_USER).unwrap() }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = verified["accessToken"].as_str().unwrap();
+    let code = emulator.totp_code(payment_api::DEMO_USER).unwrap();
+    let token = verify_totp(&emulator, &track_token, &code).await;
+    let token = token.as_str();
     let paid = server
         .post("/payments")
         .add_header("authorization", &auth)
@@ -266,18 +279,8 @@ async fn payment_api_custom_ui_flow() {
     // The custom UI: the code (here from the demo endpoint) through the client API.
     let code = server.get("/demo/code").await.text();
     assert_eq!(code, emulator.totp_code(payment_api::DEMO_USER).unwrap());
-    let verified: Value = no_redirects()
-        .post(format!("{}/client/verify/totp", emulator.api_url()))
-        .bearer_auth(track_token)
-        .json(&json!({ "verificationCode": code }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(verified["isVerified"], true);
-    let token = verified["accessToken"].as_str().unwrap();
+    let token = verify_totp(&emulator, track_token, &code).await;
+    let token = token.as_str();
 
     // Another user, with an account of their own, cannot use the demo user's token.
     let other_auth = format!("Bearer {}", payment_api::OTHER_API_KEY);

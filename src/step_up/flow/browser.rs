@@ -182,9 +182,10 @@ where
         with_cookies_cleared(response, &origin)
     }
 
+    /// Whether a resume record (taken as this route's action's) holds a completed browser
+    /// challenge of this very path and query.
     fn is_resumable_here(&self, record: &PendingChallenge, parts: &Parts) -> bool {
-        record.action == self.route.action.as_str()
-            && record.stashed.is_some()
+        record.stashed.is_some()
             && record.verified.is_some()
             && record.path_and_query == token::path_and_query_without_token(&parts.uri)
     }

@@ -76,8 +76,8 @@ where
         };
         // The resume cookies are read only where a resume can happen: on a route of a
         // gate with a redirect origin, and with no token.
-        let origin = route.shared().redirect_origin.clone();
-        let resume_ids = match &origin {
+        let origin = route.shared().redirect_origin.as_deref();
+        let resume_ids = match origin {
             Some(origin) if found.is_none() => resume::from_cookies(&parts.headers, origin, || {
                 route.resume_tag(&token::path_and_query_without_token(&parts.uri))
             }),
@@ -93,7 +93,7 @@ where
             let mut response = route.refuse(Refusal::NoUser, audience);
             // Signed out (or never signed in) with a resume pending: it goes with the
             // session.
-            if let Some(origin) = &origin
+            if let Some(origin) = origin
                 && resume::any_cookie(&parts.headers)
             {
                 resume::clear_cookies(origin).append_to(response.headers_mut());
