@@ -44,15 +44,15 @@ use std::error::Error;
 use std::fmt;
 use std::sync::Arc;
 
+use authsignal_emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum::extract::{Path, State};
 use axum::http::{Method, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Form, Router};
 use axum_authsignal::Authsignal;
-use axum_authsignal::emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
-use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
 use axum_authsignal::store::PendingChallengeStore;
+use axum_authsignal::{Action, StepUp, StepUpConfig};
 use axum_login::{AuthManagerLayerBuilder, AuthUser, AuthnBackend};
 use demo::page;
 use serde::Deserialize;

@@ -46,6 +46,9 @@ use std::error::Error;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use authsignal_emulator::{
+    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
+};
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -53,13 +56,10 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use axum_authsignal::Authsignal;
-use axum_authsignal::VerificationMethod;
-use axum_authsignal::client::ENV_API_URL;
-use axum_authsignal::emulator::{
-    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
-};
-use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
+use axum_authsignal::authsignal::ENV_API_URL;
+use axum_authsignal::authsignal::types::VerificationMethod;
 use axum_authsignal::store::PendingChallengeStore;
+use axum_authsignal::{ClientKind, StepUp, StepUpConfig};
 use demo::{Sessions, escape, page};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};

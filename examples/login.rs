@@ -18,6 +18,7 @@ mod demo;
 use std::error::Error;
 use std::sync::Arc;
 
+use authsignal_emulator::{ActionConfig, EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum::extract::{FromRef, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
@@ -25,9 +26,8 @@ use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use axum_authsignal::Authsignal;
-use axum_authsignal::emulator::{ActionConfig, EmulatorBuilder, EmulatorHandle, TotpEnrollment};
-use axum_authsignal::step_up::{SignIn, SignedIn, StepUpConfig};
 use axum_authsignal::store::PendingChallengeStore;
+use axum_authsignal::{SignIn, SignedIn, StepUpConfig};
 use demo::{Sessions, escape, page};
 use serde::Deserialize;
 

@@ -19,17 +19,17 @@ mod demo;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
 
+use authsignal_emulator::{
+    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
+};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use axum_authsignal::Authsignal;
-use axum_authsignal::emulator::{
-    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
-};
-use axum_authsignal::step_up::{ClientKind, StepUp, StepUpConfig};
 use axum_authsignal::store::PendingChallengeStore;
+use axum_authsignal::{ClientKind, StepUp, StepUpConfig};
 use metrics_exporter_prometheus::PrometheusBuilder;
 use serde::Deserialize;
 use serde_json::{Value, json};

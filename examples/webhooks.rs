@@ -22,16 +22,16 @@ mod demo;
 use std::error::Error;
 use std::sync::{Arc, Mutex};
 
+use authsignal_emulator::{ActionConfig, EmulatorHandle, WebhookEndpoint, WebhookSettings};
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::{get, post};
-use axum_authsignal::client::ENV_SECRET_KEY;
-use axum_authsignal::emulator::{ActionConfig, EmulatorHandle, WebhookEndpoint, WebhookSettings};
-use axum_authsignal::webhook::{ReplayGuard, VerifiedWebhook, WebhookPayload, WebhookVerifier};
-use axum_authsignal::{
+use axum_authsignal::authsignal::ENV_SECRET_KEY;
+use axum_authsignal::authsignal::types::{
     ChallengeRequest, EnrollVerifiedAuthenticatorRequest, TrackAttributes, VerificationMethod,
     VerifyRequest,
 };
+use axum_authsignal::webhook::{ReplayGuard, VerifiedWebhook, WebhookPayload, WebhookVerifier};
 
 /// The demo user, and the phone their codes go to.
 pub const DEMO_USER: &str = "demo";
@@ -132,7 +132,9 @@ pub async fn emulator_for(origin: &str, free_port: bool) -> std::io::Result<Emul
 }
 
 /// Makes events happen: the demo user's phone enrolled, an SMS code sent and verified.
-pub async fn make_events(emulator: &EmulatorHandle) -> Result<(), axum_authsignal::Error> {
+pub async fn make_events(
+    emulator: &EmulatorHandle,
+) -> Result<(), axum_authsignal::authsignal::Error> {
     let client = emulator.client();
     client
         .enroll_verified_authenticator(

@@ -22,15 +22,15 @@ mod withdrawals;
 use std::error::Error;
 use std::sync::Arc;
 
+use authsignal_emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use axum_authsignal::Authsignal;
-use axum_authsignal::emulator::{EmulatorBuilder, EmulatorHandle, TotpEnrollment};
-use axum_authsignal::step_up::{Action, StepUp, StepUpConfig};
 use axum_authsignal::store::PendingChallengeStore;
+use axum_authsignal::{Action, StepUp, StepUpConfig};
 use demo::Sessions;
 use serde::Deserialize;
 use withdrawals::Ledger;

@@ -9,14 +9,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use authsignal_emulator::{
+    Emulator, EmulatorBuilder, EmulatorHandle, OutboxMessage, TotpEnrollment,
+};
 use axum::Router;
 use axum::http::{HeaderMap, header};
 use axum::response::Html;
 use axum::routing::get;
-use axum_authsignal::client::ENV_SECRET_KEY;
-use axum_authsignal::emulator::{
-    Emulator, EmulatorBuilder, EmulatorHandle, OutboxMessage, TotpEnrollment,
-};
+use axum_authsignal::authsignal::ENV_SECRET_KEY;
 use axum_authsignal::store::{MemoryStore, PendingChallengeStore, RedisStore};
 
 /// The port the examples' embedded emulator prefers, so that the README's commands can

@@ -7,10 +7,10 @@
 
 use std::sync::{Arc, Mutex};
 
+use authsignal_emulator::{ActionConfig, Condition, Outcome, Rule};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum_authsignal::emulator::{ActionConfig, Condition, Outcome, Rule};
-use axum_authsignal::step_up::{Action, StepUp};
+use axum_authsignal::{Action, StepUp};
 
 use super::demo::{escape, page};
 

@@ -1,0 +1,50 @@
+//! Routes of one-time codes: `challenge`, `verify`, `claimChallenge`, `getChallenge`.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+
+use super::super::error::HttpError;
+use super::super::state::Shared;
+use super::extract::{ApiJson, ApiQuery};
+use authsignal::types::{
+    ChallengeRequest, ChallengeResponse, ClaimChallengeRequest, ClaimChallengeResponse,
+    GetChallengeRequest, GetChallengeResponse, VerifyRequest, VerifyResponse,
+};
+
+/// `POST /challenge`
+pub(crate) async fn challenge(
+    State(shared): State<Arc<Shared>>,
+    ApiJson(request): ApiJson<ChallengeRequest>,
+) -> Result<Json<ChallengeResponse>, HttpError> {
+    let now = shared.clock.now();
+    shared.store().challenge(request, now).map(Json)
+}
+
+/// `POST /verify`
+pub(crate) async fn verify(
+    State(shared): State<Arc<Shared>>,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Result<Json<VerifyResponse>, HttpError> {
+    let now = shared.clock.now();
+    shared.store().verify(&request, now).map(Json)
+}
+
+/// `POST /claim`
+pub(crate) async fn claim_challenge(
+    State(shared): State<Arc<Shared>>,
+    ApiJson(request): ApiJson<ClaimChallengeRequest>,
+) -> Result<Json<ClaimChallengeResponse>, HttpError> {
+    let tokens = shared.tokens();
+    shared.store().claim(&request, tokens).map(Json)
+}
+
+/// `GET /challenges?challengeId&userId&action&verificationMethod`
+pub(crate) async fn get_challenge(
+    State(shared): State<Arc<Shared>>,
+    ApiQuery(query): ApiQuery<GetChallengeRequest>,
+) -> Json<GetChallengeResponse> {
+    let now = shared.clock.now();
+    Json(shared.store().get_challenge(&query, now))
+}

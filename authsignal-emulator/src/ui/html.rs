@@ -1,0 +1,264 @@
+//! The HTML of the pre-built UI: one page shape, everything interpolated escaped (but the
+//! QR code's SVG, which the `qrcode` crate draws from the URI and holds no text of ours).
+//!
+//! Elements a browser test drives have stable ids: `code` (the code input), `verify` (the
+//! submit button), `challenge-form`, `challenge-id` (the hidden id of a code sent by SMS or
+//! email), `send` (the button that sends one), `sent-to`, `error` (what went wrong),
+//! `send-to` (where it goes), `success`, `message`, `totp-secret`, `totp-uri` and `totp-qr` (an enrollment's secret,
+//! `otpauth://` URI and QR code), `use-<METHOD>` (links to the other methods, e.g.
+//! `use-SMS`), `continue` (the way back from the settings page), `token` (on the success
+//! page shown when the action has no `redirectUrl`).
+
+use std::fmt::Write as _;
+
+pub(crate) use authsignal::safe_text::escape_html as escape;
+
+/// An authenticator-app enrollment to show above the form.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Enrollment<'a> {
+    pub(crate) secret: &'a str,
+    pub(crate) uri: &'a str,
+    /// An inline `<svg>` of the URI, from [`super::super::qr::svg`].
+    pub(crate) qr_svg: &'a str,
+}
+
+/// The form a code is typed into.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CodeForm<'a> {
+    /// The challenge token, sent back with the code.
+    pub(crate) token: &'a str,
+    /// What the input is for, e.g. "Code from your authenticator app".
+    pub(crate) label: &'a str,
+    /// The challenge of a code sent by SMS or email; none for an authenticator app.
+    pub(crate) challenge_id: Option<&'a str>,
+}
+
+/// The button that sends a code by SMS or email.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct SendForm<'a> {
+    pub(crate) token: &'a str,
+    /// The wire name of the method, e.g. `SMS`.
+    pub(crate) method: &'a str,
+    /// Where it goes, masked.
+    pub(crate) to: &'a str,
+}
+
+/// A link to challenge with another method (or to set up an app).
+#[derive(Debug, Clone)]
+pub(crate) struct Alternative {
+    /// The wire name of the method, for the element id.
+    pub(crate) method: String,
+    pub(crate) label: String,
+    pub(crate) href: String,
+}
+
+/// What a page shows. All text is raw here and escaped when rendered.
+#[derive(Debug, Default, Clone, Copy)]
+pub(crate) struct Page<'a> {
+    pub(crate) heading: &'a str,
+    pub(crate) message: Option<&'a str>,
+    pub(crate) error: Option<&'a str>,
+    pub(crate) success: Option<&'a str>,
+    pub(crate) enrollment: Option<Enrollment<'a>>,
+    pub(crate) send_form: Option<SendForm<'a>>,
+    /// Where a code sent by SMS or email went (masked).
+    pub(crate) sent_to: Option<&'a str>,
+    pub(crate) code_form: Option<CodeForm<'a>>,
+    pub(crate) alternatives: &'a [Alternative],
+    /// The way back to the app, from the settings page.
+    pub(crate) continue_url: Option<&'a str>,
+    /// The new token, on a success page with nowhere to redirect to.
+    pub(crate) result_token: Option<&'a str>,
+}
+
+impl Page<'_> {
+    pub(crate) fn render(&self) -> String {
+        let mut body = String::new();
+        let _ = write!(body, r#"<h1 id="heading">{}</h1>"#, escape(self.heading));
+        if let Some(message) = self.message {
+            let _ = write!(body, r#"<p id="message">{}</p>"#, escape(message));
+        }
+        if let Some(enrollment) = self.enrollment {
+            let _ = write!(
+                body,
+                concat!(
+                    r#"<section id="enroll"><h2>Set up your authenticator app</h2>"#,
+                    r#"<p>Scan this code with your authenticator app, or add the key by hand.</p>"#,
+                    r#"<div id="totp-qr" role="img" aria-label="QR code of the otpauth URI">{qr}</div>"#,
+                    r#"<p>Key: <code id="totp-secret">{secret}</code></p>"#,
+                    r#"<p>URI: <code id="totp-uri">{uri}</code></p>"#,
+                    r#"<p><a id="totp-link" href="{uri}">Open in authenticator app</a></p></section>"#
+                ),
+                qr = enrollment.qr_svg,
+                secret = escape(enrollment.secret),
+                uri = escape(enrollment.uri),
+            );
+        }
+        if let Some(error) = self.error {
+            let _ = write!(body, r#"<p id="error" role="alert">{}</p>"#, escape(error));
+        }
+        if let Some(success) = self.success {
+            let _ = write!(body, r#"<p id="success">{}</p>"#, escape(success));
+        }
+        if let Some(token) = self.result_token {
+            let _ = write!(
+                body,
+                r#"<p>Token: <code id="token">{}</code></p>"#,
+                escape(token)
+            );
+        }
+        if let Some(send) = self.send_form {
+            let _ = write!(
+                body,
+                concat!(
+                    r#"<form id="send-form" method="post" action="/ui/challenge/send">"#,
+                    r#"<input type="hidden" name="token" value="{token}">"#,
+                    r#"<input type="hidden" name="method" value="{method}">"#,
+                    r#"<p>We will send a code to <span id="send-to">{to}</span>.</p>"#,
+                    r#"<button id="send" type="submit">Send code</button></form>"#
+                ),
+                token = escape(send.token),
+                method = escape(send.method),
+                to = escape(send.to),
+            );
+        }
+        if let Some(to) = self.sent_to {
+            let _ = write!(
+                body,
+                r#"<p>We sent a code to <span id="sent-to">{}</span>.</p>"#,
+                escape(to)
+            );
+        }
+        if let Some(form) = self.code_form {
+            let challenge = form.challenge_id.map_or_else(String::new, |id| {
+                format!(
+                    r#"<input type="hidden" id="challenge-id" name="challenge_id" value="{}">"#,
+                    escape(id)
+                )
+            });
+            let _ = write!(
+                body,
+                concat!(
+                    r#"<form id="challenge-form" method="post" action="/ui/challenge">"#,
+                    r#"<input type="hidden" name="token" value="{token}">{challenge}"#,
+                    r#"<label for="code">{label}</label>"#,
+                    r#"<input id="code" name="code" type="text" inputmode="numeric" "#,
+                    r#"autocomplete="one-time-code" maxlength="6" required autofocus>"#,
+                    r#"<button id="verify" type="submit">Verify</button></form>"#
+                ),
+                token = escape(form.token),
+                challenge = challenge,
+                label = escape(form.label),
+            );
+        }
+        if !self.alternatives.is_empty() {
+            body.push_str(r#"<ul id="alternatives">"#);
+            for alternative in self.alternatives {
+                let _ = write!(
+                    body,
+                    r#"<li><a id="use-{method}" href="{href}">{label}</a></li>"#,
+                    method = escape(&alternative.method),
+                    href = escape(&alternative.href),
+                    label = escape(&alternative.label),
+                );
+            }
+            body.push_str("</ul>");
+        }
+        if let Some(url) = self.continue_url {
+            let _ = write!(
+                body,
+                r#"<p><a id="continue" href="{}">Continue</a></p>"#,
+                escape(url)
+            );
+        }
+        format!(
+            concat!(
+                "<!doctype html>\n",
+                r#"<html lang="en"><head><meta charset="utf-8">"#,
+                r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#,
+                "<title>{title} · Authsignal emulator</title><style>{style}</style></head>",
+                "<body><main>{body}</main>",
+                r#"<footer>Authsignal emulator: for development and tests only.</footer></body></html>"#
+            ),
+            title = escape(self.heading),
+            style = STYLE,
+            body = body,
+        )
+    }
+}
+
+/// A phone number or email address as a page shows it: enough to recognise, not to read
+/// off a shoulder (`+64•••••••67`, `j•••@example.com`).
+pub(crate) fn masked(to: &str) -> String {
+    match to.split_once('@') {
+        Some((local, domain)) => {
+            let first: String = local.chars().take(1).collect();
+            format!("{first}•••@{domain}")
+        }
+        None => {
+            let chars: Vec<char> = to.chars().collect();
+            if chars.len() <= 5 {
+                return "•".repeat(chars.len());
+            }
+            let head: String = chars[..3].iter().collect();
+            let tail: String = chars[chars.len() - 2..].iter().collect();
+            format!("{head}{}{tail}", "•".repeat(chars.len() - 5))
+        }
+    }
+}
+
+const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:28rem;margin:3rem auto;padding:0 1rem;color:#111}\
+main{border:1px solid #ddd;border-radius:8px;padding:1.5rem}\
+code{word-break:break-all;background:#f4f4f4;padding:0 .2rem}\
+#error{color:#b00020}#success{color:#0a6b2a}\
+#totp-qr svg{display:block;width:200px;height:200px;margin:.5rem 0}\
+label{display:block;margin:1rem 0 .3rem}\
+input[name=code]{font-size:1.5rem;letter-spacing:.3rem;width:9rem}\
+button{display:block;margin-top:1rem;font-size:1rem;padding:.4rem 1.2rem}\
+footer{color:#777;font-size:.8rem;margin-top:1rem}";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn everything_interpolated_is_escaped() {
+        assert_eq!(
+            escape(r#"<a href="x">'&'</a>"#),
+            "&lt;a href=&quot;x&quot;&gt;&#x27;&amp;&#x27;&lt;/a&gt;"
+        );
+        let alternatives = [Alternative {
+            method: "\"><script>".into(),
+            label: "<b>".into(),
+            href: "javascript:\"x".into(),
+        }];
+        let page = Page {
+            heading: "<script>",
+            error: Some("\"><img src=x>"),
+            code_form: Some(CodeForm {
+                token: "t\"><script>alert(1)</script>",
+                label: "<i>",
+                challenge_id: Some("\"><img src=y>"),
+            }),
+            send_form: Some(SendForm {
+                token: "t",
+                method: "\"><script>",
+                to: "<u>",
+            }),
+            alternatives: &alternatives,
+            ..Page::default()
+        }
+        .render();
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("<img"), "{page}");
+        assert!(!page.contains("<b>") && !page.contains("<i>") && !page.contains("<u>"));
+        assert!(page.contains(r#"id="code""#) && page.contains(r#"id="verify""#));
+    }
+
+    #[test]
+    fn addresses_are_masked() {
+        assert_eq!(masked("+64270000067"), "+64•••••••67");
+        assert_eq!(masked("jane@example.com"), "j•••@example.com");
+        assert_eq!(masked("+123"), "••••");
+    }
+}

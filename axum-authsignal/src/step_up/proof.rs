@@ -1,0 +1,324 @@
+//! [`StepUp`]: the proof a handler receives, its extractor, and its rejection.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::response::{IntoResponse, Response};
+use http::StatusCode;
+use http::request::Parts;
+
+use super::action::{ActionCode, AnyAction, ExpectedAction};
+use super::answer::Refusal;
+use super::negotiate::ClientKind;
+use super::respond::{Audience, Problem, Responder};
+use super::validator::StepUpValidator;
+use authsignal::types::{CustomData, TrackResponse, ValidateChallengeResponse, VerificationMethod};
+
+/// What the gate puts in the request's extensions for the handler, whatever action type
+/// the handler asks for.
+#[derive(Debug, Clone)]
+pub(crate) struct Proof {
+    action: ActionCode,
+    user_id: String,
+    outcome: StepUpOutcome,
+    /// The `custom` values judged, for the handler to book.
+    custom: Option<CustomData>,
+}
+
+impl Proof {
+    pub(crate) fn new(action: ActionCode, user_id: &str, outcome: StepUpOutcome) -> Self {
+        Self {
+            action,
+            user_id: user_id.to_owned(),
+            outcome,
+            custom: None,
+        }
+    }
+
+    /// The proof with the `custom` values Authsignal's rules judged for this request.
+    pub(crate) fn with_custom(mut self, custom: Option<CustomData>) -> Self {
+        self.custom = custom;
+        self
+    }
+}
+
+/// Proof that the gate let this request through, for the handler.
+///
+/// `StepUp` (that is, `StepUp<AnyAction>`) accepts the proof of any action;
+/// `StepUp<Withdraw>`, for an [`Action`](super::Action) type `Withdraw`, only the proof of
+/// that action: behind another action's gate it refuses with a 500 that names both.
+///
+/// ```
+/// use axum::{Router, routing::post};
+/// use axum_authsignal::StepUp;
+///
+/// async fn withdraw(step_up: StepUp) -> String {
+///     format!("{} passed {} ({:?})", step_up.user_id(), step_up.action(), step_up.verification_method())
+/// }
+/// let app: Router = Router::new().route("/withdraw", post(withdraw));
+/// ```
+pub struct StepUp<A = AnyAction> {
+    proof: Proof,
+    action: PhantomData<fn() -> A>,
+}
+
+impl<A> Clone for StepUp<A> {
+    fn clone(&self) -> Self {
+        Self {
+            proof: self.proof.clone(),
+            action: PhantomData,
+        }
+    }
+}
+
+impl<A> std::fmt::Debug for StepUp<A> {
+    // The outcome's own Debug keeps tokens out.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUp")
+            .field("action", &self.proof.action)
+            .field("user_id", &self.proof.user_id)
+            .field("outcome", &self.proof.outcome)
+            .field("custom", &self.proof.custom)
+            .finish()
+    }
+}
+
+/// How the request got through the gate.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum StepUpOutcome {
+    /// Authsignal allowed the action without a challenge.
+    Allowed(TrackResponse),
+    /// The user completed a challenge and its token validated for this request.
+    Verified(ValidateChallengeResponse),
+    /// Authsignal was out and the route was configured to fail open.
+    FailedOpen,
+}
+
+impl<A> StepUp<A> {
+    pub(crate) fn from_proof(proof: Proof) -> Self {
+        Self {
+            proof,
+            action: PhantomData,
+        }
+    }
+
+    /// The action tracked.
+    pub fn action(&self) -> &str {
+        self.proof.action.as_str()
+    }
+
+    /// The user who passed.
+    pub fn user_id(&self) -> &str {
+        &self.proof.user_id
+    }
+
+    /// How the request got through, with Authsignal's answer.
+    pub fn outcome(&self) -> &StepUpOutcome {
+        &self.proof.outcome
+    }
+
+    /// The idempotency key of the tracked action (none when failed open).
+    pub fn idempotency_key(&self) -> Option<&str> {
+        match &self.proof.outcome {
+            StepUpOutcome::Allowed(track) => Some(&track.idempotency_key),
+            StepUpOutcome::Verified(validation) => validation.idempotency_key.as_deref(),
+            StepUpOutcome::FailedOpen => None,
+        }
+    }
+
+    /// How the user was verified, when a challenge was completed.
+    pub fn verification_method(&self) -> Option<&VerificationMethod> {
+        match &self.proof.outcome {
+            StepUpOutcome::Verified(validation) => validation.verification_method.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Whether the user completed a challenge for this request.
+    pub fn was_challenged(&self) -> bool {
+        matches!(self.proof.outcome, StepUpOutcome::Verified(_))
+    }
+
+    /// Whether the user has an authenticator: Authsignal's `isEnrolled` when it allowed
+    /// the action, true after a completed challenge, false (unknown) when failed open.
+    pub fn is_enrolled(&self) -> bool {
+        match &self.proof.outcome {
+            StepUpOutcome::Allowed(track) => track.is_enrolled,
+            StepUpOutcome::Verified(_) => true,
+            StepUpOutcome::FailedOpen => false,
+        }
+    }
+
+    /// Whether the request got through only because Authsignal was out and the route
+    /// fails open.
+    pub fn failed_open(&self) -> bool {
+        matches!(self.proof.outcome, StepUpOutcome::FailedOpen)
+    }
+
+    /// The `custom` values Authsignal's rules judged for this request, as the gate sent
+    /// them with `track` (see [`StepUpLayer::custom_from_body`]): after `ALLOW`, the values
+    /// sent; after a completed challenge, the values of the challenged request, computed
+    /// again by the route's same `custom` function from the request the token is bound to,
+    /// byte for byte. When the route fails open, the values the gate would have sent
+    /// (nothing judged them). `None` when the route sends no `custom` (or this request gave
+    /// none), and behind a [`StepUpValidator`](super::StepUpValidator), which never sees
+    /// the challenged request.
+    ///
+    /// Book these, not a parse of your own: they are what the rules saw. A form's
+    /// `amount=+5000` is the number 5000 here, whatever a handler's own parse would make
+    /// of `" 5000"`.
+    ///
+    /// [`StepUpLayer::custom_from_body`]: super::StepUpLayer::custom_from_body
+    pub fn custom(&self) -> Option<&CustomData> {
+        self.proof.custom.as_ref()
+    }
+
+    /// The number judged under `field` of [`custom`](Self::custom): `None` when the field
+    /// was not sent, or was sent as anything but a number (then no rule compared it as
+    /// one: refuse the request rather than book it).
+    ///
+    /// ```
+    /// use axum::{Form, Router, http::{Method, StatusCode}, routing::post};
+    /// use authsignal::Authsignal;
+    /// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+    /// use serde::Deserialize;
+    ///
+    /// #[derive(Deserialize)]
+    /// struct Withdrawal {
+    ///     payee: String,
+    /// }
+    ///
+    /// // The amount booked is the amount Authsignal's rules judged; the form's other
+    /// // fields are read as usual.
+    /// async fn withdraw(step_up: StepUp, Form(form): Form<Withdrawal>) -> (StatusCode, String) {
+    ///     match step_up.judged_number("amount") {
+    ///         Some(amount) if amount > 0.0 => {
+    ///             (StatusCode::CREATED, format!("{amount:.2} to {}", form.payee))
+    ///         }
+    ///         _ => (StatusCode::BAD_REQUEST, "enter a positive amount".to_owned()),
+    ///     }
+    /// }
+    ///
+    /// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
+    /// let gate = step_up.gate("withdraw").custom_from_body(["amount"]).methods([Method::POST]);
+    /// let app: Router = Router::new().route("/withdraw", post(withdraw).layer(gate));
+    /// ```
+    pub fn judged_number(&self, field: &str) -> Option<f64> {
+        self.custom()?.get(field)?.as_f64()
+    }
+}
+
+/// Why [`StepUp`] (or [`SignedIn`](super::SignedIn)) could not be extracted. The handler
+/// does not run. It answers like the gate: problem+json for API clients, a small HTML page
+/// for a browser navigation, or the configuration's own answer.
+#[derive(Debug)]
+pub struct StepUpRejection {
+    refusal: Refusal,
+    audience: Audience,
+    responder: Responder,
+}
+
+impl StepUpRejection {
+    pub(crate) fn new(refusal: Refusal, audience: Audience, responder: Responder) -> Self {
+        Self {
+            refusal,
+            audience,
+            responder,
+        }
+    }
+
+    /// Why: the gate's refusal.
+    pub fn refusal(&self) -> &Refusal {
+        &self.refusal
+    }
+
+    /// The status the rejection answers with.
+    pub fn status(&self) -> StatusCode {
+        self.refusal.status()
+    }
+
+    /// The problem+json body the rejection answers an API client with.
+    pub fn body_text(&self) -> String {
+        Problem::of(&self.refusal).body().to_string()
+    }
+}
+
+impl std::fmt::Display for StepUpRejection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Display::fmt(&self.refusal, f)
+    }
+}
+
+impl std::error::Error for StepUpRejection {}
+
+impl IntoResponse for StepUpRejection {
+    fn into_response(self) -> Response {
+        self.responder.refuse(self.refusal, self.audience)
+    }
+}
+
+impl<S: Send + Sync, A: ExpectedAction> FromRequestParts<S> for StepUp<A> {
+    type Rejection = StepUpRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let proof = match parts.extensions.get::<Proof>() {
+            Some(proof) => proof.clone(),
+            None => match parts.extensions.get::<StepUpValidator>().cloned() {
+                Some(validator) => validator.validate(parts).await?,
+                None => {
+                    let audience = Audience::of(ClientKind::Auto, &parts.headers);
+                    return Err(StepUpRejection::new(
+                        Refusal::MissingLayer,
+                        audience,
+                        Responder::default(),
+                    ));
+                }
+            },
+        };
+        if let Some(expected) = A::expected()
+            && proof.action.as_str() != expected
+        {
+            tracing::error!(
+                expected,
+                found = proof.action.as_str(),
+                "a handler asks for another action's step-up proof"
+            );
+            let audience = Audience::of(ClientKind::Auto, &parts.headers);
+            let refusal = Refusal::WrongAction {
+                expected,
+                found: proof.action.as_str().to_owned(),
+            };
+            return Err(StepUpRejection::new(
+                refusal,
+                audience,
+                Responder::default(),
+            ));
+        }
+        Ok(StepUp::from_proof(proof))
+    }
+}
+
+/// `Option<StepUp>`: `None` when no layer ran and no token came; a token that is given
+/// must still be valid.
+impl<S: Send + Sync, A: ExpectedAction> OptionalFromRequestParts<S> for StepUp<A> {
+    type Rejection = StepUpRejection;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        match <StepUp<A> as FromRequestParts<S>>::from_request_parts(parts, state).await {
+            Ok(proof) => Ok(Some(proof)),
+            Err(rejection)
+                if matches!(
+                    rejection.refusal,
+                    Refusal::MissingLayer | Refusal::TokenRequired
+                ) =>
+            {
+                Ok(None)
+            }
+            Err(rejection) => Err(rejection),
+        }
+    }
+}

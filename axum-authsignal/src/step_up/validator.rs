@@ -1,0 +1,105 @@
+//! [`StepUpValidator`]: the [`StepUp`](super::StepUp) extractor on its own, for handlers
+//! without a gate.
+
+use http::request::Parts;
+
+use super::action::ActionCode;
+use super::answer::Refusal;
+use super::config::{CHALLENGE_TTL, StepUpConfig};
+use super::layer::Route;
+use super::proof::{Proof, StepUpOutcome, StepUpRejection};
+use super::respond::Audience;
+use super::token;
+use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
+
+/// Validates a step-up token in the [`StepUp`](super::StepUp) extractor itself, for
+/// handlers that run without a gate: made by [`StepUpConfig::validator`], added as an
+/// `Extension` on the route.
+///
+/// It checks the token server-side for the user and the action, and lets each token
+/// through once: it records spent tokens in the configuration's store for the token's
+/// lifetime, where they count against the user's bound like any record (a user who spent
+/// that many tokens within it gets 429 with `Retry-After` until the first expires). Unlike the gate it
+/// cannot bind the token to the request that was challenged, since it never saw that
+/// request: put a gate in front of anything that moves money.
+///
+/// ```
+/// use axum::{Extension, Router, routing::post};
+/// use authsignal::Authsignal;
+/// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+///
+/// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
+/// async fn change_payout(proof: StepUp) -> &'static str { "changed" }
+/// let app: Router = Router::new()
+///     .route("/payout-account", post(change_payout))
+///     .layer(Extension(step_up.validator("changePayoutAccount")));
+/// ```
+#[derive(Clone)]
+pub struct StepUpValidator {
+    /// The validator's settings, as a route's: its action and the configuration's.
+    route: Route,
+}
+
+impl std::fmt::Debug for StepUpValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StepUpValidator")
+            .field("action", &self.route.action)
+            .field("config", &self.route.config)
+            .finish()
+    }
+}
+
+impl StepUpValidator {
+    pub(crate) fn new(config: StepUpConfig, action: ActionCode) -> Self {
+        Self {
+            route: Route::new(config, action),
+        }
+    }
+
+    pub(crate) async fn validate(&self, parts: &mut Parts) -> Result<Proof, StepUpRejection> {
+        let route = &self.route;
+        let shared = route.shared();
+        let audience = Audience::of(route.client_kind(), &parts.headers);
+        let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
+        let token = shared.given_token(parts).map_err(reject)?;
+        let user_id = shared
+            .user
+            .find(parts)
+            .await
+            .ok_or_else(|| reject(Refusal::NoUser))?;
+        let action = route.action.as_str();
+        let validated = shared
+            .validate(&token, Some(&user_id), action)
+            .await
+            .map_err(reject)?;
+        let spent = PendingChallenge {
+            user_id: user_id.clone(),
+            action: action.to_owned(),
+            method: parts.method.clone(),
+            path_and_query: token::path_and_query_without_token(&parts.uri),
+            media_type: None,
+            content_encoding: None,
+            body_sha256: [0; 32],
+            stashed: None,
+            verified: None,
+        };
+        let key = RecordKey::new(RecordKind::Spent, &user_id, &validated.idempotency_key);
+        match shared.store.put(&key, spent, CHALLENGE_TTL).await {
+            Ok(()) => {}
+            Err(StoreError::Duplicate) => {
+                route.outcome("refused", Some("the token was used before"));
+                return Err(reject(Refusal::VerificationFailed));
+            }
+            // Over the user's bound (429; spent tokens count), or the store failing (503).
+            Err(err) => return Err(reject(route.store_refusal(&err))),
+        }
+        route.outcome("verified", None);
+        parts.headers.remove(&shared.token_header);
+        parts.uri = token::without_token(&parts.uri);
+        Ok(Proof::new(
+            route.action.clone(),
+            &user_id,
+            StepUpOutcome::Verified(validated.response),
+        ))
+    }
+}
