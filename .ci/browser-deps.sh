@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what tests/browser.rs needs: Debian's chromium and chromium-driver, from apt
+# Installs what tests/browser/ needs: Debian's chromium and chromium-driver, from apt
 # only (no browser downloads). Idempotent: does nothing when chromedriver is there.
 set -euo pipefail
 

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Checks that `rust-version` in Cargo.toml is true: at least the highest `rust-version`
-# any package of the resolved dependency tree declares, for the default features, the
-# `emulator` feature and all features. The tree is what a user's build compiles (normal
-# and build dependencies, every target platform; dev-dependencies are this crate's own
+# Checks that each published crate's `rust-version` is true: at least the highest
+# `rust-version` any package of its resolved dependency tree declares, with its default
+# features and with all of them. The tree is what a user's build compiles (normal and
+# build dependencies, every target platform; dev-dependencies are the crate's own
 # business), as `cargo tree` resolves it from Cargo.lock; each package's rust-version
 # comes from `cargo metadata`. Fails, naming the packages, when the declared version is
 # lower. Needs cargo and python3; works from any directory, offline once the lock's
@@ -15,12 +15,13 @@ trap 'rm -f "$METADATA"' EXIT
 cargo metadata --format-version 1 --all-features --locked >"$METADATA"
 
 status=0
-for features in "" "--features emulator" "--all-features"; do
-  label="${features:-default features}"
+for package in async-authsignal axum-authsignal authsignal-emulator; do
+for features in "" "--all-features"; do
+  label="$package, ${features:-default features}"
   # One `name vX.Y.Z` per package of the tree (duplicates and markers included).
-  # shellcheck disable=SC2086 # $features is one or two words on purpose
-  tree="$(cargo tree --locked -e normal,build --target all --prefix none -f '{p}' $features)"
-  if ! TREE="$tree" LABEL="$label" python3 - "$METADATA" <<'PY'; then
+  # shellcheck disable=SC2086 # $features is one word or none on purpose
+  tree="$(cargo tree --locked -p "$package" -e normal,build --target all --prefix none -f '{p}' $features)"
+  if ! TREE="$tree" LABEL="$label" PACKAGE="$package" python3 - "$METADATA" <<'PY'; then
 import json, os, re, sys
 
 def version(text):
@@ -28,7 +29,8 @@ def version(text):
     return tuple(parts + [0] * (3 - len(parts)))
 
 metadata = json.load(open(sys.argv[1]))
-root = next(p for p in metadata["packages"] if p["id"] in metadata["workspace_members"])
+root = next(p for p in metadata["packages"]
+            if p["id"] in metadata["workspace_members"] and p["name"] == os.environ["PACKAGE"])
 declared = root.get("rust_version")
 if not declared:
     print(f"msrv: {root['name']} declares no rust-version in Cargo.toml")
@@ -44,6 +46,8 @@ needs = sorted(
     reverse=True,
 )
 label = os.environ["LABEL"]
+workspace = {p["name"] for p in metadata["packages"] if p["id"] in metadata["workspace_members"]}
+needs = [need for need in needs if need[2] not in workspace]
 if not needs:
     print(f"msrv: {label}: no dependency declares a rust-version; {declared} stands")
     sys.exit(0)
@@ -60,5 +64,6 @@ sys.exit(1)
 PY
     status=1
   fi
+done
 done
 exit "$status"

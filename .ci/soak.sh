@@ -24,8 +24,9 @@ fi
 export CARGO_TERM_COLOR=never
 bash .ci/redis-deps.sh
 
-# The soak binary, and the emulator program beside it (a bench's build builds the bins).
-cargo bench --quiet --profile dev --bench soak --no-run
+# The soak binary, and the emulator program.
+cargo bench --quiet -p axum-authsignal --profile dev --bench soak --no-run
+cargo build --quiet -p authsignal-emulator
 echo "soak: built (${SECONDS} s)"
 emulator_bin="${CARGO_TARGET_DIR:-target}/debug/authsignal-emulator"
 
@@ -97,7 +98,7 @@ fi
 
 echo "soak: redis-server on port $redis_port, the emulator at $api (${SECONDS} s)"
 status=0
-cargo bench --quiet --profile dev --bench soak -- \
+cargo bench --quiet -p axum-authsignal --profile dev --bench soak -- \
   --redis "redis://127.0.0.1:$redis_port/" --emulator "$api" --secret "$secret" \
   --seconds "$seconds" ${SOAK_WAIT_EXPIRY:+--wait-expiry} ${SOAK_ARGS:-} || status=$?
 

@@ -71,7 +71,7 @@ pub const ENV_WEB_SDK: &str = "AUTHSIGNAL_WEB_SDK";
 /// Where `npm ci --prefix tests/web_sdk` puts the SDK's browser build.
 pub const INSTALLED_WEB_SDK: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/tests/web_sdk/node_modules/@authsignal/browser/dist/index.min.js"
+    "/../tests/web_sdk/node_modules/@authsignal/browser/dist/index.min.js"
 );
 const ACTION: &str = "transfer";
 /// The SDK needs a tenant id; the emulator has one tenant and takes any.

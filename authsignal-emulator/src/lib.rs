@@ -170,7 +170,7 @@
 //! `add:authenticators`, never in place of the challenge. A right code answers 303 to the
 //! track's `redirectUrl` with `token=<jwt>` appended; a wrong one answers 400 with the form
 //! and the error again. The routes, states and stable element ids are in the `ui` module's
-//! source documentation (`src/emulator/ui/mod.rs`, `html.rs`).
+//! source documentation (`src/ui/mod.rs`, `html.rs`).
 //!
 //! # Where each behaviour comes from
 //!
@@ -326,3 +326,8 @@ impl Emulator {
         Self::builder().start().await
     }
 }
+
+/// The crate's README examples, compiled as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

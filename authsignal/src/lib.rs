@@ -122,3 +122,8 @@ impl std::fmt::Debug for Authsignal {
             .finish()
     }
 }
+
+/// The crate's README examples, compiled as doc tests so that they stay true.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

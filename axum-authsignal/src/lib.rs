@@ -43,6 +43,67 @@
 //!     post(withdraw).layer(step_up.gate("withdraw").custom_from_body(["amount"])),
 //! );
 //! ```
+//!
+//! # The gate
+//!
+//! Configure once with [`StepUpConfig`], put a [`StepUpLayer`] in front
+//! of each sensitive route, take the [`StepUp`] proof in the handler.
+//!
+//! ```text
+//!  leg 1: no token                                leg 2: a token
+//!  ───────────────                                ──────────────
+//!  request ─► user? ─no─► 401                     API: X-Authsignal-Token header
+//!               │                                 browser: GET ?token= from the UI
+//!               ▼                                   │ malformed? ─► 400, nothing sent
+//!  body read as the handler will (415/400 if it     ▼
+//!  could be read two ways)                       validateChallenge(token, user, action)
+//!               ▼                                   │ invalid / other user / other action ─► 403
+//!  track(user, action, {idempotencyKey,             ▼
+//!        redirectUrl, ip, ua, custom})           take pending[user, idempotencyKey]  (atomic, once)
+//!     │ ALLOW ─────────────► handler                │ missing (replay, expired) ─► 403
+//!     │ BLOCK ─► 403  REVIEW ─► 403 (or 202)        ▼
+//!     │ outage / unknown ─► 503 + Retry-After    API: same method, path, query, media type,
+//!     ▼ CHALLENGE_REQUIRED                            encoding and body? else 403
+//!  pending[user, idempotencyKey] = request       browser: 303 to the clean URL, then the
+//!     │ over the user's bound ─► 429                  stashed request runs (a form is
+//!     │ browser ─► 303 to the pre-built UI            re-posted by the gate's own page)
+//!     │ API ─► 401 problem+json with the token      ▼
+//!                                                handler runs once, with StepUp
+//! ```
+//!
+//! Every refusal of a returned token is the same 403; the reason goes to the log. Tokens
+//! never reach the log, the handler never sees one (header, URI, `OriginalUri`), and a
+//! response at a URL with a token carries `Referrer-Policy: no-referrer`.
+//!
+//! ```
+//! use axum::{Router, http::Method, routing::get};
+//! use authsignal::Authsignal;
+//! use axum_authsignal::{Action, StepUp, StepUpConfig};
+//!
+//! struct Withdraw;
+//! impl Action for Withdraw {
+//!     const CODE: &'static str = "withdraw";
+//! }
+//!
+//! async fn form() -> &'static str {
+//!     "the withdrawal form"
+//! }
+//!
+//! async fn withdraw(proof: StepUp<Withdraw>) -> String {
+//!     format!("withdrawal by {}", proof.user_id())
+//! }
+//!
+//! let step_up = StepUpConfig::builder(Authsignal::new("your-tenant-secret").unwrap())
+//!     .redirect_origin("https://app.example.com")
+//!     .build();
+//! let gate = step_up.gate(Withdraw).custom_from_body(["amount"]).methods([Method::POST]);
+//! let app: Router = Router::new().route("/withdraw", get(form).post(withdraw).layer(gate));
+//! ```
+//!
+//! For browsers, put the layer where it also sees the `GET` the pre-built UI sends the
+//! user back with: `MethodRouter::layer` (as above, it wraps the method router's fallback
+//! too) or `Router::route_layer`. `MethodRouter::route_layer` sees only the methods routed,
+//! which is enough for API clients.
 #![forbid(unsafe_code)]
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]

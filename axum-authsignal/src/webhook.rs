@@ -85,7 +85,7 @@ pub use authsignal::webhook::*;
 ///
 /// Authentic is not the same as new: a captured request verifies again for as long as its
 /// [`signed_at`](Self::signed_at) is within the verifier's tolerance. Drop repeats by event
-/// id, e.g. with a [`ReplayGuard`](ReplayGuard) (see the module's "Replays").
+/// id, e.g. with a [`ReplayGuard`] (see "Replays" in [`authsignal::webhook`]).
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct VerifiedWebhook<T = WebhookPayload> {

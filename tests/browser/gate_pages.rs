@@ -62,6 +62,11 @@ fn browser_installed() -> bool {
     installed
 }
 
+/// The repository's root, where the README and its pictures are: this package is `tests/`.
+fn repository_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 /// `target/browser-screenshots/`, emptied of older screenshots.
 fn screenshot_dir() -> PathBuf {
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
@@ -376,7 +381,7 @@ async fn record_planted(State(seen): State<Answers>, request: Request, next: Nex
 /// the size, or a picture lost from `docs/`, fails here. Needs no browser.
 #[test]
 fn readme_pictures_are_the_screenshots_at_the_fixed_size() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = repository_root();
     let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     for (_, name) in README_PICTURES {
         let relative = format!("docs/browser-flow/{name}");
@@ -411,7 +416,7 @@ fn updating_pictures() -> bool {
 
 /// Copies the README's screenshots from `shots` to `docs/browser-flow/`.
 fn update_readme_pictures(shots: &Path) {
-    let docs = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/browser-flow");
+    let docs = repository_root().join("docs/browser-flow");
     std::fs::create_dir_all(&docs).unwrap();
     for (shot, name) in README_PICTURES {
         // A copy then a rename: the picture check, which runs beside this test, reads

@@ -1,26 +1,28 @@
-//! TODO
+//! The examples in headless Chromium: the gate's pages, two instances on Redis, and the
+//! official Web SDK on the custom-UI example. Needs Debian's `chromium` and
+//! `chromium-driver` (`.ci/browser-deps.sh`): without them each test says so and skips, and
+//! with `CI` set it fails.
+
+// The examples each include examples/common/demo.rs; compiled together here, it appears
+// once per example.
+#![allow(clippy::duplicate_mod)]
 
 #[path = "../../examples/custom_ui.rs"]
 #[allow(dead_code)]
 mod custom_ui;
 #[path = "../../examples/common/demo.rs"]
-#[allow(dead_code)]
 mod demo;
 #[path = "../../axum-authsignal/tests/instances/instances_support/mod.rs"]
-#[allow(dead_code)]
 mod instances_support;
 #[path = "../../axum-authsignal/tests/support/redis.rs"]
-#[allow(dead_code)]
 mod redis_support;
 #[allow(dead_code)]
 mod tls;
-#[allow(dead_code)]
 mod webdriver;
 #[path = "../../examples/withdrawal.rs"]
 #[allow(dead_code)]
 mod withdrawal;
 #[path = "../../examples/common/withdrawals.rs"]
-#[allow(dead_code)]
 mod withdrawals;
 
 mod gate_pages;

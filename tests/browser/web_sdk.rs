@@ -30,7 +30,7 @@ use serde_json::{Value, json};
 
 /// `tests/web_sdk/`: the npm project that pins the SDK.
 fn sdk_project() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/web_sdk")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("web_sdk")
 }
 
 /// Skips (with a notice) outside CI when `what` is missing; fails in CI, where a missing

@@ -1,9 +1,5 @@
 //! Each example's flow, driven through the example's own router over real HTTP.
 
-// Every example includes examples/common/demo.rs; compiled together here, it appears
-// once per example.
-#![allow(clippy::duplicate_mod)]
-
 use crate::login;
 use crate::payment_api;
 use crate::withdrawal;

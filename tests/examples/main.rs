@@ -1,20 +1,23 @@
-//! TODO
+//! Each example's flow, driven through the example's own router over real HTTP, and the
+//! emulator's QR codes as the demos show them.
 
-#[path = "../../examples/axum_login.rs"]
+// The examples each include examples/common/demo.rs; compiled together here, it appears
+// once per example.
+#![allow(clippy::duplicate_mod)]
+
+#[path = "../../examples/axum_login/main.rs"]
 #[allow(dead_code)]
 mod axum_login_example;
 #[allow(dead_code)]
 mod browser_session;
 #[path = "../../examples/common/demo.rs"]
-#[allow(dead_code)]
 mod demo;
 #[path = "../../authsignal-emulator/tests/emulator/emulator_util.rs"]
-#[allow(dead_code)]
 mod emulator_util;
 #[path = "../../examples/login.rs"]
 #[allow(dead_code)]
 mod login;
-#[path = "../../examples/payment_api.rs"]
+#[path = "../../examples/payment_api/main.rs"]
 #[allow(dead_code)]
 mod payment_api;
 #[path = "../../examples/webhooks.rs"]

@@ -2,9 +2,6 @@
 //! calls): the gate learns the peer's address, and a connection that trickles its request
 //! headers is closed.
 
-// The payment API example includes examples/common/demo.rs too.
-#![allow(clippy::duplicate_mod)]
-
 use crate::demo;
 use crate::payment_api;
 

@@ -15,7 +15,7 @@ step "npm ci"
 (cd tests/node && npm ci --no-audit --no-fund)
 
 step "build authsignal-emulator"
-cargo build --features emulator --bin authsignal-emulator
+cargo build -p authsignal-emulator
 # Where cargo put it, honouring CARGO_TARGET_DIR and .cargo/config.
 TARGET_DIR="$(cargo metadata --format-version 1 --no-deps \
   | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).target_directory))')"

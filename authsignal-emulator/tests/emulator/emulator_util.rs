@@ -1,5 +1,5 @@
-//! Helpers of the emulator's integration tests (each `tests/emulator_*.rs` declares
-//! `mod emulator_util;` and uses some of them).
+//! Helpers of the emulator's integration tests, shared by the modules of
+//! `tests/emulator/main.rs`.
 #![allow(dead_code)]
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};

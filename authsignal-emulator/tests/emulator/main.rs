@@ -1,6 +1,7 @@
-//! TODO
+//! The emulator through real HTTP: the Server API and its errors, the client API of custom
+//! UIs, the pre-built UI, OTP sessions, devices, webhooks, faults and controls, and the
+//! `authsignal-emulator` program. One binary, so that the crate links once.
 
-#[allow(dead_code)]
 mod emulator_util;
 
 mod actions;

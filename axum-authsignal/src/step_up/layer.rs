@@ -24,7 +24,7 @@ use authsignal::types::CustomData;
 /// and a challenge token. Leg 2 (a token, in the header for API clients or as `?token=`
 /// for a browser back from the UI): the token is validated server-side, bound to the user,
 /// the action and the very request that was challenged, and good once. See the
-/// [module docs](crate::step_up) for the whole flow.
+/// [crate docs](crate) for the whole flow.
 ///
 /// | per-route setting | default |
 /// |---|---|
@@ -37,7 +37,7 @@ use authsignal::types::CustomData;
 /// ```
 /// use axum::{Router, http::Method, routing::get};
 /// use authsignal::Authsignal;
-/// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+/// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// async fn form() -> &'static str { "the withdrawal form" }
 /// async fn withdraw(proof: StepUp) -> String { format!("{} withdrew", proof.user_id()) }

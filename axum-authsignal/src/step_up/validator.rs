@@ -26,7 +26,7 @@ use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 /// ```
 /// use axum::{Extension, Router, routing::post};
 /// use authsignal::Authsignal;
-/// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+/// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
 /// async fn change_payout(proof: StepUp) -> &'static str { "changed" }

@@ -2,7 +2,7 @@
 //! their own browser challenges and never follows the 303 back parks a resume record each
 //! time (holding the stashed body), and those count against their bound like pending
 //! challenges. Past it they get 429; another user is still challenged and completes.
-//! (`tests/instances_faults.rs` runs the same attack on Redis with `maxmemory`.)
+//! (`tests/instances/faults.rs` runs the same attack on Redis with `maxmemory`.)
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -1,5 +1,5 @@
 //! One user cannot deny service to another on Redis either: two instances on a Redis with
-//! `maxmemory` (`tests/instances_support/`), one user ("mallory") completing their own
+//! `maxmemory` (`tests/instances/instances_support/`), one user ("mallory") completing their own
 //! browser challenges as fast as they can and never following the 303 back, so that each
 //! completion parks a resume record with a large stashed body. Every record of every kind
 //! counts against mallory's bound, so mallory is refused with 429 long before Redis is

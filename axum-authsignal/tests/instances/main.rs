@@ -1,10 +1,10 @@
-//! TODO
+//! Two instances of one app sharing one Redis and one emulator: a token is good once
+//! across them, bounds hold on Redis, and Redis faults fail closed. Skips without
+//! redis-server, fails in CI.
 
 #[path = "instances_support/mod.rs"]
-#[allow(dead_code)]
 mod instances_support;
 #[path = "../support/redis.rs"]
-#[allow(dead_code)]
 mod redis_support;
 
 mod bounds;

@@ -1,4 +1,4 @@
-//! Two instances of one app sharing one Redis and one emulator (`tests/instances_support/`):
+//! Two instances of one app sharing one Redis and one emulator (`tests/instances/instances_support/`):
 //! a challenge issued by one is answered at the other, a token is good once across both
 //! (also under 100 concurrent uses), sign-in finishes on the other instance with the
 //! shared cookie key, and a browser's flow completes when every step lands on the other
@@ -23,7 +23,7 @@ use tokio::sync::Barrier;
 use tokio::task::JoinSet;
 
 /// The stores' timeout: generous, so that a loaded machine does not turn a slow answer
-/// into a 503 (`tests/instances_faults.rs` checks the timeout itself).
+/// into a 503 (`tests/instances/faults.rs` checks the timeout itself).
 const TIMEOUT: Duration = Duration::from_secs(5);
 /// How many uses of one token race each other.
 const USES: usize = 100;

@@ -1,12 +1,10 @@
-//! TODO
+//! The stores: the conformance suite against `MemoryStore`, `RedisStore` on one server and
+//! on Redis Cluster, the Redis keys' checks, and Redis faults.
 
 #[path = "../support/redis.rs"]
-#[allow(dead_code)]
 mod redis_support;
-#[allow(dead_code)]
 #[macro_use]
 mod store_suite;
-#[allow(dead_code)]
 #[macro_use]
 mod store_suite_redis;
 

@@ -13,7 +13,7 @@
 //! <http://127.0.0.1:8787/v1> (`EMULATOR_PORT` overrides) and `GET /demo/code` gives the
 //! demo user's current code.
 
-#[path = "common/demo.rs"]
+#[path = "../common/demo.rs"]
 mod demo;
 
 use std::error::Error;

@@ -34,9 +34,9 @@
 //! session cookie is `SameSite=Lax`: tower-sessions' default, `Strict`, would leave the
 //! browser signed out on its way back, and the gate would answer 401.
 
-#[path = "common/demo.rs"]
+#[path = "../common/demo.rs"]
 mod demo;
-#[path = "common/withdrawals.rs"]
+#[path = "../common/withdrawals.rs"]
 mod withdrawals;
 
 use std::convert::Infallible;
