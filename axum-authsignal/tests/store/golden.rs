@@ -79,6 +79,11 @@ fn golden_file(name: &str) -> PathBuf {
     golden_dir().join(format!("{name}.hex"))
 }
 
+/// The record `name` as version `version` of the format wrote it (`golden/v<version>/`).
+pub fn older_record(version: u8, name: &str) -> Vec<u8> {
+    from_hex(&golden_dir().join(format!("v{version}/{name}.hex")))
+}
+
 /// Hex, 32 bytes a line: a diff of two versions shows where they part.
 fn to_hex(bytes: &[u8]) -> String {
     let mut hex = String::new();

@@ -9,8 +9,14 @@ mod store_suite;
 #[macro_use]
 mod store_suite_redis;
 
+// The instances suite's two instances, emulator and proxy, for the gate's end-to-end
+// checks of unreadable records.
+#[path = "../instances/instances_support/mod.rs"]
+mod instances_support;
+
 mod golden;
 mod memory;
 mod on_redis;
 mod on_redis_cluster;
 mod redis_faults;
+mod unreadable_records;
