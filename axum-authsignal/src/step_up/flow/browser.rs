@@ -289,3 +289,35 @@ fn validation_of(record: &PendingChallenge, verified: &Verification) -> Validate
     validation.verification_method = verified.verification_method().map(VerificationMethod::from);
     validation
 }
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::*;
+
+    /// What the handler's proof reports after a resume is what Authsignal answered at the
+    /// return, through the record's stored bytes, for every part the proof reads.
+    #[test]
+    fn a_resumed_proof_reports_the_validation_through_the_stored_record() {
+        for method in [Some("AUTHENTICATOR_APP"), Some("SOMETHING_NEW"), None] {
+            let mut response = ValidateChallengeResponse::default();
+            response.is_valid = true;
+            response.state = Some(UserActionState::ChallengeSucceeded);
+            response.user_id = Some("alice".into());
+            response.action = Some("withdraw".into());
+            response.idempotency_key = Some("key-1".into());
+            response.verification_method = method.map(VerificationMethod::from);
+            let validated = Validated {
+                response: response.clone(),
+                user_id: "alice".into(),
+                idempotency_key: "key-1".into(),
+            };
+            let record = PendingChallenge::challenge("alice", "withdraw", Method::POST, "/w")
+                .into_resume(kept_verification(&validated));
+            let stored = PendingChallenge::decode(&record.encode().unwrap()).unwrap();
+            let verified = stored.verified().expect("a resume record");
+            assert_eq!(validation_of(&stored, verified), response, "{method:?}");
+        }
+    }
+}
