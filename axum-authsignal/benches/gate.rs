@@ -88,17 +88,11 @@ fn leg2_verified_retry(c: &mut Criterion) {
 
 /// An API challenge's record, as the gate builds it.
 fn api_record() -> PendingChallenge {
-    PendingChallenge {
-        user_id: USER.into(),
-        action: ACTION.into(),
-        method: Method::POST,
-        path_and_query: "/withdraw".into(),
-        media_type: Some("application/json".into()),
-        content_encoding: None,
-        body_sha256: [7; 32],
-        stashed: None,
-        verified: None,
-    }
+    PendingChallenge::challenge(USER, ACTION, Method::POST, "/withdraw").with_body(
+        Some("application/json".into()),
+        None,
+        [7; 32],
+    )
 }
 
 /// Keys shaped like the gate's (UUIDs), disjoint between tasks.

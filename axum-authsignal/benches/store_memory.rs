@@ -17,6 +17,7 @@ use axum::extract::State;
 use axum::routing::post;
 use axum_authsignal::store::{
     MemoryStore, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StashedRequest,
+    Verification,
 };
 use bytes::Bytes;
 use http::Method;
@@ -48,35 +49,28 @@ enum Kept {
 /// A record as the gate builds it, of the kind `kept`.
 fn record(n: usize, kept: Kept) -> PendingChallenge {
     let browser = matches!(kept, Kept::BrowserChallenge | Kept::Resume);
-    let verified = matches!(kept, Kept::Resume).then(|| {
-        Box::new(
-            serde_json::from_value(serde_json::json!({
-                "isValid": true,
-                "state": "CHALLENGE_SUCCEEDED",
-                "stateUpdatedAt": "2026-12-06T12:00:00.000Z",
-                "userId": format!("user-{n:06}"),
-                "action": "withdraw",
-                "actionCode": "withdraw",
-                "idempotencyKey": uuid::Uuid::new_v4().to_string(),
-                "verificationMethod": "AUTHENTICATOR_APP",
-            }))
-            .expect("a validation"),
-        )
-    });
-    PendingChallenge {
-        user_id: format!("user-{n:06}"),
-        action: "withdraw".into(),
-        method: Method::POST,
-        path_and_query: "/withdraw".into(),
-        media_type: Some("application/x-www-form-urlencoded".into()),
-        content_encoding: None,
-        body_sha256: [7; 32],
-        stashed: browser.then(|| StashedRequest {
-            body: Bytes::from(vec![b'a'; BODY_LEN]),
-            content_type: Some("application/x-www-form-urlencoded".into()),
-        }),
-        verified,
+    let form = || Some("application/x-www-form-urlencoded".to_owned());
+    let mut record = PendingChallenge::challenge(
+        format!("user-{n:06}"),
+        "withdraw",
+        Method::POST,
+        "/withdraw",
+    )
+    .with_body(form(), None, [7; 32]);
+    if browser {
+        record = record.with_stash(StashedRequest::new(
+            Bytes::from(vec![b'a'; BODY_LEN]),
+            form(),
+        ));
     }
+    if matches!(kept, Kept::Resume) {
+        // What the gate keeps of Authsignal's validation of the token.
+        record = record.into_resume(
+            Verification::new(uuid::Uuid::new_v4().to_string())
+                .with_verification_method("AUTHENTICATOR_APP"),
+        );
+    }
+    record
 }
 
 /// Puts `count` records (with UUID keys, as the gate's idempotency keys) into a fresh

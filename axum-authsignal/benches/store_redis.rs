@@ -9,18 +9,16 @@
 
 #[path = "../tests/support/redis.rs"]
 mod redis_support;
-#[path = "../tests/store/store_suite.rs"]
-mod store_suite;
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use axum_authsignal::store::suite::{TTL, record};
 use axum_authsignal::store::{
     MemoryStore, PendingChallengeStore, RecordKey, RecordKind, RedisStore,
 };
 use redis::aio::ConnectionManager;
-use store_suite::{TTL, record};
 
 /// Rounds of every row, interleaved, and put+takes per round.
 const ROUNDS: usize = 5;

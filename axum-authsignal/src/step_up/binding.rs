@@ -34,11 +34,11 @@ impl RequestBinding {
 
     /// Whether `record` was made for this very request.
     pub(crate) fn matches(&self, record: &PendingChallenge) -> bool {
-        self.method == record.method
-            && self.path_and_query == record.path_and_query
-            && self.media_type == record.media_type
-            && self.content_encoding == record.content_encoding
-            && self.body_sha256 == record.body_sha256
+        self.method == record.method()
+            && self.path_and_query == record.path_and_query()
+            && self.media_type.as_deref() == record.media_type()
+            && self.content_encoding.as_deref() == record.content_encoding()
+            && self.body_sha256 == *record.body_sha256()
     }
 
     /// The record of a challenge issued for this request.
@@ -48,16 +48,11 @@ impl RequestBinding {
         action: &str,
         stashed: Option<StashedRequest>,
     ) -> PendingChallenge {
-        PendingChallenge {
-            user_id: user_id.to_owned(),
-            action: action.to_owned(),
-            method: self.method,
-            path_and_query: self.path_and_query,
-            media_type: self.media_type,
-            content_encoding: self.content_encoding,
-            body_sha256: self.body_sha256,
-            stashed,
-            verified: None,
+        let record = PendingChallenge::challenge(user_id, action, self.method, self.path_and_query)
+            .with_body(self.media_type, self.content_encoding, self.body_sha256);
+        match stashed {
+            Some(stashed) => record.with_stash(stashed),
+            None => record,
         }
     }
 }

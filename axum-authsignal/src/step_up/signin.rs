@@ -291,17 +291,7 @@ impl SignIn {
 /// its own, not the challenged request, so there is no request to bind; the binding
 /// cookie ties the token to the browser instead.
 fn sign_in_record(user_id: &str, action: &str) -> PendingChallenge {
-    PendingChallenge {
-        user_id: user_id.to_owned(),
-        action: action.to_owned(),
-        method: http::Method::GET,
-        path_and_query: String::new(),
-        media_type: None,
-        content_encoding: None,
-        body_sha256: [0; 32],
-        stashed: None,
-        verified: None,
-    }
+    PendingChallenge::challenge(user_id, action, http::Method::GET, "")
 }
 
 /// The callback handler's proof that a sign-in challenge was completed in this browser.

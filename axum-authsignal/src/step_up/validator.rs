@@ -72,17 +72,12 @@ impl StepUpValidator {
             .validate(&token, Some(&user_id), action)
             .await
             .map_err(reject)?;
-        let spent = PendingChallenge {
-            user_id: user_id.clone(),
-            action: action.to_owned(),
-            method: parts.method.clone(),
-            path_and_query: token::path_and_query_without_token(&parts.uri),
-            media_type: None,
-            content_encoding: None,
-            body_sha256: [0; 32],
-            stashed: None,
-            verified: None,
-        };
+        let spent = PendingChallenge::spent(
+            user_id.as_str(),
+            action,
+            parts.method.clone(),
+            token::path_and_query_without_token(&parts.uri),
+        );
         let key = RecordKey::new(RecordKind::Spent, &user_id, &validated.idempotency_key);
         match shared.store.put(&key, spent, CHALLENGE_TTL).await {
             Ok(()) => {}

@@ -55,9 +55,7 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 /// use std::time::Duration;
 /// use axum_authsignal::store::{MemoryStore, PendingChallengeStore, RecordKey, RecordKind};
 /// # use axum_authsignal::store::PendingChallenge;
-/// # let record = PendingChallenge { user_id: "alice".into(), action: "a".into(),
-/// #     method: http::Method::POST, path_and_query: "/".into(), media_type: None,
-/// #     content_encoding: None, body_sha256: [0; 32], stashed: None, verified: None };
+/// # let record = PendingChallenge::challenge("alice", "a", http::Method::POST, "/");
 /// let store = MemoryStore::builder().per_user(5).build();
 /// let key = RecordKey::new(RecordKind::Challenge, "alice", "key-1");
 /// store.put(&key, record, Duration::from_secs(600)).await.unwrap();
@@ -331,22 +329,15 @@ mod tests {
     use http::Method;
 
     use super::*;
-    use crate::store::StashedRequest;
+    use crate::store::{StashedRequest, Verification};
 
     fn record(user: &str, body: usize) -> PendingChallenge {
-        PendingChallenge {
-            user_id: user.into(),
-            action: "withdraw".into(),
-            method: Method::POST,
-            path_and_query: "/withdraw".into(),
-            media_type: None,
-            content_encoding: None,
-            body_sha256: [7; 32],
-            stashed: (body > 0).then(|| StashedRequest {
-                body: Bytes::from(vec![b'a'; body]),
-                content_type: None,
-            }),
-            verified: None,
+        let record = PendingChallenge::challenge(user, "withdraw", Method::POST, "/withdraw")
+            .with_body(None, None, [7; 32]);
+        if body > 0 {
+            record.with_stash(StashedRequest::new(vec![b'a'; body], None))
+        } else {
+            record
         }
     }
 
@@ -539,15 +530,8 @@ mod tests {
     /// Authsignal's validation, which a resume record carries, counts in the bytes held.
     #[tokio::test]
     async fn a_validation_counts_in_the_bytes_held() {
-        let mut resumed = record("alice", 0);
-        let bare = resumed.held_bytes();
-        resumed.verified = Some(Box::new(
-            serde_json::from_value(serde_json::json!({
-                "isValid": true, "state": "CHALLENGE_SUCCEEDED", "userId": "alice",
-                "action": "withdraw", "idempotencyKey": "k".repeat(1000),
-            }))
-            .unwrap(),
-        ));
+        let bare = record("alice", 0).held_bytes();
+        let resumed = record("alice", 0).into_resume(Verification::new("k".repeat(1000)));
         assert!(
             resumed.held_bytes() >= bare + 1000,
             "{}",
@@ -587,7 +571,7 @@ mod tests {
             store.put(&key, record("v", 0), TTL).await,
             Err(StoreError::Duplicate)
         );
-        assert_eq!(store.take(&key).await.unwrap().unwrap().user_id, "u");
+        assert_eq!(store.take(&key).await.unwrap().unwrap().user_id(), "u");
     }
 
     /// Many tasks race on two worker threads, all released at once by a barrier: a take
@@ -641,11 +625,10 @@ mod tests {
 
     #[test]
     fn debug_hides_the_body() {
-        let mut record = record("u", 0);
-        record.stashed = Some(StashedRequest {
-            body: Bytes::from_static(b"amount=5000"),
-            content_type: None,
-        });
+        let record = record("u", 0).with_stash(StashedRequest::new(
+            Bytes::from_static(b"amount=5000"),
+            None,
+        ));
         let text = format!("{record:?}");
         assert!(!text.contains("amount"), "{text}");
     }

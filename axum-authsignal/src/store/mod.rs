@@ -19,12 +19,21 @@
 //! `redis-cluster` for Redis Cluster), or [`PendingChallengeStore`] implemented on another
 //! shared engine, with [`PendingChallenge::encode`] and [`PendingChallenge::decode`] for
 //! the record's bytes.
+//!
+//! The record belongs to the store: [`PendingChallenge`] is built by a constructor per
+//! kind and read through accessors, so that a field added to it breaks no store written
+//! elsewhere, and its bytes embed no type of the Authsignal client. Those bytes carry a
+//! version of their own ([`PendingChallenge::FORMAT_VERSION`]); a store that finds another
+//! refuses the record, and the gate fails closed on it.
 
 mod memory;
 mod record;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 mod redis;
+#[cfg(feature = "store-suite")]
+#[cfg_attr(docsrs, doc(cfg(feature = "store-suite")))]
+pub mod suite;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -33,7 +42,9 @@ use std::time::Duration;
 pub use memory::{
     DEFAULT_CAPACITY, DEFAULT_PER_USER, DEFAULT_STASH_BYTES, MemoryStore, MemoryStoreBuilder,
 };
-pub use record::{DecodeRecordError, MAX_RECORD_BYTES, PendingChallenge, StashedRequest};
+pub use record::{
+    DecodeRecordError, MAX_RECORD_BYTES, PendingChallenge, StashedRequest, Verification,
+};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use redis::{DEFAULT_REDIS_PREFIX, DEFAULT_REDIS_TIMEOUT, RedisStore, RedisStoreBuilder};
@@ -151,8 +162,154 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// [`put`](Self::put) is put-if-absent (it is how spent tokens are remembered). Every put,
 /// of every kind, must respect a per-user bound over the user's records of every kind
 /// atomically too, so that concurrent puts cannot overshoot it, and a total bound, so that
-/// no user's records can take the room other users need. The conformance suite in
-/// `tests/store_suite/` checks all of this.
+/// no user's records can take the room other users need. The conformance suite,
+/// `suite` (feature `store-suite`), checks all of this: call it from your store's tests.
+///
+/// A complete store, over a `HashMap` behind a `Mutex`, that passes the suite (a store for
+/// one instance: a shared one keeps its records in a shared engine, with
+/// [`PendingChallenge::encode`] for their bytes):
+///
+/// ```
+/// use std::collections::HashMap;
+/// use std::sync::{Arc, Mutex};
+/// use std::time::{Duration, Instant};
+///
+/// use axum_authsignal::store::suite::{self, Instances, Subject};
+/// use axum_authsignal::store::{
+///     MAX_RECORD_BYTES, PendingChallenge, PendingChallengeStore, RecordKey, RecordKind, StoreError,
+///     StoreFuture,
+/// };
+///
+/// /// Records in maps behind one lock: each operation holds it throughout, so a take is
+/// /// atomic and no two puts can overshoot a bound.
+/// struct MapStore {
+///     per_user: usize,
+///     capacity: usize,
+///     state: Mutex<State>,
+/// }
+///
+/// #[derive(Default)]
+/// struct State {
+///     /// Each user's records, by kind and idempotency key, with their expiry: the per-user
+///     /// bound reads one user's records only.
+///     users: HashMap<String, HashMap<(RecordKind, String), (PendingChallenge, Instant)>>,
+///     /// Records of every user, expired ones included until swept: the total bound.
+///     total: usize,
+/// }
+///
+/// impl State {
+///     /// Drops `user_id`'s expired records.
+///     fn expire(&mut self, user_id: &str, now: Instant) {
+///         if let Some(held) = self.users.get_mut(user_id) {
+///             let before = held.len();
+///             held.retain(|_, (_, expires)| *expires > now);
+///             self.total -= before - held.len();
+///             if held.is_empty() {
+///                 self.users.remove(user_id);
+///             }
+///         }
+///     }
+/// }
+///
+/// impl MapStore {
+///     fn new(per_user: usize, capacity: usize) -> Self {
+///         let state = Mutex::new(State::default());
+///         MapStore {
+///             per_user,
+///             capacity,
+///             state,
+///         }
+///     }
+///
+///     fn put_now(
+///         &self,
+///         key: &RecordKey,
+///         record: PendingChallenge,
+///         ttl: Duration,
+///     ) -> Result<(), StoreError> {
+///         if record.held_bytes() > MAX_RECORD_BYTES {
+///             return Err(StoreError::TooLarge);
+///         }
+///         let now = Instant::now();
+///         let mut state = self
+///             .state
+///             .lock()
+///             .unwrap_or_else(|poisoned| poisoned.into_inner());
+///         state.expire(&key.user_id, now);
+///         let id = (key.kind, key.idempotency_key.clone());
+///         let held = state.users.get(&key.user_id);
+///         if held.is_some_and(|held| held.contains_key(&id)) {
+///             return Err(StoreError::Duplicate);
+///         }
+///         if let Some(held) = held.filter(|held| held.len() >= self.per_user) {
+///             let first = held.values().map(|(_, expires)| *expires).min();
+///             let retry_after = first.map_or(Duration::ZERO, |first| first - now);
+///             return Err(StoreError::UserLimit { retry_after });
+///         }
+///         if state.total >= self.capacity {
+///             // Full: sweep every user's expired records once before refusing.
+///             let users: Vec<String> = state.users.keys().cloned().collect();
+///             users.iter().for_each(|user| state.expire(user, now));
+///             if state.total >= self.capacity {
+///                 return Err(StoreError::Full);
+///             }
+///         }
+///         let held = state.users.entry(key.user_id.clone()).or_default();
+///         held.insert(id, (record, now + ttl));
+///         state.total += 1;
+///         Ok(())
+///     }
+///
+///     fn take_now(&self, key: &RecordKey) -> Option<PendingChallenge> {
+///         let mut state = self
+///             .state
+///             .lock()
+///             .unwrap_or_else(|poisoned| poisoned.into_inner());
+///         let held = state.users.get_mut(&key.user_id)?;
+///         let taken = held.remove(&(key.kind, key.idempotency_key.clone()));
+///         if held.is_empty() {
+///             state.users.remove(&key.user_id);
+///         }
+///         let (record, expires) = taken?;
+///         state.total -= 1;
+///         (expires > Instant::now()).then_some(record)
+///     }
+/// }
+///
+/// impl PendingChallengeStore for MapStore {
+///     fn put<'a>(
+///         &'a self,
+///         key: &'a RecordKey,
+///         record: PendingChallenge,
+///         ttl: Duration,
+///     ) -> StoreFuture<'a, ()> {
+///         Box::pin(std::future::ready(self.put_now(key, record, ttl)))
+///     }
+///
+///     fn take<'a>(&'a self, key: &'a RecordKey) -> StoreFuture<'a, Option<PendingChallenge>> {
+///         Box::pin(std::future::ready(Ok(self.take_now(key))))
+///     }
+/// }
+///
+/// /// The suite opens fresh stores; the instances of an app share one.
+/// struct Fresh;
+///
+/// impl Subject for Fresh {
+///     async fn open(&self, per_user: usize, instances: usize) -> Instances {
+///         let store: Arc<dyn PendingChallengeStore> = Arc::new(MapStore::new(per_user, 100_000));
+///         vec![store; instances]
+///     }
+///
+///     fn racing_keys(&self) -> usize {
+///         2_000
+///     }
+/// }
+///
+/// #[tokio::main(flavor = "current_thread")]
+/// async fn main() {
+///     suite::run(&Fresh).await;
+/// }
+/// ```
 pub trait PendingChallengeStore: Send + Sync + 'static {
     /// Keeps `record` under `key` for `ttl`, unless the key is already held and not expired
     /// ([`StoreError::Duplicate`], nothing changed), or a bound refuses it

@@ -88,9 +88,7 @@ const RECONNECT_ATTEMPTS: usize = 8;
 /// use std::time::Duration;
 /// use axum_authsignal::store::{PendingChallengeStore, RecordKey, RecordKind, RedisStore};
 /// # use axum_authsignal::store::PendingChallenge;
-/// # let record = PendingChallenge { user_id: "alice".into(), action: "a".into(),
-/// #     method: http::Method::POST, path_and_query: "/".into(), media_type: None,
-/// #     content_encoding: None, body_sha256: [0; 32], stashed: None, verified: None };
+/// # let record = PendingChallenge::challenge("alice", "a", http::Method::POST, "/");
 /// let store = RedisStore::builder("redis://127.0.0.1:6379/")
 ///     .prefix("payments:authsignal:")
 ///     .per_user(5)

@@ -193,8 +193,12 @@ impl PendingChallengeStore for InterleavedStore {
             if let Some(record) = &taken
                 && key.kind == RecordKind::Challenge
             {
-                let mut other = record.clone();
-                other.user_id = self.interloper.to_owned();
+                let other = PendingChallenge::challenge(
+                    self.interloper,
+                    record.action(),
+                    record.method().clone(),
+                    record.path_and_query(),
+                );
                 let other_key = RecordKey::new(RecordKind::Challenge, self.interloper, "between");
                 self.inner
                     .put(&other_key, other, Duration::from_secs(600))

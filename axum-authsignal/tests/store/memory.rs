@@ -1,9 +1,9 @@
-//! The store conformance suite (`tests/store_suite/`) against `MemoryStore`: the
+//! The store conformance suite (`store::suite`) against `MemoryStore`: the
 //! reference that every shared store must behave like.
 
 use std::sync::Arc;
 
-use crate::store_suite::{Instances, Subject};
+use axum_authsignal::store::suite::{Instances, Subject};
 use axum_authsignal::store::{MemoryStore, PendingChallengeStore};
 
 /// Every instance is one `MemoryStore`, shared (as within one process).

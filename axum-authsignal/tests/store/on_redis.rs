@@ -1,4 +1,4 @@
-//! The store conformance suite (`tests/store_suite/`) against `RedisStore` on a real
+//! The store conformance suite (`store::suite`) against `RedisStore` on a real
 //! `redis-server` that this test binary starts (`tests/redis_support/`), and the checks
 //! of its keys (`tests/store_suite_redis/`). Skips without redis-server, fails in CI.
 

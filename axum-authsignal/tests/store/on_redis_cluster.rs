@@ -1,12 +1,12 @@
-//! The store conformance suite (`tests/store_suite/`) and the checks of its keys against
+//! The store conformance suite (`store::suite`) and the checks of its keys against
 //! `RedisStore` on a three-master Redis Cluster that this test binary starts
 //! (`redis-server --cluster-enabled yes` three times, then `redis-cli --cluster create`).
 //! Every script touches two keys of one user: on a cluster it runs only because both
 //! share the user's hash slot. Skips without redis-server, fails in CI.
 
 use crate::redis_support;
-use crate::store_suite;
 use crate::store_suite_redis;
+use axum_authsignal::store::suite as store_suite;
 
 use crate::store_suite_redis::RedisSubject;
 

@@ -24,17 +24,13 @@ const HANG: Duration = Duration::from_secs(5);
 const TTL: Duration = Duration::from_secs(600);
 
 fn record(user: &str, n: usize) -> PendingChallenge {
-    PendingChallenge {
-        user_id: user.into(),
-        action: format!("action-{n}"),
-        method: Method::POST,
-        path_and_query: format!("/withdraw/{n}"),
-        media_type: None,
-        content_encoding: None,
-        body_sha256: [7; 32],
-        stashed: None,
-        verified: None,
-    }
+    PendingChallenge::challenge(
+        user,
+        format!("action-{n}"),
+        Method::POST,
+        format!("/withdraw/{n}"),
+    )
+    .with_body(None, None, [7; 32])
 }
 
 fn key(kind: RecordKind, n: usize) -> RecordKey {
@@ -210,12 +206,10 @@ async fn a_redis_past_maxmemory_refuses_puts_as_full() {
         .await
         .unwrap();
     let big = |user: &str| {
-        let mut record = record(user, 0);
-        record.stashed = Some(StashedRequest {
-            body: Bytes::from(vec![b'a'; 256 * 1024]),
-            content_type: None,
-        });
-        record
+        record(user, 0).with_stash(StashedRequest::new(
+            Bytes::from(vec![b'a'; 256 * 1024]),
+            None,
+        ))
     };
     let mut kept = Vec::new();
     let refused = loop {

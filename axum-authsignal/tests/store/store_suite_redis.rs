@@ -1,4 +1,4 @@
-//! `RedisStore` as a subject of the store conformance suite (`tests/store_suite/`), on one
+//! `RedisStore` as a subject of the store conformance suite (`store::suite`), on one
 //! server or on Redis Cluster, and the checks that only make sense in Redis: the key
 //! prefix, a time to live on every key, the documented key layout.
 //!
@@ -16,7 +16,7 @@ use axum_authsignal::store::{
 use sha2::{Digest, Sha256};
 
 use crate::redis_support::{RedisCluster, RedisServer};
-use crate::store_suite::{AWKWARD_USERS, Instances, Subject, TTL, challenge, put};
+use axum_authsignal::store::suite::{AWKWARD_USERS, Instances, Subject, TTL, challenge, put};
 
 /// Generous, so that a loaded machine does not turn a slow answer into a failure; the
 /// fault tests check the timeout itself.

@@ -19,7 +19,9 @@ use crate::step_up::proof::StepUpOutcome;
 use crate::step_up::respond::no_store;
 use crate::step_up::resume::{self, RESUME_TTL};
 use crate::step_up::token;
-use crate::store::{PendingChallenge, RecordKey, RecordKind};
+use crate::step_up::verify::Validated;
+use crate::store::{PendingChallenge, RecordKey, RecordKind, Verification};
+use authsignal::types::{UserActionState, ValidateChallengeResponse, VerificationMethod};
 
 impl<S> Gate<S>
 where
@@ -44,8 +46,8 @@ where
         let origin = route.shared().redirect_origin.clone();
         let (Some(origin), true, true) = (
             origin,
-            record.stashed.is_some(),
-            record.path_and_query == here,
+            record.stashed().is_some(),
+            record.path_and_query() == here,
         ) else {
             route.outcome(
                 "refused",
@@ -57,7 +59,7 @@ where
             route.outcome("unavailable", Some("no randomness for a resume id"));
             return route.unavailable(audience);
         };
-        record.verified = Some(Box::new(validated.response));
+        record = record.into_resume(kept_verification(&validated));
         let resume_key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
         if let Err(err) = route
             .shared()
@@ -120,7 +122,7 @@ where
                 route.outcome("refused", Some("the resume cookie names another request"));
                 route.refuse(Refusal::VerificationFailed, audience)
             }
-            Some((_, record)) if record.method == Method::GET => {
+            Some((_, record)) if *record.method() == Method::GET => {
                 self.run_stashed(parts, record, caller).await
             }
             Some((id, record)) => {
@@ -170,7 +172,7 @@ where
                 route.refuse(Refusal::VerificationFailed, audience)
             }
             Ok(Some(record))
-                if record.method == Method::POST && self.is_resumable_here(&record, &parts) =>
+                if *record.method() == Method::POST && self.is_resumable_here(&record, &parts) =>
             {
                 self.run_stashed(parts, record, caller).await
             }
@@ -185,9 +187,9 @@ where
     /// Whether a resume record (taken as this route's action's) holds a completed browser
     /// challenge of this very path and query.
     fn is_resumable_here(&self, record: &PendingChallenge, parts: &Parts) -> bool {
-        record.stashed.is_some()
-            && record.verified.is_some()
-            && record.path_and_query == token::path_and_query_without_token(&parts.uri)
+        record.stashed().is_some()
+            && record.verified().is_some()
+            && record.path_and_query() == token::path_and_query_without_token(&parts.uri)
     }
 
     /// Runs the handler on a stashed browser request, as it was first sent: its method,
@@ -201,18 +203,22 @@ where
         caller: Caller,
     ) -> Response {
         let route = self.route.clone();
-        let (Some(stashed), Some(verified)) = (record.stashed, record.verified) else {
+        let (Some(stashed), Some(verified)) = (record.stashed(), record.verified()) else {
             route.outcome("refused", Some("nothing stashed to resume"));
             return route.refuse(Refusal::VerificationFailed, caller.audience);
         };
-        parts.method = record.method;
+        let outcome = StepUpOutcome::Verified(validation_of(&record, verified));
+        parts.method = record.method().clone();
         remove_body_headers(&mut parts.headers);
         let stashed_headers = [
-            (CONTENT_TYPE, stashed.content_type),
-            (CONTENT_ENCODING, record.content_encoding),
+            (CONTENT_TYPE, stashed.content_type().map(str::to_owned)),
+            (
+                CONTENT_ENCODING,
+                record.content_encoding().map(str::to_owned),
+            ),
             (
                 CONTENT_LENGTH,
-                (parts.method != Method::GET).then(|| stashed.body.len().to_string()),
+                (parts.method != Method::GET).then(|| stashed.body().len().to_string()),
             ),
         ];
         for (name, value) in stashed_headers {
@@ -221,13 +227,8 @@ where
             }
         }
         // The record was taken as the caller's own: the proof names the caller.
-        self.run_verified(
-            parts,
-            stashed.body,
-            caller,
-            StepUpOutcome::Verified(*verified),
-        )
-        .await
+        let body = stashed.body().clone();
+        self.run_verified(parts, body, caller, outcome).await
     }
 }
 
@@ -262,4 +263,61 @@ fn see_other(location: &str) -> Response {
     }
     no_store(&mut response);
     response
+}
+
+/// What a resume record keeps of Authsignal's validation of the returned token: the parts
+/// of the handler's proof that the record itself does not hold.
+fn kept_verification(validated: &Validated) -> Verification {
+    let kept = Verification::new(validated.idempotency_key.as_str());
+    match &validated.response.verification_method {
+        Some(method) => kept.with_verification_method(method.as_str()),
+        None => kept,
+    }
+}
+
+/// The validation the handler's proof reports for a resumed request. The record was kept
+/// only for a valid token whose challenge succeeded, for the record's user and action;
+/// what else Authsignal answered then (when the state was reached, a Veriff session) is
+/// not kept.
+fn validation_of(record: &PendingChallenge, verified: &Verification) -> ValidateChallengeResponse {
+    let mut validation = ValidateChallengeResponse::default();
+    validation.is_valid = true;
+    validation.state = Some(UserActionState::ChallengeSucceeded);
+    validation.user_id = Some(record.user_id().to_owned());
+    validation.action = Some(record.action().to_owned());
+    validation.idempotency_key = Some(verified.idempotency_key().to_owned());
+    validation.verification_method = verified.verification_method().map(VerificationMethod::from);
+    validation
+}
+
+#[cfg(test)]
+mod tests {
+    use http::Method;
+
+    use super::*;
+
+    /// What the handler's proof reports after a resume is what Authsignal answered at the
+    /// return, through the record's stored bytes, for every part the proof reads.
+    #[test]
+    fn a_resumed_proof_reports_the_validation_through_the_stored_record() {
+        for method in [Some("AUTHENTICATOR_APP"), Some("SOMETHING_NEW"), None] {
+            let mut response = ValidateChallengeResponse::default();
+            response.is_valid = true;
+            response.state = Some(UserActionState::ChallengeSucceeded);
+            response.user_id = Some("alice".into());
+            response.action = Some("withdraw".into());
+            response.idempotency_key = Some("key-1".into());
+            response.verification_method = method.map(VerificationMethod::from);
+            let validated = Validated {
+                response: response.clone(),
+                user_id: "alice".into(),
+                idempotency_key: "key-1".into(),
+            };
+            let record = PendingChallenge::challenge("alice", "withdraw", Method::POST, "/w")
+                .into_resume(kept_verification(&validated));
+            let stored = PendingChallenge::decode(&record.encode().unwrap()).unwrap();
+            let verified = stored.verified().expect("a resume record");
+            assert_eq!(validation_of(&stored, verified), response, "{method:?}");
+        }
+    }
 }

@@ -288,7 +288,7 @@ impl Route {
         telemetry::pending(&*self.shared().store);
         match taken {
             Ok(Some(record))
-                if record.user_id == user_id && record.action == self.action.as_str() =>
+                if record.user_id() == user_id && record.action() == self.action.as_str() =>
             {
                 Ok(Some(record))
             }

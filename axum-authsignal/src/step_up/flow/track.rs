@@ -77,7 +77,7 @@ impl Route {
         let started = Instant::now();
         let tracked = shared
             .client
-            .track(&asked.record.user_id, self.action.as_str(), attributes)
+            .track(asked.record.user_id(), self.action.as_str(), attributes)
             .await;
         telemetry::authsignal_call("track", started);
         let tracked = match tracked {
@@ -172,7 +172,7 @@ impl Route {
         }
         let key = RecordKey::new(
             RecordKind::Challenge,
-            record.user_id.as_str(),
+            record.user_id(),
             tracked.idempotency_key.as_str(),
         );
         let stored = shared.store.put(&key, record, CHALLENGE_TTL).await;
@@ -243,21 +243,22 @@ where
         let resumable = shared.redirect_origin.is_some()
             && (audience.navigation || audience.htmx)
             && replayable;
-        let stashed = resumable.then(|| StashedRequest {
-            content_type: parts
+        let stashed = resumable.then(|| {
+            let content_type = parts
                 .headers
                 .get(CONTENT_TYPE)
                 .and_then(|value| value.to_str().ok())
-                .map(str::to_owned),
+                .map(str::to_owned);
             // A copy: the body read from the connection can share hyper's 8 KiB read
             // buffer, which the store would otherwise keep alive for ten minutes
             // (benches/RESULTS.md measured 8 KiB held per 1 KiB body). A GET has no body
             // to replay.
-            body: if parts.method == Method::GET {
+            let body = if parts.method == Method::GET {
                 Bytes::new()
             } else {
                 Bytes::copy_from_slice(&body)
-            },
+            };
+            StashedRequest::new(body, content_type)
         });
         let user_id = caller.user_id;
         let asked = Asked {
