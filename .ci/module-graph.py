@@ -360,6 +360,20 @@ def cycles(edges):
     return result
 
 
+def layer_of(edges):
+    """Each module's layer in a DAG: 0 for a leaf, else one more than its highest import."""
+    layers = {}
+
+    def visit(v):
+        if v not in layers:
+            layers[v] = 1 + max((visit(w) for w in edges[v]), default=-1)
+        return layers[v]
+
+    for v in edges:
+        visit(v)
+    return layers
+
+
 def main(argv):
     here = os.path.dirname(os.path.abspath(__file__))
     src = argv[1] if len(argv) > 1 else os.path.join(here, "..", "axum-authsignal", "src", "step_up")
@@ -369,12 +383,16 @@ def main(argv):
         print(f"module-graph: cannot read the gate's sources: {err}", file=sys.stderr)
         return 2
     edges = graph.edges()
+    found = cycles(edges)
+    layers = {} if found else layer_of(edges)
     width = max(len(name(node)) for node in edges)
-    print(f"The gate's modules ({os.path.normpath(src)}), each with the modules it imports:")
+    print(f"The gate's modules ({os.path.normpath(src)}), each with the modules it imports")
+    if layers:
+        print("(in brackets its layer: 0 imports nothing of the gate, n only layers below n):")
     for node in sorted(edges, key=name):
         imports = ", ".join(sorted(name(target) for target in edges[node]))
-        print(f"  {name(node) + ':':<{width + 1}} {imports or '(leaf)'}")
-    found = cycles(edges)
+        layer = f"[{layers[node]}]" if layers else ""
+        print(f"  {name(node) + ':':<{width + 1}} {layer:>4} {imports or '(leaf)'}")
     if found:
         print(f"\n{len(found)} circle(s) of imports:", file=sys.stderr)
         for component, cycle in found:

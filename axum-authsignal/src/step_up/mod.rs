@@ -64,14 +64,19 @@ mod client_ip;
 mod config;
 mod cookies;
 mod custom;
+mod extract;
 mod flow;
 mod layer;
+mod leg1;
 mod negotiate;
 mod page;
 mod proof;
+mod rejection;
 mod respond;
 mod resume;
+mod route;
 mod service;
+mod settings;
 mod signin;
 mod telemetry;
 mod token;
@@ -83,15 +88,16 @@ mod verify;
 pub use action::{Action, ActionCode, AnyAction, ExpectedAction};
 pub use answer::{Challenge, GateAnswer, Refusal};
 pub use client_ip::ForwardedHeader;
-pub use config::{
-    CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, StepUpConfig,
-    StepUpConfigBuilder, Unenrolled,
-};
+pub use config::{StepUpConfig, StepUpConfigBuilder};
 pub use layer::StepUpLayer;
 pub use negotiate::ClientKind;
-pub use proof::{StepUp, StepUpOutcome, StepUpRejection};
+pub use proof::{StepUp, StepUpOutcome};
+pub use rejection::StepUpRejection;
 pub use resume::{ClearResumeCookies, RESUME_COOKIE};
 pub use service::{ResponseFuture, StepUpService};
+pub use settings::{
+    CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, Unenrolled,
+};
 pub use signin::{MIN_COOKIE_KEY_LEN, SIGN_IN_COOKIE, SignIn, SignInBuilder, SignedIn};
 pub use user::UserId;
 pub use validator::StepUpValidator;
