@@ -171,7 +171,7 @@ impl StepUpConfigBuilder {
     ///
     /// ```
     /// use authsignal::Authsignal;
-    /// use axum_authsignal::step_up::StepUpConfig;
+    /// use axum_authsignal::StepUpConfig;
     ///
     /// let step_up = StepUpConfig::builder(Authsignal::new("secret").unwrap())
     ///     .redirect_origin("https://app.example.com")
@@ -206,7 +206,7 @@ impl StepUpConfigBuilder {
     /// ```
     /// use axum::{extract::FromRequestParts, http::request::Parts};
     /// use authsignal::Authsignal;
-    /// use axum_authsignal::step_up::StepUpConfig;
+    /// use axum_authsignal::StepUpConfig;
     ///
     /// /// The app's session, read from its own store (async).
     /// struct Session { user: Option<String> }
@@ -251,7 +251,7 @@ impl StepUpConfigBuilder {
     ///
     /// ```
     /// use authsignal::Authsignal;
-    /// use axum_authsignal::{step_up::{ForwardedHeader, StepUpConfig}};
+    /// use axum_authsignal::{ForwardedHeader, StepUpConfig};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
     /// let step_up = StepUpConfig::builder(Authsignal::new("secret")?)
@@ -322,7 +322,7 @@ impl StepUpConfigBuilder {
     /// ```
     /// use axum::response::{Html, IntoResponse};
     /// use authsignal::Authsignal;
-    /// use axum_authsignal::{step_up::{ClientKind, GateAnswer, StepUpConfig}};
+    /// use axum_authsignal::{ClientKind, GateAnswer, StepUpConfig};
     ///
     /// let step_up = StepUpConfig::builder(Authsignal::new("secret").unwrap())
     ///     .respond_with(|answer, client| match (answer, client) {

@@ -15,14 +15,14 @@ use super::settings::{RouteSettings, Unenrolled};
 use authsignal::types::CustomData;
 
 /// A Tower layer that puts one Authsignal action in front of a route; made by
-/// [`StepUpConfig::gate`], which holds what every route shares.
+/// [`StepUpConfig::gate`](super::StepUpConfig::gate), which holds what every route shares.
 ///
 /// Leg 1 (no token): the action is tracked; `ALLOW` runs the handler, `CHALLENGE_REQUIRED`
 /// answers a browser navigation with 303 to the pre-built UI and anything else with 401
 /// and a challenge token. Leg 2 (a token, in the header for API clients or as `?token=`
 /// for a browser back from the UI): the token is validated server-side, bound to the user,
 /// the action and the very request that was challenged, and good once. See the
-/// [module docs](crate::step_up) for the whole flow.
+/// [crate docs](crate) for the whole flow.
 ///
 /// | per-route setting | default |
 /// |---|---|
@@ -35,7 +35,7 @@ use authsignal::types::CustomData;
 /// ```
 /// use axum::{Router, http::Method, routing::get};
 /// use authsignal::Authsignal;
-/// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+/// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// async fn form() -> &'static str { "the withdrawal form" }
 /// async fn withdraw(proof: StepUp) -> String { format!("{} withdrew", proof.user_id()) }
@@ -147,7 +147,8 @@ impl StepUpLayer {
     /// 429), and only then: never on a 4xx (a revoked or wrong-region key, a bad request),
     /// an answer that cannot be read, `BLOCK`, a review, an unknown state or a failed
     /// validation. Only for low-risk actions: each time is logged at WARN and counted in
-    /// [`StepUpConfig::failed_open_count`], and the handler sees it in
+    /// [`StepUpConfig::failed_open_count`](super::StepUpConfig::failed_open_count), and the
+    /// handler sees it in
     /// [`StepUp::failed_open`](super::StepUp::failed_open).
     pub fn fail_open(self) -> Self {
         self.edit(RouteSettings::set_fail_open)

@@ -178,7 +178,7 @@ impl<A> StepUp<A> {
     /// ```
     /// use axum::{Form, Router, http::{Method, StatusCode}, routing::post};
     /// use authsignal::Authsignal;
-    /// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+    /// use axum_authsignal::{StepUp, StepUpConfig};
     /// use serde::Deserialize;
     ///
     /// #[derive(Deserialize)]

@@ -47,14 +47,14 @@ pub const MIN_COOKIE_KEY_LEN: usize = 32;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// Sign-in step-up, made by [`StepUpConfig::sign_in`]: put it in the app state and use it
+/// Sign-in step-up, made by [`StepUpConfig::sign_in`](super::StepUpConfig::sign_in): put it in the app state and use it
 /// from the password handler ([`start`](Self::start)) and the callback handler
 /// ([`SignedIn`]).
 ///
 /// ```
 /// use axum::{Router, extract::State, http::request::Parts, response::{IntoResponse, Response}, routing::{get, post}};
 /// use authsignal::Authsignal;
-/// use axum_authsignal::{step_up::{SignIn, SignedIn, StepUpConfig}};
+/// use axum_authsignal::{SignIn, SignedIn, StepUpConfig};
 ///
 /// async fn password(State(sign_in): State<SignIn>, parts: Parts) -> Response {
 ///     let user_id = "alice"; // ... after checking the password

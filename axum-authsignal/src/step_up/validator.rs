@@ -15,7 +15,8 @@ use super::{token, verify};
 use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 
 /// Validates a step-up token in the [`StepUp`](super::StepUp) extractor itself, for
-/// handlers that run without a gate: made by [`StepUpConfig::validator`], added as an
+/// handlers that run without a gate: made by
+/// [`StepUpConfig::validator`](super::StepUpConfig::validator), added as an
 /// `Extension` on the route.
 ///
 /// It checks the token server-side for the user and the action, and lets each token
@@ -28,7 +29,7 @@ use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 /// ```
 /// use axum::{Extension, Router, routing::post};
 /// use authsignal::Authsignal;
-/// use axum_authsignal::{step_up::{StepUp, StepUpConfig}};
+/// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
 /// async fn change_payout(proof: StepUp) -> &'static str { "changed" }
