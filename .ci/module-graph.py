@@ -21,6 +21,12 @@ import re
 import sys
 
 ROOT = "step_up"
+RAW_STRING = re.compile(r'b?r(#*)"')
+CHAR = re.compile(r"'(\\(u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^\\'])'")
+
+
+def is_ident(c):
+    return c.isalnum() or c == "_"
 
 
 def strip_comments_and_strings(text):
@@ -50,25 +56,25 @@ def strip_comments_and_strings(text):
                     j += 1
             out.append(blank(text[i:j]))
             i = j
-        elif (m := re.match(r'b?r(#*)"', text[i:])) and (i == 0 or not (text[i - 1].isalnum() or text[i - 1] == "_")):
+        elif (m := RAW_STRING.match(text, i)) and not (i and is_ident(text[i - 1])):
             closing = '"' + m.group(1)
-            end = text.find(closing, i + m.end())
+            end = text.find(closing, m.end())
             end = n if end == -1 else end + len(closing)
-            out.append('""' + blank(text[i + 2 : end - 2]) if end - i >= 2 else blank(text[i:end]))
+            out.append(blank(text[i:end]))
             i = end
         elif c == '"':
             j = i + 1
             while j < n and text[j] != '"':
                 j += 2 if text[j] == "\\" else 1
-            out.append('"' + blank(text[i + 1 : j]) + '"')
+            out.append(blank(text[i : j + 1]))
             i = j + 1
         elif c == "'":
             # A char literal ('a', '\n', '\u{1F600}'), or a lifetime ('a, 'static): only
             # the former is blanked.
-            m = re.match(r"'(\\(u\{[0-9a-fA-F]+\}|x[0-9a-fA-F]{2}|.)|[^\\'])'", text[i:])
+            m = CHAR.match(text, i)
             if m:
-                out.append("' '")
-                i += m.end()
+                out.append(blank(m.group(0)))
+                i = m.end()
             else:
                 out.append(c)
                 i += 1
@@ -309,7 +315,7 @@ def name(node):
 
 def cycles(edges):
     """Every strongly connected component of more than one module (or with a self-loop),
-    each with one cycle through it."""
+    each with the shortest circle through each of its modules."""
     index, low, stack, on_stack, found = {}, {}, [], set(), []
     counter = [0]
 
@@ -342,22 +348,34 @@ def cycles(edges):
     result = []
     for component in found:
         members = set(component)
-        start = component[0]
-        # Shortest way back to the start, within the component.
-        paths = {start: [start]}
-        queue = [start]
-        cycle = None
-        while queue and cycle is None:
-            v = queue.pop(0)
-            for w in sorted(edges[v]):
-                if w == start:
-                    cycle = paths[v] + [start]
-                    break
-                if w in members and w not in paths:
-                    paths[w] = paths[v] + [w]
-                    queue.append(w)
-        result.append((component, cycle))
+        shortest = []
+        for start in component:
+            cycle = shortest_cycle(edges, members, start)
+            if cycle:
+                # The same circle seen from another of its modules: listed once.
+                body = cycle[:-1]
+                turn = body.index(min(body))
+                rotated = body[turn:] + body[:turn]
+                rotated.append(rotated[0])
+                if rotated not in shortest:
+                    shortest.append(rotated)
+        result.append((component, shortest))
     return result
+
+
+def shortest_cycle(edges, members, start):
+    """The shortest way from `start` back to itself within `members`, or None."""
+    paths = {start: [start]}
+    queue = [start]
+    while queue:
+        v = queue.pop(0)
+        for w in sorted(edges[v]):
+            if w == start:
+                return paths[v] + [start]
+            if w in members and w not in paths:
+                paths[w] = paths[v] + [w]
+                queue.append(w)
+    return None
 
 
 def layer_of(edges):
@@ -395,10 +413,10 @@ def main(argv):
         print(f"  {name(node) + ':':<{width + 1}} {layer:>4} {imports or '(leaf)'}")
     if found:
         print(f"\n{len(found)} circle(s) of imports:", file=sys.stderr)
-        for component, cycle in found:
-            print(f"  among {', '.join(name(v) for v in component)}", file=sys.stderr)
-            if cycle:
-                print(f"    e.g. {' -> '.join(name(v) for v in cycle)}", file=sys.stderr)
+        for component, shortest in found:
+            print(f"  among {', '.join(name(v) for v in component)}:", file=sys.stderr)
+            for cycle in shortest:
+                print(f"    {' -> '.join(name(v) for v in cycle)}", file=sys.stderr)
         return 1
     print("\nNo circle of imports: the graph is a DAG.")
     return 0
