@@ -56,6 +56,20 @@
 //! user back with: `MethodRouter::layer` (as above, it wraps the method router's fallback
 //! too) or `Router::route_layer`. `MethodRouter::route_layer` sees only the methods routed,
 //! which is enough for API clients.
+//!
+//! The modules, from the bottom up; none imports a module above it, and
+//! `.ci/module-graph.py` checks that no circle of imports comes back:
+//!
+//! - plain types and helpers that import nothing of the gate: `action`, `answer`,
+//!   `negotiate`, `client_ip`, `ui_origins`, `user`, `token`, `cookies`, `page`,
+//!   `telemetry`;
+//! - `settings`: every setting of a configuration, a route and a sign-in (private fields,
+//!   accessors, setters for the builders), over those alone; `proof`, the handler's proof;
+//! - the steps: `binding`, `custom`, `respond`, `resume`, `verify` (a returned token),
+//!   `route` (a route's settings at work: outcome, refusal, taking a record), `leg1` (the
+//!   first leg, shared with sign-in), `rejection`;
+//! - the gate: `flow` (one request's legs), `service`, `layer`; beside it `validator` and
+//!   `signin`; `extract` (the extractors) over those; `config` on top, which makes them all.
 
 mod action;
 mod answer;
