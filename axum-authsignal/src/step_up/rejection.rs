@@ -7,9 +7,9 @@ use http::StatusCode;
 use super::answer::Refusal;
 use super::respond::{Audience, Problem, Responder};
 
-/// Why [`StepUp`](super::StepUp) (or [`SignedIn`](super::SignedIn)) could not be extracted. The handler
-/// does not run. It answers like the gate: problem+json for API clients, a small HTML page
-/// for a browser navigation, or the configuration's own answer.
+/// Why [`StepUp`](super::StepUp) (or [`SignedIn`](super::SignedIn)) could not be
+/// extracted. The handler does not run. It answers like the gate: problem+json for API
+/// clients, a small HTML page for a browser navigation, or the configuration's own answer.
 #[derive(Debug)]
 pub struct StepUpRejection {
     refusal: Refusal,

@@ -47,9 +47,9 @@ pub const MIN_COOKIE_KEY_LEN: usize = 32;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// Sign-in step-up, made by [`StepUpConfig::sign_in`](super::StepUpConfig::sign_in): put it in the app state and use it
-/// from the password handler ([`start`](Self::start)) and the callback handler
-/// ([`SignedIn`]).
+/// Sign-in step-up, made by [`StepUpConfig::sign_in`](super::StepUpConfig::sign_in): put
+/// it in the app state and use it from the password handler ([`start`](Self::start)) and
+/// the callback handler ([`SignedIn`]).
 ///
 /// ```
 /// use axum::{Router, extract::State, http::request::Parts, response::{IntoResponse, Response}, routing::{get, post}};
