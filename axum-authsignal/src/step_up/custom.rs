@@ -20,7 +20,6 @@
 
 use std::collections::HashSet;
 use std::fmt;
-use std::sync::Arc;
 
 use bytes::Bytes;
 use http::Method;
@@ -32,10 +31,6 @@ use serde_json::Value;
 use super::answer::Refusal;
 use super::binding;
 use authsignal::types::CustomData;
-
-/// Computes `custom` from the request: `Ok(None)` sends nothing, `Err` refuses the request.
-pub(crate) type CustomFn =
-    Arc<dyn Fn(&Parts, &Bytes) -> Result<Option<CustomData>, Refusal> + Send + Sync>;
 
 /// The named top-level fields of the request's JSON or form body (or query, for `GET`).
 /// Text that reads as a finite number, in a form or in a JSON string, is sent as that

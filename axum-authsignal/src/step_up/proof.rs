@@ -1,17 +1,9 @@
-//! [`StepUp`]: the proof a handler receives, its extractor, and its rejection.
+//! [`StepUp`]: the proof a handler receives, and how the request got through
+//! ([`StepUpOutcome`]). The extractors that hand it over are in `extract`.
 
 use std::marker::PhantomData;
 
-use axum::extract::{FromRequestParts, OptionalFromRequestParts};
-use axum::response::{IntoResponse, Response};
-use http::StatusCode;
-use http::request::Parts;
-
-use super::action::{ActionCode, AnyAction, ExpectedAction};
-use super::answer::Refusal;
-use super::negotiate::ClientKind;
-use super::respond::{Audience, Problem, Responder};
-use super::validator::StepUpValidator;
+use super::action::{ActionCode, AnyAction};
 use authsignal::types::{CustomData, TrackResponse, ValidateChallengeResponse, VerificationMethod};
 
 /// What the gate puts in the request's extensions for the handler, whatever action type
@@ -39,6 +31,11 @@ impl Proof {
     pub(crate) fn with_custom(mut self, custom: Option<CustomData>) -> Self {
         self.custom = custom;
         self
+    }
+
+    /// The action of the gate (or validator, or sign-in) that let the request through.
+    pub(crate) fn action(&self) -> &ActionCode {
+        &self.action
     }
 }
 
@@ -206,119 +203,5 @@ impl<A> StepUp<A> {
     /// ```
     pub fn judged_number(&self, field: &str) -> Option<f64> {
         self.custom()?.get(field)?.as_f64()
-    }
-}
-
-/// Why [`StepUp`] (or [`SignedIn`](super::SignedIn)) could not be extracted. The handler
-/// does not run. It answers like the gate: problem+json for API clients, a small HTML page
-/// for a browser navigation, or the configuration's own answer.
-#[derive(Debug)]
-pub struct StepUpRejection {
-    refusal: Refusal,
-    audience: Audience,
-    responder: Responder,
-}
-
-impl StepUpRejection {
-    pub(crate) fn new(refusal: Refusal, audience: Audience, responder: Responder) -> Self {
-        Self {
-            refusal,
-            audience,
-            responder,
-        }
-    }
-
-    /// Why: the gate's refusal.
-    pub fn refusal(&self) -> &Refusal {
-        &self.refusal
-    }
-
-    /// The status the rejection answers with.
-    pub fn status(&self) -> StatusCode {
-        self.refusal.status()
-    }
-
-    /// The problem+json body the rejection answers an API client with.
-    pub fn body_text(&self) -> String {
-        Problem::of(&self.refusal).body().to_string()
-    }
-}
-
-impl std::fmt::Display for StepUpRejection {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        std::fmt::Display::fmt(&self.refusal, f)
-    }
-}
-
-impl std::error::Error for StepUpRejection {}
-
-impl IntoResponse for StepUpRejection {
-    fn into_response(self) -> Response {
-        self.responder.refuse(self.refusal, self.audience)
-    }
-}
-
-impl<S: Send + Sync, A: ExpectedAction> FromRequestParts<S> for StepUp<A> {
-    type Rejection = StepUpRejection;
-
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let proof = match parts.extensions.get::<Proof>() {
-            Some(proof) => proof.clone(),
-            None => match parts.extensions.get::<StepUpValidator>().cloned() {
-                Some(validator) => validator.validate(parts).await?,
-                None => {
-                    let audience = Audience::of(ClientKind::Auto, &parts.headers);
-                    return Err(StepUpRejection::new(
-                        Refusal::MissingLayer,
-                        audience,
-                        Responder::default(),
-                    ));
-                }
-            },
-        };
-        if let Some(expected) = A::expected()
-            && proof.action.as_str() != expected
-        {
-            tracing::error!(
-                expected,
-                found = proof.action.as_str(),
-                "a handler asks for another action's step-up proof"
-            );
-            let audience = Audience::of(ClientKind::Auto, &parts.headers);
-            let refusal = Refusal::WrongAction {
-                expected,
-                found: proof.action.as_str().to_owned(),
-            };
-            return Err(StepUpRejection::new(
-                refusal,
-                audience,
-                Responder::default(),
-            ));
-        }
-        Ok(StepUp::from_proof(proof))
-    }
-}
-
-/// `Option<StepUp>`: `None` when no layer ran and no token came; a token that is given
-/// must still be valid.
-impl<S: Send + Sync, A: ExpectedAction> OptionalFromRequestParts<S> for StepUp<A> {
-    type Rejection = StepUpRejection;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &S,
-    ) -> Result<Option<Self>, Self::Rejection> {
-        match <StepUp<A> as FromRequestParts<S>>::from_request_parts(parts, state).await {
-            Ok(proof) => Ok(Some(proof)),
-            Err(rejection)
-                if matches!(
-                    rejection.refusal,
-                    Refusal::MissingLayer | Refusal::TokenRequired
-                ) =>
-            {
-                Ok(None)
-            }
-            Err(rejection) => Err(rejection),
-        }
     }
 }

@@ -7,8 +7,6 @@
 //! chose between HTML and JSON; a refusal also travels in the response's extensions, so
 //! that outer layers can see it.
 
-use std::sync::Arc;
-
 use axum::response::{IntoResponse, Response};
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, VARY, WWW_AUTHENTICATE};
 use http::{HeaderMap, HeaderValue, StatusCode};
@@ -17,9 +15,7 @@ use serde_json::{Map, Value, json};
 use super::answer::{Challenge, GateAnswer, Refusal};
 use super::negotiate::{self, ClientKind};
 use super::page;
-
-/// The app's own answers: `None` leaves an answer to the defaults.
-pub(crate) type RespondFn = Arc<dyn Fn(&GateAnswer, ClientKind) -> Option<Response> + Send + Sync>;
+use super::settings::RespondFn;
 
 /// Who is asking, as far as the answer's form goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -33,8 +33,8 @@ use bytes::Bytes;
 use cookie::{Cookie, SameSite};
 use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::{HeaderMap, HeaderValue};
+use sha2::{Digest, Sha256};
 
-use super::config::StepUpConfig;
 use super::cookies;
 use super::page::RESUME_FIELD;
 
@@ -46,6 +46,17 @@ pub(crate) const RESUME_TTL: Duration = Duration::from_secs(120);
 pub const RESUME_COOKIE: &str = "__Host-authsignal-resume";
 /// Its name on a plain-`http` origin (development), where browsers refuse `Secure`.
 const PLAIN_RESUME_COOKIE: &str = "authsignal-resume";
+
+/// A short tag naming a route's action and path, so that a gate acts only on the resume
+/// cookies of its own challenges.
+pub(crate) fn tag(action: &str, path_and_query: &str) -> String {
+    let digest = Sha256::new()
+        .chain_update(action)
+        .chain_update([0])
+        .chain_update(path_and_query)
+        .finalize();
+    URL_SAFE_NO_PAD.encode(&digest[..9])
+}
 
 /// A fresh resume id: 128 random bits.
 pub(crate) fn new_id() -> Option<String> {
@@ -112,7 +123,8 @@ pub(crate) fn clear_cookies(origin: &str) -> ClearResumeCookies {
 
 /// `Set-Cookie`s that remove the gate's resume cookie, under both its names: put it in an
 /// app's sign-out answer, so that a challenge completed before signing out cannot be
-/// resumed after (made by [`StepUpConfig::clear_resume_cookies`]).
+/// resumed after (made by
+/// [`StepUpConfig::clear_resume_cookies`](super::StepUpConfig::clear_resume_cookies)).
 ///
 /// ```
 /// use axum::response::{IntoResponse, Redirect, Response};
@@ -150,15 +162,6 @@ impl ClearResumeCookies {
         for value in self.headers {
             headers.append(SET_COOKIE, value);
         }
-    }
-}
-
-impl StepUpConfig {
-    /// `Set-Cookie`s that remove the resume cookie, for an app's sign-out answer: a
-    /// challenge completed before signing out is then never resumed after it, even if the
-    /// same user signs in again in that browser.
-    pub fn clear_resume_cookies(&self) -> ClearResumeCookies {
-        clear_cookies(self.shared.redirect_origin.as_deref().unwrap_or(""))
     }
 }
 

@@ -3,7 +3,6 @@
 
 use std::convert::Infallible;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
@@ -13,18 +12,18 @@ use tower::Service;
 use tracing::Instrument;
 use tracing::field::Empty;
 
-use super::flow::Gate;
-use super::layer::Route;
+use super::flow;
+use super::route::Route;
 
 /// The service [`StepUpLayer`](super::StepUpLayer) wraps a route in.
 #[derive(Clone)]
 pub struct StepUpService<S> {
     inner: S,
-    route: Arc<Route>,
+    route: Route,
 }
 
 impl<S> StepUpService<S> {
-    pub(crate) fn new(inner: S, route: Arc<Route>) -> Self {
+    pub(crate) fn new(inner: S, route: Route) -> Self {
         Self { inner, route }
     }
 }
@@ -32,7 +31,7 @@ impl<S> StepUpService<S> {
 impl<S> std::fmt::Debug for StepUpService<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StepUpService")
-            .field("action", &self.route.action)
+            .field("action", self.route.settings().action())
             .finish_non_exhaustive()
     }
 }
@@ -73,17 +72,19 @@ where
         // The clone that was polled ready is the one that must be called.
         let clone = self.inner.clone();
         let ready = std::mem::replace(&mut self.inner, clone);
-        let gate = Gate::new(ready, self.route.clone());
+        let route = self.route.clone();
         let span = tracing::info_span!(
             "step_up",
-            action = %self.route.action,
+            action = %route.settings().action(),
             user = Empty,
             outcome = Empty,
             idempotency_key = Empty,
             authsignal_ms = Empty,
         );
         ResponseFuture {
-            future: Box::pin(async move { Ok(gate.decide(request).await) }.instrument(span)),
+            future: Box::pin(
+                async move { Ok(flow::decide(ready, route, request).await) }.instrument(span),
+            ),
         }
     }
 }

@@ -15,7 +15,6 @@
 
 use std::sync::Arc;
 
-use axum::extract::{FromRef, FromRequestParts};
 use axum::response::Response;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -28,12 +27,14 @@ use sha2::Sha256;
 
 use super::action::ActionCode;
 use super::answer::Refusal;
-use super::config::{CHALLENGE_TTL, StepUpConfig};
 use super::cookies;
-use super::flow::{Asked, Decision};
-use super::layer::Route;
-use super::proof::{Proof, StepUp, StepUpOutcome, StepUpRejection};
+use super::leg1::{self, Asked, Decision};
+use super::proof::{Proof, StepUp, StepUpOutcome};
+use super::rejection::StepUpRejection;
 use super::respond::Audience;
+use super::route::Route;
+use super::settings::{CHALLENGE_TTL, ConfigSettings, RouteSettings, SignInSettings};
+use super::verify;
 use crate::store::{PendingChallenge, RecordKind};
 use authsignal::ConfigError;
 
@@ -46,9 +47,9 @@ pub const MIN_COOKIE_KEY_LEN: usize = 32;
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
-/// Sign-in step-up, made by [`StepUpConfig::sign_in`]: put it in the app state and use it
-/// from the password handler ([`start`](Self::start)) and the callback handler
-/// ([`SignedIn`]).
+/// Sign-in step-up, made by [`StepUpConfig::sign_in`](super::StepUpConfig::sign_in): put
+/// it in the app state and use it from the password handler ([`start`](Self::start)) and
+/// the callback handler ([`SignedIn`]).
 ///
 /// ```
 /// use axum::{Router, extract::State, http::request::Parts, response::{IntoResponse, Response}, routing::{get, post}};
@@ -80,22 +81,17 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 /// ```
 #[derive(Clone)]
 pub struct SignIn {
-    inner: Arc<SignInConfig>,
-}
-
-struct SignInConfig {
-    /// The sign-in's settings, as a route's: its action and the configuration's defaults.
+    /// The sign-in's route: its action and the configuration's defaults.
     route: Route,
-    callback_url: String,
-    cookie_key: Vec<u8>,
+    settings: Arc<SignInSettings>,
 }
 
 impl std::fmt::Debug for SignIn {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SignIn")
-            .field("action", &self.inner.route.action)
-            .field("callback_url", &self.inner.callback_url)
-            .field("config", &self.inner.route.config)
+            .field("action", self.route.settings().action())
+            .field("callback_url", &self.settings.callback_url())
+            .field("config", self.route.config())
             .finish_non_exhaustive()
     }
 }
@@ -103,7 +99,7 @@ impl std::fmt::Debug for SignIn {
 /// Builds a [`SignIn`]: the action (`signIn` by default) and the cookie key.
 #[must_use]
 pub struct SignInBuilder {
-    config: StepUpConfig,
+    config: Arc<ConfigSettings>,
     action: ActionCode,
     callback_url: String,
     cookie_key: Option<Vec<u8>>,
@@ -123,7 +119,7 @@ impl std::fmt::Debug for SignInBuilder {
 }
 
 impl SignInBuilder {
-    pub(crate) fn new(config: StepUpConfig, callback_url: String) -> Self {
+    pub(crate) fn new(config: Arc<ConfigSettings>, callback_url: String) -> Self {
         Self {
             config,
             action: ActionCode::from("signIn"),
@@ -164,12 +160,10 @@ impl SignInBuilder {
                 key
             }
         };
+        let route = RouteSettings::new(self.config, self.action);
         Ok(SignIn {
-            inner: Arc::new(SignInConfig {
-                route: Route::new(self.config, self.action),
-                callback_url: self.callback_url,
-                cookie_key,
-            }),
+            route: Route::new(Arc::new(route)),
+            settings: Arc::new(SignInSettings::new(self.callback_url, cookie_key)),
         })
     }
 }
@@ -187,19 +181,19 @@ impl SignIn {
     /// a refusal (403 on `BLOCK`, a review or an unenrolled user the policy refuses, 429
     /// over the user's bound of pending records, 503 when Authsignal or the store fails).
     pub async fn start(&self, user_id: &str, request: &Parts) -> Result<StepUp, Response> {
-        let inner = &self.inner;
-        let route = &inner.route;
-        let audience = Audience::of(route.client_kind(), &request.headers);
-        let mut attributes = route.shared().track_attributes(request);
-        attributes.redirect_url = Some(inner.callback_url.clone());
+        let route = &self.route;
+        let action = route.settings().action();
+        let audience = Audience::of(route.settings().client_kind(), &request.headers);
+        let mut attributes = leg1::attributes(route.config(), request);
+        attributes.redirect_url = Some(self.settings.callback_url().to_owned());
         let asked = Asked {
             audience,
-            record: sign_in_record(user_id, route.action.as_str()),
+            record: sign_in_record(user_id, action.as_str()),
             returns_from_ui: true,
         };
-        match route.leg1(attributes, asked).await {
+        match leg1::decide(route, attributes, asked).await {
             Decision::Run(outcome) => {
-                let proof = Proof::new(route.action.clone(), user_id, outcome);
+                let proof = Proof::new(action.clone(), user_id, outcome);
                 Ok(StepUp::from_proof(proof))
             }
             Decision::Challenged {
@@ -216,7 +210,7 @@ impl SignIn {
     }
 
     fn mac(&self, idempotency_key: &str) -> HmacSha256 {
-        let mut mac = HmacSha256::new_from_slice(&self.inner.cookie_key)
+        let mut mac = HmacSha256::new_from_slice(self.settings.cookie_key())
             .expect("HMAC accepts keys of any length");
         mac.update(b"axum-authsignal sign-in\0");
         mac.update(idempotency_key.as_bytes());
@@ -245,15 +239,16 @@ impl SignIn {
             })
     }
 
-    async fn complete(&self, parts: &Parts) -> Result<SignedIn, StepUpRejection> {
-        let route = &self.inner.route;
-        let shared = route.shared();
-        let audience = Audience::of(route.client_kind(), &parts.headers);
-        let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
-        let token = shared.given_token(parts).map_err(reject)?;
-        let action = route.action.as_str();
-        let validated = shared
-            .validate(&token, None, action)
+    /// The callback's check (the [`SignedIn`] extractor): the token validated, for the
+    /// user Authsignal names, in the browser that started the sign-in, once.
+    pub(crate) async fn complete(&self, parts: &Parts) -> Result<SignedIn, StepUpRejection> {
+        let route = &self.route;
+        let config = route.config();
+        let audience = Audience::of(route.settings().client_kind(), &parts.headers);
+        let reject = |refusal| StepUpRejection::new(refusal, audience, route.responder());
+        let token = verify::given_token(config, parts).map_err(reject)?;
+        let action = route.settings().action();
+        let validated = verify::validate(config, &token, None, action.as_str())
             .await
             .map_err(reject)?;
         if self.bound_key(&parts.headers).as_deref() != Some(validated.idempotency_key.as_str()) {
@@ -277,7 +272,7 @@ impl SignIn {
         }
         route.outcome("verified", None);
         let proof = Proof::new(
-            route.action.clone(),
+            action.clone(),
             &validated.user_id,
             StepUpOutcome::Verified(validated.response),
         );
@@ -331,16 +326,4 @@ fn binding_cookie_named(value: String) -> Cookie<'static> {
         .http_only(true)
         .same_site(SameSite::Lax)
         .build()
-}
-
-impl<S> FromRequestParts<S> for SignedIn
-where
-    S: Send + Sync,
-    SignIn: FromRef<S>,
-{
-    type Rejection = StepUpRejection;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        SignIn::from_ref(state).complete(parts).await
-    }
 }

@@ -1,19 +1,22 @@
 //! [`StepUpValidator`]: the [`StepUp`](super::StepUp) extractor on its own, for handlers
 //! without a gate.
 
+use std::sync::Arc;
+
 use http::request::Parts;
 
-use super::action::ActionCode;
 use super::answer::Refusal;
-use super::config::{CHALLENGE_TTL, StepUpConfig};
-use super::layer::Route;
-use super::proof::{Proof, StepUpOutcome, StepUpRejection};
+use super::proof::{Proof, StepUpOutcome};
+use super::rejection::StepUpRejection;
 use super::respond::Audience;
-use super::token;
+use super::route::Route;
+use super::settings::{CHALLENGE_TTL, RouteSettings};
+use super::{token, verify};
 use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 
 /// Validates a step-up token in the [`StepUp`](super::StepUp) extractor itself, for
-/// handlers that run without a gate: made by [`StepUpConfig::validator`], added as an
+/// handlers that run without a gate: made by
+/// [`StepUpConfig::validator`](super::StepUpConfig::validator), added as an
 /// `Extension` on the route.
 ///
 /// It checks the token server-side for the user and the action, and lets each token
@@ -43,33 +46,32 @@ pub struct StepUpValidator {
 impl std::fmt::Debug for StepUpValidator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("StepUpValidator")
-            .field("action", &self.route.action)
-            .field("config", &self.route.config)
+            .field("action", self.route.settings().action())
+            .field("config", self.route.config())
             .finish()
     }
 }
 
 impl StepUpValidator {
-    pub(crate) fn new(config: StepUpConfig, action: ActionCode) -> Self {
+    pub(crate) fn new(settings: RouteSettings) -> Self {
         Self {
-            route: Route::new(config, action),
+            route: Route::new(Arc::new(settings)),
         }
     }
 
     pub(crate) async fn validate(&self, parts: &mut Parts) -> Result<Proof, StepUpRejection> {
         let route = &self.route;
-        let shared = route.shared();
-        let audience = Audience::of(route.client_kind(), &parts.headers);
-        let reject = |refusal| StepUpRejection::new(refusal, audience, shared.responder.clone());
-        let token = shared.given_token(parts).map_err(reject)?;
-        let user_id = shared
-            .user
+        let config = route.config();
+        let audience = Audience::of(route.settings().client_kind(), &parts.headers);
+        let reject = |refusal| StepUpRejection::new(refusal, audience, route.responder());
+        let token = verify::given_token(config, parts).map_err(reject)?;
+        let user_id = config
+            .user()
             .find(parts)
             .await
             .ok_or_else(|| reject(Refusal::NoUser))?;
-        let action = route.action.as_str();
-        let validated = shared
-            .validate(&token, Some(&user_id), action)
+        let action = route.settings().action().as_str();
+        let validated = verify::validate(config, &token, Some(&user_id), action)
             .await
             .map_err(reject)?;
         let spent = PendingChallenge::spent(
@@ -79,7 +81,7 @@ impl StepUpValidator {
             token::path_and_query_without_token(&parts.uri),
         );
         let key = RecordKey::new(RecordKind::Spent, &user_id, &validated.idempotency_key);
-        match shared.store.put(&key, spent, CHALLENGE_TTL).await {
+        match config.store().put(&key, spent, CHALLENGE_TTL).await {
             Ok(()) => {}
             Err(StoreError::Duplicate) => {
                 route.outcome("refused", Some("the token was used before"));
@@ -89,10 +91,10 @@ impl StepUpValidator {
             Err(err) => return Err(reject(route.store_refusal(&err))),
         }
         route.outcome("verified", None);
-        parts.headers.remove(&shared.token_header);
+        parts.headers.remove(config.token_header());
         parts.uri = token::without_token(&parts.uri);
         Ok(Proof::new(
-            route.action.clone(),
+            route.settings().action().clone(),
             &user_id,
             StepUpOutcome::Verified(validated.response),
         ))

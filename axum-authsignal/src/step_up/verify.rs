@@ -5,45 +5,44 @@ use http::request::Parts;
 use tokio::time::Instant;
 
 use super::answer::Refusal;
-use super::config::Shared;
+use super::settings::ConfigSettings;
 use super::{telemetry, token};
 use authsignal::types::{UserActionState, ValidateChallengeRequest, ValidateChallengeResponse};
 use authsignal::{Authsignal, Error};
 
-impl Shared {
-    /// Validates `token` for `action` (and `user_id`, unless `None` for sign-in), timed and
-    /// counted; a refusal's reason goes to the log, and the answer is the one refusal
-    /// every failed check shares (or a 503 when Authsignal could not say).
-    pub(crate) async fn validate(
-        &self,
-        token: &str,
-        user_id: Option<&str>,
-        action: &str,
-    ) -> Result<Validated, Refusal> {
-        let started = Instant::now();
-        let result = validate(&self.client, token, user_id, action).await;
-        telemetry::authsignal_call("validateChallenge", started);
-        result.map_err(|rejected| match rejected {
-            Rejected::Unavailable(reason) => {
-                telemetry::outcome(action, "unavailable", Some(&reason));
-                Refusal::Unavailable {
-                    retry_after: self.retry_after,
-                }
+/// Validates `token` for `action` (and `user_id`, unless `None` for sign-in) with the
+/// configuration's client, timed and counted; a refusal's reason goes to the log, and the
+/// answer is the one refusal every failed check shares (or a 503 when Authsignal could not
+/// say).
+pub(crate) async fn validate(
+    config: &ConfigSettings,
+    token: &str,
+    user_id: Option<&str>,
+    action: &str,
+) -> Result<Validated, Refusal> {
+    let started = Instant::now();
+    let result = ask_authsignal(config.client(), token, user_id, action).await;
+    telemetry::authsignal_call("validateChallenge", started);
+    result.map_err(|rejected| match rejected {
+        Rejected::Unavailable(reason) => {
+            telemetry::outcome(action, "unavailable", Some(&reason));
+            Refusal::Unavailable {
+                retry_after: config.retry_after(),
             }
-            Rejected::Invalid(reason) => {
-                telemetry::outcome(action, "refused", Some(reason));
-                Refusal::VerificationFailed
-            }
-        })
-    }
-
-    /// The token an extractor is given, in the header or (on a `GET`) the query.
-    pub(crate) fn given_token(&self, parts: &Parts) -> Result<String, Refusal> {
-        match token::find(parts, &self.token_header) {
-            Ok(Some(found)) => Ok(found.into_string()),
-            Ok(None) => Err(Refusal::TokenRequired),
-            Err(_) => Err(Refusal::MalformedToken),
         }
+        Rejected::Invalid(reason) => {
+            telemetry::outcome(action, "refused", Some(reason));
+            Refusal::VerificationFailed
+        }
+    })
+}
+
+/// The token an extractor is given, in the configured header or (on a `GET`) the query.
+pub(crate) fn given_token(config: &ConfigSettings, parts: &Parts) -> Result<String, Refusal> {
+    match token::find(parts, config.token_header()) {
+        Ok(Some(found)) => Ok(found.into_string()),
+        Ok(None) => Err(Refusal::TokenRequired),
+        Err(_) => Err(Refusal::MalformedToken),
     }
 }
 
@@ -55,7 +54,7 @@ pub(crate) struct Validated {
 }
 
 /// Why a token does not open the gate.
-pub(crate) enum Rejected {
+enum Rejected {
     /// Authsignal could not be asked, or answered something this crate cannot read: the
     /// gate stays shut with a 503. The reason is for the logs only.
     Unavailable(String),
@@ -86,7 +85,7 @@ impl From<Error> for Rejected {
 /// Asks Authsignal about `token` and accepts it only if it is valid, its state is
 /// `CHALLENGE_SUCCEEDED`, and the user (when one is expected) and the action are the ones
 /// expected. With `user_id: None` (sign-in) the user is taken from the answer.
-pub(crate) async fn validate(
+async fn ask_authsignal(
     client: &Authsignal,
     token: &str,
     user_id: Option<&str>,

@@ -12,7 +12,8 @@ use http::request::Parts;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, Request, StatusCode};
 use tower::Service;
 
-use super::{Caller, Gate, on_origin, public_path};
+use super::gate::{Caller, Gate, on_origin, public_path, take, take_challenge};
+use super::track::track;
 use crate::step_up::answer::Refusal;
 use crate::step_up::page;
 use crate::step_up::proof::StepUpOutcome;
@@ -23,213 +24,223 @@ use crate::step_up::verify::Validated;
 use crate::store::{PendingChallenge, RecordKey, RecordKind, Verification};
 use authsignal::types::{UserActionState, ValidateChallengeResponse, VerificationMethod};
 
-impl<S> Gate<S>
+/// `GET /path?token=…`, from the pre-built UI: validate, take the challenge, keep the
+/// request under a fresh resume id, and send the browser to the clean URL with it.
+pub(super) async fn browser_return<S>(
+    gate: Gate<S>,
+    parts: Parts,
+    caller: Caller,
+    token: String,
+) -> Response
 where
     S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
     S::Future: Send + 'static,
 {
-    /// `GET /path?token=…`, from the pre-built UI: validate, take the challenge, keep the
-    /// request under a fresh resume id, and send the browser to the clean URL with it.
-    pub(super) async fn browser_return(
-        self,
-        parts: Parts,
-        caller: Caller,
-        token: String,
-    ) -> Response {
-        let route = self.route.clone();
-        let audience = caller.audience;
-        let (validated, mut record) = match route.take_challenge(&token, &caller).await {
-            Ok(taken) => taken,
-            Err(response) => return response,
-        };
-        let here = token::path_and_query_without_token(&parts.uri);
-        let origin = route.shared().redirect_origin.clone();
-        let (Some(origin), true, true) = (
-            origin,
-            record.stashed().is_some(),
-            record.path_and_query() == here,
-        ) else {
+    let route = gate.route().clone();
+    let audience = caller.audience;
+    let (validated, mut record) = match take_challenge(&route, &token, &caller).await {
+        Ok(taken) => taken,
+        Err(response) => return response,
+    };
+    let here = token::path_and_query_without_token(&parts.uri);
+    let origin = route.config().redirect_origin();
+    let (Some(origin), true, true) = (
+        origin,
+        record.stashed().is_some(),
+        record.path_and_query() == here,
+    ) else {
+        route.outcome(
+            "refused",
+            Some("the token came back to another route or to an API challenge"),
+        );
+        return route.refuse(Refusal::VerificationFailed, audience);
+    };
+    let Some(id) = resume::new_id() else {
+        route.outcome("unavailable", Some("no randomness for a resume id"));
+        return route.unavailable(audience);
+    };
+    record = record.into_resume(kept_verification(&validated));
+    let resume_key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
+    if let Err(err) = route
+        .config()
+        .store()
+        .put(&resume_key, record, RESUME_TTL)
+        .await
+    {
+        return route.store_failed(&err, audience);
+    }
+    route.outcome("returned", None);
+    let tag = resume::tag(route.settings().action().as_str(), &here);
+    let mut response = see_other(&on_origin(origin, &public_path(&parts)));
+    if let Some(cookie) = resume::set_cookie(origin, &id, &tag) {
+        response.headers_mut().append(SET_COOKIE, cookie);
+    }
+    response
+}
+
+/// The clean `GET` after the return, with the resume cookies for this route (each is
+/// tried, in the order sent): a challenged `GET` runs now; a challenged form gets the
+/// page that posts it, and the cookie stays until that post.
+pub(super) async fn resume_get<S>(
+    gate: Gate<S>,
+    parts: Parts,
+    caller: Caller,
+    ids: Vec<String>,
+) -> Response
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let route = gate.route().clone();
+    let audience = caller.audience;
+    let Some(origin) = route.config().redirect_origin() else {
+        route.outcome("refused", Some("a resume cookie without a redirect origin"));
+        return route.refuse(Refusal::VerificationFailed, audience);
+    };
+    let mut found = None;
+    for id in ids {
+        match take(&route, RecordKind::Resume, &id, &caller).await {
+            Ok(Some(record)) => {
+                found = Some((id, record));
+                break;
+            }
+            Ok(None) => {}
+            Err(response) => return with_cookies_cleared(response, origin),
+        }
+    }
+    let response = match found {
+        // Spent or expired (a second tab, a stale or planted cookie): an ordinary
+        // request. The cookies stay: clearing works by name, and would also clear a
+        // cookie of another resume that is still waiting (another route's, or one a
+        // second tab just set).
+        None if route.settings().gates(&parts.method) => {
+            return track(gate, parts, Bytes::new(), caller).await;
+        }
+        None => {
+            route.outcome("not_gated", None);
+            return gate
+                .call_inner(Request::from_parts(parts, Body::empty()))
+                .await;
+        }
+        Some((_, record)) if !is_resumable_here(&record, &parts) => {
+            route.outcome("refused", Some("the resume cookie names another request"));
+            route.refuse(Refusal::VerificationFailed, audience)
+        }
+        Some((_, record)) if *record.method() == Method::GET => {
+            run_stashed(gate, parts, record, caller).await
+        }
+        Some((id, record)) => {
+            // Waits for the page's post, under the same id, which needs the cookie
+            // too: it stays in the browser until then.
+            let key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
+            if let Err(err) = route.config().store().put(&key, record, RESUME_TTL).await {
+                return with_cookies_cleared(route.store_failed(&err, audience), origin);
+            }
+            route.outcome("resuming", None);
+            let mut page = page::resume(&on_origin(origin, &public_path(&parts)), &id);
+            no_store(&mut page);
+            return page;
+        }
+    };
+    with_cookies_cleared(response, origin)
+}
+
+/// The resume page's post: the stashed form runs as it was first sent, if the browser
+/// still holds the resume cookie of this very id (it does not once the user signed
+/// out). A post whose record is spent (the page refreshed after it ran) goes to the
+/// clean `GET`. Once its record is taken the resume is over: its cookie is cleared.
+pub(super) async fn resume_post<S>(
+    gate: Gate<S>,
+    parts: Parts,
+    caller: Caller,
+    id: String,
+    cookie_ids: Vec<String>,
+) -> Response
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let route = gate.route().clone();
+    let audience = caller.audience;
+    let origin = route.config().redirect_origin().unwrap_or_default();
+    let response = match take(&route, RecordKind::Resume, &id, &caller).await {
+        Err(response) => response,
+        // Spent (the page refreshed after it ran, or posted from a second tab): to the
+        // clean `GET`. The cookies stay, as in `resume_get`: the browser's cookie may
+        // be another resume's, still waiting.
+        Ok(None) => {
+            route.outcome("already_resumed", None);
+            return see_other(&on_origin(origin, &public_path(&parts)));
+        }
+        Ok(Some(_)) if !cookie_ids.contains(&id) => {
             route.outcome(
                 "refused",
-                Some("the token came back to another route or to an API challenge"),
+                Some("the resume post lacks its cookie: signed out, or another browser"),
             );
-            return route.refuse(Refusal::VerificationFailed, audience);
-        };
-        let Some(id) = resume::new_id() else {
-            route.outcome("unavailable", Some("no randomness for a resume id"));
-            return route.unavailable(audience);
-        };
-        record = record.into_resume(kept_verification(&validated));
-        let resume_key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
-        if let Err(err) = route
-            .shared()
-            .store
-            .put(&resume_key, record, RESUME_TTL)
-            .await
+            route.refuse(Refusal::VerificationFailed, audience)
+        }
+        Ok(Some(record))
+            if *record.method() == Method::POST && is_resumable_here(&record, &parts) =>
         {
-            return route.store_failed(&err, audience);
+            run_stashed(gate, parts, record, caller).await
         }
-        route.outcome("returned", None);
-        let tag = route.resume_tag(&here);
-        let mut response = see_other(&on_origin(&origin, &public_path(&parts)));
-        if let Some(cookie) = resume::set_cookie(&origin, &id, &tag) {
-            response.headers_mut().append(SET_COOKIE, cookie);
+        Ok(Some(_)) => {
+            route.outcome("refused", Some("the resume names another request"));
+            route.refuse(Refusal::VerificationFailed, audience)
         }
-        response
-    }
+    };
+    with_cookies_cleared(response, origin)
+}
 
-    /// The clean `GET` after the return, with the resume cookies for this route (each is
-    /// tried, in the order sent): a challenged `GET` runs now; a challenged form gets the
-    /// page that posts it, and the cookie stays until that post.
-    pub(super) async fn resume_get(
-        self,
-        parts: Parts,
-        caller: Caller,
-        ids: Vec<String>,
-    ) -> Response {
-        let route = self.route.clone();
-        let audience = caller.audience;
-        let Some(origin) = route.shared().redirect_origin.clone() else {
-            route.outcome("refused", Some("a resume cookie without a redirect origin"));
-            return route.refuse(Refusal::VerificationFailed, audience);
-        };
-        let mut found = None;
-        for id in ids {
-            match route.take(RecordKind::Resume, &id, &caller).await {
-                Ok(Some(record)) => {
-                    found = Some((id, record));
-                    break;
-                }
-                Ok(None) => {}
-                Err(response) => return with_cookies_cleared(response, &origin),
-            }
+/// Whether a resume record (taken as this route's action's) holds a completed browser
+/// challenge of this very path and query.
+fn is_resumable_here(record: &PendingChallenge, parts: &Parts) -> bool {
+    record.stashed().is_some()
+        && record.verified().is_some()
+        && record.path_and_query() == token::path_and_query_without_token(&parts.uri)
+}
+
+/// Runs the handler on a stashed browser request, as it was first sent: its method,
+/// its body and the headers that describe that body. None of the resume request's own
+/// body headers (its form's type and length, an encoding, a transfer coding) reach the
+/// handler beside the stashed body.
+async fn run_stashed<S>(
+    gate: Gate<S>,
+    mut parts: Parts,
+    record: PendingChallenge,
+    caller: Caller,
+) -> Response
+where
+    S: Service<Request<Body>, Response = Response, Error = Infallible> + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let route = gate.route().clone();
+    let (Some(stashed), Some(verified)) = (record.stashed(), record.verified()) else {
+        route.outcome("refused", Some("nothing stashed to resume"));
+        return route.refuse(Refusal::VerificationFailed, caller.audience);
+    };
+    let outcome = StepUpOutcome::Verified(validation_of(&record, verified));
+    parts.method = record.method().clone();
+    remove_body_headers(&mut parts.headers);
+    let stashed_headers = [
+        (CONTENT_TYPE, stashed.content_type().map(str::to_owned)),
+        (
+            CONTENT_ENCODING,
+            record.content_encoding().map(str::to_owned),
+        ),
+        (
+            CONTENT_LENGTH,
+            (parts.method != Method::GET).then(|| stashed.body().len().to_string()),
+        ),
+    ];
+    for (name, value) in stashed_headers {
+        if let Some(value) = value.and_then(|value| HeaderValue::try_from(value).ok()) {
+            parts.headers.insert(name, value);
         }
-        let response = match found {
-            // Spent or expired (a second tab, a stale or planted cookie): an ordinary
-            // request. The cookies stay: clearing works by name, and would also clear a
-            // cookie of another resume that is still waiting (another route's, or one a
-            // second tab just set).
-            None if route.gates(&parts.method) => {
-                return self.track(parts, Bytes::new(), caller).await;
-            }
-            None => {
-                route.outcome("not_gated", None);
-                return self
-                    .call_inner(Request::from_parts(parts, Body::empty()))
-                    .await;
-            }
-            Some((_, record)) if !self.is_resumable_here(&record, &parts) => {
-                route.outcome("refused", Some("the resume cookie names another request"));
-                route.refuse(Refusal::VerificationFailed, audience)
-            }
-            Some((_, record)) if *record.method() == Method::GET => {
-                self.run_stashed(parts, record, caller).await
-            }
-            Some((id, record)) => {
-                // Waits for the page's post, under the same id, which needs the cookie
-                // too: it stays in the browser until then.
-                let key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
-                if let Err(err) = route.shared().store.put(&key, record, RESUME_TTL).await {
-                    return with_cookies_cleared(route.store_failed(&err, audience), &origin);
-                }
-                route.outcome("resuming", None);
-                let mut page = page::resume(&on_origin(&origin, &public_path(&parts)), &id);
-                no_store(&mut page);
-                return page;
-            }
-        };
-        with_cookies_cleared(response, &origin)
     }
-
-    /// The resume page's post: the stashed form runs as it was first sent, if the browser
-    /// still holds the resume cookie of this very id (it does not once the user signed
-    /// out). A post whose record is spent (the page refreshed after it ran) goes to the
-    /// clean `GET`. Once its record is taken the resume is over: its cookie is cleared.
-    pub(super) async fn resume_post(
-        self,
-        parts: Parts,
-        caller: Caller,
-        id: String,
-        cookie_ids: Vec<String>,
-    ) -> Response {
-        let route = self.route.clone();
-        let audience = caller.audience;
-        let origin = route.shared().redirect_origin.clone().unwrap_or_default();
-        let response = match route.take(RecordKind::Resume, &id, &caller).await {
-            Err(response) => response,
-            // Spent (the page refreshed after it ran, or posted from a second tab): to the
-            // clean `GET`. The cookies stay, as in `resume_get`: the browser's cookie may
-            // be another resume's, still waiting.
-            Ok(None) => {
-                route.outcome("already_resumed", None);
-                return see_other(&on_origin(&origin, &public_path(&parts)));
-            }
-            Ok(Some(_)) if !cookie_ids.contains(&id) => {
-                route.outcome(
-                    "refused",
-                    Some("the resume post lacks its cookie: signed out, or another browser"),
-                );
-                route.refuse(Refusal::VerificationFailed, audience)
-            }
-            Ok(Some(record))
-                if *record.method() == Method::POST && self.is_resumable_here(&record, &parts) =>
-            {
-                self.run_stashed(parts, record, caller).await
-            }
-            Ok(Some(_)) => {
-                route.outcome("refused", Some("the resume names another request"));
-                route.refuse(Refusal::VerificationFailed, audience)
-            }
-        };
-        with_cookies_cleared(response, &origin)
-    }
-
-    /// Whether a resume record (taken as this route's action's) holds a completed browser
-    /// challenge of this very path and query.
-    fn is_resumable_here(&self, record: &PendingChallenge, parts: &Parts) -> bool {
-        record.stashed().is_some()
-            && record.verified().is_some()
-            && record.path_and_query() == token::path_and_query_without_token(&parts.uri)
-    }
-
-    /// Runs the handler on a stashed browser request, as it was first sent: its method,
-    /// its body and the headers that describe that body. None of the resume request's own
-    /// body headers (its form's type and length, an encoding, a transfer coding) reach the
-    /// handler beside the stashed body.
-    async fn run_stashed(
-        self,
-        mut parts: Parts,
-        record: PendingChallenge,
-        caller: Caller,
-    ) -> Response {
-        let route = self.route.clone();
-        let (Some(stashed), Some(verified)) = (record.stashed(), record.verified()) else {
-            route.outcome("refused", Some("nothing stashed to resume"));
-            return route.refuse(Refusal::VerificationFailed, caller.audience);
-        };
-        let outcome = StepUpOutcome::Verified(validation_of(&record, verified));
-        parts.method = record.method().clone();
-        remove_body_headers(&mut parts.headers);
-        let stashed_headers = [
-            (CONTENT_TYPE, stashed.content_type().map(str::to_owned)),
-            (
-                CONTENT_ENCODING,
-                record.content_encoding().map(str::to_owned),
-            ),
-            (
-                CONTENT_LENGTH,
-                (parts.method != Method::GET).then(|| stashed.body().len().to_string()),
-            ),
-        ];
-        for (name, value) in stashed_headers {
-            if let Some(value) = value.and_then(|value| HeaderValue::try_from(value).ok()) {
-                parts.headers.insert(name, value);
-            }
-        }
-        // The record was taken as the caller's own: the proof names the caller.
-        let body = stashed.body().clone();
-        self.run_verified(parts, body, caller, outcome).await
-    }
+    // The record was taken as the caller's own: the proof names the caller.
+    let body = stashed.body().clone();
+    gate.run_verified(parts, body, caller, outcome).await
 }
 
 /// Removes every header that describes a request's body: `Content-*`, the transfer
