@@ -4,7 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authsignal::webhook::{
-    DEFAULT_TOLERANCE, LogEventBatch, MAX_SIGNATURES, WebhookError, WebhookPayload,
+    DEFAULT_TOLERANCE, LogEventBatch, MAX_SIGNATURES, WebhookError, WebhookEvent, WebhookPayload,
     WebhookVerifier, signature_header,
 };
 use base64::Engine;
@@ -462,6 +462,46 @@ fn empty_secret_never_verifies() {
             .with_secret("real")
             .verify(&good, body),
         Ok(())
+    );
+}
+
+/// The two halves a framework's extractor uses: the header first (format and time, no
+/// body), then the signature over the raw body and the decoding. The second half checks
+/// the signature itself: a checked header is no proof that the body is authentic.
+#[test]
+fn check_header_then_verify_body_is_verify_then_construct() {
+    let verifier = WebhookVerifier::new("hook-secret");
+    let body = event_body("evt-9");
+    let t = unix_now();
+    let header = signature_header("hook-secret", t, body.as_bytes());
+    let checked = verifier
+        .check_header(header.as_bytes(), SystemTime::now())
+        .expect("a well-formed, current header");
+    assert_eq!(checked.signed_at(), at(t));
+    let event: WebhookEvent = verifier
+        .verify_body(&checked, body.as_bytes())
+        .expect("authentic");
+    assert_eq!(event.id, "evt-9");
+
+    let tampered = body.replace("evt-9", "evt-0");
+    assert_eq!(
+        verifier.verify_body::<WebhookEvent>(&checked, tampered.as_bytes()),
+        Err(WebhookError::Mismatch)
+    );
+    let forged = signature_header("guessed", t, body.as_bytes());
+    let checked = verifier
+        .check_header(forged.as_bytes(), SystemTime::now())
+        .expect("the format and time are fine");
+    assert_eq!(
+        verifier.verify_body::<WebhookEvent>(&checked, body.as_bytes()),
+        Err(WebhookError::Mismatch)
+    );
+    let stale = signature_header("hook-secret", t - 3600, body.as_bytes());
+    assert_eq!(
+        verifier
+            .check_header(stale.as_bytes(), SystemTime::now())
+            .err(),
+        Some(WebhookError::OutsideTolerance)
     );
 }
 
