@@ -1,6 +1,8 @@
 //! Webhook verification: the shared test vectors, key rotation, tolerance, header parsing,
 //! secrecy and property tests. The Axum extractor is `axum-authsignal`'s (its gate tests).
 
+mod events;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authsignal::webhook::{
@@ -9,6 +11,7 @@ use authsignal::webhook::{
 };
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD_NO_PAD;
+use events::{event_body, unix_now};
 use hmac::{Hmac, KeyInit, Mac};
 use http::HeaderValue;
 use proptest::prelude::*;
@@ -39,13 +42,6 @@ fn verifier_for(case: &Value) -> WebhookVerifier {
     }
 }
 
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
-
 fn at(seconds: u64) -> SystemTime {
     UNIX_EPOCH + Duration::from_secs(seconds)
 }
@@ -56,19 +52,6 @@ fn sign(secret: &str, t: u64, body: &[u8]) -> String {
     mac.update(format!("{t}.").as_bytes());
     mac.update(body);
     STANDARD_NO_PAD.encode(mac.finalize().into_bytes())
-}
-
-fn event_body(id: &str) -> String {
-    json!({
-        "version": 1,
-        "type": "email.created",
-        "id": id,
-        "source": "https://authsignal.com",
-        "time": "2025-02-20T01:51:56.070Z",
-        "tenantId": "tenant-1",
-        "data": {"code": "157743", "actionCode": "signIn"}
-    })
-    .to_string()
 }
 
 #[test]

@@ -20,3 +20,7 @@ mod support;
 mod tracing_span;
 mod validate_answers;
 mod webhook_extractor;
+
+// The webhook events of the `authsignal` crate's tests, to sign here too.
+#[path = "../../../authsignal/tests/webhook/events.rs"]
+mod webhook_events;

@@ -4,8 +4,9 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
+use crate::webhook_events::{event_body, unix_now};
 use axum::Router;
 use axum::extract::{FromRef, State};
 use axum::routing::post;
@@ -17,26 +18,6 @@ use axum_test::TestServer;
 use bytes::Bytes;
 use http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("clock after 1970")
-        .as_secs()
-}
-
-fn event_body(id: &str) -> String {
-    json!({
-        "version": 1,
-        "type": "email.created",
-        "id": id,
-        "source": "https://authsignal.com",
-        "time": "2025-02-20T01:51:56.070Z",
-        "tenantId": "tenant-1",
-        "data": {"code": "157743", "actionCode": "signIn"}
-    })
-    .to_string()
-}
 
 #[derive(Clone)]
 struct AppState {
