@@ -247,10 +247,10 @@
 #![deny(missing_docs, missing_debug_implementations)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-/// Builds one of the client's wire types from its default (or the constructor after
-/// `@from`) and the fields given. They are
-/// `#[non_exhaustive]` in `authsignal`, since Authsignal adds fields, so a struct literal
-/// cannot name them here; the emulator fills them field by field instead.
+/// Builds one of the client's wire types from its default (or from the constructor after
+/// `@from`) and the fields given. The wire types are `#[non_exhaustive]` in `authsignal`,
+/// since Authsignal adds fields, so a struct literal cannot name them here; the emulator
+/// fills them field by field instead.
 macro_rules! wire {
     (@from $base:expr, { $($field:ident $(: $value:expr)?),* $(,)? }) => {{
         let mut value = $base;

@@ -3,13 +3,12 @@
 //! [Authsignal](https://www.authsignal.com) step-up MFA in front of sensitive
 //! [Axum](https://docs.rs/axum) routes.
 //!
-//! - The gate: configured once in a [`StepUpConfig`], a [`StepUpLayer`] tracks an Authsignal action per
-//!   route and answers `CHALLENGE_REQUIRED` with a redirect to the pre-built UI (browsers)
-//!   or a 401 with a challenge token (API clients); on the way back it validates the token
-//!   server-side, bound to the user, the action and the very request that was challenged,
-//!   and lets it through once. [`StepUp`] gives the handler the proof;
-//!   [`SignIn`] covers sign-in, where the user is known only after the
-//!   password check.
+//! - The gate: configured once in a [`StepUpConfig`], a [`StepUpLayer`] tracks an
+//!   Authsignal action per route and answers `CHALLENGE_REQUIRED` with a redirect to the
+//!   pre-built UI (browsers) or a 401 with a challenge token (API clients); on the way back
+//!   it validates the token server-side, bound to the user, the action and the very request
+//!   that was challenged, and lets it through once. [`StepUp`] gives the handler the proof;
+//!   [`SignIn`] covers sign-in, where the user is known only after the password check.
 //! - [`authsignal`] (re-exported): the typed async client of the whole Server API
 //!   ([`Authsignal`]), its wire types ([`authsignal::types`]) and webhook signature
 //!   verification, with no web framework.
@@ -46,8 +45,8 @@
 //!
 //! # The gate
 //!
-//! Configure once with [`StepUpConfig`], put a [`StepUpLayer`] in front
-//! of each sensitive route, take the [`StepUp`] proof in the handler.
+//! Configure once with [`StepUpConfig`], put a [`StepUpLayer`] in front of each sensitive
+//! route, take the [`StepUp`] proof in the handler.
 //!
 //! ```text
 //!  leg 1: no token                                leg 2: a token
@@ -77,8 +76,7 @@
 //!
 //! ```
 //! use axum::{Router, http::Method, routing::get};
-//! use authsignal::Authsignal;
-//! use axum_authsignal::{Action, StepUp, StepUpConfig};
+//! use axum_authsignal::{Action, Authsignal, StepUp, StepUpConfig};
 //!
 //! struct Withdraw;
 //! impl Action for Withdraw {

@@ -31,7 +31,7 @@ use authsignal::Authsignal;
 ///
 /// ```
 /// use axum::{Router, http::Method, routing::post};
-/// use authsignal::Authsignal;
+/// use axum_authsignal::Authsignal;
 /// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// async fn handler(proof: StepUp) -> String { proof.action().to_owned() }
@@ -170,7 +170,7 @@ impl StepUpConfigBuilder {
     /// development; an origin that is neither, or has a path, is not added, and is logged.
     ///
     /// ```
-    /// use authsignal::Authsignal;
+    /// use axum_authsignal::Authsignal;
     /// use axum_authsignal::StepUpConfig;
     ///
     /// let step_up = StepUpConfig::builder(Authsignal::new("secret").unwrap())
@@ -205,7 +205,7 @@ impl StepUpConfigBuilder {
     ///
     /// ```
     /// use axum::{extract::FromRequestParts, http::request::Parts};
-    /// use authsignal::Authsignal;
+    /// use axum_authsignal::Authsignal;
     /// use axum_authsignal::StepUpConfig;
     ///
     /// /// The app's session, read from its own store (async).
@@ -250,7 +250,7 @@ impl StepUpConfigBuilder {
     /// default) the peer address is sent, and both headers are ignored.
     ///
     /// ```
-    /// use authsignal::Authsignal;
+    /// use axum_authsignal::Authsignal;
     /// use axum_authsignal::{ForwardedHeader, StepUpConfig};
     ///
     /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -321,7 +321,7 @@ impl StepUpConfigBuilder {
     ///
     /// ```
     /// use axum::response::{Html, IntoResponse};
-    /// use authsignal::Authsignal;
+    /// use axum_authsignal::Authsignal;
     /// use axum_authsignal::{ClientKind, GateAnswer, StepUpConfig};
     ///
     /// let step_up = StepUpConfig::builder(Authsignal::new("secret").unwrap())

@@ -34,7 +34,7 @@ use authsignal::types::CustomData;
 ///
 /// ```
 /// use axum::{Router, http::Method, routing::get};
-/// use authsignal::Authsignal;
+/// use axum_authsignal::Authsignal;
 /// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// async fn form() -> &'static str { "the withdrawal form" }

@@ -177,7 +177,7 @@ impl<A> StepUp<A> {
     ///
     /// ```
     /// use axum::{Form, Router, http::{Method, StatusCode}, routing::post};
-    /// use authsignal::Authsignal;
+    /// use axum_authsignal::Authsignal;
     /// use axum_authsignal::{StepUp, StepUpConfig};
     /// use serde::Deserialize;
     ///

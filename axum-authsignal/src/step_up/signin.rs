@@ -53,7 +53,7 @@ type HmacSha256 = hmac::Hmac<Sha256>;
 ///
 /// ```
 /// use axum::{Router, extract::State, http::request::Parts, response::{IntoResponse, Response}, routing::{get, post}};
-/// use authsignal::Authsignal;
+/// use axum_authsignal::Authsignal;
 /// use axum_authsignal::{SignIn, SignedIn, StepUpConfig};
 ///
 /// async fn password(State(sign_in): State<SignIn>, parts: Parts) -> Response {

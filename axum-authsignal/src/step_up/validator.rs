@@ -28,7 +28,7 @@ use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 ///
 /// ```
 /// use axum::{Extension, Router, routing::post};
-/// use authsignal::Authsignal;
+/// use axum_authsignal::Authsignal;
 /// use axum_authsignal::{StepUp, StepUpConfig};
 ///
 /// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
