@@ -21,8 +21,8 @@ pub const DEFAULT_CAPACITY: usize = 150_000;
 /// validator accepted. An honest user has one or two; more is someone asking for
 /// challenges they do not answer, or completing them and never coming back.
 pub const DEFAULT_PER_USER: usize = 10;
-/// How many bytes the records may hold in all (stashed browser bodies, Authsignal's
-/// validations, paths, ids), by default: 64 MiB.
+/// How many bytes the records may hold in all (stashed browser bodies, the verifications
+/// resume records keep, paths, ids), by default: 64 MiB.
 pub const DEFAULT_STASH_BYTES: usize = 64 * 1024 * 1024;
 
 /// How often a full store looks for expired records to drop. Sweeping costs a pass over
@@ -40,8 +40,8 @@ const SWEEP_INTERVAL: Duration = Duration::from_secs(1);
 ///
 /// Every record counts against every bound, whatever its [`RecordKind`]: a pending
 /// challenge, a completed browser challenge waiting to be resumed (which holds the stashed
-/// body, up to the route's body limit, and Authsignal's validation), a spent token. So no
-/// user's records of any kind can take the room other users need.
+/// body, up to the route's body limit, and what it keeps of Authsignal's validation), a
+/// spent token. So no user's records of any kind can take the room other users need.
 ///
 /// A full store refuses new records rather than dropping old ones: dropping would fail
 /// users who are mid-challenge, refusing fails only the newcomer. A completed browser
@@ -527,7 +527,7 @@ mod tests {
         }
     }
 
-    /// Authsignal's validation, which a resume record carries, counts in the bytes held.
+    /// The verification a resume record keeps counts in the bytes held.
     #[tokio::test]
     async fn a_validation_counts_in_the_bytes_held() {
         let bare = record("alice", 0).held_bytes();

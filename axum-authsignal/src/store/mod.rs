@@ -58,7 +58,7 @@ pub enum RecordKind {
     Challenge,
     /// A browser request whose challenge was just completed, waiting for the gate's resume
     /// page to post it back: it holds the stashed body (up to the route's body limit) and
-    /// Authsignal's validation. It replaces the challenge record taken a moment before, so
+    /// what it keeps of Authsignal's validation ([`Verification`]). It replaces the challenge record taken a moment before, so
     /// it normally finds the room that take freed; refused (the user at their bound, or
     /// the store full), the gate answers 429 or 503, runs nothing, and the user is
     /// challenged again.
