@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 
 LIMIT=167
 # Crates only the tests and benches use: none may reach an example's build.
-TEST_ONLY='^(axum-test|criterion|proptest|rqrr|aho-corasick|metrics-exporter-prometheus|axum-login|tower-sessions|end-to-end-tests) '
+TEST_ONLY='^(axum-test|criterion|fantoccini|proptest|rqrr|aho-corasick|metrics-exporter-prometheus|axum-login|tower-sessions|end-to-end-tests) '
 
 tree="$(cargo tree --locked -p examples -e normal,build --prefix none -f '{p}' \
   | sed -e 's/ (\*)$//' -e 's/ (proc-macro)$//' | sort -u)"

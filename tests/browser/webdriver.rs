@@ -1,18 +1,23 @@
-//! A minimal W3C WebDriver client: just the commands the browser tests use, over reqwest
-//! and serde_json, and a guard that runs `chromedriver` and stops it (and its browser) on
-//! drop, even when the test panics.
+//! The browser tests' WebDriver client: the commands they use, on fantoccini (W3C WebDriver
+//! over hyper), each bounded in time and panicking on a WebDriver error; the commands
+//! fantoccini does not wrap (Chromium's DevTools) go through its custom-command mechanism. And a guard that runs `chromedriver`
+//! and stops it (and its browser) on drop, even when the test panics.
 
 // Each browser test uses a different part of this client.
 #![allow(dead_code)]
 
+use std::future::Future;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use base64::Engine as _;
-use reqwest::Method;
+use fantoccini::error::CmdError;
+use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::{ClientBuilder, Locator};
+use http::Method;
+use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{Value, json};
 
 /// Debian's `chromium-driver`.
@@ -51,9 +56,9 @@ pub fn browser_installed(test: &str) -> bool {
 /// slow, and only a failing test waits this long), and how often they look.
 const WAIT: Duration = Duration::from_secs(30);
 const POLL: Duration = Duration::from_millis(100);
-
-/// The key of a W3C element reference.
-const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+/// How long one command may take: fantoccini sets no bound of its own, and a driver or
+/// browser that hangs would otherwise hang the test run instead of failing it.
+const COMMAND: Duration = Duration::from_secs(60);
 
 /// A running `chromedriver` with its own fresh browser profile directory.
 pub struct ChromeDriver {
@@ -100,6 +105,8 @@ impl ChromeDriver {
         driver
     }
 
+    /// Polls the driver's `/status`, which needs no session, hence plain HTTP rather than
+    /// fantoccini (whose client starts with a session).
     async fn wait_ready(&mut self) {
         let http = http_client();
         let deadline = Instant::now() + WAIT;
@@ -124,7 +131,7 @@ impl ChromeDriver {
 
     /// A new headless Chromium session with the fresh profile.
     pub async fn new_session(&self) -> Session {
-        let capabilities = json!({ "capabilities": { "alwaysMatch": {
+        let capabilities = json!({
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
                 // Debian's Chromium as this machine runs it: no GPU, no sandbox (root),
@@ -146,23 +153,25 @@ impl ChromeDriver {
                     format!("--user-data-dir={}", self.profile.display()),
                 ],
             },
-        }}});
-        let http = http_client();
-        let response = http
-            .post(format!("http://{}/session", self.addr))
-            .json(&capabilities)
-            .send()
-            .await
-            .expect("chromedriver answers");
-        let body: Value = response.json().await.expect("a JSON answer");
-        let id = body["value"]["sessionId"]
-            .as_str()
-            .unwrap_or_else(|| panic!("no session: {body}"));
-        self.sessions.lock().unwrap().push(id.to_owned());
-        Session {
-            http,
-            base: format!("http://{}/session/{id}", self.addr),
-        }
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!("a JSON object literal")
+        };
+        let connect = async {
+            ClientBuilder::new(HttpConnector::new())
+                .capabilities(capabilities)
+                .connect(&format!("http://{}", self.addr))
+                .await
+        };
+        let client = match tokio::time::timeout(COMMAND, connect).await {
+            Ok(Ok(client)) => client,
+            Ok(Err(error)) => panic!("no session: {error}"),
+            Err(_) => panic!("no session within {COMMAND:?}"),
+        };
+        let id = must("session id", client.session_id()).await;
+        let id = id.expect("a connected client has a session");
+        self.sessions.lock().unwrap().push(id);
+        Session { client }
     }
 }
 
@@ -189,7 +198,9 @@ impl Drop for ChromeDriver {
 
 impl ChromeDriver {
     /// Sends one bodiless request and waits (bounded) for the answer, ignoring errors.
-    /// For `Drop`, which cannot await: a thread with a runtime of its own.
+    /// For `Drop`, which cannot await, and may run while a panicking test unwinds out of
+    /// its runtime, which then no longer drives fantoccini's connection: a thread with a
+    /// runtime of its own.
     fn blocking_request(&self, method: Method, path: &str) {
         let url = format!("http://{}{path}", self.addr);
         let _ = std::thread::spawn(move || {
@@ -205,10 +216,11 @@ impl ChromeDriver {
     }
 }
 
+/// The guard's own HTTP client, for the driver's session-less endpoints.
 fn http_client() -> reqwest::Client {
     reqwest::Client::builder()
         .no_proxy()
-        .timeout(Duration::from_secs(60))
+        .timeout(COMMAND)
         .build()
         .unwrap()
 }
@@ -216,92 +228,98 @@ fn http_client() -> reqwest::Client {
 /// One browser session.
 #[derive(Clone)]
 pub struct Session {
-    http: reqwest::Client,
-    /// `http://127.0.0.1:PORT/session/ID`
-    base: String,
+    client: fantoccini::Client,
 }
 
 /// An element found in the page.
 pub struct Element {
-    session: Session,
-    id: String,
+    element: fantoccini::elements::Element,
+}
+
+/// A command that fantoccini does not wrap: `method` on `path` under the session's URL,
+/// with `body` as its JSON parameters.
+#[derive(Debug)]
+struct SessionCommand {
+    method: Method,
+    path: String,
+    body: Option<Value>,
+}
+
+impl WebDriverCompatibleCommand for SessionCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        // Only sent through a connected client, which has a session; should it not, the
+        // URL names no session and the driver answers "invalid session id".
+        let session = session_id.unwrap_or_default();
+        base_url.join(&format!("session/{session}/{}", self.path))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(Value::to_string),
+        )
+    }
+}
+
+/// Runs one fantoccini command, bounded by `COMMAND`: its result, or `what` failed and why.
+async fn bounded<T>(
+    what: &str,
+    command: impl Future<Output = Result<T, CmdError>>,
+) -> Result<T, String> {
+    match tokio::time::timeout(COMMAND, command).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(format!("{what}: {error}")),
+        Err(_) => Err(format!("{what}: no answer within {COMMAND:?}")),
+    }
+}
+
+/// As `bounded`, for the commands whose failure ends the test.
+async fn must<T>(what: &str, command: impl Future<Output = Result<T, CmdError>>) -> T {
+    bounded(what, command)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"))
 }
 
 impl Session {
-    /// One WebDriver command: its `value`, or the driver's error as text.
-    async fn command(&self, method: Method, path: &str, body: Value) -> Result<Value, String> {
-        let mut request = self
-            .http
-            .request(method.clone(), format!("{}{path}", self.base));
-        if method == Method::POST {
-            request = request.json(&body);
-        }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
-        let status = response.status();
-        let mut body: Value = response
-            .json()
-            .await
-            .map_err(|e| format!("{method} {path}: {e}"))?;
-        if status.is_success() {
-            Ok(body["value"].take())
-        } else {
-            let error = &body["value"];
-            Err(format!(
-                "{method} {path}: {status} {}: {}",
-                error["error"].as_str().unwrap_or("?"),
-                error["message"].as_str().unwrap_or("")
-            ))
-        }
-    }
-
-    async fn get(&self, path: &str) -> Value {
-        self.command(Method::GET, path, Value::Null).await.unwrap()
-    }
-
-    async fn post(&self, path: &str, body: Value) -> Value {
-        self.command(Method::POST, path, body).await.unwrap()
+    /// A command fantoccini does not wrap; its `value`.
+    async fn custom(&self, method: Method, path: &str, body: Option<Value>) -> Value {
+        let command = SessionCommand {
+            method: method.clone(),
+            path: path.to_owned(),
+            body,
+        };
+        let what = format!("{method} {path}");
+        must(&what, self.client.issue_cmd(command)).await
     }
 
     /// Navigates to `url` and waits for the page to load.
     pub async fn goto(&self, url: &str) {
-        self.post("/url", json!({ "url": url })).await;
+        must("goto", self.client.goto(url)).await;
     }
 
     pub async fn current_url(&self) -> String {
-        self.get("/url")
-            .await
-            .as_str()
-            .unwrap_or_default()
-            .to_owned()
+        must("current url", self.client.current_url()).await.into()
     }
 
     /// The first element matching the CSS `selector`, if there is one now.
     pub async fn find(&self, selector: &str) -> Result<Element, String> {
-        let body = json!({ "using": "css selector", "value": selector });
-        let reference = self.command(Method::POST, "/element", body).await?;
-        Ok(self.element(&reference))
+        let what = format!("find {selector}");
+        let element = bounded(&what, self.client.find(Locator::Css(selector))).await?;
+        Ok(Element { element })
     }
 
     /// Every element matching the CSS `selector` now.
     pub async fn find_all(&self, selector: &str) -> Vec<Element> {
-        let body = json!({ "using": "css selector", "value": selector });
-        let references = self.post("/elements", body).await;
-        references
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|reference| self.element(reference))
+        let what = format!("find all {selector}");
+        let elements = must(&what, self.client.find_all(Locator::Css(selector))).await;
+        elements
+            .into_iter()
+            .map(|element| Element { element })
             .collect()
-    }
-
-    fn element(&self, reference: &Value) -> Element {
-        Element {
-            session: self.clone(),
-            id: reference[ELEMENT_KEY].as_str().unwrap().to_owned(),
-        }
     }
 
     /// Waits (bounded) for an element matching `selector`.
@@ -388,32 +406,33 @@ impl Session {
         format!("at {url}, the page reads:\n{text}")
     }
 
-    /// Runs `script` in the page as the body of a function with `args`; its return value.
+    /// Runs `script` in the page as the body of a function with `args` (a JSON array);
+    /// its return value.
     pub async fn execute(&self, script: &str, args: Value) -> Value {
-        self.post("/execute/sync", json!({ "script": script, "args": args }))
-            .await
+        must("execute", self.client.execute(script, script_args(args))).await
     }
 
     /// The browser's Back button; returns once the page it goes to has loaded.
     pub async fn back(&self) {
-        self.post("/back", json!({})).await;
+        must("back", self.client.back()).await;
     }
 
     /// The browser's Forward button; returns once the page it goes to has loaded.
     pub async fn forward(&self) {
-        self.post("/forward", json!({})).await;
+        must("forward", self.client.forward()).await;
     }
 
     /// Reloads the page; returns once it has loaded again.
     pub async fn refresh(&self) {
-        self.post("/refresh", json!({})).await;
+        must("refresh", self.client.refresh()).await;
     }
 
-    /// Runs `script` in the page as the body of an async function with `args`; its
-    /// last argument is the callback that ends it with a value (W3C "execute async").
+    /// Runs `script` in the page as the body of an async function with `args` (a JSON
+    /// array); its last argument is the callback that ends it with a value (W3C "execute
+    /// async").
     pub async fn execute_async(&self, script: &str, args: Value) -> Value {
-        self.post("/execute/async", json!({ "script": script, "args": args }))
-            .await
+        let command = self.client.execute_async(script, script_args(args));
+        must("execute async", command).await
     }
 
     /// Sets the page's viewport to exactly `width` × `height` CSS pixels at one device
@@ -426,53 +445,48 @@ impl Session {
             "deviceScaleFactor": 1,
             "mobile": false,
         });
-        self.post(
-            "/goog/cdp/execute",
-            json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params }),
-        )
-        .await;
+        let body = json!({ "cmd": "Emulation.setDeviceMetricsOverride", "params": params });
+        self.custom(Method::POST, "goog/cdp/execute", Some(body))
+            .await;
     }
 
     /// Saves a PNG of the viewport to `path`.
     pub async fn screenshot(&self, path: &Path) {
-        let encoded = self.get("/screenshot").await;
-        let png = base64::engine::general_purpose::STANDARD
-            .decode(encoded.as_str().unwrap())
-            .expect("the screenshot is base64");
+        let png = must("screenshot", self.client.screenshot()).await;
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
         std::fs::write(path, png).unwrap();
     }
 
     /// Ends the session and closes the browser.
     pub async fn quit(self) {
-        self.command(Method::DELETE, "", Value::Null).await.unwrap();
+        let Session { client } = self;
+        must("quit", client.close()).await;
+    }
+}
+
+/// A script's arguments: the JSON array the callers pass, as fantoccini takes them.
+fn script_args(args: Value) -> Vec<Value> {
+    match args {
+        Value::Array(args) => args,
+        other => panic!("script arguments are a JSON array, not {other}"),
     }
 }
 
 impl Element {
-    fn path(&self, command: &str) -> String {
-        format!("/element/{}/{command}", self.id)
-    }
-
     /// Replaces the field's value with `text`.
     pub async fn fill(&self, text: &str) {
-        self.session.post(&self.path("clear"), json!({})).await;
-        self.session
-            .post(&self.path("value"), json!({ "text": text }))
-            .await;
+        must("clear", self.element.clear()).await;
+        must("type", self.element.send_keys(text)).await;
     }
 
     pub async fn click(&self) {
-        self.session.post(&self.path("click"), json!({})).await;
+        must("click", self.element.click()).await;
     }
 
     /// Whether the element is rendered (WebDriver's "displayed").
     pub async fn is_displayed(&self) -> bool {
-        let path = self.path("displayed");
-        self.session
-            .command(Method::GET, &path, Value::Null)
-            .await
-            .is_ok_and(|shown| shown == true)
+        let displayed = self.element.is_displayed();
+        bounded("displayed", displayed).await.unwrap_or(false)
     }
 
     /// The rendered text.
@@ -481,11 +495,6 @@ impl Element {
     }
 
     async fn try_text(&self) -> Result<String, String> {
-        let path = self.path("text");
-        let text = self
-            .session
-            .command(Method::GET, &path, Value::Null)
-            .await?;
-        Ok(text.as_str().unwrap_or_default().to_owned())
+        bounded("text", self.element.text()).await
     }
 }
