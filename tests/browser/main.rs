@@ -1,5 +1,6 @@
 //! The examples in headless Chromium: the gate's pages, two instances on Redis, and the
-//! official Web SDK on the custom-UI example. Needs Debian's `chromium` and
+//! official Web SDK on the custom-UI example; and the WebDriver client's virtual
+//! authenticator and windows on their own. Needs Debian's `chromium` and
 //! `chromium-driver` (`.ci/browser-deps.sh`): without them each test says so and skips, and
 //! with `CI` set it fails.
 
@@ -27,4 +28,5 @@ mod withdrawals;
 
 mod gate_pages;
 mod instances;
+mod virtual_authenticator;
 mod web_sdk;

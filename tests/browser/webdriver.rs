@@ -1,6 +1,7 @@
 //! The browser tests' WebDriver client: the commands they use, on fantoccini (W3C WebDriver
 //! over hyper), each bounded in time and panicking on a WebDriver error; the commands
-//! fantoccini does not wrap (Chromium's DevTools) go through its custom-command mechanism. And a guard that runs `chromedriver`
+//! fantoccini does not wrap (the virtual authenticator of W3C WebAuthn §11.3, Chromium's
+//! DevTools) go through its custom-command mechanism. And a guard that runs `chromedriver`
 //! and stops it (and its browser) on drop, even when the test panics.
 
 // Each browser test uses a different part of this client.
@@ -14,7 +15,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fantoccini::error::CmdError;
-use fantoccini::wd::WebDriverCompatibleCommand;
+use fantoccini::wd::{WebDriverCompatibleCommand, WindowHandle};
 use fantoccini::{ClientBuilder, Locator};
 use http::Method;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -455,6 +456,53 @@ impl Session {
         let png = must("screenshot", self.client.screenshot()).await;
         assert!(png.starts_with(b"\x89PNG\r\n\x1a\n"), "not a PNG");
         std::fs::write(path, png).unwrap();
+    }
+
+    /// WebDriver "Add Virtual Authenticator" (W3C WebAuthn §11.3): `options` is the JSON
+    /// object of the spec (protocol, transport, hasResidentKey, hasUserVerification,
+    /// isUserVerified, ...). Returns the authenticator's id.
+    pub async fn add_virtual_authenticator(&self, options: Value) -> String {
+        let id = self
+            .custom(Method::POST, "webauthn/authenticator", Some(options))
+            .await;
+        match id {
+            Value::String(id) => id,
+            other => panic!("Add Virtual Authenticator answered {other}, not an id"),
+        }
+    }
+
+    /// "Remove Virtual Authenticator".
+    pub async fn remove_virtual_authenticator(&self, authenticator_id: &str) {
+        let path = format!("webauthn/authenticator/{authenticator_id}");
+        self.custom(Method::DELETE, &path, None).await;
+    }
+
+    /// "Get Credentials": the authenticator's credentials as the spec's JSON objects.
+    pub async fn virtual_credentials(&self, authenticator_id: &str) -> Vec<Value> {
+        let path = format!("webauthn/authenticator/{authenticator_id}/credentials");
+        match self.custom(Method::GET, &path, None).await {
+            Value::Array(credentials) => credentials,
+            other => panic!("Get Credentials answered {other}, not a list"),
+        }
+    }
+
+    /// The handles of the session's windows ("Get Window Handles").
+    pub async fn window_handles(&self) -> Vec<String> {
+        let handles = must("window handles", self.client.windows()).await;
+        handles.into_iter().map(String::from).collect()
+    }
+
+    /// "Get Window Handle": the current window.
+    pub async fn window_handle(&self) -> String {
+        must("window handle", self.client.window()).await.into()
+    }
+
+    /// "Switch To Window".
+    pub async fn switch_to_window(&self, handle: &str) {
+        let handle = WindowHandle::try_from(handle.to_owned())
+            .unwrap_or_else(|error| panic!("window handle {handle:?}: {error}"));
+        let what = format!("switch to window {handle:?}");
+        must(&what, self.client.switch_to_window(handle)).await;
     }
 
     /// Ends the session and closes the browser.
