@@ -3,9 +3,9 @@
 //!
 //! Authsignal signs access tokens with RS256 and publishes the tenant's keys as a JWKS, so
 //! that an API can check a token without calling it. The emulator does the same with one
-//! key: generated (RSA 2048) the first time a session needs it, since generating one costs
-//! far more than starting an emulator and most emulators never create a session; or
-//! supplied as PEM, for a program whose verifiers keep a key across restarts.
+//! key: generated (RSA 2048) the first time a session or the JWKS needs it, since
+//! generating one costs far more than starting an emulator and most emulators never create
+//! a session; or supplied as PEM, for a program whose verifiers keep a key across restarts.
 
 use std::sync::OnceLock;
 
