@@ -11,6 +11,7 @@ use super::config::EmulatorConfig;
 use super::faults::Fault;
 use super::handle::EmulatorHandle;
 use super::rules::ActionConfig;
+use super::session_key::{SessionKey, SessionKeySlot};
 use super::state::Shared;
 use super::webhooks::{Outbound, Retry, Tracker, deliver};
 use super::{DEMO_SECRET, server};
@@ -21,6 +22,7 @@ use super::{DEMO_SECRET, server};
 /// |---|---|
 /// | [`secret`](Self::secret) | [`DEMO_SECRET`] |
 /// | [`bind`](Self::bind) | `127.0.0.1:0` (a free port) |
+/// | [`session_key_pem`](Self::session_key_pem) | an RSA 2048 key generated on first use |
 /// | actions ([`action`](Self::action), [`config`](Self::config)) | none: every action is `ALLOW` |
 /// | webhooks ([`webhook`](Self::webhook), [`webhooks`](Self::webhooks)) | none: no events are sent |
 /// | [`fault`](Self::fault), [`latency`](Self::latency) (and the configuration's) | none |
@@ -28,6 +30,7 @@ use super::{DEMO_SECRET, server};
 #[derive(Clone)]
 pub struct EmulatorBuilder {
     secret: Option<String>,
+    session_key_pem: Option<String>,
     config: EmulatorConfig,
     bind: SocketAddr,
     faults: Vec<(String, Fault)>,
@@ -38,6 +41,10 @@ impl std::fmt::Debug for EmulatorBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EmulatorBuilder")
             .field("secret", &self.secret.as_ref().map(|_| "[redacted]"))
+            .field(
+                "session_key_pem",
+                &self.session_key_pem.as_ref().map(|_| "[redacted]"),
+            )
             .field("config", &self.config)
             .field("bind", &self.bind)
             .field("faults", &self.faults)
@@ -50,6 +57,7 @@ impl Default for EmulatorBuilder {
     fn default() -> Self {
         Self {
             secret: None,
+            session_key_pem: None,
             config: EmulatorConfig::default(),
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
             faults: Vec::new(),
@@ -63,6 +71,36 @@ impl EmulatorBuilder {
     /// signed with.
     pub fn secret(mut self, secret: impl Into<String>) -> Self {
         self.secret = Some(secret.into());
+        self
+    }
+
+    /// The RSA private key (PEM: PKCS#8 `PRIVATE KEY` or PKCS#1 `RSA PRIVATE KEY`, at
+    /// least 2048 bits) that signs session access tokens, and whose public half the
+    /// [JWKS](EmulatorHandle::jwks_url) publishes. Without it, each emulator generates a
+    /// key of its own the first time it needs one; supply one where verifiers must keep
+    /// trusting tokens across restarts. [`start`](Self::start) refuses a key it cannot use.
+    ///
+    /// ```
+    /// use authsignal_emulator::Emulator;
+    ///
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let pem = std::fs::read_to_string(concat!(
+    ///     env!("CARGO_MANIFEST_DIR"),
+    ///     "/tests/emulator/keys/session-key.pem"
+    /// ))?;
+    /// let emulator = Emulator::builder().session_key_pem(pem).start().await?;
+    /// let jwks: serde_json::Value = reqwest::get(emulator.jwks_url()).await?.json().await?;
+    /// assert_eq!(jwks["keys"][0]["alg"], "RS256");
+    /// emulator.shutdown().await;
+    ///
+    /// let refused = Emulator::builder().session_key_pem("not a key").start().await;
+    /// assert_eq!(refused.unwrap_err().kind(), std::io::ErrorKind::InvalidInput);
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn session_key_pem(mut self, pem: impl Into<String>) -> Self {
+        self.session_key_pem = Some(pem.into());
         self
     }
 
@@ -122,8 +160,8 @@ impl EmulatorBuilder {
     /// Binds the address and spawns the server on the current tokio runtime.
     ///
     /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
-    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), a
-    /// webhook endpoint is not an `http(s)` URL or names an event type the emulator does
+    /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), the
+    /// session key is not an RSA private key of 2048 bits or more, a webhook endpoint is not an `http(s)` URL or names an event type the emulator does
     /// not send, or a configured fault names none.
     ///
     /// # Panics
@@ -141,6 +179,10 @@ impl EmulatorBuilder {
         let invalid =
             |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason);
         self.config.webhooks.check().map_err(invalid)?;
+        let session_key = match &self.session_key_pem {
+            Some(pem) => SessionKeySlot::with(SessionKey::from_pem(pem).map_err(invalid)?),
+            None => SessionKeySlot::default(),
+        };
         let mut faults = Vec::new();
         for spec in &self.config.faults {
             faults.push((spec.operation.clone(), spec.to_fault().map_err(invalid)?));
@@ -178,6 +220,7 @@ impl EmulatorBuilder {
             tenant_id,
             tracker.clone(),
             outbound,
+            session_key,
         ));
         for (operation, fault) in faults {
             shared.arm_fault(&operation, fault);

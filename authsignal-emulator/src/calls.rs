@@ -16,7 +16,7 @@ pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
     /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
-    /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `emulatorFaults`,
+    /// `clientChallengeSms`, `clientVerifySms`, `jwks`, `emulatorOutbox`, `emulatorFaults`,
     /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
     /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
     /// the emulator sent, not received).
@@ -76,6 +76,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["client", "user-authenticators", "sms"]) => "clientEnrollSms",
         (&Method::POST, ["client", "challenge", "sms"]) => "clientChallengeSms",
         (&Method::POST, ["client", "verify", "sms"]) => "clientVerifySms",
+        (&Method::GET, ["client", "public", _, ".well-known", "jwks"]) => "jwks",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
@@ -176,6 +177,7 @@ mod tests {
                 "clientChallengeSms",
             ),
             (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
+            (Method::GET, "/v1/client/public/t/.well-known/jwks", "jwks"),
             (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::POST, "/v1/emulator/faults", "emulatorFaults"),

@@ -91,6 +91,28 @@ impl EmulatorHandle {
         &self.shared().tenant_id
     }
 
+    /// `http://127.0.0.1:PORT/v1/client/public/<tenant id>/.well-known/jwks`: the JWKS
+    /// with the public key that session access tokens are verified with (RS256, looked up
+    /// by the `kid` in the token's header). See [the crate docs](crate#sessions-and-the-jwks).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// let emulator = authsignal_emulator::Emulator::start().await?;
+    /// let jwks: serde_json::Value = reqwest::get(emulator.jwks_url()).await?.json().await?;
+    /// assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    /// emulator.shutdown().await;
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn jwks_url(&self) -> String {
+        format!(
+            "{}/client/public/{}/.well-known/jwks",
+            self.api_url(),
+            self.tenant_id()
+        )
+    }
+
     /// A client builder pointed at this emulator, with its secret.
     pub fn client_builder(&self) -> AuthsignalBuilder {
         Authsignal::builder()

@@ -1,17 +1,22 @@
-//! Compact JWTs signed with HS256, the only algorithm the emulator issues.
+//! Compact JWTs as the emulator signs and reads them, through `jsonwebtoken`.
 //!
-//! Both ends are ours (the emulator signs, the emulator verifies), so a general JWT crate
-//! would bring RSA and EC stacks for nothing. This module does exactly one thing: a fixed
-//! `{"alg":"HS256","typ":"JWT"}` header, HMAC-SHA256 with the tenant secret, and on the way
-//! in a refusal of any other `alg` (no `none`, no algorithm confusion) and a constant-time
-//! signature check through [`Mac::verify_slice`].
+//! Two keys, each with the one algorithm it may be used with: the tenant secret signs
+//! challenge tokens with HS256, the [session key](super::session_key) signs access tokens
+//! with RS256. A token is read with the key its kind calls for and that key's algorithm
+//! alone, whatever its header says: no `none`, and no HS256 token made with the public RSA
+//! key as its secret (the classic confusion) passes for an access token.
+//!
+//! `exp` is left to the callers, who compare it with the emulator's clock (which tests set
+//! and advance), not the system's.
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
+use std::collections::HashSet;
+
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
-use sha2::Sha256;
+
+use super::session_key::{self, SessionKey};
 
 /// The longest token that is looked at; anything longer is malformed, not work to do.
 const MAX_TOKEN_LEN: usize = 8 * 1024;
@@ -21,101 +26,147 @@ const MAX_TOKEN_LEN: usize = 8 * 1024;
 pub(crate) enum JwtError {
     /// Not three base64url parts of JSON, or claims of the wrong shape.
     Malformed,
-    /// A header naming another algorithm than HS256.
+    /// A header naming another algorithm than the key's.
     UnsupportedAlgorithm,
     /// The signature does not match.
     BadSignature,
+    /// An `aud` other than the ones asked for, or none.
+    WrongAudience,
 }
 
-fn mac(secret: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length")
+/// The key a token is signed or read with.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Key<'a> {
+    /// The tenant secret, with HS256.
+    Secret(&'a [u8]),
+    /// The session key, with RS256.
+    Session(&'a SessionKey),
 }
 
-/// Signs `claims` with `secret`.
-pub(crate) fn sign(claims: &impl Serialize, secret: &[u8]) -> String {
-    let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"HS256","typ":"JWT"}"#);
-    // Claims are plain structs of strings and numbers: serializing them cannot fail.
-    let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap_or_default());
-    let signing_input = format!("{header}.{payload}");
-    let mut mac = mac(secret);
-    mac.update(signing_input.as_bytes());
-    let signature = URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
-    format!("{signing_input}.{signature}")
+impl Key<'_> {
+    fn algorithm(self) -> Algorithm {
+        match self {
+            Self::Secret(_) => Algorithm::HS256,
+            Self::Session(_) => session_key::ALGORITHM,
+        }
+    }
 }
 
-/// Checks the header and the signature of `token` and decodes its claims.
-pub(crate) fn verify<T: DeserializeOwned>(token: &str, secret: &[u8]) -> Result<T, JwtError> {
+/// Signs `claims` with `key`. A session key's tokens name it by `kid`, as a JWKS verifier
+/// looks it up.
+pub(crate) fn sign(claims: &impl Serialize, key: Key<'_>) -> String {
+    let mut header = Header::new(key.algorithm());
+    // Claims are plain structs of strings and numbers, and the keys are checked when they
+    // are made: signing cannot fail.
+    let encoded = match key {
+        Key::Secret(secret) => EncodingKey::from_secret(secret)
+            .and_then(|secret| jsonwebtoken::encode(&header, claims, &secret)),
+        Key::Session(session) => {
+            header.kid = Some(session.kid().to_owned());
+            jsonwebtoken::encode(&header, claims, session.signing())
+        }
+    };
+    encoded.expect("signing plain claims with a checked key does not fail")
+}
+
+/// Checks the algorithm, the signature and, when `audience` names some, that `aud` is one
+/// of them; then decodes the claims.
+pub(crate) fn verify<T: DeserializeOwned>(
+    token: &str,
+    key: Key<'_>,
+    audience: Option<&[String]>,
+) -> Result<T, JwtError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(JwtError::Malformed);
     }
-    let Some((signing_input, signature)) = token.rsplit_once('.') else {
-        return Err(JwtError::Malformed);
-    };
-    let Some((header, payload)) = signing_input.split_once('.') else {
-        return Err(JwtError::Malformed);
-    };
-    if payload.contains('.') {
-        return Err(JwtError::Malformed);
+    let mut validation = Validation::new(key.algorithm());
+    // The emulator's clock, not the system's, decides expiry: the callers check `exp`.
+    validation.validate_exp = false;
+    validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+    match audience {
+        Some(audience) => validation.set_audience(audience),
+        None => validation.validate_aud = false,
     }
-    let header: serde_json::Value = URL_SAFE_NO_PAD
-        .decode(header)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or(JwtError::Malformed)?;
-    if header.get("alg").and_then(serde_json::Value::as_str) != Some("HS256") {
-        return Err(JwtError::UnsupportedAlgorithm);
-    }
-    let signature = URL_SAFE_NO_PAD
-        .decode(signature)
-        .map_err(|_| JwtError::Malformed)?;
-    let mut mac = mac(secret);
-    mac.update(signing_input.as_bytes());
-    mac.verify_slice(&signature)
-        .map_err(|_| JwtError::BadSignature)?;
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload)
-        .map_err(|_| JwtError::Malformed)?;
-    serde_json::from_slice(&payload).map_err(|_| JwtError::Malformed)
+    let decoded = match key {
+        Key::Secret(secret) => DecodingKey::from_secret(secret)
+            .and_then(|secret| jsonwebtoken::decode::<T>(token, &secret, &validation)),
+        Key::Session(session) => jsonwebtoken::decode::<T>(token, session.verifying(), &validation),
+    };
+    decoded
+        .map(|data| data.claims)
+        .map_err(|err| match err.kind() {
+            ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                JwtError::UnsupportedAlgorithm
+            }
+            ErrorKind::InvalidSignature => JwtError::BadSignature,
+            ErrorKind::InvalidAudience => JwtError::WrongAudience,
+            ErrorKind::MissingRequiredClaim(claim) if claim == "aud" => JwtError::WrongAudience,
+            _ => JwtError::Malformed,
+        })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use serde_json::{Value, json};
+
+    const SECRET: Key<'static> = Key::Secret(b"secret");
 
     #[test]
     fn a_signed_token_verifies_with_its_secret_only() {
-        let token = sign(&json!({"sub": "u1"}), b"secret");
-        assert!(token.starts_with("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."));
-        let claims: Value = verify(&token, b"secret").unwrap();
+        let token = sign(&json!({"sub": "u1", "exp": 1}), SECRET);
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(header, json!({"typ": "JWT", "alg": "HS256"}));
+        let claims: Value = verify(&token, SECRET, None).unwrap();
         assert_eq!(claims["sub"], "u1");
         assert_eq!(
-            verify::<Value>(&token, b"other").unwrap_err(),
+            verify::<Value>(&token, Key::Secret(b"other"), None).unwrap_err(),
             JwtError::BadSignature
         );
     }
 
     #[test]
     fn tampering_and_other_algorithms_are_refused() {
-        let token = sign(&json!({"sub": "u1"}), b"secret");
-        let (rest, signature) = token.rsplit_once('.').unwrap();
-        let (_, payload) = rest.split_once('.').unwrap();
-        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin"}"#);
-        let forged = format!(
-            "{}.{forged_payload}.{signature}",
-            rest.split('.').next().unwrap()
+        let token = sign(&json!({"sub": "u1", "exp": 1}), SECRET);
+        let mut parts = token.split('.');
+        let (header, payload, signature) = (
+            parts.next().unwrap(),
+            parts.next().unwrap(),
+            parts.next().unwrap(),
         );
+        let forged_payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"admin","exp":1}"#);
+        let forged = format!("{header}.{forged_payload}.{signature}");
         assert_eq!(
-            verify::<Value>(&forged, b"secret").unwrap_err(),
+            verify::<Value>(&forged, SECRET, None).unwrap_err(),
             JwtError::BadSignature
         );
 
-        let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none"}"#);
-        let unsigned = format!("{none_header}.{payload}.");
-        assert_eq!(
-            verify::<Value>(&unsigned, b"secret").unwrap_err(),
-            JwtError::UnsupportedAlgorithm
-        );
+        // Refused for the name in the header, before any signature is looked at: `none`
+        // is no algorithm `jsonwebtoken` knows, the others are not the key's.
+        for (alg, refusal) in [
+            ("none", JwtError::Malformed),
+            ("RS256", JwtError::UnsupportedAlgorithm),
+            ("HS512", JwtError::UnsupportedAlgorithm),
+        ] {
+            let other_header = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}"}}"#));
+            for other in [
+                format!("{other_header}.{payload}.{signature}"),
+                format!("{other_header}.{payload}."),
+            ] {
+                assert_eq!(
+                    verify::<Value>(&other, SECRET, None).unwrap_err(),
+                    refusal,
+                    "{alg}"
+                );
+            }
+        }
         for bad in [
             "",
             "a.b",
@@ -124,9 +175,14 @@ mod tests {
             &"x".repeat(MAX_TOKEN_LEN + 1),
         ] {
             assert_eq!(
-                verify::<Value>(bad, b"secret").unwrap_err(),
+                verify::<Value>(bad, SECRET, None).unwrap_err(),
                 JwtError::Malformed
             );
         }
+        let without_exp = sign(&json!({"sub": "u1"}), SECRET);
+        assert_eq!(
+            verify::<Value>(&without_exp, SECRET, None).unwrap_err(),
+            JwtError::Malformed
+        );
     }
 }

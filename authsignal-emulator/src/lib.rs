@@ -86,7 +86,8 @@
 //!   [`CODE_LIFETIME`], failing at the [`MAX_ATTEMPTS`]th wrong code
 //!   (`MAX_ATTEMPTS_EXCEEDED`).
 //! - **Sessions** start from a token whose action succeeded; refreshing spends the refresh
-//!   token; failures are 400 `invalid_credential`.
+//!   token; failures are 400 `invalid_credential`. Access tokens are RS256 JWTs, checkable
+//!   against the emulator's JWKS: see [below](#sessions-and-the-jwks).
 //! - **Client API** (Bearer = a challenge token) for custom UIs: the authenticator app,
 //!   email and SMS codes, as the official Web SDK calls them. See
 //!   [below](#the-client-api-web-sdk).
@@ -158,6 +159,43 @@
 //! | `action` given and not the token's | `{isValid: false, error: "Action is invalid."}` |
 //! | expired token | `{isValid: false, error: "Token has expired."}` |
 //! | malformed, forged or foreign token, or its action deleted | `{isValid: false, error: "Token is invalid."}` |
+//!
+//! # Sessions and the JWKS
+//!
+//! `createSession` answers an access token signed with RS256 by the emulator's session
+//! key, and an opaque refresh token. The key's public half is published, with no
+//! credentials, at [`jwks_url`](EmulatorHandle::jwks_url):
+//! `GET /v1/client/public/<tenant id>/.well-known/jwks` answers `{"keys": [{"kty": "RSA",
+//! "alg": "RS256", "use": "sig", "kid", "n", "e"}]}`, so that an API can check a token
+//! itself, as it would with Authsignal's. The token:
+//!
+//! ```text
+//! header: {"typ": "JWT", "alg": "RS256", "kid": "<the JWKS key's kid>"}
+//! claims: {"sub": "<userId>", "aud": "<clientId>", "iat": 1700000000, "exp": 1700003600,
+//!          "jti": "<uuid>", "type": "access", "sid": "<session id>"}
+//! ```
+//!
+//! `validateSession` checks, in this order, the signature (RS256 with the session key
+//! only: an HS256 token made with the public key as its secret, or an unsigned one, is
+//! refused), `aud` against `clientIds` when the request names them, `exp` by the
+//! emulator's clock, and that the session was not revoked; `revokeSession` takes an expired
+//! token too, never a forged one. The key is RSA 2048, generated the first time a session
+//! or the JWKS needs it (each emulator has its own), or the one given to
+//! [`session_key_pem`](EmulatorBuilder::session_key_pem) (the program's `--session-key`),
+//! whose `kid` is the same in every emulator that is given it.
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | access tokens are RS256 JWTs; the tenant's keys are published as a JWKS | documented (session management: "Access tokens are signed using an RS256 algorithm") |
+//! | the `clientId` given to `createSession` is the token's `aud` | documented (session management: "The client ID will be set as the access token's aud claim") |
+//! | `validateSession` checks the signature and that the token is not revoked | documented (server SDK sessions: validate session) |
+//! | `clientIds` in `validateSession`, checked against `aud` | SDK (authsignal-node `ValidateSessionRequest.clientIds`); that it is an `aud` check is assumed |
+//! | the JWKS is under the API's URL and names the tenant id | documented ("AUTHSIGNAL_URL ... AUTHSIGNAL_TENANT"); the exact path `/client/public/<tenant>/.well-known/jwks` is assumed |
+//! | one key, `kid` its RFC 7638 thumbprint, `use: sig`; the JWKS needs no credentials; another tenant id is a JSON 404 | assumed |
+//! | the claims besides `aud` (`sub`, `iat`, `exp`, `jti`, `type`, `sid`); no `iss`; no custom claims | assumed (custom claims are a portal setting the emulator does not have) |
+//! | an access token lives [`SESSION_LIFETIME`], a refresh token 30 days | assumed (both are per app client in the portal) |
+//! | challenge tokens stay HS256 with the tenant secret | SDK (authsignal-python before its "Delegate validate challenge logic to backend" change decoded them with `jwt.decode(token, api_key, algorithms=["HS256"])`) |
+//! | no server SDK verifies session tokens against the JWKS itself | SDK (authsignal-node, -python, -ruby, -go, -java, -dotnet, -php have only the API calls) |
 //!
 //! # The pre-built UI
 //!
@@ -284,6 +322,7 @@ mod qr;
 mod random;
 mod rules;
 mod server;
+mod session_key;
 mod state;
 mod tokens;
 mod totp;

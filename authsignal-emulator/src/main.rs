@@ -3,7 +3,7 @@
 //! Serves the Server API, the client API and the pre-built UI until Ctrl-C or SIGTERM,
 //! sends webhooks, and takes faults and latency from its configuration file and over
 //! emulator-only routes (see `--help`).
-//! Arguments are parsed by hand: a CLI crate would cost more build time than these five
+//! Arguments are parsed by hand: a CLI crate would cost more build time than these six
 //! flags are worth.
 
 #![forbid(unsafe_code)]
@@ -30,10 +30,14 @@ Options:
                          \"webhooks\": {\"endpoints\": [{\"url\": \"http://127.0.0.1:3000/webhooks\"}]},
                          \"faults\": [{\"operation\": \"track\", \"fault\": \"503\", \"times\": 2}],
                          \"latencyMillis\": {\"validateChallenge\": 300}}
+  --session-key <FILE>  RSA private key (PEM, 2048 bits or more) that signs session
+                        access tokens; without it a key is generated each run, and
+                        verifiers holding the old JWKS refuse the new tokens
   -h, --help            print this help
 
 Point a client at the printed API URL with the printed secret, e.g.
   AUTHSIGNAL_API_URL=http://127.0.0.1:8787/v1 AUTHSIGNAL_SECRET_KEY=<secret>
+Session access tokens (RS256) verify with the keys at the printed JWKS URL.
 
 Emulator-only routes (real Authsignal has none), with the same Basic auth:
   GET    <API URL>/emulator/outbox[?to=<email or phone number>]   codes sent so far
@@ -54,6 +58,7 @@ struct Options {
     port: u16,
     secret: Option<String>,
     config: Option<String>,
+    session_key: Option<String>,
 }
 
 /// Parses the arguments; `Ok(None)` means help was asked for.
@@ -63,6 +68,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         port: 8787,
         secret: None,
         config: None,
+        session_key: None,
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -97,6 +103,7 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             }
             "--secret" => options.secret = Some(value()?),
             "--config" => options.config = Some(value()?),
+            "--session-key" => options.session_key = Some(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -123,6 +130,14 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let session_key = match options.session_key.as_deref().map(std::fs::read_to_string) {
+        None => None,
+        Some(Ok(pem)) => Some(pem),
+        Some(Err(err)) => {
+            eprintln!("authsignal-emulator: cannot read the session key file: {err}");
+            return ExitCode::from(2);
+        }
+    };
     let secret = options
         .secret
         .or_else(|| std::env::var("AUTHSIGNAL_SECRET_KEY").ok())
@@ -139,12 +154,14 @@ fn main() -> ExitCode {
         }
     };
     runtime.block_on(async move {
-        let started = Emulator::builder()
+        let mut builder = Emulator::builder()
             .secret(secret)
             .config(config)
-            .bind(SocketAddr::new(options.host, options.port))
-            .start()
-            .await;
+            .bind(SocketAddr::new(options.host, options.port));
+        if let Some(pem) = session_key {
+            builder = builder.session_key_pem(pem);
+        }
+        let started = builder.start().await;
         let emulator = match started {
             Ok(emulator) => emulator,
             Err(err) => {
@@ -156,6 +173,7 @@ fn main() -> ExitCode {
         println!("Authsignal emulator listening on {}", emulator.origin());
         println!("API URL: {}", emulator.api_url());
         println!("Secret:  {}", emulator.secret());
+        println!("JWKS:    {}", emulator.jwks_url());
         wait_for_stop().await;
         println!("Shutting down");
         emulator.shutdown().await;
@@ -197,7 +215,7 @@ mod tests {
     #[test]
     fn flags_parse_with_spaces_or_equals() {
         let options = parse(args(
-            "--host 0.0.0.0 --port=9000 --secret s --config c.json",
+            "--host 0.0.0.0 --port=9000 --secret s --config c.json --session-key k.pem",
         ))
         .unwrap()
         .unwrap();
@@ -205,6 +223,7 @@ mod tests {
         assert_eq!(options.port, 9000);
         assert_eq!(options.secret.as_deref(), Some("s"));
         assert_eq!(options.config.as_deref(), Some("c.json"));
+        assert_eq!(options.session_key.as_deref(), Some("k.pem"));
         let defaults = parse(Vec::new()).unwrap().unwrap();
         assert_eq!(
             (defaults.host.to_string(), defaults.port),

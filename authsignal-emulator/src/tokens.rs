@@ -15,15 +15,23 @@
 //! state: `/validate` answers the state the action has *now*, so the token from `track` and
 //! the one returned after the challenge both validate once the challenge has succeeded.
 //!
-//! A **session access token** is the same kind of JWT with `"type": "access"`, a session id
-//! `sid` and the `clientId`; it lives [`SESSION_LIFETIME`]. Refresh tokens are opaque.
+//! A **session access token** is an RS256 JWT signed with the
+//! [session key](super::session_key), its `kid` in the header, as Authsignal signs them:
+//!
+//! ```json
+//! {"sub": "<userId>", "aud": "<clientId>", "iat": 1700000000, "exp": 1700003600,
+//!  "jti": "<uuid>", "type": "access", "sid": "<session id>"}
+//! ```
+//!
+//! It lives [`SESSION_LIFETIME`]. Refresh tokens are opaque.
 
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
 use super::clock::Timestamp;
-use super::jwt::{self, JwtError};
+use super::jwt::{self, JwtError, Key};
+use super::session_key::SessionKeySlot;
 
 /// How long a challenge token is good for: Authsignal's tokens last about 10 minutes.
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(10 * 60);
@@ -76,16 +84,16 @@ impl ChallengeClaims {
 
 /// The claims of a session access token.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
 pub(crate) struct AccessClaims {
     pub(crate) sub: String,
+    /// The app client the session was created for.
+    pub(crate) aud: String,
     pub(crate) iat: u64,
     pub(crate) exp: u64,
     pub(crate) jti: String,
     #[serde(rename = "type")]
     pub(crate) kind: String,
     pub(crate) sid: String,
-    pub(crate) client_id: String,
 }
 
 /// Why a token is not accepted.
@@ -103,14 +111,46 @@ impl From<JwtError> for TokenError {
     }
 }
 
-/// Signs and reads tokens with one secret at one instant.
+/// Why a session access token is not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AccessError {
+    /// As for any token.
+    Token(TokenError),
+    /// Good, but its `aud` is none of the app clients asked for.
+    OtherClient,
+}
+
+impl From<JwtError> for AccessError {
+    fn from(err: JwtError) -> Self {
+        match err {
+            JwtError::WrongAudience => Self::OtherClient,
+            other => Self::Token(other.into()),
+        }
+    }
+}
+
+/// Which app clients a session token may belong to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Clients<'a> {
+    /// Any: the caller named none.
+    Any,
+    /// One of these, as the token's `aud`.
+    OneOf(&'a [String]),
+}
+
+/// Signs and reads tokens with the tenant's keys at one instant.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Tokens<'a> {
     pub(crate) secret: &'a str,
+    pub(crate) session_key: &'a SessionKeySlot,
     pub(crate) now: Timestamp,
 }
 
 impl Tokens<'_> {
+    fn challenge_key(&self) -> Key<'_> {
+        Key::Secret(self.secret.as_bytes())
+    }
+
     fn expired(&self, exp: u64) -> bool {
         self.now.unix_seconds() >= exp
     }
@@ -127,12 +167,12 @@ impl Tokens<'_> {
             scope: Some(scope.unwrap_or(DEFAULT_SCOPE).to_owned()),
             other: action.clone(),
         };
-        jwt::sign(&claims, self.secret.as_bytes())
+        jwt::sign(&claims, self.challenge_key())
     }
 
     /// Reads a challenge token: signed here, of the challenge kind, not expired.
     pub(crate) fn read_challenge(&self, token: &str) -> Result<ChallengeClaims, TokenError> {
-        let claims: ChallengeClaims = jwt::verify(token, self.secret.as_bytes())?;
+        let claims: ChallengeClaims = jwt::verify(token, self.challenge_key(), None)?;
         if claims.kind != CHALLENGE || claims.sub != claims.other.user_id {
             return Err(TokenError::Invalid);
         }
@@ -147,31 +187,52 @@ impl Tokens<'_> {
         let iat = self.now.unix_seconds();
         let claims = AccessClaims {
             sub: user_id.to_owned(),
+            aud: client_id.to_owned(),
             iat,
             exp: iat + SESSION_LIFETIME.as_secs(),
             jti: uuid::Uuid::new_v4().to_string(),
             kind: ACCESS.into(),
             sid: session_id.to_owned(),
-            client_id: client_id.to_owned(),
         };
-        (jwt::sign(&claims, self.secret.as_bytes()), claims.exp)
+        let key = Key::Session(self.session_key.get());
+        (jwt::sign(&claims, key), claims.exp)
     }
 
-    /// Reads a session access token. `allow_expired` lets revocation accept a token whose
-    /// time is up (ending a session must always be possible).
+    /// Reads a session access token of one of `clients`. `allow_expired` lets revocation
+    /// accept a token whose time is up (ending a session must always be possible).
     pub(crate) fn read_access(
         &self,
         token: &str,
+        clients: Clients<'_>,
         allow_expired: bool,
-    ) -> Result<AccessClaims, TokenError> {
-        let claims: AccessClaims = jwt::verify(token, self.secret.as_bytes())?;
+    ) -> Result<AccessClaims, AccessError> {
+        let audience = match clients {
+            Clients::Any => None,
+            Clients::OneOf(ids) => Some(ids),
+        };
+        // No key yet: no session token was ever signed, so this one is not good.
+        let invalid = AccessError::Token(TokenError::Invalid);
+        let key = Key::Session(self.session_key.existing().ok_or(invalid)?);
+        let claims: AccessClaims = jwt::verify(token, key, audience)?;
         if claims.kind != ACCESS {
-            return Err(TokenError::Invalid);
+            return Err(invalid);
         }
         if !allow_expired && self.expired(claims.exp) {
-            return Err(TokenError::Expired);
+            return Err(AccessError::Token(TokenError::Expired));
         }
         Ok(claims)
+    }
+
+    /// The claims of a good (signed here, unexpired) token of either kind.
+    pub(crate) fn read_any(&self, token: &str) -> Option<serde_json::Value> {
+        let payload: serde_json::Value = jwt::verify(token, self.challenge_key(), None)
+            .ok()
+            .or_else(|| {
+                let session = Key::Session(self.session_key.existing()?);
+                jwt::verify(token, session, None).ok()
+            })?;
+        let exp = payload.get("exp").and_then(serde_json::Value::as_u64)?;
+        (!self.expired(exp)).then_some(payload)
     }
 }
 
@@ -189,9 +250,11 @@ mod tests {
 
     #[test]
     fn challenge_tokens_expire_after_ten_minutes() {
+        let key = SessionKeySlot::default();
         let at = Timestamp::parse_rfc3339("2024-01-01T00:00:00Z").unwrap();
         let issued = Tokens {
             secret: "s",
+            session_key: &key,
             now: at,
         };
         let token = issued.challenge(&action(), Some("add:authenticators"));
@@ -201,11 +264,13 @@ mod tests {
         assert!(claims.has_scope("add:authenticators"));
         let later = Tokens {
             secret: "s",
+            session_key: &key,
             now: at.plus(Duration::from_secs(599)),
         };
         assert!(later.read_challenge(&token).is_ok());
         let expired = Tokens {
             secret: "s",
+            session_key: &key,
             now: at.plus(TOKEN_LIFETIME),
         };
         assert_eq!(
@@ -216,8 +281,10 @@ mod tests {
 
     #[test]
     fn kinds_do_not_mix() {
+        let key = SessionKeySlot::default();
         let tokens = Tokens {
             secret: "s",
+            session_key: &key,
             now: Timestamp::parse_rfc3339("2024-01-01").unwrap(),
         };
         let (access, _) = tokens.access("u1", "sid", "web");
@@ -227,15 +294,19 @@ mod tests {
         );
         let challenge = tokens.challenge(&action(), None);
         assert_eq!(
-            tokens.read_access(&challenge, false).unwrap_err(),
-            TokenError::Invalid
+            tokens
+                .read_access(&challenge, Clients::Any, false)
+                .unwrap_err(),
+            AccessError::Token(TokenError::Invalid)
         );
     }
 
     #[test]
     fn a_token_without_a_scope_asked_for_reads_authenticators_only() {
+        let key = SessionKeySlot::default();
         let tokens = Tokens {
             secret: "s",
+            session_key: &key,
             now: Timestamp::parse_rfc3339("2024-01-01").unwrap(),
         };
         let claims = tokens

@@ -76,13 +76,15 @@ node -e '
   >"$WORK/emulator.log" 2>&1 &
 EMULATOR_PID=$!
 
-# Wait (at most ~30 s) for the printed API URL, then for the API to answer.
+# Wait (at most ~30 s) for the printed API and JWKS URLs, then for the API to answer.
 AUTHSIGNAL_API_URL=""
 DEADLINE=$((SECONDS + 30))
 while ((SECONDS < DEADLINE)); do
   kill -0 "$EMULATOR_PID" 2>/dev/null || { echo "the emulator exited early" >&2; exit 1; }
   AUTHSIGNAL_API_URL="$(sed -n 's/^API URL: *//p' "$WORK/emulator.log" | head -n 1)"
-  if [[ -n "$AUTHSIGNAL_API_URL" ]] && node -e '
+  # The JWKS line ends the banner.
+  AUTHSIGNAL_JWKS_URL="$(sed -n 's/^JWKS: *//p' "$WORK/emulator.log" | head -n 1)"
+  if [[ -n "$AUTHSIGNAL_API_URL" && -n "$AUTHSIGNAL_JWKS_URL" ]] && node -e '
       fetch(process.argv[1] + "/users/ready-probe", {
         headers: { Authorization: "Basic " + Buffer.from(process.env.AUTHSIGNAL_SECRET_KEY + ":").toString("base64") },
         signal: AbortSignal.timeout(1000),
@@ -95,6 +97,7 @@ while ((SECONDS < DEADLINE)); do
 done
 [[ -n "$AUTHSIGNAL_API_URL" ]] || { echo "the emulator did not answer within 30 s" >&2; exit 1; }
 export AUTHSIGNAL_API_URL
+export AUTHSIGNAL_JWKS_URL
 echo "emulator at $AUTHSIGNAL_API_URL (pid $EMULATOR_PID)"
 
 step "node --test tests/node/"
@@ -102,7 +105,7 @@ step "node --test tests/node/"
 # tests than the scenario has, or on any skipped or todo.
 node --test --test-reporter=tap tests/node/ | tee "$WORK/tap.txt"
 count() { sed -n "s/^# $1 \([0-9]*\)$/\1/p" "$WORK/tap.txt" | tail -n 1; }
-MIN_TESTS=48
+MIN_TESTS=55
 TESTS="$(count tests)"; PASS="$(count pass)"; SKIPPED="$(count skipped)"; TODO="$(count todo)"
 if [[ -z "$TESTS" || "$TESTS" -lt "$MIN_TESTS" || "$PASS" != "$TESTS" || "$SKIPPED" != 0 || "$TODO" != 0 ]]; then
   echo "node scenario: $TESTS tests, $PASS passed, $SKIPPED skipped, $TODO todo (at least $MIN_TESTS must pass)" >&2

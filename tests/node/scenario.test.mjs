@@ -5,14 +5,14 @@
 // and the emulator's webhooks, verified at the end with the SDK's webhook.constructEvent.
 //
 // Run by tests/node/run.sh, which starts the emulator with tests/node/emulator-config.json
-// and sets AUTHSIGNAL_API_URL and AUTHSIGNAL_SECRET_KEY. By hand:
+// and sets AUTHSIGNAL_API_URL, AUTHSIGNAL_SECRET_KEY and AUTHSIGNAL_JWKS_URL. By hand:
 //   authsignal-emulator --port 0 --config tests/node/emulator-config.json
-//   AUTHSIGNAL_API_URL=... AUTHSIGNAL_SECRET_KEY=... node --test tests/node/
+//   AUTHSIGNAL_API_URL=... AUTHSIGNAL_SECRET_KEY=... AUTHSIGNAL_JWKS_URL=... node --test tests/node/
 //
 // The tests share state and run in order (node:test runs a file's tests one after another).
 
 import assert from "node:assert/strict";
-import { randomUUID } from "node:crypto";
+import { createPublicKey, randomUUID, verify as verifySignature } from "node:crypto";
 import { createServer } from "node:http";
 import { after, describe, test } from "node:test";
 
@@ -27,6 +27,8 @@ import { totp } from "./totp.mjs";
 
 const apiUrl = process.env.AUTHSIGNAL_API_URL;
 const apiSecretKey = process.env.AUTHSIGNAL_SECRET_KEY;
+// The emulator's JWKS, for checking session tokens locally.
+const jwksUrl = process.env.AUTHSIGNAL_JWKS_URL;
 if (!apiUrl || !apiSecretKey) {
   throw new Error(
     "Set AUTHSIGNAL_API_URL and AUTHSIGNAL_SECRET_KEY to a running authsignal-emulator (tests/node/run.sh does).",
@@ -725,6 +727,37 @@ describe("sessions", () => {
     assert.ok(session.accessToken);
     assert.ok(session.refreshToken);
     state.session = session;
+  });
+
+  test("the access token verifies against the JWKS with Node's own crypto", async () => {
+    // As an API gateway checks a token without calling Authsignal: the emulator's JWKS
+    // (run.sh reads its URL from the program's banner), RS256, the client as `aud`.
+    assert.ok(jwksUrl, "AUTHSIGNAL_JWKS_URL is set (run.sh does)");
+    const response = await fetch(jwksUrl);
+    assert.equal(response.status, 200);
+    const { keys } = await response.json();
+    const verifyJwt = (token) => {
+      const [header, payload, signature] = token.split(".");
+      const { alg, kid } = JSON.parse(Buffer.from(header, "base64url").toString());
+      const jwk = keys.find((key) => key.kid === kid);
+      if (alg !== "RS256" || !jwk) return undefined;
+      const good = verifySignature(
+        "sha256",
+        Buffer.from(`${header}.${payload}`),
+        createPublicKey({ key: jwk, format: "jwk" }),
+        Buffer.from(signature, "base64url"),
+      );
+      return good ? JSON.parse(Buffer.from(payload, "base64url").toString()) : undefined;
+    };
+    const claims = verifyJwt(state.session.accessToken);
+    assert.ok(claims, "the signature verifies with the published key");
+    assert.equal(claims.aud, clientId);
+    assert.equal(claims.sub, alice);
+    assert.ok(claims.exp > Math.floor(Date.now() / 1000), `exp ${claims.exp} is in the future`);
+    // The same check refuses a token whose claims were changed after signing.
+    const [header, , signature] = state.session.accessToken.split(".");
+    const forged = Buffer.from(JSON.stringify({ ...claims, sub: "mallory" })).toString("base64url");
+    assert.equal(verifyJwt(`${header}.${forged}.${signature}`), undefined);
   });
 
   test("createSession from a token whose challenge has not succeeded is refused", async () => {

@@ -1,6 +1,6 @@
 //! The Server API under `/v1` (Basic auth with the tenant secret), the emulator-only
 //! `/v1/emulator/outbox` (the same auth), and the client API under `/v1/client` (Bearer
-//! challenge token, CORS for any origin).
+//! challenge token, CORS for any origin), where the JWKS is too (no credentials).
 
 mod actions;
 mod auth;
@@ -10,6 +10,7 @@ mod controls;
 mod cors;
 mod devices;
 mod extract;
+mod jwks;
 mod outbox;
 mod sessions;
 mod users;
@@ -115,6 +116,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/user-authenticators/sms", post(client::otp::enroll_sms))
         .route("/challenge/sms", post(client::otp::challenge_sms))
         .route("/verify/sms", post(client::otp::verify_sms))
+        .route("/public/{tenant_id}/.well-known/jwks", get(jwks::jwks))
         .fallback(|| async { HttpError::not_found("There is no such route.") })
         .method_not_allowed_fallback(|| async { HttpError::method_not_allowed() })
         .layer(cors::client_api())

@@ -19,6 +19,7 @@ pub(crate) async fn create_session(
     State(shared): State<Arc<Shared>>,
     ApiJson(request): ApiJson<CreateSessionRequest>,
 ) -> Result<Json<SessionTokens>, HttpError> {
+    shared.prepare_session_key().await;
     let tokens = shared.tokens();
     shared.store().create_session(&request, tokens).map(Json)
 }

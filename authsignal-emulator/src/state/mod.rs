@@ -35,6 +35,7 @@ use super::faults::{Fault, FaultKind, Faults};
 use super::latency::Latencies;
 use super::outbox::OutboxMessage;
 use super::rules::{Outcome, Rule};
+use super::session_key::SessionKeySlot;
 use super::tokens::{ActionRef, Tokens};
 use super::webhooks::{Outbound, Tracker};
 use authsignal::types::{
@@ -53,8 +54,10 @@ pub(crate) struct Shared {
     /// `http://host:port`, for the URLs the emulator hands out.
     pub(crate) origin: String,
     pub(crate) clock: Clock,
-    /// The tenant's id, in webhook events.
+    /// The tenant's id, in webhook events and the JWKS path.
     pub(crate) tenant_id: String,
+    /// Signs session access tokens; published as the JWKS.
+    pub(crate) session_key: SessionKeySlot,
     /// Webhook deliveries not yet done.
     pub(crate) webhooks: Arc<Tracker>,
     /// The TCP connections accepted, and open now.
@@ -87,12 +90,14 @@ impl Shared {
         tenant_id: String,
         webhooks: Arc<Tracker>,
         outbound: Option<Outbound>,
+        session_key: SessionKeySlot,
     ) -> Self {
         Self {
             secret,
             origin,
             clock: Clock::default(),
             tenant_id,
+            session_key,
             webhooks,
             connections: Connections::default(),
             store: Mutex::new(Store {
@@ -106,6 +111,22 @@ impl Shared {
         }
     }
 
+    /// Makes sure the session key exists, generating it on a blocking thread if this is
+    /// its first use: generation takes long enough (tens of milliseconds, more in an
+    /// unoptimised build) that doing it under the store's lock, or on an async worker,
+    /// would stall every other request.
+    pub(crate) async fn prepare_session_key(self: &Arc<Self>) {
+        if self.session_key.existing().is_none() {
+            let shared = Arc::clone(self);
+            // A panic here would be the OS random source failing; `get` on first signing
+            // meets the same failure and reports it.
+            let _ = tokio::task::spawn_blocking(move || {
+                shared.session_key.get();
+            })
+            .await;
+        }
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         lock(&self.store)
     }
@@ -114,6 +135,7 @@ impl Shared {
     pub(crate) fn tokens(&self) -> Tokens<'_> {
         Tokens {
             secret: &self.secret,
+            session_key: &self.session_key,
             now: self.clock.now(),
         }
     }

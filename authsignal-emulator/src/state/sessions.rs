@@ -10,7 +10,7 @@ use std::time::Duration;
 use http::StatusCode;
 
 use super::super::error::HttpError;
-use super::super::tokens::Tokens;
+use super::super::tokens::{AccessError, Clients, Tokens};
 use super::{SessionRecord, Store};
 use authsignal::types::{
     CreateSessionRequest, RefreshSessionRequest, RevokeSessionRequest, SessionTokens, SessionUser,
@@ -76,28 +76,32 @@ impl Store {
         Ok(answer)
     }
 
-    /// `validateSession`: an unexpired access token of a live session (of one of
-    /// `clientIds`, when given).
+    /// `validateSession`: an access token signed with the session key, unexpired, whose
+    /// `aud` is one of `clientIds` when given, of a live session.
     pub(crate) fn validate_session(
         &self,
         request: &ValidateSessionRequest,
         tokens: Tokens<'_>,
     ) -> Result<ValidateSessionResponse, HttpError> {
+        let clients = match &request.client_ids {
+            Some(ids) => Clients::OneOf(ids),
+            None => Clients::Any,
+        };
         let claims = tokens
-            .read_access(request.access_token.as_str(), false)
-            .map_err(|_| invalid_credential("The access token is invalid or has expired."))?;
+            .read_access(request.access_token.as_str(), clients, false)
+            .map_err(|err| match err {
+                AccessError::OtherClient => {
+                    invalid_credential("The session belongs to another client.")
+                }
+                AccessError::Token(_) => {
+                    invalid_credential("The access token is invalid or has expired.")
+                }
+            })?;
         let session = self
             .sessions
             .iter()
             .find(|s| s.id == claims.sid && !s.revoked)
             .ok_or_else(|| invalid_credential("The session has been revoked."))?;
-        let other_client = request
-            .client_ids
-            .as_ref()
-            .is_some_and(|ids| !ids.contains(&session.client_id));
-        if other_client {
-            return Err(invalid_credential("The session belongs to another client."));
-        }
         let user = self.user(&session.user_id);
         Ok(wire!(ValidateSessionResponse {
             user: wire!(SessionUser {
@@ -142,7 +146,7 @@ impl Store {
         tokens: Tokens<'_>,
     ) -> Result<(), HttpError> {
         let claims = tokens
-            .read_access(request.access_token.as_str(), true)
+            .read_access(request.access_token.as_str(), Clients::Any, true)
             .map_err(|_| invalid_credential("The access token is invalid."))?;
         for session in self.sessions.iter_mut().filter(|s| s.id == claims.sid) {
             session.revoked = true;

@@ -4,7 +4,6 @@ use serde_json::Value;
 
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
-use super::super::jwt;
 use super::super::tokens::Tokens;
 use super::{Store, UserRecord};
 use authsignal::types::{
@@ -92,7 +91,7 @@ impl Store {
             ));
         }
         let token_payload = match &query.token {
-            Some(token) => Some(token_payload(token.as_str(), tokens).ok_or_else(|| {
+            Some(token) => Some(tokens.read_any(token.as_str()).ok_or_else(|| {
                 HttpError::invalid_request("The token is invalid or has expired.")
             })?),
             None => None,
@@ -224,11 +223,4 @@ impl Store {
         self.sessions.retain(|s| s.user_id != user_id);
         self.devices.retain(|d| d.user_id != user_id);
     }
-}
-
-/// The claims of a good (signed here, unexpired) token of any kind.
-fn token_payload(token: &str, tokens: Tokens<'_>) -> Option<Value> {
-    let payload: Value = jwt::verify(token, tokens.secret.as_bytes()).ok()?;
-    let exp = payload.get("exp").and_then(Value::as_u64)?;
-    (tokens.now.unix_seconds() < exp).then_some(payload)
 }

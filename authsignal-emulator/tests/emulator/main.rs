@@ -1,6 +1,7 @@
 //! The emulator through real HTTP: the Server API and its errors, the client API of custom
-//! UIs, the pre-built UI, OTP sessions, devices, webhooks, faults and controls, and the
-//! `authsignal-emulator` program. One binary, so that the crate links once.
+//! UIs, the pre-built UI, OTP sessions, session tokens and their JWKS, devices, webhooks,
+//! faults and controls, and the `authsignal-emulator` program. One binary, so that the
+//! crate links once.
 
 mod emulator_util;
 
@@ -14,6 +15,7 @@ mod faults;
 mod otp_sessions;
 mod program;
 mod scenario;
+mod session_tokens;
 mod ui;
 mod ui_methods;
 mod validate;
