@@ -13,13 +13,16 @@ use authsignal::types::{
     GetChallengeRequest, GetChallengeResponse, VerifyRequest, VerifyResponse,
 };
 
-/// `POST /challenge`
+/// `POST /challenge`: answers once the code's `sms.created` or `email.created` webhook
+/// accepted it.
 pub(crate) async fn challenge(
     State(shared): State<Arc<Shared>>,
     ApiJson(request): ApiJson<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, HttpError> {
     let now = shared.clock.now();
-    shared.store().challenge(request, now).map(Json)
+    let (response, sending) = shared.store().challenge(request, now)?;
+    shared.send(sending).await?;
+    Ok(Json(response))
 }
 
 /// `POST /verify`

@@ -35,6 +35,7 @@
 //! is in the URL), with a CSP that allows no script.
 
 mod html;
+mod magic_link;
 pub(crate) mod person;
 
 use std::sync::Arc;
@@ -61,6 +62,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(home))
         .route("/ui/challenge", get(show).post(submit))
         .route("/ui/challenge/send", post(send))
+        .route("/ui/magic-link", get(magic_link::follow))
         .with_state(shared)
 }
 
@@ -445,27 +447,31 @@ async fn send(
     };
     let method = VerificationMethod::from(form.method.as_str());
     let now = shared.clock.now();
-    let mut store = shared.store();
-    let allowed = method != VerificationMethod::AuthenticatorApp
-        && store.challenge_methods(&claims.sub).contains(&method);
-    if !allowed {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "A code cannot be sent to you that way.",
-        );
-    }
-    match store.send_action_code(&claims, &method, now) {
-        Ok(sent) => {
-            drop(store);
-            sent_code_form(
-                &form.token,
-                &sent.challenge_id,
-                &sent.to,
-                None,
-                StatusCode::OK,
-            )
+    let sent = {
+        let mut store = shared.store();
+        let allowed = method != VerificationMethod::AuthenticatorApp
+            && store.challenge_methods(&claims.sub).contains(&method);
+        if !allowed {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "A code cannot be sent to you that way.",
+            );
         }
-        Err(_) => error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
+        store.send_action_code(&claims, &method, now)
+    };
+    let sent = match sent {
+        Ok(sent) => sent,
+        // Past the send limit: say so, as for any refused send below.
+        Err(error) if error.status == StatusCode::TOO_MANY_REQUESTS => {
+            return error_page(error.status, &error.description);
+        }
+        Err(_) => return error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
+    };
+    match shared.send(sent.sending).await {
+        Ok(challenge_id) => {
+            sent_code_form(&form.token, &challenge_id, &sent.to, None, StatusCode::OK)
+        }
+        Err(error) => error_page(error.status, &error.description),
     }
 }
 

@@ -65,18 +65,25 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use delivery::{Retry, Tracker, deliver};
 pub(crate) use events::LogKind;
-pub(crate) use outbound::{Outbound, Queued};
+pub(crate) use outbound::{Outbound, Queued, SynchronousDelivery};
 
-/// The event types the emulator sends, as Authsignal names them.
-pub const WEBHOOK_EVENT_TYPES: [&str; 7] = [
+/// The event types an endpoint may take, as Authsignal names them. `action.verify` is not
+/// among them: it goes to an action's own
+/// [`verification_webhook_url`](super::ActionConfig::verification_webhook_url).
+pub const WEBHOOK_EVENT_TYPES: [&str; 8] = [
     "authenticator.created",
     "authenticator.updated",
     "authenticator.deleted",
     "sms.created",
     "email.created",
+    "push.created",
     "action.log_created",
     "challenge.log_created",
 ];
+
+/// The `errorCode` of a request that failed because a synchronous webhook (`sms.created`,
+/// `email.created`, `push.created`, `action.verify`) did not accept its event.
+pub(crate) const WEBHOOK_FAILED: &str = "webhook_failed";
 
 /// How long one delivery attempt may take before it counts as failed.
 pub const WEBHOOK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
