@@ -146,9 +146,9 @@
 //! |---|---|---|---|
 //! | `whatsapp.challenge()` | `/v1/client/challenge/whatsapp` | none | `{challengeId}`; a code to the outbox (`WHATSAPP`) |
 //! | `whatsapp.verify({code})` | `/v1/client/verify/whatsapp` | `{verificationCode}` | as `totp.verify` |
-//! | `emailMagicLink.enroll({email})` | `/v1/client/user-authenticators/email-magic-link` | `{email}` | `{userAuthenticatorId, userId, challengeId}`; a link to the outbox |
-//! | `emailMagicLink.challenge()` | `/v1/client/challenge/email-magic-link` | none | `{challengeId}`; a link to the outbox |
-//! | `emailMagicLink.checkVerificationStatus()` | `/v1/client/verify/email-magic-link/finalize`, every second until verified | `{}` | `{isVerified: false}` until the link is followed, then as `totp.verify` |
+//! | `emailML.enroll({email})` | `/v1/client/user-authenticators/email-magic-link` | `{email}` | `{userAuthenticatorId, userId, challengeId}`; a link to the outbox |
+//! | `emailML.challenge()` | `/v1/client/challenge/email-magic-link` | none | `{challengeId}`; a link to the outbox |
+//! | `emailML.checkVerificationStatus()` | `/v1/client/verify/email-magic-link/finalize`, every second until verified | `{}` | `{isVerified: false}` until the link is followed, then as `totp.verify` |
 //! | `push.challenge({action})` | `/v1/client/challenge/push` | `{action}` | `{challengeId}`; a push to the user's phone |
 //! | `push.verify({challengeId})` | `/v1/client/verify/push` | `{challengeId}` | `{isVerified, isConsumed, accessToken?}` |
 //!

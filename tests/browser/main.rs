@@ -28,3 +28,4 @@ mod withdrawals;
 mod gate_pages;
 mod instances;
 mod web_sdk;
+mod web_sdk_channels;

@@ -1,5 +1,5 @@
 //! One-time codes and magic links of the client API, which a custom UI (the Web SDK's
-//! `email`, `sms`, `whatsapp` and `emailMagicLink`) calls with a challenge token:
+//! `email`, `sms`, `whatsapp` and `emailML`) calls with a challenge token:
 //! enrolling an authenticator, challenging an enrolled one, and verifying the code (or
 //! finalizing the followed link). Codes and links go to the outbox, as the Server API's
 //! codes do.

@@ -1,5 +1,5 @@
 //! The client API's WhatsApp codes, email magic links and push, called as the Web SDK
-//! calls them (`whatsapp.challenge/verify`, `emailMagicLink.enroll/challenge/
+//! calls them (`whatsapp.challenge/verify`, `emailML.enroll/challenge/
 //! checkVerificationStatus`, `push.challenge/verify`), with the emulator acting as the
 //! phone and the inbox: each completes only the token's own action, once, and validates
 //! with its own `verificationMethod`.

@@ -1,10 +1,10 @@
-//! Email magic links in the client API, the Web SDK's `emailMagicLink`:
+//! Email magic links in the client API, the Web SDK's `emailML`:
 //!
 //! | SDK call | route | body | answer |
 //! |---|---|---|---|
-//! | `emailMagicLink.enroll({email})` | `POST /client/user-authenticators/email-magic-link` | `{email}` | `{userAuthenticatorId, userId, challengeId}` |
-//! | `emailMagicLink.challenge()` | `POST /client/challenge/email-magic-link` | none | `{challengeId}` |
-//! | `emailMagicLink.checkVerificationStatus()` | `POST /client/verify/email-magic-link/finalize`, every second until verified | `{}` | `{isVerified, accessToken?, userAuthenticator?}` |
+//! | `emailML.enroll({email})` | `POST /client/user-authenticators/email-magic-link` | `{email}` | `{userAuthenticatorId, userId, challengeId}` |
+//! | `emailML.challenge()` | `POST /client/challenge/email-magic-link` | none | `{challengeId}` |
+//! | `emailML.checkVerificationStatus()` | `POST /client/verify/email-magic-link/finalize`, every second until verified | `{}` | `{isVerified, accessToken?, userAuthenticator?}` |
 //!
 //! Enrolling and challenging send a link (to the outbox, once `email.created` is
 //! accepted); following it (the emulator's page, `GET /ui/magic-link?token=`) is what
