@@ -25,11 +25,22 @@ pub(crate) async fn challenge(
     Ok(Json(response))
 }
 
-/// `POST /verify`
+/// `POST /verify`: a right code for a challenge tied to a tracked action waits for the
+/// action's `action.verify`, if it has one, before it is used.
 pub(crate) async fn verify(
     State(shared): State<Arc<Shared>>,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, HttpError> {
+    let gate = {
+        let store = shared.store();
+        let now = shared.clock.now();
+        store
+            .would_complete(&request, now)
+            .map(|(target, method)| store.verification_gate(&target, &method, None, now))
+    };
+    if let Some(gate) = gate {
+        gate.accepted().await?;
+    }
     let now = shared.clock.now();
     shared.store().verify(&request, now).map(Json)
 }

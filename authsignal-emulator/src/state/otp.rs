@@ -204,6 +204,42 @@ impl Store {
         }))
     }
 
+    /// The tracked action a right `request` would complete now, and the challenge's
+    /// method, without using the code or counting it: a right code is checked with
+    /// `action.verify` before it is spent. `None` for a wrong code or an untied challenge.
+    pub(crate) fn would_complete(
+        &self,
+        request: &VerifyRequest,
+        now: Timestamp,
+    ) -> Option<(ActionRef, VerificationMethod)> {
+        let challenge = self
+            .challenges
+            .iter()
+            .find(|c| c.id == request.challenge_id && is_code(&c.method))?;
+        let right: bool = request
+            .verification_code
+            .trim()
+            .as_bytes()
+            .ct_eq(challenge.code.as_bytes())
+            .into();
+        let usable = challenge.failed_attempts < MAX_ATTEMPTS
+            && !challenge.verified
+            && now < challenge.expires_at;
+        if !(right && usable) {
+            return None;
+        }
+        let user_id = challenge
+            .claimed_by
+            .as_ref()
+            .or(challenge.user_id.as_ref())?;
+        let action = self.action(
+            user_id,
+            challenge.action.as_deref()?,
+            &challenge.idempotency_key,
+        )?;
+        Some((action_ref(action), challenge.method.clone()))
+    }
+
     /// The tracked action a challenge names (user, action and idempotency key), if any.
     fn tied_action(&mut self, challenge: &OtpChallenge) -> Option<&mut ActionRecord> {
         let user_id = challenge

@@ -49,11 +49,12 @@ use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
+use super::error::HttpError;
 use super::qr;
 use super::state::{MAX_ATTEMPTS, Shared, Store, TotpAttempt};
 use super::tokens::{ChallengeClaims, TokenError};
 use super::totp::TotpEnrollment;
-use authsignal::types::{UserActionState, VerificationMethod};
+use authsignal::types::{UserActionState, VerificationMethod, VerifyRequest};
 use html::{Alternative, CodeForm, Enrollment, Page, SendForm, masked};
 
 /// The routes of `/ui` and the emulator's home page.
@@ -475,6 +476,45 @@ async fn send(
     }
 }
 
+/// A right code waits for the action's `action.verify`, if it has one, before it is used:
+/// refused, the page says so and the code stays good for another try.
+async fn verification_gate(
+    shared: &Shared,
+    claims: &ChallengeClaims,
+    challenge_id: Option<&str>,
+    code: &str,
+) -> Result<(), HttpError> {
+    let gate = {
+        let store = shared.store();
+        let now = shared.clock.now();
+        match challenge_id {
+            Some(id) => store
+                .would_complete(
+                    &VerifyRequest {
+                        challenge_id: id.to_owned(),
+                        verification_code: code.to_owned(),
+                    },
+                    now,
+                )
+                // Another action's code completes nothing here (`verify_action_code`).
+                .filter(|(target, _)| *target == claims.other)
+                .map(|(target, method)| store.verification_gate(&target, &method, None, now)),
+            None => store.would_verify_totp(claims, code, now).map(|app| {
+                store.verification_gate(
+                    &claims.other,
+                    &VerificationMethod::AuthenticatorApp,
+                    Some(&app),
+                    now,
+                )
+            }),
+        }
+    };
+    match gate {
+        Some(gate) => gate.accepted().await,
+        None => Ok(()),
+    }
+}
+
 /// A code typed into the page.
 async fn submit(
     State(shared): State<Arc<Shared>>,
@@ -489,6 +529,9 @@ async fn submit(
         Err(error) => return bad_link(error),
     };
     let challenge_id = form.challenge_id.as_deref().filter(|id| !id.is_empty());
+    if let Err(error) = verification_gate(&shared, &claims, challenge_id, &form.code).await {
+        return error_page(error.status, &error.description);
+    }
     let mut store = shared.store();
     let attempt = match challenge_id {
         Some(id) => store.verify_action_code(&claims, id, &form.code, tokens),

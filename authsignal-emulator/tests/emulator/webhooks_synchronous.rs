@@ -447,3 +447,112 @@ async fn action_verify_gates_push_and_magic_links_too() {
     verifier.answer(200);
     assert_eq!(finalize().await.1["isVerified"], true);
 }
+
+#[tokio::test]
+async fn action_verify_gates_the_app_the_server_apis_verify_and_the_prebuilt_ui() {
+    let (hooks, _) = endpoint().await;
+    let (verify_url, verifier) = endpoint().await;
+    let emulator = emulator_with(
+        &hooks,
+        ActionConfig::challenge().verification_webhook(&verify_url),
+    )
+    .await;
+    let app = emulator.enroll_totp("u1");
+    verifier.answer(500);
+
+    // The client API's authenticator app.
+    let (token, key) = tracked(&emulator, "u1", "withdraw").await;
+    let code = emulator.totp_code("u1").unwrap();
+    let verify = || {
+        client_post(
+            &emulator,
+            &token,
+            "/verify/totp",
+            Some(json!({"verificationCode": code})),
+        )
+    };
+    let (status, body) = verify().await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (400, Some("webhook_failed"))
+    );
+    let (_, data) = verifier.received().pop().unwrap();
+    assert_eq!(data["verificationMethod"], "AUTHENTICATOR_APP");
+    assert_eq!(
+        data["userAuthenticatorId"].as_str(),
+        Some(app.user_authenticator_id.as_str())
+    );
+    assert_eq!(
+        emulator.action_state("u1", "withdraw", &key),
+        Some(UserActionState::ChallengeRequired)
+    );
+    verifier.answer(200);
+    assert_eq!(verify().await.1["isVerified"], true);
+
+    // The Server API's `verify` of a challenge tied to a tracked action.
+    verifier.answer(500);
+    let (_, key) = tracked(&emulator, "u1", "withdraw").await;
+    let client = no_retry_client(&emulator);
+    let sent = client
+        .challenge(&ChallengeRequest {
+            verification_method: Some(VerificationMethod::Sms),
+            phone_number: Some(PHONE.into()),
+            user_id: Some("u1".into()),
+            action: Some("withdraw".into()),
+            idempotency_key: Some(key.clone()),
+            ..ChallengeRequest::default()
+        })
+        .await
+        .unwrap();
+    let request = authsignal::types::VerifyRequest {
+        challenge_id: sent.challenge_id.clone(),
+        verification_code: emulator.last_code_sent_to(PHONE).unwrap(),
+    };
+    let refused = client.verify(&request).await.unwrap_err();
+    assert_eq!(refused.code(), Some("webhook_failed"));
+    assert_eq!(
+        emulator.action_state("u1", "withdraw", &key),
+        Some(UserActionState::ChallengeRequired)
+    );
+    verifier.answer(200);
+    assert!(client.verify(&request).await.unwrap().is_verified);
+    assert_eq!(
+        emulator.action_state("u1", "withdraw", &key),
+        Some(UserActionState::ChallengeSucceeded)
+    );
+
+    // The pre-built UI.
+    verifier.answer(500);
+    let (token, key) = tracked(&emulator, "u1", "withdraw").await;
+    emulator.advance(std::time::Duration::from_secs(30));
+    let form = [
+        ("token", token.as_str()),
+        ("code", &emulator.totp_code("u1").unwrap()),
+    ];
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let submit = || {
+        http.post(format!("{}/ui/challenge", emulator.origin()))
+            .form(&form)
+            .send()
+    };
+    let page = submit().await.unwrap();
+    assert_eq!(page.status(), 400);
+    assert!(page.text().await.unwrap().contains("action.verify"));
+    assert_eq!(
+        emulator.action_state("u1", "withdraw", &key),
+        Some(UserActionState::ChallengeRequired)
+    );
+    verifier.answer(200);
+    assert_eq!(
+        submit().await.unwrap().status(),
+        200,
+        "verified (no redirect URL)"
+    );
+    assert_eq!(
+        emulator.action_state("u1", "withdraw", &key),
+        Some(UserActionState::ChallengeSucceeded)
+    );
+}
