@@ -179,7 +179,7 @@
 //! | `sms.created`, `email.created` (a magic link's with `url` in place of `code`) and `push.created` are synchronous: not accepted (no 2xx within [`WEBHOOK_ATTEMPT_TIMEOUT`], tried once), the message is not sent and the request fails | D (webhook event types: "a non-2xx response fails the challenge") |
 //! | that failure is 400 `webhook_failed`, and leaves nothing to verify | A (the docs say only "the API will return an error response") |
 //! | `action.verify` goes to the action's `verificationWebhookUrl` ([`ActionConfig::verification_webhook`]) when a challenge is about to succeed; not accepted, the request fails (400 `webhook_failed`), the action stays as it was and the code, link or approval stays good for another try | D (action verify webhook: "a non-2xx response or a timeout blocks the transition", "the user can retry"); the status, code and what stays good are A |
-//! | `action.verify` is sent by the client API's email, SMS and WhatsApp codes, magic links and push; not (yet) by the authenticator app, the Server API's `verify` or the pre-built UI | A (left out, see the crate's CHANGELOG) |
+//! | `action.verify` is sent before every success this emulator's code paths make: the client API's codes (app, email, SMS, WhatsApp), magic links and push, the Server API's `verify` of a code tied to a tracked action, and the pre-built UI's codes; only a right code (or a followed link, an approved push) asks, and the refused one is not spent | D (when), A (which paths; `claimChallenge` and `updateAction` set states directly and do not ask) |
 //!
 //! # Tokens and `/validate`
 //!
