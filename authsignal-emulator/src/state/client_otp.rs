@@ -487,8 +487,30 @@ mod tests {
             (OtpChannel::Sms, "+6427 000", false),
             (OtpChannel::Sms, "+12345", false),
             (OtpChannel::Sms, "+1234567890123456", false),
+            (OtpChannel::Whatsapp, "+64270000000", true),
+            (OtpChannel::Whatsapp, "64270000000", false),
+            (OtpChannel::EmailMagicLink, "jane@example.com", true),
+            (OtpChannel::EmailMagicLink, "jane", false),
         ] {
             assert_eq!(channel.check(address).is_ok(), ok, "{channel:?} {address}");
+        }
+    }
+
+    #[test]
+    fn a_magic_links_secret_is_long_and_url_safe_and_a_codes_six_digits() {
+        let link = OtpChannel::EmailMagicLink.new_secret();
+        assert_eq!(link.len(), 43, "32 bytes in unpadded base64");
+        assert!(
+            link.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(link, OtpChannel::EmailMagicLink.new_secret());
+        for channel in [OtpChannel::Email, OtpChannel::Sms, OtpChannel::Whatsapp] {
+            let code = channel.new_secret();
+            assert!(
+                code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+                "{code}"
+            );
         }
     }
 }

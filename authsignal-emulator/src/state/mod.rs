@@ -364,7 +364,7 @@ impl ActionRecord {
 
 /// A one-time code sent by `challenge` or the client API, or an email magic link (whose
 /// `code` is the secret in its URL).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub(crate) struct OtpChallenge {
     pub(crate) id: String,
     pub(crate) method: VerificationMethod,
@@ -382,6 +382,22 @@ pub(crate) struct OtpChallenge {
     /// A followed magic link completed its action (a link does so once).
     pub(crate) finalized: bool,
     pub(crate) claimed_by: Option<String>,
+}
+
+impl std::fmt::Debug for OtpChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code (or a link's secret) is a credential while it lives: never printed.
+        f.debug_struct("OtpChallenge")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("user_id", &self.user_id)
+            .field("action", &self.action)
+            .field("code", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("verified", &self.verified)
+            .field("finalized", &self.finalized)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A session made by `createSession`.

@@ -107,9 +107,11 @@ impl Store {
         let key = challenge.user_id.clone().unwrap_or(address);
         self.count_send(&key, &challenge.method, now)?;
         let event_type = match challenge.method {
-            VerificationMethod::Sms => "sms.created",
-            VerificationMethod::EmailOtp | VerificationMethod::EmailMagicLink => "email.created",
-            _ => "",
+            VerificationMethod::Sms => Some("sms.created"),
+            VerificationMethod::EmailOtp | VerificationMethod::EmailMagicLink => {
+                Some("email.created")
+            }
+            _ => None,
         };
         if context.locale.is_none() {
             context.locale = challenge
@@ -131,13 +133,13 @@ impl Store {
             }
             _ => None,
         };
-        let delivery = match &self.outbound {
-            Some(outbound) if !event_type.is_empty() => outbound.synchronous(
+        let delivery = match (&self.outbound, event_type) {
+            (Some(outbound), Some(event_type)) => outbound.synchronous(
                 event_type,
                 events::code_created(&challenge, link.as_deref(), &context),
                 now,
             ),
-            _ => SynchronousDelivery::none(event_type),
+            _ => SynchronousDelivery::none(),
         };
         Ok(Sending {
             outgoing: Outgoing::Code { challenge, link },
@@ -158,7 +160,7 @@ impl Store {
             Some(outbound) => {
                 outbound.synchronous("push.created", events::push_created(&push, ip_address), now)
             }
-            None => SynchronousDelivery::none("push.created"),
+            None => SynchronousDelivery::none(),
         };
         Sending {
             outgoing: Outgoing::Push(push),
@@ -204,7 +206,7 @@ impl Store {
                 events::action_verify(target, method, authenticator_id, now),
                 now,
             ),
-            _ => SynchronousDelivery::none("action.verify"),
+            _ => SynchronousDelivery::none(),
         }
     }
 }

@@ -188,10 +188,10 @@ pub(crate) struct SynchronousDelivery {
 }
 
 impl SynchronousDelivery {
-    /// Nothing to wait for: no endpoint takes the event.
-    pub(crate) fn none(event_type: &str) -> Self {
+    /// Nothing to wait for: no endpoint takes the event (or there is none).
+    pub(crate) fn none() -> Self {
         Self {
-            event_type: event_type.to_owned(),
+            event_type: String::new(),
             answers: Vec::new(),
         }
     }

@@ -192,3 +192,23 @@ async fn limits_are_configurable() {
             .is_err()
     );
 }
+
+#[tokio::test]
+async fn the_prebuilt_uis_send_button_is_limited_too() {
+    let emulator = start().await;
+    enroll(&emulator, "u1", VerificationMethod::Sms, "+64270000006").await;
+    let token = token(&emulator, "u1").await;
+    let http = reqwest::Client::new();
+    let send = || {
+        http.post(format!("{}/ui/challenge/send", emulator.origin()))
+            .form(&[("token", token.as_str()), ("method", "SMS")])
+            .send()
+    };
+    for _ in 0..6 {
+        assert_eq!(send().await.unwrap().status(), 200);
+    }
+    let refused = send().await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert!(refused.text().await.unwrap().contains(r#"id="error""#));
+    assert_eq!(emulator.outbox().len(), 6);
+}

@@ -280,6 +280,30 @@ async fn a_refused_push_created_sends_no_push() {
 }
 
 #[tokio::test]
+async fn an_endpoint_that_never_answers_fails_the_challenge_at_the_attempt_timeout() {
+    // Accepts the connection and never answers: the attempt's timeout is the answer.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hook", listener.local_addr().unwrap());
+    let silent = Router::new().route("/hook", post(|| std::future::pending::<StatusCode>()));
+    tokio::spawn(async move { axum::serve(listener, silent).await });
+    let emulator = emulator_with(&url, ActionConfig::challenge()).await;
+    enroll_sms(&emulator, "u1").await;
+    let (token, _) = tracked(&emulator, "u1", "withdraw").await;
+    let (status, body) = client_post(&emulator, &token, "/challenge/sms", None).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (400, Some("webhook_failed"))
+    );
+    assert!(emulator.outbox().is_empty());
+    let attempt = emulator
+        .calls()
+        .into_iter()
+        .find_map(|call| call.webhook)
+        .expect("one attempt");
+    assert_eq!((attempt.attempt, attempt.status), (1, None));
+}
+
+#[tokio::test]
 async fn an_unreachable_challenge_endpoint_fails_the_challenge() {
     // A port nobody listens on (bound, then closed).
     let closed = {
