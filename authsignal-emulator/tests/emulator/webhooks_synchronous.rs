@@ -284,7 +284,7 @@ async fn an_endpoint_that_never_answers_fails_the_challenge_at_the_attempt_timeo
     // Accepts the connection and never answers: the attempt's timeout is the answer.
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let silent = Router::new().route("/hook", post(|| std::future::pending::<StatusCode>()));
+    let silent = Router::new().route("/hook", post(std::future::pending::<StatusCode>));
     tokio::spawn(async move { axum::serve(listener, silent).await });
     let emulator = emulator_with(&url, ActionConfig::challenge()).await;
     enroll_sms(&emulator, "u1").await;
