@@ -62,6 +62,9 @@ fn six_per_ten_minutes() -> SendLimit {
 /// user, per address). A send past it is refused with 429 `too_many_requests`, on the
 /// client API, the Server API's `challenge` and the pre-built UI alike.
 ///
+/// Every send asked for counts, one its synchronous webhook then refused too (assumed: it
+/// reached the app's provider all the same).
+///
 /// The defaults are Authsignal's documented ones (FAQ, "Rate limits for sending"): email
 /// OTP and email magic link 12 per 10 minutes, SMS 6 per 10 minutes. WhatsApp is not in
 /// that table: the emulator assumes SMS's limit for it.

@@ -38,8 +38,9 @@
 //!
 //! **Synchronous** events (documented: "a non-2xx response fails the challenge"; "blocks
 //! the transition") are queued behind the events before them, so that a receiver sees
-//! events in order, and tried once, never retried: the request that caused one waits for
-//! every endpoint's answer. Any answer but a 2xx within [`WEBHOOK_ATTEMPT_TIMEOUT`] fails
+//! events in order (so a synchronous event may wait for an earlier event's retries), and
+//! tried once, never retried: the request that caused one waits for every endpoint's
+//! answer. Any answer but a 2xx within [`WEBHOOK_ATTEMPT_TIMEOUT`] fails
 //! the request with 400 `webhook_failed` (the status and code are assumed: the docs say
 //! "the API will return an error response"); a challenge event's message is then not
 //! sent, an `action.verify`'s challenge does not succeed, and the user may try again.
