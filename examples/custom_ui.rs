@@ -19,8 +19,10 @@
 //! A visitor enrolled with one method adds another only after proving it (Authsignal's
 //! binding rule): verify with the app first, and the SDK's new token may then enroll an
 //! email or a phone. On the emulator, `GET /demo/codes` shows the visitor's current codes
-//! (the app's, and the last ones "sent" by email and SMS, which go to the emulator's
-//! outbox).
+//! (the app's, and the last ones "sent" by email, SMS and WhatsApp, which go to the
+//! emulator's outbox), their newest email magic link (open it to follow it), and the
+//! pushes waiting on their phone (approve one with the emulator's
+//! `POST /v1/emulator/push/{challengeId}`, `{"approve": true}`).
 //!
 //! # Where the page gets the SDK
 //!
@@ -356,13 +358,24 @@ async fn demo_codes(State(state): State<AppState>, headers: HeaderMap) -> Respon
             .find(|m| {
                 m.user_id.as_deref() == Some(user.as_str()) && m.verification_method == method
             })
-            .map(|m| json!({ "to": m.to, "code": m.code }))
+            .map(|m| json!({ "to": m.to, "code": m.code, "link": m.link }))
     };
+    // The pushes waiting on the visitor's phone: approve one with the emulator's
+    // `POST /v1/emulator/push/{challengeId}`.
+    let pushes: Vec<String> = emulator
+        .pending_pushes()
+        .into_iter()
+        .filter(|push| push.user_id == user)
+        .map(|push| push.challenge_id)
+        .collect();
     Json(json!({
         "user": user,
         "authenticatorApp": emulator.totp_code(&user),
         "email": last_sent(VerificationMethod::EmailOtp),
         "sms": last_sent(VerificationMethod::Sms),
+        "whatsapp": last_sent(VerificationMethod::Whatsapp),
+        "emailMagicLink": last_sent(VerificationMethod::EmailMagicLink),
+        "pushes": pushes,
     }))
     .into_response()
 }

@@ -201,25 +201,22 @@ impl EmulatorBuilder {
         let tenant_id = uuid::Uuid::new_v4().to_string();
         let tracker = Arc::new(Tracker::default());
         let settings = self.config.webhooks.clone();
-        let (outbound, queue) = if settings.endpoints.is_empty() {
-            (None, None)
-        } else {
-            let (sender, receiver) = mpsc::unbounded_channel();
-            let outbound = Outbound::new(
-                tenant_id.clone(),
-                settings.endpoints.clone(),
-                sender,
-                tracker.clone(),
-            );
-            (Some(outbound), Some(receiver))
-        };
+        // Always a queue, even with no endpoint: an action's `verificationWebhookUrl` may
+        // be set later, and its `action.verify` travels the same way.
+        let (sender, queue) = mpsc::unbounded_channel();
+        let outbound = Outbound::new(
+            tenant_id.clone(),
+            settings.endpoints.clone(),
+            sender,
+            tracker.clone(),
+        );
         let shared = Arc::new(Shared::new(
             secret,
             origin(addr),
             self.config,
             tenant_id,
             tracker.clone(),
-            outbound,
+            Some(outbound),
             session_key,
         ));
         for (operation, fault) in faults {
@@ -228,19 +225,17 @@ impl EmulatorBuilder {
         for (operation, delay) in latency {
             shared.set_latency(&operation, delay);
         }
-        if let Some(queue) = queue {
-            let retry = Retry {
-                max_retries: settings.max_retries,
-                first_backoff: settings.first_backoff(),
-            };
-            tokio::spawn(deliver(
-                queue,
-                shared.clone(),
-                tracker,
-                retry,
-                stopped.clone(),
-            ));
-        }
+        let retry = Retry {
+            max_retries: settings.max_retries,
+            first_backoff: settings.first_backoff(),
+        };
+        tokio::spawn(deliver(
+            queue,
+            shared.clone(),
+            tracker,
+            retry,
+            stopped.clone(),
+        ));
         let app = server::app(shared.clone());
         let task = tokio::spawn(server::serve(listener, shared.clone(), app, stopped));
         Ok(EmulatorHandle::new(shared, addr, stop, task))

@@ -16,8 +16,12 @@ pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
     /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
-    /// `clientChallengeSms`, `clientVerifySms`, `jwks`, `emulatorOutbox`, `emulatorFaults`,
-    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
+    /// `clientChallengeSms`, `clientVerifySms`, `clientChallengeWhatsapp`,
+    /// `clientVerifyWhatsapp`, `clientEnrollEmailMagicLink`, `clientChallengeEmailMagicLink`,
+    /// `clientFinalizeEmailMagicLink`, `clientChallengePush`, `clientVerifyPush`,
+    /// `emulatorOutbox`, `emulatorFaults`, `emulatorLatency`, `emulatorEnrollPush`,
+    /// `emulatorPendingPushes`, `emulatorAnswerPush`, `uiChallenge`, `uiSubmit`, `uiSend`,
+    /// `uiMagicLink`, `jwks`, `unknown` (CORS preflights
     /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
     /// the emulator sent, not received).
     pub operation: &'static str,
@@ -39,6 +43,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
             (&Method::GET, ["ui", "challenge"]) => "uiChallenge",
             (&Method::POST, ["ui", "challenge"]) => "uiSubmit",
             (&Method::POST, ["ui", "challenge", "send"]) => "uiSend",
+            (&Method::GET, ["ui", "magic-link"]) => "uiMagicLink",
             _ => "unknown",
         };
     };
@@ -77,6 +82,22 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["client", "challenge", "sms"]) => "clientChallengeSms",
         (&Method::POST, ["client", "verify", "sms"]) => "clientVerifySms",
         (&Method::GET, ["client", "public", _, ".well-known", "jwks"]) => "jwks",
+        (&Method::POST, ["client", "challenge", "whatsapp"]) => "clientChallengeWhatsapp",
+        (&Method::POST, ["client", "verify", "whatsapp"]) => "clientVerifyWhatsapp",
+        (&Method::POST, ["client", "user-authenticators", "email-magic-link"]) => {
+            "clientEnrollEmailMagicLink"
+        }
+        (&Method::POST, ["client", "challenge", "email-magic-link"]) => {
+            "clientChallengeEmailMagicLink"
+        }
+        (&Method::POST, ["client", "verify", "email-magic-link", "finalize"]) => {
+            "clientFinalizeEmailMagicLink"
+        }
+        (&Method::POST, ["client", "challenge", "push"]) => "clientChallengePush",
+        (&Method::POST, ["client", "verify", "push"]) => "clientVerifyPush",
+        (&Method::POST, ["emulator", "push-authenticators"]) => "emulatorEnrollPush",
+        (&Method::GET, ["emulator", "push"]) => "emulatorPendingPushes",
+        (&Method::POST, ["emulator", "push", _]) => "emulatorAnswerPush",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
@@ -184,6 +205,45 @@ mod tests {
             (Method::DELETE, "/v1/emulator/faults", "emulatorFaults"),
             (Method::PUT, "/v1/emulator/latency", "emulatorLatency"),
             (Method::DELETE, "/v1/emulator/latency", "emulatorLatency"),
+            (
+                Method::POST,
+                "/v1/client/challenge/whatsapp",
+                "clientChallengeWhatsapp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/whatsapp",
+                "clientVerifyWhatsapp",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/email-magic-link",
+                "clientEnrollEmailMagicLink",
+            ),
+            (
+                Method::POST,
+                "/v1/client/challenge/email-magic-link",
+                "clientChallengeEmailMagicLink",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/email-magic-link/finalize",
+                "clientFinalizeEmailMagicLink",
+            ),
+            (
+                Method::POST,
+                "/v1/client/challenge/push",
+                "clientChallengePush",
+            ),
+            (Method::POST, "/v1/client/verify/push", "clientVerifyPush"),
+            (
+                Method::POST,
+                "/v1/emulator/push-authenticators",
+                "emulatorEnrollPush",
+            ),
+            (Method::GET, "/v1/emulator/push", "emulatorPendingPushes"),
+            (Method::POST, "/v1/emulator/push/abc", "emulatorAnswerPush"),
+            (Method::GET, "/ui/magic-link", "uiMagicLink"),
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
             (Method::POST, "/ui/challenge/send", "uiSend"),

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::FaultSpec;
 use super::rules::ActionConfig;
+use super::send_limits::SendLimits;
 use super::webhooks::WebhookSettings;
 
 /// The actions of the emulated tenant, where its webhooks go, and the faults and latency
@@ -57,6 +58,10 @@ pub struct EmulatorConfig {
     /// Latency per operation (or `"*"`), in milliseconds, from the start.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_millis: BTreeMap<String, u64>,
+    /// How many codes and links one user may be sent per channel (Authsignal's limits
+    /// by default).
+    #[serde(default)]
+    pub send_limits: SendLimits,
 }
 
 impl EmulatorConfig {
@@ -77,6 +82,13 @@ impl EmulatorConfig {
     #[must_use]
     pub fn with_action(mut self, code: impl Into<String>, config: ActionConfig) -> Self {
         self.actions.insert(code.into(), config);
+        self
+    }
+
+    /// Limits sends per channel as `limits` say.
+    #[must_use]
+    pub fn with_send_limits(mut self, limits: SendLimits) -> Self {
+        self.send_limits = limits;
         self
     }
 

@@ -11,7 +11,7 @@ use super::calls::RecordedCall;
 use super::faults::Fault;
 use super::outbox::OutboxMessage;
 use super::rules::ActionConfig;
-use super::state::Shared;
+use super::state::{PendingPush, Shared};
 use super::totp::TotpEnrollment;
 use super::ui::person::PrebuiltUiError;
 use authsignal::types::UserActionState;
@@ -201,15 +201,128 @@ impl EmulatorHandle {
         self.shared().store().outbox.clone()
     }
 
-    /// The newest code sent to `to` (a phone number or email address).
+    /// The newest code sent to `to` (a phone number or email address); magic links are
+    /// not codes (see [`last_link_sent_to`](Self::last_link_sent_to)).
     pub fn last_code_sent_to(&self, to: &str) -> Option<String> {
         self.shared()
             .store()
             .outbox
             .iter()
             .rev()
-            .find(|message| message.to == to)
+            .find(|message| message.to == to && message.link.is_none())
             .map(|message| message.code.clone())
+    }
+
+    /// The newest email magic link sent to `to`: open it (`GET`) as the user's browser
+    /// would, to follow it.
+    ///
+    /// ```
+    /// use authsignal_emulator::{ActionConfig, Emulator};
+    /// use authsignal::types::TrackAttributes;
+    /// use serde_json::{Value, json};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let emulator = Emulator::builder()
+    ///         .action("signIn", ActionConfig::challenge().prompt_enrollment(true))
+    ///         .start()
+    ///         .await?;
+    ///     let tracked = emulator
+    ///         .client()
+    ///         .track("user-1", "signIn", TrackAttributes::default())
+    ///         .await?;
+    ///     let token = tracked.token.expect("a token").into_string();
+    ///     // The Web SDK's `emailML.enroll({email})`, then its polling of `finalize`.
+    ///     let http = reqwest::Client::new();
+    ///     let client = |path: &str, body: Value| {
+    ///         http.post(format!("{}/client/{path}", emulator.api_url()))
+    ///             .bearer_auth(&token)
+    ///             .json(&body)
+    ///             .send()
+    ///     };
+    ///     client("user-authenticators/email-magic-link", json!({"email": "jane@example.com"})).await?;
+    ///     let link = emulator.last_link_sent_to("jane@example.com").expect("a link");
+    ///     assert_eq!(reqwest::get(&link).await?.status(), 200);
+    ///     let finalized: Value =
+    ///         client("verify/email-magic-link/finalize", json!({})).await?.json().await?;
+    ///     assert_eq!(finalized["isVerified"], true);
+    ///     emulator.shutdown().await;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn last_link_sent_to(&self, to: &str) -> Option<String> {
+        self.shared()
+            .store()
+            .outbox
+            .iter()
+            .rev()
+            .filter(|message| message.to == to)
+            .find_map(|message| message.link.clone())
+    }
+
+    // ---- the user's phone --------------------------------------------------------------
+
+    /// Enrolls a push authenticator for `user_id` (created if need be), verified, as the
+    /// mobile SDK does on a phone; answers its `userAuthenticatorId` (the existing one's,
+    /// if they have one). Over HTTP: `POST /v1/emulator/push-authenticators`.
+    pub fn enroll_push(&self, user_id: &str) -> String {
+        let now = self.shared().clock.now();
+        self.shared().store().enroll_push(user_id, now)
+    }
+
+    /// The pushes waiting on users' phones, oldest first. Over HTTP:
+    /// `GET /v1/emulator/push`.
+    pub fn pending_pushes(&self) -> Vec<PendingPush> {
+        let now = self.shared().clock.now();
+        self.shared().store().pending_pushes(now)
+    }
+
+    /// Approves (or denies) the push `challenge_id` on the user's phone; false when no
+    /// such push waits. A denial fails the action. Over HTTP:
+    /// `POST /v1/emulator/push/{challengeId}` with `{"approve": true}`.
+    ///
+    /// ```
+    /// use authsignal_emulator::{ActionConfig, Emulator};
+    /// use authsignal::types::TrackAttributes;
+    /// use serde_json::{Value, json};
+    ///
+    /// #[tokio::main(flavor = "current_thread")]
+    /// async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    ///     let emulator = Emulator::builder()
+    ///         .action("withdraw", ActionConfig::challenge())
+    ///         .start()
+    ///         .await?;
+    ///     emulator.enroll_push("user-1");
+    ///     let tracked = emulator
+    ///         .client()
+    ///         .track("user-1", "withdraw", TrackAttributes::default())
+    ///         .await?;
+    ///     let token = tracked.token.expect("a token").into_string();
+    ///     // The Web SDK's `push.challenge({action})` and `push.verify({challengeId})`.
+    ///     let http = reqwest::Client::new();
+    ///     let client = |path: &str, body: Value| {
+    ///         http.post(format!("{}/client/{path}", emulator.api_url()))
+    ///             .bearer_auth(&token)
+    ///             .json(&body)
+    ///             .send()
+    ///     };
+    ///     let sent: Value = client("challenge/push", json!({"action": "withdraw"})).await?.json().await?;
+    ///     let challenge_id = sent["challengeId"].as_str().unwrap_or_default();
+    ///     assert_eq!(emulator.pending_pushes()[0].challenge_id, challenge_id);
+    ///
+    ///     assert!(emulator.answer_push(challenge_id, true));
+    ///     let verified: Value =
+    ///         client("verify/push", json!({"challengeId": challenge_id})).await?.json().await?;
+    ///     assert_eq!(verified["isVerified"], true);
+    ///     emulator.shutdown().await;
+    ///     Ok(())
+    /// }
+    /// ```
+    pub fn answer_push(&self, challenge_id: &str, approve: bool) -> bool {
+        let now = self.shared().clock.now();
+        self.shared()
+            .store()
+            .answer_push(challenge_id, approve, now)
     }
 
     // ---- faults and calls --------------------------------------------------------------

@@ -138,8 +138,49 @@
 //!
 //! `launch(url, {mode: "redirect"})` only sets `window.location` to the track's `url`
 //! (S): it reaches the [pre-built UI](#the-pre-built-ui) unchanged. The SDK's passkey,
-//! security key, push, QR code, WhatsApp and magic-link calls are not emulated: they
-//! answer the JSON 404.
+//! security key and QR code calls are not emulated: they answer the JSON 404. WhatsApp,
+//! magic links and push are [below](#whatsapp-email-magic-links-and-push).
+//!
+//! ## WhatsApp, email magic links and push
+//!
+//! | SDK call | route | body | answer |
+//! |---|---|---|---|
+//! | `whatsapp.challenge()` | `/v1/client/challenge/whatsapp` | none | `{challengeId}`; a code to the outbox (`WHATSAPP`) |
+//! | `whatsapp.verify({code})` | `/v1/client/verify/whatsapp` | `{verificationCode}` | as `totp.verify` |
+//! | `emailML.enroll({email})` | `/v1/client/user-authenticators/email-magic-link` | `{email}` | `{userAuthenticatorId, userId, challengeId}`; a link to the outbox |
+//! | `emailML.challenge()` | `/v1/client/challenge/email-magic-link` | none | `{challengeId}`; a link to the outbox |
+//! | `emailML.checkVerificationStatus()` | `/v1/client/verify/email-magic-link/finalize`, every second until verified | `{}` | `{isVerified: false}` until the link is followed, then as `totp.verify` |
+//! | `push.challenge({action})` | `/v1/client/challenge/push` | `{action}` | `{challengeId}`; a push to the user's phone |
+//! | `push.verify({challengeId})` | `/v1/client/verify/push` | `{challengeId}` | `{isVerified, isConsumed, accessToken?}` |
+//!
+//! The emulator acts as the phone and the inbox: a WhatsApp code is read from the
+//! [outbox](EmulatorHandle::outbox) like any code; a magic link is the outbox message's
+//! [`link`](OutboxMessage::link) ([`last_link_sent_to`](EmulatorHandle::last_link_sent_to)),
+//! opened in a browser (`GET /ui/magic-link?token=<secret>`, a page of the emulator); a
+//! push is approved or denied with [`answer_push`](EmulatorHandle::answer_push) (or
+//! [over HTTP](#emulator-only-extensions)), on a push authenticator enrolled with
+//! [`enroll_push`](EmulatorHandle::enroll_push). Validation answers `verificationMethod`
+//! `WHATSAPP`, `EMAIL_MAGIC_LINK` or `PUSH`.
+//!
+//! | behaviour | from |
+//! |---|---|
+//! | the routes, bodies and answers above (`challengeId` in the magic link's enroll answer, `isConsumed` in push's) | D (client API reference), S (`src/api/whatsapp-api-client.ts`, `email-magic-link-api-client.ts`, `push-api-client.ts`, `api/types/push.ts`) |
+//! | `checkVerificationStatus` polls `finalize` every second until `isVerified`, then keeps the `accessToken` | S (`src/api/email-magic-link-api-client.ts`, `src/email-magic-link.ts`) |
+//! | WhatsApp is one more code channel: the same codes, lifetime, attempt limit shared with the other methods, "only the newest code is good" | A |
+//! | WhatsApp has no enrollment in the Web SDK: its authenticator is enrolled by the Server API (`enrollVerifiedAuthenticator`) | S (1.16.0 has `challenge` and `verify` only) |
+//! | a magic link carries 32 random bytes (URL-safe base64), good for [`CODE_LIFETIME`], followed once; following it completes nothing: the token's holder finalizes, once, and a second `finalize` is 400 | A |
+//! | a `finalize` before any link was sent is 400 `invalid_request` (not an endless `{isVerified: false}`) | A |
+//! | the link page is a `GET` (`Cache-Control: no-store`, `Referrer-Policy: no-referrer`), 200 `#message` when followed, 400 `#error` otherwise | A (docs show the link as a URL to open) |
+//! | a magic link sends no `challenge.log_created` (its log types are not documented); the Server API's `verify` refuses a link's challenge id | A |
+//! | push: `action` is required and must be the token's action (else 400) | A |
+//! | push: unanswered `{isVerified: false, isConsumed: false}`; denied or expired `{isVerified: false, isConsumed: true}`; approved `{isVerified: true, isConsumed: true, accessToken}` once, then 400 | S (the answer's fields, `api/types/push.ts`); the states' mapping is A |
+//! | push: a denial fails the action (`CHALLENGE_FAILED`); a push is good for [`CODE_LIFETIME`] | A |
+//! | push: the push authenticator is enrolled by the mobile SDK on a phone, which the emulator has none of: [`enroll_push`](EmulatorHandle::enroll_push) enrolls it verified | A |
+//! | sends are limited per user and channel: email OTP and magic link 12, SMS 6 per 10 minutes; past that 429 `too_many_requests` (client API, Server API `challenge`, pre-built UI), nothing sent; see [`SendLimits`] | D (FAQ "Rate limits for sending"; the 429 status is A, `too_many_requests` is S, the SDK's `ErrorCode`); WhatsApp's 6 is A |
+//! | `sms.created`, `email.created` (a magic link's with `url` in place of `code`) and `push.created` are synchronous: not accepted (no 2xx within [`WEBHOOK_ATTEMPT_TIMEOUT`], tried once), the message is not sent and the request fails | D (webhook event types: "a non-2xx response fails the challenge") |
+//! | that failure is 400 `webhook_failed`, and leaves nothing to verify | A (the docs say only "the API will return an error response") |
+//! | `action.verify` goes to the action's `verificationWebhookUrl` ([`ActionConfig::verification_webhook`]) when a challenge is about to succeed; not accepted, the request fails (400 `webhook_failed`), the action stays as it was and the code, link or approval stays good for another try | D (action verify webhook: "a non-2xx response or a timeout blocks the transition", "the user can retry"); the status, code and what stays good are A |
+//! | `action.verify` is sent before every success this emulator's code paths make: the client API's codes (app, email, SMS, WhatsApp), magic links and push, the Server API's `verify` of a code tied to a tracked action, and the pre-built UI's codes; only a right code (or a followed link, an approved push) asks, and the refused one is not spent | D (when), A (which paths; `claimChallenge` and `updateAction` set states directly and do not ask) |
 //!
 //! # Tokens and `/validate`
 //!
@@ -259,7 +300,15 @@
 //! ```
 //!
 //! `userId` and `action` are left out when the challenge named none; `sentAt` is by the
-//! emulator's clock. Its calls are recorded as `emulatorOutbox`.
+//! emulator's clock. A magic link has `link` in place of `code`. Its calls are recorded
+//! as `emulatorOutbox`.
+//!
+//! The user's phone, for push: `POST /v1/emulator/push-authenticators` with `{"userId"}`
+//! enrolls a push authenticator (`{"userAuthenticatorId"}`); `GET /v1/emulator/push`
+//! answers the pushes waiting, `[{"challengeId", "userId", "action", "sentAt"}]`; `POST
+//! /v1/emulator/push/{challengeId}` with `{"approve": true}` (or `false`) answers one
+//! (400 when none waits). Recorded as `emulatorEnrollPush`, `emulatorPendingPushes`,
+//! `emulatorAnswerPush`.
 //!
 //! `POST /v1/emulator/faults` with a [`FaultSpec`] (`{"operation": "track", "fault":
 //! "503", "times": 2}`, or `"percent": 30` for each request by chance) arms a fault, as
@@ -321,6 +370,7 @@ mod outbox;
 mod qr;
 mod random;
 mod rules;
+mod send_limits;
 mod server;
 mod session_key;
 mod state;
@@ -336,7 +386,8 @@ pub use faults::{ANY_OPERATION, Fault, FaultKind, FaultSpec, Repeat};
 pub use handle::EmulatorHandle;
 pub use outbox::OutboxMessage;
 pub use rules::{ActionConfig, Condition, Outcome, Rule};
-pub use state::{CODE_LIFETIME, MAX_ATTEMPTS};
+pub use send_limits::{SendLimit, SendLimits};
+pub use state::{CODE_LIFETIME, MAX_ATTEMPTS, PendingPush};
 pub use tokens::{DEFAULT_SCOPE, SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
 pub use ui::person::PrebuiltUiError;

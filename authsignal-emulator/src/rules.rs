@@ -82,6 +82,11 @@ pub struct ActionConfig {
     /// `isEnrolled: false`).
     #[serde(default)]
     pub prompt_enrollment: bool,
+    /// Where `action.verify` goes when a challenge of this action is about to succeed
+    /// (Authsignal's `verificationWebhookUrl`): the action succeeds only if the URL
+    /// answers 2xx in time. None by default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verification_webhook_url: Option<String>,
 }
 
 impl ActionConfig {
@@ -124,6 +129,24 @@ impl ActionConfig {
     #[must_use]
     pub fn prompt_enrollment(mut self, prompt: bool) -> Self {
         self.prompt_enrollment = prompt;
+        self
+    }
+
+    /// Sends `action.verify` to `url` before a challenge of this action succeeds.
+    ///
+    /// ```
+    /// use authsignal_emulator::ActionConfig;
+    ///
+    /// let withdraw = ActionConfig::challenge().verification_webhook("http://127.0.0.1:3000/verify");
+    /// let parsed: ActionConfig = serde_json::from_str(
+    ///     r#"{"defaultOutcome": "CHALLENGE_REQUIRED",
+    ///         "verificationWebhookUrl": "http://127.0.0.1:3000/verify"}"#,
+    /// ).unwrap();
+    /// assert_eq!(parsed, withdraw);
+    /// ```
+    #[must_use]
+    pub fn verification_webhook(mut self, url: impl Into<String>) -> Self {
+        self.verification_webhook_url = Some(url.into());
         self
     }
 

@@ -120,8 +120,8 @@ pub fn emulator() -> EmulatorBuilder {
 ///
 /// - `GET /demo/code`: the code `user`'s authenticator app would show, or, for a user with
 ///   no app, the newest one-time code sent to them by SMS or email;
-/// - `GET /demo/outbox`: every one-time code sent to `user`, newest first, one per line
-///   (`SMS to +64270000067 for withdraw: 123456`).
+/// - `GET /demo/outbox`: every one-time code (or magic link) sent to `user`, newest
+///   first, one per line (`SMS to +64270000067 for withdraw: 123456`).
 pub fn code_page<S>(
     router: Router<S>,
     emulator: Option<EmulatorHandle>,
@@ -155,7 +155,8 @@ where
                             message.verification_method.as_str(),
                             message.to,
                             message.action.as_deref().unwrap_or("-"),
-                            message.code
+                            // A magic link has no code: the link is what to open.
+                            message.link.as_deref().unwrap_or(&message.code)
                         )
                     })
                     .collect::<String>()

@@ -30,3 +30,4 @@ mod gate_pages;
 mod instances;
 mod virtual_authenticator;
 mod web_sdk;
+mod web_sdk_channels;

@@ -46,13 +46,16 @@ const authsignal = new Authsignal({ apiSecretKey, apiUrl, retries: 0 });
 // `webhook.constructEvent` at the end.
 const webhookPort = Number(process.env.WEBHOOK_PORT);
 const webhooks = [];
+// Event types the receiver refuses (500), to see a synchronous webhook fail the request.
+const refusing = new Set();
 const receiver = createServer((request, response) => {
   let body = "";
   request.setEncoding("utf8");
   request.on("data", (chunk) => (body += chunk));
   request.on("end", () => {
-    webhooks.push({ signature: request.headers["x-signature-v2"], body });
-    response.writeHead(200).end();
+    webhooks.push({ signature: request.headers["x-signature-v2"], body, path: request.url });
+    const type = body.startsWith("{") ? JSON.parse(body).type : undefined;
+    response.writeHead(refusing.has(type) ? 500 : 200).end();
   });
 });
 if (webhookPort) {
@@ -1056,6 +1059,159 @@ describe("authentication and clean-up", () => {
   });
 });
 
+describe("WhatsApp, email magic links and push", () => {
+  const dave = `dave-${run}`;
+  const davePhone = `+6427${run.replace(/[^0-9]/g, "").padEnd(7, "0").slice(0, 7)}`;
+  const erin = `erin-${run}`;
+  const erinEmail = `erin-${run}@example.com`;
+  const frank = `frank-${run}`;
+
+  /** The validation of `token` for `userId` and `action`. */
+  async function validated(token, userId, action) {
+    return authsignal.validateChallenge({ token, userId, action });
+  }
+
+  test("a WhatsApp code from the outbox validates with verificationMethod WHATSAPP", async () => {
+    await authsignal.enrollVerifiedAuthenticator({
+      userId: dave,
+      attributes: { verificationMethod: "WHATSAPP", phoneNumber: davePhone },
+    });
+    const { token } = await authsignal.track({ userId: dave, action: "changePassword" });
+    const sent = await clientApi("challenge/whatsapp", token);
+    assert.equal(sent.status, 200, JSON.stringify(sent.body));
+    const message = (await outbox(davePhone)).body.at(-1);
+    assert.equal(message.verificationMethod, "WHATSAPP");
+    assert.equal(message.challengeId, sent.body.challengeId);
+    const verified = await clientApi("verify/whatsapp", token, { verificationCode: message.code });
+    assert.equal(verified.body.isVerified, true, JSON.stringify(verified.body));
+    const validation = await validated(verified.body.accessToken, dave, "changePassword");
+    assert.equal(validation.isValid, true);
+    assert.equal(validation.state, "CHALLENGE_SUCCEEDED");
+    assert.equal(validation.verificationMethod, "WHATSAPP");
+  });
+
+  test("a followed magic link, finalized, validates with verificationMethod EMAIL_MAGIC_LINK", async () => {
+    const { token } = await authsignal.track({ userId: erin, action: "signIn" });
+    const enrolled = await clientApi("user-authenticators/email-magic-link", token, {
+      email: erinEmail,
+    });
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    const waiting = await clientApi("verify/email-magic-link/finalize", token);
+    assert.deepEqual(waiting.body, { isVerified: false });
+    const message = (await outbox(erinEmail)).body.at(-1);
+    assert.equal(message.verificationMethod, "EMAIL_MAGIC_LINK");
+    assert.equal(message.code, undefined, "a link carries no code");
+    assert.equal((await fetch(message.link)).status, 200);
+    assert.equal((await fetch(message.link)).status, 400, "a link is followed once");
+    const verified = await clientApi("verify/email-magic-link/finalize", token);
+    assert.equal(verified.body.isVerified, true, JSON.stringify(verified.body));
+    assert.equal(verified.body.userAuthenticator.verificationMethod, "EMAIL_MAGIC_LINK");
+    const validation = await validated(verified.body.accessToken, erin, "signIn");
+    assert.equal(validation.isValid, true);
+    assert.equal(validation.verificationMethod, "EMAIL_MAGIC_LINK");
+  });
+
+  test("an approved push validates with verificationMethod PUSH; a denied one fails", async () => {
+    const enrolled = await serverApi("POST", "/emulator/push-authenticators", { userId: frank });
+    assert.equal(enrolled.status, 200, JSON.stringify(enrolled.body));
+    const approve = async (approve) => {
+      const tracked = await authsignal.track({ userId: frank, action: "changePassword" });
+      const sent = await clientApi("challenge/push", tracked.token, { action: "changePassword" });
+      assert.equal(sent.status, 200, JSON.stringify(sent.body));
+      const { challengeId } = sent.body;
+      const pending = await serverApi("GET", "/emulator/push");
+      assert.ok(pending.body.some((push) => push.challengeId === challengeId && push.userId === frank));
+      const waiting = await clientApi("verify/push", tracked.token, { challengeId });
+      assert.deepEqual(waiting.body, { isVerified: false, isConsumed: false });
+      const answered = await serverApi("POST", `/emulator/push/${challengeId}`, { approve });
+      assert.deepEqual(answered.body, { answered: true });
+      const verified = await clientApi("verify/push", tracked.token, { challengeId });
+      return { tracked, verified: verified.body };
+    };
+    const { verified } = await approve(true);
+    assert.equal(verified.isVerified, true);
+    assert.equal(verified.isConsumed, true);
+    const validation = await validated(verified.accessToken, frank, "changePassword");
+    assert.equal(validation.isValid, true);
+    assert.equal(validation.verificationMethod, "PUSH");
+
+    const denied = await approve(false);
+    assert.deepEqual(denied.verified, { isVerified: false, isConsumed: true });
+    const action = await authsignal.getAction({
+      userId: frank,
+      action: "changePassword",
+      idempotencyKey: denied.tracked.idempotencyKey,
+    });
+    assert.equal(action.state, "CHALLENGE_FAILED");
+  });
+
+  test("SMS sends are rate-limited: the 7th in 10 minutes is 429 too_many_requests", async () => {
+    const phoneNumber = `+6428${run.replace(/[^0-9]/g, "").padEnd(7, "1").slice(0, 7)}`;
+    for (let sent = 0; sent < 6; sent++) {
+      await authsignal.challenge({ verificationMethod: "SMS", phoneNumber, action: "smsSignIn" });
+    }
+    await rejectsWith(
+      authsignal.challenge({ verificationMethod: "SMS", phoneNumber, action: "smsSignIn" }),
+      429,
+      "too_many_requests",
+    );
+    assert.equal((await outbox(phoneNumber)).body.length, 6);
+  });
+
+  test("a refused sms.created fails the challenge with webhook_failed, and nothing is sent", async (t) => {
+    if (!webhookPort) {
+      t.skip("WEBHOOK_PORT is not set (tests/node/run.sh sets it)");
+      return;
+    }
+    const phoneNumber = `+6429${run.replace(/[^0-9]/g, "").padEnd(7, "2").slice(0, 7)}`;
+    refusing.add("sms.created");
+    try {
+      await rejectsWith(
+        authsignal.challenge({ verificationMethod: "SMS", phoneNumber, action: "smsSignIn" }),
+        400,
+        "webhook_failed",
+      );
+    } finally {
+      refusing.delete("sms.created");
+    }
+    assert.deepEqual((await outbox(phoneNumber)).body, []);
+    await authsignal.challenge({ verificationMethod: "SMS", phoneNumber, action: "smsSignIn" });
+    assert.equal((await outbox(phoneNumber)).body.length, 1);
+  });
+
+  test("action.verify gates success, and verifies with the SDK's constructEvent", async (t) => {
+    if (!webhookPort) {
+      t.skip("WEBHOOK_PORT is not set (tests/node/run.sh sets it)");
+      return;
+    }
+    const tracked = await authsignal.track({ userId: dave, action: "approvePayee" });
+    await clientApi("challenge/whatsapp", tracked.token);
+    const { code } = (await outbox(davePhone)).body.at(-1);
+    refusing.add("action.verify");
+    try {
+      const refused = await clientApi("verify/whatsapp", tracked.token, { verificationCode: code });
+      assert.equal(refused.status, 400);
+      assert.equal(refused.body.errorCode, "webhook_failed");
+    } finally {
+      refusing.delete("action.verify");
+    }
+    const verified = await clientApi("verify/whatsapp", tracked.token, { verificationCode: code });
+    assert.equal(verified.body.isVerified, true, JSON.stringify(verified.body));
+    const asked = webhooks.filter(({ path }) => path === "/webhooks/action-verify");
+    assert.equal(asked.length, 2, "asked once per try");
+    for (const { signature, body } of asked) {
+      const event = authsignal.webhook.constructEvent(body, signature);
+      assert.equal(event.type, "action.verify");
+      assert.equal(event.data.userId, dave);
+      assert.equal(event.data.action, "approvePayee");
+      assert.equal(event.data.idempotencyKey, tracked.idempotencyKey);
+      assert.equal(event.data.state, "CHALLENGE_SUCCEEDED");
+      assert.equal(event.data.verificationMethod, "WHATSAPP");
+      isoDate(event.data.verifiedAt);
+    }
+  });
+});
+
 describe("webhooks", () => {
   test("the emulator's events verify with the SDK's webhook.constructEvent", async (t) => {
     if (!webhookPort) {
@@ -1083,6 +1239,7 @@ describe("webhooks", () => {
       "authenticator.deleted",
       "sms.created",
       "email.created",
+      "push.created",
       "action.log_created",
       "challenge.log_created",
     ]) {

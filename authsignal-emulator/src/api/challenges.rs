@@ -13,20 +13,34 @@ use authsignal::types::{
     GetChallengeRequest, GetChallengeResponse, VerifyRequest, VerifyResponse,
 };
 
-/// `POST /challenge`
+/// `POST /challenge`: answers once the code's `sms.created` or `email.created` webhook
+/// accepted it.
 pub(crate) async fn challenge(
     State(shared): State<Arc<Shared>>,
     ApiJson(request): ApiJson<ChallengeRequest>,
 ) -> Result<Json<ChallengeResponse>, HttpError> {
     let now = shared.clock.now();
-    shared.store().challenge(request, now).map(Json)
+    let (response, sending) = shared.store().challenge(request, now)?;
+    shared.send(sending).await?;
+    Ok(Json(response))
 }
 
-/// `POST /verify`
+/// `POST /verify`: a right code for a challenge tied to a tracked action waits for the
+/// action's `action.verify`, if it has one, before it is used.
 pub(crate) async fn verify(
     State(shared): State<Arc<Shared>>,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, HttpError> {
+    let gate = {
+        let store = shared.store();
+        let now = shared.clock.now();
+        store
+            .would_complete(&request, now)
+            .map(|(target, method)| store.verification_gate(&target, &method, None, now))
+    };
+    if let Some(gate) = gate {
+        gate.accepted().await?;
+    }
     let now = shared.clock.now();
     shared.store().verify(&request, now).map(Json)
 }

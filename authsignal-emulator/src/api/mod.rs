@@ -12,6 +12,7 @@ mod devices;
 mod extract;
 mod jwks;
 mod outbox;
+mod phone;
 mod sessions;
 mod users;
 
@@ -87,6 +88,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         // Emulator-only: the outbox, faults and latency for programs that cannot call the
         // `EmulatorHandle`.
         .route("/emulator/outbox", get(outbox::outbox))
+        // Emulator-only: the user's phone, for push.
+        .route("/emulator/push-authenticators", post(phone::enroll_push))
+        .route("/emulator/push", get(phone::pending_pushes))
+        .route("/emulator/push/{challenge_id}", post(phone::answer_push))
         .route(
             "/emulator/faults",
             post(controls::arm_fault).delete(controls::clear_faults),
@@ -117,6 +122,23 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/challenge/sms", post(client::otp::challenge_sms))
         .route("/verify/sms", post(client::otp::verify_sms))
         .route("/public/{tenant_id}/.well-known/jwks", get(jwks::jwks))
+        // WhatsApp codes, email magic links and push.
+        .route("/challenge/whatsapp", post(client::otp::challenge_whatsapp))
+        .route("/verify/whatsapp", post(client::otp::verify_whatsapp))
+        .route(
+            "/user-authenticators/email-magic-link",
+            post(client::magic_link::enroll_magic_link),
+        )
+        .route(
+            "/challenge/email-magic-link",
+            post(client::magic_link::challenge_magic_link),
+        )
+        .route(
+            "/verify/email-magic-link/finalize",
+            post(client::magic_link::finalize),
+        )
+        .route("/challenge/push", post(client::push::challenge_push))
+        .route("/verify/push", post(client::push::verify_push))
         .fallback(|| async { HttpError::not_found("There is no such route.") })
         .method_not_allowed_fallback(|| async { HttpError::method_not_allowed() })
         .layer(cors::client_api())

@@ -29,7 +29,11 @@ pub(crate) struct OutboxEntry {
     challenge_id: String,
     verification_method: VerificationMethod,
     to: String,
+    /// Empty for a magic link, whose secret is in `link` only.
+    #[serde(skip_serializing_if = "String::is_empty")]
     code: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    link: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     user_id: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -45,6 +49,7 @@ impl From<OutboxMessage> for OutboxEntry {
             verification_method: message.verification_method,
             to: message.to,
             code: message.code,
+            link: message.link,
             user_id: message.user_id,
             action: message.action,
             sent_at: Timestamp::from_system(message.sent_at).rfc3339(),

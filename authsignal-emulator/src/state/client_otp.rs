@@ -1,11 +1,15 @@
-//! One-time codes of the client API, which a custom UI (the Web SDK's `email` and `sms`)
-//! calls with a challenge token: enrolling an email or SMS authenticator, challenging an
-//! enrolled one, and verifying the code. Codes go to the outbox, as the Server API's do.
+//! One-time codes and magic links of the client API, which a custom UI (the Web SDK's
+//! `email`, `sms`, `whatsapp` and `emailML`) calls with a challenge token:
+//! enrolling an authenticator, challenging an enrolled one, and verifying the code (or
+//! finalizing the followed link). Codes and links go to the outbox, as the Server API's
+//! codes do.
 //!
 //! A code is sent for the token's action (user, action code, idempotency key); only the
 //! newest code sent for that action by one channel is good, so a "resend" supersedes the
 //! code before it. Wrong codes count toward the action's attempts, shared with the
-//! authenticator app's, so that switching methods gains an attacker nothing.
+//! authenticator app's, so that switching methods gains an attacker nothing. A magic
+//! link is one more channel whose "code" is a long secret in a URL: following the link
+//! marks it, and the token's holder finalizes it once.
 
 use subtle::ConstantTimeEq as _;
 
@@ -13,15 +17,19 @@ use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::tokens::ChallengeClaims;
 use super::super::webhooks::LogKind;
-use super::otp::{new_code, outbox_message};
+use super::otp::new_code;
+use super::sending::{CodeContext, Sending};
 use super::{AuthenticatorRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store, TotpAttempt};
+use crate::random;
 use authsignal::types::{UserActionState, UserAuthenticator, VerificationMethod};
 
-/// How a code reaches the user.
+/// How a code (or a magic link) reaches the user.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum OtpChannel {
     Email,
     Sms,
+    Whatsapp,
+    EmailMagicLink,
 }
 
 impl OtpChannel {
@@ -29,14 +37,43 @@ impl OtpChannel {
         match self {
             OtpChannel::Email => VerificationMethod::EmailOtp,
             OtpChannel::Sms => VerificationMethod::Sms,
+            OtpChannel::Whatsapp => VerificationMethod::Whatsapp,
+            OtpChannel::EmailMagicLink => VerificationMethod::EmailMagicLink,
         }
+    }
+
+    /// Whether it sends to an email address (else to a phone number).
+    fn by_email(self) -> bool {
+        matches!(self, OtpChannel::Email | OtpChannel::EmailMagicLink)
     }
 
     /// The address of `record` this channel sends to.
     fn address_of(self, record: &AuthenticatorRecord) -> Option<&str> {
+        if self.by_email() {
+            record.email.as_deref()
+        } else {
+            record.phone_number.as_deref()
+        }
+    }
+
+    /// `(email, phone_number)` for `address`.
+    fn addresses(self, address: &str) -> (Option<String>, Option<String>) {
+        if self.by_email() {
+            (Some(address.to_owned()), None)
+        } else {
+            (None, Some(address.to_owned()))
+        }
+    }
+
+    /// What the user is sent: six digits to type, or, in a magic link, 32 random bytes
+    /// (URL-safe base64), which nobody guesses in a link's lifetime.
+    fn new_secret(self) -> String {
         match self {
-            OtpChannel::Email => record.email.as_deref(),
-            OtpChannel::Sms => record.phone_number.as_deref(),
+            OtpChannel::EmailMagicLink => {
+                use base64::Engine as _;
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random::bytes::<32>())
+            }
+            _ => new_code(),
         }
     }
 
@@ -44,29 +81,32 @@ impl OtpChannel {
     /// phone number (`+` and 6 to 15 digits). The real service checks more; the emulator
     /// only refuses what no message could reach.
     fn check(self, address: &str) -> Result<(), HttpError> {
-        let ok = match self {
-            OtpChannel::Email => address
+        let ok = if self.by_email() {
+            address
                 .split_once('@')
-                .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty()),
-            OtpChannel::Sms => address.strip_prefix('+').is_some_and(|digits| {
+                .is_some_and(|(local, domain)| !local.is_empty() && !domain.is_empty())
+        } else {
+            address.strip_prefix('+').is_some_and(|digits| {
                 (6..=15).contains(&digits.len()) && digits.bytes().all(|b| b.is_ascii_digit())
-            }),
+            })
         };
         if ok {
             return Ok(());
         }
-        Err(HttpError::invalid_request(match self {
-            OtpChannel::Email => "email is not a valid email address.",
-            OtpChannel::Sms => "phoneNumber is not a valid E.164 phone number (e.g. +64270000000).",
+        Err(HttpError::invalid_request(if self.by_email() {
+            "email is not a valid email address."
+        } else {
+            "phoneNumber is not a valid E.164 phone number (e.g. +64270000000)."
         }))
     }
 }
 
-/// A started enrollment: `{userAuthenticatorId, userId}`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A started enrollment: `{userAuthenticatorId, userId}`, and the code or link on its way.
+#[derive(Debug)]
 pub(crate) struct OtpEnrollment {
     pub(crate) user_authenticator_id: String,
     pub(crate) user_id: String,
+    pub(crate) sending: Sending,
 }
 
 /// What a code typed against a challenge token came to.
@@ -87,6 +127,17 @@ pub(crate) enum OtpAttempt {
     NotChallengeable,
 }
 
+/// Where a magic link sent for an action stands when its token's holder asks.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum LinkState {
+    /// Not followed yet (or expired): the SDK asks again.
+    Waiting,
+    /// Followed; finalizing completes the action.
+    Followed,
+    /// Followed and already finalized: a link completes one action once.
+    Finalized,
+}
+
 /// The refusal for a token whose action cannot take a code.
 fn not_challengeable() -> HttpError {
     HttpError::invalid_request("The token's action cannot be verified.")
@@ -95,7 +146,7 @@ fn not_challengeable() -> HttpError {
 impl Store {
     /// Whether the token's action can still be completed with a code; `Err(true)` when
     /// it failed (too many wrong codes), `Err(false)` when it is gone or not a challenge.
-    fn challengeable(&self, claims: &ChallengeClaims) -> Result<(), bool> {
+    pub(crate) fn challengeable(&self, claims: &ChallengeClaims) -> Result<(), bool> {
         let target = &claims.other;
         let action = self
             .action(
@@ -118,14 +169,16 @@ impl Store {
         }
     }
 
-    /// `POST /client/user-authenticators/{email-otp,sms}`: an authenticator in progress
-    /// for `address` (the one already there for it, or a new one) and a code sent to it.
-    /// The caller has checked the `add:authenticators` scope.
+    /// `POST /client/user-authenticators/{email-otp,sms,email-magic-link}`: an
+    /// authenticator in progress for `address` (the one already there for it, or a new
+    /// one) and a code or link on its way to it. The caller has checked the
+    /// `add:authenticators` scope.
     pub(crate) fn start_otp_enrollment(
         &mut self,
         claims: &ChallengeClaims,
         channel: OtpChannel,
         address: &str,
+        context: CodeContext,
         now: Timestamp,
     ) -> Result<OtpEnrollment, HttpError> {
         let address = address.trim();
@@ -137,41 +190,37 @@ impl Store {
         let existing = self.authenticators.iter().find(|a| {
             a.user_id == user_id && a.method == method && channel.address_of(a) == Some(address)
         });
-        let id = match existing {
-            Some(record) => record.id.clone(),
-            None => {
-                self.user_mut(&user_id);
-                let (email, phone_number) = match channel {
-                    OtpChannel::Email => (Some(address.to_owned()), None),
-                    OtpChannel::Sms => (None, Some(address.to_owned())),
-                };
-                let record = AuthenticatorRecord {
-                    phone_number,
-                    email,
-                    ..AuthenticatorRecord::new(&user_id, method, now)
-                };
-                let id = record.id.clone();
-                self.authenticators.push(record);
-                id
-            }
-        };
-        self.send_client_code(claims, channel, address, now);
+        let id = existing.map_or_else(|| uuid::Uuid::new_v4().to_string(), |r| r.id.clone());
+        // Counted and checked first: a refused send leaves no authenticator behind.
+        let sending = self.send_client_code(claims, channel, address, context, now)?;
+        if !self.authenticators.iter().any(|a| a.id == id) {
+            self.user_mut(&user_id);
+            let (email, phone_number) = channel.addresses(address);
+            self.authenticators.push(AuthenticatorRecord {
+                id: id.clone(),
+                phone_number,
+                email,
+                ..AuthenticatorRecord::new(&user_id, method, now)
+            });
+        }
         Ok(OtpEnrollment {
             user_authenticator_id: id,
             user_id,
+            sending,
         })
     }
 
-    /// `POST /client/challenge/{email-otp,sms}`: a code sent to the user's verified
-    /// authenticator of that channel (the one named, else the default, else the oldest).
-    /// Answers the challenge id.
+    /// `POST /client/challenge/{email-otp,sms,whatsapp,email-magic-link}`: a code or link
+    /// on its way to the user's verified authenticator of that channel (the one named,
+    /// else the default, else the oldest).
     pub(crate) fn start_otp_challenge(
         &mut self,
         claims: &ChallengeClaims,
         channel: OtpChannel,
         authenticator_id: Option<&str>,
+        context: CodeContext,
         now: Timestamp,
-    ) -> Result<String, HttpError> {
+    ) -> Result<Sending, HttpError> {
         self.challengeable(claims)
             .map_err(|_| not_challengeable())?;
         let method = channel.method();
@@ -197,47 +246,80 @@ impl Store {
                     }
                 ))
             })?;
-        Ok(self.send_client_code(claims, channel, &address, now))
+        self.send_client_code(claims, channel, &address, context, now)
     }
 
-    /// Sends a new code for the token's action to `address`; returns the challenge id.
+    /// A new code (or link) for the token's action to `address`, on its way: recorded
+    /// once its synchronous webhook accepts it.
     fn send_client_code(
         &mut self,
         claims: &ChallengeClaims,
         channel: OtpChannel,
         address: &str,
+        context: CodeContext,
         now: Timestamp,
-    ) -> String {
+    ) -> Result<Sending, HttpError> {
         let target = &claims.other;
-        let (email, phone_number) = match channel {
-            OtpChannel::Email => (Some(address.to_owned()), None),
-            OtpChannel::Sms => (None, Some(address.to_owned())),
-        };
+        let (email, phone_number) = channel.addresses(address);
         let challenge = OtpChallenge {
             id: uuid::Uuid::new_v4().to_string(),
             method: channel.method(),
             sms_channel: None,
             email,
             phone_number,
-            code: new_code(),
+            code: channel.new_secret(),
             user_id: Some(target.user_id.clone()),
             action: Some(target.action_code.clone()),
             idempotency_key: target.idempotency_key.clone(),
             expires_at: now.plus(CODE_LIFETIME),
             failed_attempts: 0,
             verified: false,
+            finalized: false,
             claimed_by: None,
         };
-        let id = challenge.id.clone();
-        self.outbox.push(outbox_message(&challenge, now));
-        self.notify_code_sent(&challenge, None, None, None, now);
-        self.challenges.push(challenge);
-        id
+        self.start_send(challenge, context, now)
     }
 
-    /// `POST /client/verify/{email-otp,sms}`: checks `code` against the newest code sent
-    /// for the token's action by `channel`. The first right code for an authenticator in
-    /// progress completes its enrollment.
+    /// The newest code sent for the token's action by `channel`, if any.
+    fn newest_client_code(&self, claims: &ChallengeClaims, channel: OtpChannel) -> Option<usize> {
+        let target = &claims.other;
+        let method = channel.method();
+        self.challenges.iter().rposition(|c| {
+            c.method == method
+                && c.claimed_by.is_none()
+                && c.user_id.as_deref() == Some(target.user_id.as_str())
+                && c.action.as_deref() == Some(target.action_code.as_str())
+                && c.idempotency_key == target.idempotency_key
+        })
+    }
+
+    /// Whether `code` is the right one for the token's action now, without using it or
+    /// counting it: a right code is checked with `action.verify` before it is spent.
+    pub(crate) fn would_verify_otp(
+        &self,
+        claims: &ChallengeClaims,
+        channel: OtpChannel,
+        code: &str,
+        now: Timestamp,
+    ) -> bool {
+        if self.challengeable(claims).is_err() {
+            return false;
+        }
+        self.newest_client_code(claims, channel)
+            .map(|index| &self.challenges[index])
+            .is_some_and(|challenge| {
+                let same: bool = code
+                    .trim()
+                    .as_bytes()
+                    .ct_eq(challenge.code.as_bytes())
+                    .into();
+                !challenge.verified && now < challenge.expires_at && same
+            })
+    }
+
+    /// `POST /client/verify/{email-otp,sms,whatsapp}`: checks `code` against the newest
+    /// code sent for the token's action by `channel`. The first right code for an
+    /// authenticator in progress completes its enrollment.
     pub(crate) fn verify_otp(
         &mut self,
         claims: &ChallengeClaims,
@@ -251,14 +333,7 @@ impl Store {
             Err(false) => return OtpAttempt::NotChallengeable,
         }
         let target = claims.other.clone();
-        let method = channel.method();
-        let Some(index) = self.challenges.iter().rposition(|c| {
-            c.method == method
-                && c.claimed_by.is_none()
-                && c.user_id.as_deref() == Some(target.user_id.as_str())
-                && c.action.as_deref() == Some(target.action_code.as_str())
-                && c.idempotency_key == target.idempotency_key
-        }) else {
+        let Some(index) = self.newest_client_code(claims, channel) else {
             return OtpAttempt::NoCodeSent;
         };
         let challenge = &mut self.challenges[index];
@@ -285,12 +360,81 @@ impl Store {
             };
         }
         challenge.verified = true;
-        let address = match channel {
-            OtpChannel::Email => challenge.email.clone(),
-            OtpChannel::Sms => challenge.phone_number.clone(),
-        };
         let verified = challenge.clone();
         self.notify_code_log(&verified, LogKind::Valid, now);
+        self.complete_client_code(claims, channel, &verified, now)
+    }
+
+    /// The newest magic link sent for the token's action, and where it stands.
+    pub(crate) fn magic_link_state(&self, claims: &ChallengeClaims) -> Option<LinkState> {
+        let index = self.newest_client_code(claims, OtpChannel::EmailMagicLink)?;
+        let link = &self.challenges[index];
+        Some(match (link.verified, link.finalized) {
+            (_, true) => LinkState::Finalized,
+            (true, false) => LinkState::Followed,
+            (false, false) => LinkState::Waiting,
+        })
+    }
+
+    /// `POST /client/verify/email-magic-link/finalize` for a followed link: the action
+    /// succeeds, once.
+    pub(crate) fn finalize_magic_link(
+        &mut self,
+        claims: &ChallengeClaims,
+        now: Timestamp,
+    ) -> OtpAttempt {
+        if self.challengeable(claims).is_err() {
+            return OtpAttempt::NotChallengeable;
+        }
+        let Some(index) = self.newest_client_code(claims, OtpChannel::EmailMagicLink) else {
+            return OtpAttempt::NoCodeSent;
+        };
+        let link = &mut self.challenges[index];
+        if !link.verified || link.finalized {
+            return OtpAttempt::Wrong;
+        }
+        link.finalized = true;
+        let link = link.clone();
+        self.complete_client_code(claims, OtpChannel::EmailMagicLink, &link, now)
+    }
+
+    /// A magic link was followed: `secret` is the one in its URL. Refused when no unused,
+    /// unexpired link has it.
+    pub(crate) fn follow_magic_link(&mut self, secret: &str, now: Timestamp) -> bool {
+        let Some(link) = self.challenges.iter_mut().find(|c| {
+            c.method == VerificationMethod::EmailMagicLink && {
+                let same: bool = c.code.as_bytes().ct_eq(secret.as_bytes()).into();
+                same
+            }
+        }) else {
+            return false;
+        };
+        if link.verified || now >= link.expires_at {
+            return false;
+        }
+        link.verified = true;
+        let link = link.clone();
+        self.notify_code_log(&link, LogKind::Valid, now);
+        true
+    }
+
+    /// A right code (or a finalized link) for the token's action: its authenticator is
+    /// verified (the first time, an enrollment), the user's address with it, and the
+    /// action succeeds.
+    fn complete_client_code(
+        &mut self,
+        claims: &ChallengeClaims,
+        channel: OtpChannel,
+        verified: &OtpChallenge,
+        now: Timestamp,
+    ) -> OtpAttempt {
+        let target = claims.other.clone();
+        let method = channel.method();
+        let address = if channel.by_email() {
+            verified.email.clone()
+        } else {
+            verified.phone_number.clone()
+        };
         let default_taken = self
             .authenticators
             .iter()
@@ -315,15 +459,12 @@ impl Store {
             self.notify_created(&record, now);
         }
         let user = self.user_mut(&target.user_id);
-        match channel {
-            OtpChannel::Email => {
-                user.email = address;
-                user.email_verified = true;
-            }
-            OtpChannel::Sms => {
-                user.phone_number = address;
-                user.phone_number_verified = true;
-            }
+        if channel.by_email() {
+            user.email = address;
+            user.email_verified = true;
+        } else {
+            user.phone_number = address;
+            user.phone_number_verified = true;
         }
         self.complete_challenge(&target, method, Some(authenticator_id), now);
         OtpAttempt::Verified { enrolled }
@@ -346,8 +487,30 @@ mod tests {
             (OtpChannel::Sms, "+6427 000", false),
             (OtpChannel::Sms, "+12345", false),
             (OtpChannel::Sms, "+1234567890123456", false),
+            (OtpChannel::Whatsapp, "+64270000000", true),
+            (OtpChannel::Whatsapp, "64270000000", false),
+            (OtpChannel::EmailMagicLink, "jane@example.com", true),
+            (OtpChannel::EmailMagicLink, "jane", false),
         ] {
             assert_eq!(channel.check(address).is_ok(), ok, "{channel:?} {address}");
+        }
+    }
+
+    #[test]
+    fn a_magic_links_secret_is_long_and_url_safe_and_a_codes_six_digits() {
+        let link = OtpChannel::EmailMagicLink.new_secret();
+        assert_eq!(link.len(), 43, "32 bytes in unpadded base64");
+        assert!(
+            link.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+        );
+        assert_ne!(link, OtpChannel::EmailMagicLink.new_secret());
+        for channel in [OtpChannel::Email, OtpChannel::Sms, OtpChannel::Whatsapp] {
+            let code = channel.new_secret();
+            assert!(
+                code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit()),
+                "{code}"
+            );
         }
     }
 }

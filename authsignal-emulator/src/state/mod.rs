@@ -13,6 +13,8 @@ mod devices;
 mod notify;
 mod otp;
 mod prebuilt;
+mod push;
+mod sending;
 mod sessions;
 mod totp;
 mod users;
@@ -24,7 +26,11 @@ use std::time::Duration;
 use action_table::ActionTable;
 pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
-pub(crate) use client_otp::{OtpAttempt, OtpChannel};
+pub(crate) use client_otp::{LinkState, OtpAttempt, OtpChannel};
+pub use push::PendingPush;
+pub(crate) use push::{PushChallenge, PushState};
+pub(crate) use sending::CodeContext;
+use sending::SendRecord;
 pub(crate) use totp::TotpAttempt;
 
 use super::calls::RecordedCall;
@@ -176,6 +182,15 @@ impl Shared {
         lock(&self.latency).of(operation)
     }
 
+    /// What the client API knows of a request's user for its challenge events, and where
+    /// its magic links point.
+    pub(crate) fn client_context(&self) -> CodeContext {
+        CodeContext {
+            magic_link_base: Some(format!("{}/ui/magic-link?token=", self.origin)),
+            ..CodeContext::default()
+        }
+    }
+
     /// The pre-built UI's address for a challenge token.
     pub(crate) fn challenge_url(&self, token: &str) -> String {
         format!("{}/ui/challenge?token={token}", self.origin)
@@ -192,6 +207,10 @@ pub(crate) struct Store {
     /// By user, each user's in the order they were tracked.
     pub(crate) actions: ActionTable,
     pub(crate) challenges: Vec<OtpChallenge>,
+    /// Pushes sent to users' phones.
+    pub(crate) pushes: Vec<PushChallenge>,
+    /// Codes and links sent, for the send limits.
+    sends: Vec<SendRecord>,
     pub(crate) sessions: Vec<SessionRecord>,
     pub(crate) outbox: Vec<OutboxMessage>,
     /// By user, in the order first seen.
@@ -365,8 +384,9 @@ impl ActionRecord {
     }
 }
 
-/// A one-time code sent by `challenge`.
-#[derive(Debug, Clone)]
+/// A one-time code sent by `challenge` or the client API, or an email magic link (whose
+/// `code` is the secret in its URL).
+#[derive(Clone)]
 pub(crate) struct OtpChallenge {
     pub(crate) id: String,
     pub(crate) method: VerificationMethod,
@@ -379,8 +399,27 @@ pub(crate) struct OtpChallenge {
     pub(crate) idempotency_key: String,
     pub(crate) expires_at: Timestamp,
     pub(crate) failed_attempts: u32,
+    /// A right code was given; for a magic link, the link was followed.
     pub(crate) verified: bool,
+    /// A followed magic link completed its action (a link does so once).
+    pub(crate) finalized: bool,
     pub(crate) claimed_by: Option<String>,
+}
+
+impl std::fmt::Debug for OtpChallenge {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The code (or a link's secret) is a credential while it lives: never printed.
+        f.debug_struct("OtpChallenge")
+            .field("id", &self.id)
+            .field("method", &self.method)
+            .field("user_id", &self.user_id)
+            .field("action", &self.action)
+            .field("code", &"[redacted]")
+            .field("expires_at", &self.expires_at)
+            .field("verified", &self.verified)
+            .field("finalized", &self.finalized)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A session made by `createSession`.

@@ -35,38 +35,6 @@ impl Store {
         }
     }
 
-    /// A code for `challenge` was sent: `sms.created` or `email.created` (the code, for an
-    /// app that sends it itself) and a `*_SENT` log.
-    pub(crate) fn notify_code_sent(
-        &self,
-        challenge: &OtpChallenge,
-        locale: Option<String>,
-        user_agent: Option<String>,
-        ip_address: Option<String>,
-        now: Timestamp,
-    ) {
-        let event_type = match challenge.method {
-            VerificationMethod::Sms => Some("sms.created"),
-            VerificationMethod::EmailOtp => Some("email.created"),
-            _ => None,
-        };
-        if let Some(event_type) = event_type {
-            let locale = locale.or_else(|| {
-                challenge
-                    .user_id
-                    .as_deref()
-                    .and_then(|id| self.user(id))
-                    .and_then(|user| user.locale.clone())
-            });
-            self.emit(
-                event_type,
-                || events::code_created(challenge, locale, user_agent, ip_address),
-                now,
-            );
-        }
-        self.notify_code_log(challenge, LogKind::Sent, now);
-    }
-
     /// A `challenge.log_created` about a code.
     pub(crate) fn notify_code_log(&self, challenge: &OtpChallenge, kind: LogKind, now: Timestamp) {
         let Some(outbound) = &self.outbound else {

@@ -5,10 +5,10 @@ use subtle::ConstantTimeEq as _;
 
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
-use super::super::outbox::OutboxMessage;
 use super::super::random;
 use super::super::tokens::{ActionRef, Tokens};
 use super::super::webhooks::LogKind;
+use super::sending::{CodeContext, Sending};
 use super::{ActionRecord, CODE_LIFETIME, MAX_ATTEMPTS, OtpChallenge, Store};
 use authsignal::types::{
     ChallengeRequest, ChallengeResponse, ClaimChallengeRequest, ClaimChallengeResponse,
@@ -24,32 +24,34 @@ pub(super) fn new_code() -> String {
 }
 
 impl Store {
-    /// `challenge`: sends a code (to the outbox). With a `challengeId` it sends a new code
-    /// for that challenge; `userId`, `action` and `idempotencyKey` of a tracked action tie
-    /// the challenge to it, so that a right code makes it `CHALLENGE_SUCCEEDED`.
+    /// `challenge`: starts sending a code (to the outbox, once its webhook accepts it:
+    /// see [`Shared::send`](super::Shared::send)). With a `challengeId` it sends a new
+    /// code for that challenge; `userId`, `action` and `idempotencyKey` of a tracked
+    /// action tie the challenge to it, so that a right code makes it
+    /// `CHALLENGE_SUCCEEDED`.
     pub(crate) fn challenge(
         &mut self,
         request: ChallengeRequest,
         now: Timestamp,
-    ) -> Result<ChallengeResponse, HttpError> {
+    ) -> Result<(ChallengeResponse, Sending), HttpError> {
         let expires_at = now.plus(CODE_LIFETIME);
         if let Some(id) = &request.challenge_id {
-            let challenge = self
+            let mut challenge = self
                 .challenges
-                .iter_mut()
-                .find(|c| &c.id == id)
+                .iter()
+                .find(|c| &c.id == id && is_code(&c.method))
+                .cloned()
                 .ok_or_else(|| HttpError::invalid_request("The challenge was not found."))?;
             challenge.code = new_code();
             challenge.expires_at = expires_at;
             challenge.failed_attempts = 0;
-            let challenge = challenge.clone();
             let response = wire!(ChallengeResponse {
                 challenge_id: challenge.id.clone(),
                 idempotency_key: Some(challenge.idempotency_key.clone()),
                 expires_at: Some(expires_at.unix_seconds().into()),
             });
-            self.send_code(&challenge, &request, now);
-            return Ok(response);
+            let sending = self.start_send(challenge, context_of(&request), now)?;
+            return Ok((response, sending));
         }
         let user = request.user_id.as_deref().and_then(|id| self.user(id));
         let email = request
@@ -106,6 +108,7 @@ impl Store {
             expires_at,
             failed_attempts: 0,
             verified: false,
+            finalized: false,
             claimed_by: None,
         };
         let response = wire!(ChallengeResponse {
@@ -113,21 +116,8 @@ impl Store {
             idempotency_key: Some(challenge.idempotency_key.clone()),
             expires_at: Some(expires_at.unix_seconds().into()),
         });
-        self.send_code(&challenge, &request, now);
-        self.challenges.push(challenge);
-        Ok(response)
-    }
-
-    /// "Sends" `challenge`'s code: to the outbox, and to webhooks.
-    fn send_code(&mut self, challenge: &OtpChallenge, request: &ChallengeRequest, now: Timestamp) {
-        self.outbox.push(outbox_message(challenge, now));
-        self.notify_code_sent(
-            challenge,
-            request.locale.clone(),
-            request.user_agent.clone(),
-            request.ip_address.clone(),
-            now,
-        );
+        let sending = self.start_send(challenge, context_of(&request), now)?;
+        Ok((response, sending))
     }
 
     /// `verify`: a right, unexpired code verifies the challenge once. Wrong codes count;
@@ -138,10 +128,11 @@ impl Store {
         request: &VerifyRequest,
         now: Timestamp,
     ) -> Result<VerifyResponse, HttpError> {
+        // A magic link is no code: its secret is followed, never typed.
         let index = self
             .challenges
             .iter()
-            .position(|c| c.id == request.challenge_id)
+            .position(|c| c.id == request.challenge_id && is_code(&c.method))
             .ok_or_else(|| HttpError::invalid_request("The challenge was not found."))?;
         let challenge = &mut self.challenges[index];
         let failed = |reason| {
@@ -211,6 +202,42 @@ impl Store {
             verification_method: Some(challenge.method),
             failure_reason: None,
         }))
+    }
+
+    /// The tracked action a right `request` would complete now, and the challenge's
+    /// method, without using the code or counting it: a right code is checked with
+    /// `action.verify` before it is spent. `None` for a wrong code or an untied challenge.
+    pub(crate) fn would_complete(
+        &self,
+        request: &VerifyRequest,
+        now: Timestamp,
+    ) -> Option<(ActionRef, VerificationMethod)> {
+        let challenge = self
+            .challenges
+            .iter()
+            .find(|c| c.id == request.challenge_id && is_code(&c.method))?;
+        let right: bool = request
+            .verification_code
+            .trim()
+            .as_bytes()
+            .ct_eq(challenge.code.as_bytes())
+            .into();
+        let usable = challenge.failed_attempts < MAX_ATTEMPTS
+            && !challenge.verified
+            && now < challenge.expires_at;
+        if !(right && usable) {
+            return None;
+        }
+        let user_id = challenge
+            .claimed_by
+            .as_ref()
+            .or(challenge.user_id.as_ref())?;
+        let action = self.action(
+            user_id,
+            challenge.action.as_deref()?,
+            &challenge.idempotency_key,
+        )?;
+        Some((action_ref(action), challenge.method.clone()))
     }
 
     /// The tracked action a challenge names (user, action and idempotency key), if any.
@@ -329,26 +356,28 @@ impl Store {
     }
 }
 
+/// Whether challenges of `method` are answered with a typed code.
+fn is_code(method: &VerificationMethod) -> bool {
+    matches!(
+        method,
+        VerificationMethod::Sms | VerificationMethod::EmailOtp | VerificationMethod::Whatsapp
+    )
+}
+
+/// What a Server API `challenge` tells of the user, for its event.
+fn context_of(request: &ChallengeRequest) -> CodeContext {
+    CodeContext {
+        locale: request.locale.clone(),
+        user_agent: request.user_agent.clone(),
+        ip_address: request.ip_address.clone(),
+        magic_link_base: None,
+    }
+}
+
 fn action_ref(action: &ActionRecord) -> ActionRef {
     ActionRef {
         user_id: action.user_id.clone(),
         action_code: action.code.clone(),
         idempotency_key: action.idempotency_key.clone(),
-    }
-}
-
-pub(super) fn outbox_message(challenge: &OtpChallenge, now: Timestamp) -> OutboxMessage {
-    OutboxMessage {
-        challenge_id: challenge.id.clone(),
-        verification_method: challenge.method.clone(),
-        to: challenge
-            .email
-            .clone()
-            .or_else(|| challenge.phone_number.clone())
-            .unwrap_or_default(),
-        code: challenge.code.clone(),
-        user_id: challenge.user_id.clone(),
-        action: challenge.action.clone(),
-        sent_at: now.to_system(),
     }
 }

@@ -11,6 +11,7 @@
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::tokens::{ADD_AUTHENTICATORS, ActionRef, ChallengeClaims, Tokens};
+use super::sending::Sending;
 use super::{MAX_ATTEMPTS, Store, TotpAttempt};
 use authsignal::types::{ChallengeRequest, UserActionState, VerificationMethod, VerifyRequest};
 
@@ -23,12 +24,13 @@ const CHALLENGEABLE: [VerificationMethod; 4] = [
     VerificationMethod::EmailOtp,
 ];
 
-/// A code sent for a token's action.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A code on its way for a token's action.
+#[derive(Debug)]
 pub(crate) struct SentCode {
-    pub(crate) challenge_id: String,
-    /// The phone number or email address it went to.
+    /// The phone number or email address it goes to.
     pub(crate) to: String,
+    /// The message, recorded once its webhook accepts it.
+    pub(crate) sending: Sending,
 }
 
 impl Store {
@@ -62,7 +64,7 @@ impl Store {
         !self.is_enrolled(&target.user_id) || passed || claims.has_scope(ADD_AUTHENTICATORS)
     }
 
-    /// Sends a code for the token's action to the user's enrolled authenticator of
+    /// Starts sending a code for the token's action to the user's enrolled authenticator of
     /// `method` (SMS, WhatsApp or email; the default one if they have several).
     pub(crate) fn send_action_code(
         &mut self,
@@ -104,7 +106,7 @@ impl Store {
                 "The user has no {method} authenticator to send a code to."
             )));
         };
-        let sent = self.challenge(
+        let (_, sending) = self.challenge(
             ChallengeRequest {
                 verification_method: Some(method.clone()),
                 action: Some(target.action_code.clone()),
@@ -116,10 +118,7 @@ impl Store {
             },
             now,
         )?;
-        Ok(SentCode {
-            challenge_id: sent.challenge_id,
-            to,
-        })
+        Ok(SentCode { to, sending })
     }
 
     /// Checks `code` against the code sent for the token's action as `challenge_id`.

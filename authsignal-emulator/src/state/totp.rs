@@ -1,5 +1,6 @@
 //! Completing a challenge with an authenticator app, for the client API and the pre-built UI.
 
+use super::super::clock::Timestamp;
 use super::super::tokens::{ChallengeClaims, Tokens};
 use super::super::totp;
 use super::{MAX_ATTEMPTS, Store};
@@ -25,18 +26,14 @@ pub(crate) enum TotpAttempt {
 }
 
 impl Store {
-    /// Checks `code` against the authenticator app of the token's user, for the token's
-    /// action. The first right code also completes an enrollment in progress, but only
-    /// where the user [may add an authenticator](Store::may_add_authenticator): an
-    /// enrolled user's app being set up proves nothing until they passed a challenge with
-    /// one they have (or the token grants `add:authenticators`).
-    pub(crate) fn verify_totp(
-        &mut self,
+    /// The app of the token's user whose code `code` is now, and whether it was verified
+    /// before; `Ok(None)` for a wrong code; `Err` when no code can complete the action.
+    fn matching_app(
+        &self,
         claims: &ChallengeClaims,
         code: &str,
-        tokens: Tokens<'_>,
-    ) -> TotpAttempt {
-        let now = tokens.now;
+        now: Timestamp,
+    ) -> Result<Option<(String, bool)>, TotpAttempt> {
         let target = &claims.other;
         let (user_id, action_code, key) = (
             target.user_id.as_str(),
@@ -44,12 +41,12 @@ impl Store {
             target.idempotency_key.as_str(),
         );
         let Some(action) = self.action(user_id, action_code, key) else {
-            return TotpAttempt::NotChallengeable;
+            return Err(TotpAttempt::NotChallengeable);
         };
         if action.state == UserActionState::ChallengeFailed
             || action.failed_attempts >= MAX_ATTEMPTS
         {
-            return TotpAttempt::LimitReached;
+            return Err(TotpAttempt::LimitReached);
         }
         // ALLOW is accepted too: an unenrolled user's token is how a custom UI enrolls them.
         if !matches!(
@@ -58,7 +55,7 @@ impl Store {
                 | UserActionState::ChallengeSucceeded
                 | UserActionState::Allow
         ) {
-            return TotpAttempt::NotChallengeable;
+            return Err(TotpAttempt::NotChallengeable);
         }
         // The user's apps, verified ones first; one being set up only where the user may
         // add an authenticator (a user re-enrolling a new app with `add:authenticators`
@@ -75,19 +72,50 @@ impl Store {
             })
             .collect();
         if apps.is_empty() {
-            return TotpAttempt::NoAuthenticator;
+            return Err(TotpAttempt::NoAuthenticator);
         }
         apps.sort_by_key(|a| !a.is_verified());
-        let matched = apps
+        Ok(apps
             .iter()
             .find(|a| {
                 a.totp_secret
                     .as_deref()
                     .is_some_and(|secret| totp::check(secret, code, now))
             })
-            .map(|a| (a.id.clone(), a.is_verified()));
-        let Some((authenticator_id, was_verified)) = matched else {
-            return self.count_wrong_code(target, now);
+            .map(|a| (a.id.clone(), a.is_verified())))
+    }
+
+    /// The app `code` would verify with now, without using the code or counting it: a
+    /// right code is checked with `action.verify` before it completes the action.
+    pub(crate) fn would_verify_totp(
+        &self,
+        claims: &ChallengeClaims,
+        code: &str,
+        now: Timestamp,
+    ) -> Option<String> {
+        self.matching_app(claims, code, now)
+            .ok()
+            .flatten()
+            .map(|(id, _)| id)
+    }
+
+    /// Checks `code` against the authenticator app of the token's user, for the token's
+    /// action. The first right code also completes an enrollment in progress, but only
+    /// where the user [may add an authenticator](Store::may_add_authenticator): an
+    /// enrolled user's app being set up proves nothing until they passed a challenge with
+    /// one they have (or the token grants `add:authenticators`).
+    pub(crate) fn verify_totp(
+        &mut self,
+        claims: &ChallengeClaims,
+        code: &str,
+        tokens: Tokens<'_>,
+    ) -> TotpAttempt {
+        let now = tokens.now;
+        let target = &claims.other;
+        let (authenticator_id, was_verified) = match self.matching_app(claims, code, now) {
+            Ok(Some(matched)) => matched,
+            Ok(None) => return self.count_wrong_code(target, now),
+            Err(refused) => return refused,
         };
 
         if !was_verified {

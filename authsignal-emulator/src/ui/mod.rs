@@ -35,6 +35,7 @@
 //! is in the URL), with a CSP that allows no script.
 
 mod html;
+mod magic_link;
 pub(crate) mod person;
 
 use std::sync::Arc;
@@ -48,11 +49,12 @@ use http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, REFERRER_POLICY};
 use http::{HeaderValue, StatusCode};
 use serde::Deserialize;
 
+use super::error::HttpError;
 use super::qr;
 use super::state::{MAX_ATTEMPTS, Shared, Store, TotpAttempt};
 use super::tokens::{ChallengeClaims, TokenError};
 use super::totp::TotpEnrollment;
-use authsignal::types::{UserActionState, VerificationMethod};
+use authsignal::types::{UserActionState, VerificationMethod, VerifyRequest};
 use html::{Alternative, CodeForm, Enrollment, Page, SendForm, masked};
 
 /// The routes of `/ui` and the emulator's home page.
@@ -61,6 +63,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(home))
         .route("/ui/challenge", get(show).post(submit))
         .route("/ui/challenge/send", post(send))
+        .route("/ui/magic-link", get(magic_link::follow))
         .with_state(shared)
 }
 
@@ -445,27 +448,70 @@ async fn send(
     };
     let method = VerificationMethod::from(form.method.as_str());
     let now = shared.clock.now();
-    let mut store = shared.store();
-    let allowed = method != VerificationMethod::AuthenticatorApp
-        && store.challenge_methods(&claims.sub).contains(&method);
-    if !allowed {
-        return error_page(
-            StatusCode::BAD_REQUEST,
-            "A code cannot be sent to you that way.",
-        );
-    }
-    match store.send_action_code(&claims, &method, now) {
-        Ok(sent) => {
-            drop(store);
-            sent_code_form(
-                &form.token,
-                &sent.challenge_id,
-                &sent.to,
-                None,
-                StatusCode::OK,
-            )
+    let sent = {
+        let mut store = shared.store();
+        let allowed = method != VerificationMethod::AuthenticatorApp
+            && store.challenge_methods(&claims.sub).contains(&method);
+        if !allowed {
+            return error_page(
+                StatusCode::BAD_REQUEST,
+                "A code cannot be sent to you that way.",
+            );
         }
-        Err(_) => error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
+        store.send_action_code(&claims, &method, now)
+    };
+    let sent = match sent {
+        Ok(sent) => sent,
+        // Past the send limit: say so, as for any refused send below.
+        Err(error) if error.status == StatusCode::TOO_MANY_REQUESTS => {
+            return error_page(error.status, &error.description);
+        }
+        Err(_) => return error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
+    };
+    match shared.send(sent.sending).await {
+        Ok(challenge_id) => {
+            sent_code_form(&form.token, &challenge_id, &sent.to, None, StatusCode::OK)
+        }
+        Err(error) => error_page(error.status, &error.description),
+    }
+}
+
+/// A right code waits for the action's `action.verify`, if it has one, before it is used:
+/// refused, the page says so and the code stays good for another try.
+async fn verification_gate(
+    shared: &Shared,
+    claims: &ChallengeClaims,
+    challenge_id: Option<&str>,
+    code: &str,
+) -> Result<(), HttpError> {
+    let gate = {
+        let store = shared.store();
+        let now = shared.clock.now();
+        match challenge_id {
+            Some(id) => store
+                .would_complete(
+                    &VerifyRequest {
+                        challenge_id: id.to_owned(),
+                        verification_code: code.to_owned(),
+                    },
+                    now,
+                )
+                // Another action's code completes nothing here (`verify_action_code`).
+                .filter(|(target, _)| *target == claims.other)
+                .map(|(target, method)| store.verification_gate(&target, &method, None, now)),
+            None => store.would_verify_totp(claims, code, now).map(|app| {
+                store.verification_gate(
+                    &claims.other,
+                    &VerificationMethod::AuthenticatorApp,
+                    Some(&app),
+                    now,
+                )
+            }),
+        }
+    };
+    match gate {
+        Some(gate) => gate.accepted().await,
+        None => Ok(()),
     }
 }
 
@@ -483,6 +529,9 @@ async fn submit(
         Err(error) => return bad_link(error),
     };
     let challenge_id = form.challenge_id.as_deref().filter(|id| !id.is_empty());
+    if let Err(error) = verification_gate(&shared, &claims, challenge_id, &form.code).await {
+        return error_page(error.status, &error.description);
+    }
     let mut store = shared.store();
     let attempt = match challenge_id {
         Some(id) => store.verify_action_code(&claims, id, &form.code, tokens),

@@ -12,6 +12,7 @@ use http::header::CONTENT_TYPE;
 use serde_json::json;
 use tokio::sync::Notify;
 use tokio::sync::mpsc::UnboundedReceiver;
+use tokio::sync::oneshot;
 use tokio::sync::watch;
 
 use super::super::calls::RecordedCall;
@@ -63,6 +64,8 @@ struct Delivery {
     ids: Vec<String>,
     types: Vec<String>,
     body: Bytes,
+    /// Where a synchronous event's outcome goes; such an event is tried once.
+    accepted: Option<oneshot::Sender<bool>>,
 }
 
 /// Sends what the store queues until the emulator shuts down.
@@ -98,13 +101,30 @@ pub(crate) async fn deliver(
         while let Ok(item) = queue.try_recv() {
             waiting.push_back(item);
         }
-        let Some(delivery) = next_delivery(&mut waiting) else {
+        let Some(mut delivery) = next_delivery(&mut waiting) else {
             continue;
         };
         let count = delivery.ids.len();
+        let accepted = delivery.accepted.take();
+        // A synchronous event is not retried: the request waiting on it fails instead, and
+        // the user tries again (as Authsignal documents for its challenge and action
+        // verification webhooks).
+        let retry = match accepted {
+            Some(_) => Retry {
+                max_retries: 0,
+                ..retry
+            },
+            None => retry,
+        };
         tokio::select! {
             () = &mut stop => break,
-            () = send(&http, &shared, &delivery, retry) => tracker.finished(count),
+            delivered = send(&http, &shared, &delivery, retry) => {
+                if let Some(accepted) = accepted {
+                    // The request may have gone away meanwhile; nothing then waits.
+                    let _ = accepted.send(delivered);
+                }
+                tracker.finished(count);
+            }
         }
     }
     // Shutting down: what was not sent never will be.
@@ -128,6 +148,20 @@ fn next_delivery(waiting: &mut VecDeque<Queued>) -> Option<Delivery> {
             ids: vec![id],
             types: vec![event_type],
             body,
+            accepted: None,
+        }),
+        Queued::Synchronous {
+            url,
+            id,
+            event_type,
+            body,
+            accepted,
+        } => Some(Delivery {
+            url,
+            ids: vec![id],
+            types: vec![event_type],
+            body,
+            accepted: Some(accepted),
         }),
         Queued::Log {
             url,
@@ -161,13 +195,14 @@ fn next_delivery(waiting: &mut VecDeque<Queued>) -> Option<Delivery> {
                 ids,
                 types,
                 body,
+                accepted: None,
             })
         }
     }
 }
 
-/// Tries `delivery` until a 2xx answer or the last retry.
-async fn send(http: &reqwest::Client, shared: &Shared, delivery: &Delivery, retry: Retry) {
+/// Tries `delivery` until a 2xx answer or the last retry; answers whether it was delivered.
+async fn send(http: &reqwest::Client, shared: &Shared, delivery: &Delivery, retry: Retry) -> bool {
     let recorded_url = reqwest::Url::parse(&delivery.url).map_or_else(
         |_| delivery.url.clone(),
         |mut url| {
@@ -217,11 +252,12 @@ async fn send(http: &reqwest::Client, shared: &Shared, delivery: &Delivery, retr
             }),
         });
         if outcome != WebhookOutcome::Retrying {
-            return;
+            return delivered;
         }
         tokio::time::sleep(pause).await;
         pause = pause.saturating_mul(2);
     }
+    false
 }
 
 #[cfg(test)]

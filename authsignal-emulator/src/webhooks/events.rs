@@ -5,7 +5,10 @@ use serde_json::{Map, Value, json};
 
 use super::super::clock::Timestamp;
 use super::super::rules::Outcome;
-use super::super::state::{ActionRecord, AuthenticatorRecord, OtpChallenge};
+use super::super::state::{
+    ActionRecord, AuthenticatorRecord, CodeContext, OtpChallenge, PushChallenge,
+};
+use super::super::tokens::ActionRef;
 use authsignal::types::{SmsChannel, VerificationMethod};
 
 /// Inserts `value` under `key` when there is one.
@@ -66,12 +69,12 @@ pub(crate) fn authenticator_channel_changed(
     Value::Object(data)
 }
 
-/// `sms.created` or `email.created`: the code to deliver yourself.
+/// `sms.created` or `email.created`: the code (or, for a magic link, its `url`) to
+/// deliver yourself.
 pub(crate) fn code_created(
     challenge: &OtpChallenge,
-    locale: Option<String>,
-    user_agent: Option<String>,
-    ip_address: Option<String>,
+    link: Option<&str>,
+    context: &CodeContext,
 ) -> Value {
     let mut data = Map::new();
     put(
@@ -82,18 +85,56 @@ pub(crate) fn code_created(
             .clone()
             .or_else(|| challenge.phone_number.clone()),
     );
-    data.insert("code".into(), challenge.code.clone().into());
+    match link {
+        Some(url) => data.insert("url".into(), url.into()),
+        None => data.insert("code".into(), challenge.code.clone().into()),
+    };
     put(&mut data, "userId", challenge.user_id.clone());
     data.insert(
         "idempotencyKey".into(),
         challenge.idempotency_key.clone().into(),
     );
     put(&mut data, "actionCode", challenge.action.clone());
-    if challenge.method == VerificationMethod::EmailOtp {
-        put(&mut data, "userAgent", user_agent);
-        put(&mut data, "ipAddress", ip_address);
+    if challenge.email.is_some() {
+        put(&mut data, "userAgent", context.user_agent.clone());
+        put(&mut data, "ipAddress", context.ip_address.clone());
     }
-    put(&mut data, "locale", locale);
+    put(&mut data, "locale", context.locale.clone());
+    Value::Object(data)
+}
+
+/// `push.created`: the push challenge for the app's own push provider to deliver.
+pub(crate) fn push_created(push: &PushChallenge, ip_address: Option<String>) -> Value {
+    let mut data = object(json!({
+        "challengeId": push.id,
+        "userId": push.target.user_id,
+        "idempotencyKey": push.target.idempotency_key,
+        "actionCode": push.target.action_code,
+    }));
+    put(&mut data, "ipAddress", ip_address);
+    Value::Object(data)
+}
+
+/// `action.verify`: a challenge of the action is about to succeed.
+pub(crate) fn action_verify(
+    target: &ActionRef,
+    method: &VerificationMethod,
+    authenticator_id: Option<&str>,
+    now: Timestamp,
+) -> Value {
+    let mut data = object(json!({
+        "userId": target.user_id,
+        "action": target.action_code,
+        "idempotencyKey": target.idempotency_key,
+        "verifiedAt": now.rfc3339(),
+        "state": "CHALLENGE_SUCCEEDED",
+        "verificationMethod": method.as_str(),
+    }));
+    put(
+        &mut data,
+        "userAuthenticatorId",
+        authenticator_id.map(str::to_owned),
+    );
     Value::Object(data)
 }
 
@@ -107,12 +148,14 @@ pub(crate) enum LogKind {
 }
 
 impl LogKind {
-    /// The documented type of the record, e.g. `SMS_CODE_VALID`, `EMAIL_OTP_SENT`.
-    fn name(self, method: &VerificationMethod) -> String {
+    /// The documented type of the record, e.g. `SMS_CODE_VALID`, `EMAIL_OTP_SENT`; `None`
+    /// for a method whose log types are not documented (a magic link).
+    fn name(self, method: &VerificationMethod) -> Option<String> {
         let prefix = match method {
             VerificationMethod::EmailOtp => "EMAIL_OTP",
             VerificationMethod::Whatsapp => "WHATSAPP",
-            _ => "SMS",
+            VerificationMethod::Sms => "SMS",
+            _ => return None,
         };
         // Email OTP's names drop the `CODE_` of the others', as documented.
         let email = *method == VerificationMethod::EmailOtp;
@@ -123,12 +166,13 @@ impl LogKind {
             (LogKind::Invalid, false) => "CODE_INVALID_OR_EXPIRED",
             (LogKind::MaxAttempts, _) => "MAX_ATTEMPTS_EXCEEDED",
         };
-        format!("{prefix}_{suffix}")
+        Some(format!("{prefix}_{suffix}"))
     }
 }
 
 /// The `record` of a `challenge.log_created`; `None` for a challenge of no user and
-/// action, which the documented record cannot describe.
+/// action, which the documented record cannot describe, or of a method with no
+/// documented log types.
 pub(crate) fn challenge_log(
     tenant_id: &str,
     challenge: &OtpChallenge,
@@ -140,13 +184,14 @@ pub(crate) fn challenge_log(
         .clone()
         .or_else(|| challenge.user_id.clone())?;
     let action = challenge.action.clone()?;
+    let kind = kind.name(&challenge.method)?;
     let mut record = object(json!({
         "tenantId": tenant_id,
         "userId": user_id,
         "actionCode": action,
         "idempotencyKey": challenge.idempotency_key,
         "createdAt": now.rfc3339(),
-        "type": kind.name(&challenge.method),
+        "type": kind,
         "verificationMethod": challenge.method.as_str(),
     }));
     put(&mut record, "email", challenge.email.clone());

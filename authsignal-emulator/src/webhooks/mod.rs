@@ -27,15 +27,23 @@
 //! | `authenticator.created` | an authenticator is enrolled: `enrollVerifiedAuthenticator`, a batch, an app's first code, [`enroll_totp`](super::EmulatorHandle::enroll_totp) | `userId, verificationMethod, createdAt, userAuthenticatorId`, and `email`, `phoneNumber`, or a passkey's `credentialId, aaguid, credentialName` (documented) |
 //! | `authenticator.updated` | an SMS authenticator completes a code over another channel than last time (SMS, WhatsApp), the documented example; nothing else updates one here | `userId, verificationMethod, updatedAt, userAuthenticatorId, previousSmsChannel, phoneNumber` (documented) |
 //! | `authenticator.deleted` | `deleteAuthenticator`, a new app replacing the old, `deleteUser` (for each of the user's authenticators: assumed) | the created fields and `deletedAt` (documented) |
-//! | `sms.created` | a code is sent by SMS (`challenge`, the pre-built UI) | `to, code, userId, idempotencyKey, actionCode, locale` (documented) |
-//! | `email.created` | a code is sent by email | `to, code, userId, idempotencyKey, actionCode, userAgent, ipAddress, locale` (documented) |
+//! | `sms.created` | a code is sent by SMS (`challenge`, the client API, the pre-built UI); **synchronous** | `to, code, userId, idempotencyKey, actionCode, locale` (documented) |
+//! | `email.created` | a code or a magic link is sent by email; **synchronous** | `to, code` (or a magic link's `url`), `userId, idempotencyKey, actionCode, userAgent, ipAddress, locale` (documented) |
+//! | `push.created` | a push is sent (the client API's `push.challenge`); **synchronous** | `challengeId, userId, idempotencyKey, actionCode, ipAddress` (documented; `userAgent` and `timezone` the emulator does not know) |
+//! | `action.verify` | a challenge of an action with a [`verification_webhook_url`](super::ActionConfig::verification_webhook_url) is about to succeed; sent to that URL only; **synchronous** | `userId, action, idempotencyKey, verifiedAt, state: "CHALLENGE_SUCCEEDED", verificationMethod, userAuthenticatorId` (documented) |
 //! | `action.log_created` | an action reaches a final state: `ALLOW`, `BLOCK`, `REVIEW_REQUIRED` when tracked, `CHALLENGE_SUCCEEDED`, `CHALLENGE_FAILED`, and states set by `updateAction` | `record`: `tenantId, userId, actionCode, idempotencyKey, createdAt, updatedAt, state, stateUpdatedAt, outcome, verificationMethod, rules, ipAddress, email, phoneNumber, deviceId, custom` as the emulator has them (documented fields) |
 //! | `challenge.log_created` | a code is sent, right, wrong, or the last allowed wrong one (`SMS_SENT`, `SMS_CODE_VALID`, `SMS_CODE_INVALID_OR_EXPIRED`, `SMS_MAX_ATTEMPTS_EXCEEDED`, and the `EMAIL_OTP_` and `WHATSAPP_` ones) | `record`: `tenantId, userId, actionCode, idempotencyKey, createdAt, type, verificationMethod, email, phoneNumber` (documented) |
 //!
-//! Not sent: `push.created` (the emulator has no push authenticator) and `action.verify`
-//! (Authsignal waits for its answer before a challenge succeeds; the emulator's deliveries
-//! do not block). A WhatsApp code sends no `sms.created` (assumed: WhatsApp is
-//! Authsignal's own channel).
+//! A WhatsApp code sends no `sms.created` (assumed: WhatsApp is Authsignal's own channel).
+//!
+//! **Synchronous** events (documented: "a non-2xx response fails the challenge"; "blocks
+//! the transition") are queued behind the events before them, so that a receiver sees
+//! events in order (so a synchronous event may wait for an earlier event's retries), and
+//! tried once, never retried: the request that caused one waits for every endpoint's
+//! answer. Any answer but a 2xx within [`WEBHOOK_ATTEMPT_TIMEOUT`] fails
+//! the request with 400 `webhook_failed` (the status and code are assumed: the docs say
+//! "the API will return an error response"); a challenge event's message is then not
+//! sent, an `action.verify`'s challenge does not succeed, and the user may try again.
 //!
 //! # Signing and delivery
 //!
@@ -45,7 +53,8 @@
 //! of sending (the receiver compares it with its own clock, whatever the emulator's says).
 //!
 //! Deliveries go out one at a time, in the order the events happened, as `POST` with
-//! `Content-Type: application/json`. A 2xx answer delivers; any other answer, or none
+//! `Content-Type: application/json`. A 2xx answer delivers; for the asynchronous events,
+//! any other answer, or none
 //! within 5 seconds, is retried up to [`max_retries`](WebhookSettings::max_retries) times
 //! (3 by default, as Authsignal documents for its authenticator events), the pauses
 //! doubling from [`first_backoff`](WebhookSettings::first_backoff) (250 ms by default;
@@ -65,18 +74,25 @@ use serde::{Deserialize, Serialize};
 
 pub(crate) use delivery::{Retry, Tracker, deliver};
 pub(crate) use events::LogKind;
-pub(crate) use outbound::{Outbound, Queued};
+pub(crate) use outbound::{Outbound, Queued, SynchronousDelivery};
 
-/// The event types the emulator sends, as Authsignal names them.
-pub const WEBHOOK_EVENT_TYPES: [&str; 7] = [
+/// The event types an endpoint may take, as Authsignal names them. `action.verify` is not
+/// among them: it goes to an action's own
+/// [`verification_webhook_url`](super::ActionConfig::verification_webhook_url).
+pub const WEBHOOK_EVENT_TYPES: [&str; 8] = [
     "authenticator.created",
     "authenticator.updated",
     "authenticator.deleted",
     "sms.created",
     "email.created",
+    "push.created",
     "action.log_created",
     "challenge.log_created",
 ];
+
+/// The `errorCode` of a request that failed because a synchronous webhook (`sms.created`,
+/// `email.created`, `push.created`, `action.verify`) did not accept its event.
+pub(crate) const WEBHOOK_FAILED: &str = "webhook_failed";
 
 /// How long one delivery attempt may take before it counts as failed.
 pub const WEBHOOK_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);

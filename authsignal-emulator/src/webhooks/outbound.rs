@@ -6,9 +6,13 @@ use std::sync::Arc;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use tokio::sync::mpsc::UnboundedSender;
+use tokio::sync::oneshot;
+
+use http::StatusCode;
 
 use super::super::clock::Timestamp;
-use super::{Tracker, WebhookEndpoint};
+use super::super::error::HttpError;
+use super::{Tracker, WEBHOOK_FAILED, WebhookEndpoint};
 
 /// Something to send to one endpoint.
 #[derive(Debug)]
@@ -19,6 +23,15 @@ pub(crate) enum Queued {
         id: String,
         event_type: String,
         body: Bytes,
+    },
+    /// One synchronous event (a challenge to deliver, an action about to succeed), tried
+    /// once: whether the endpoint accepted it goes back to the request waiting on it.
+    Synchronous {
+        url: String,
+        id: String,
+        event_type: String,
+        body: Bytes,
+        accepted: oneshot::Sender<bool>,
     },
     /// One log event, sent in a batch with the log events queued next to it.
     Log {
@@ -81,12 +94,17 @@ impl Outbound {
         }
     }
 
-    /// Queues `{envelope, data}` for every endpoint that takes `event_type`.
-    pub(crate) fn event(&self, event_type: &str, data: Value, now: Timestamp) {
+    /// A new event's id and its body, `{envelope, data}`, as it will be signed and sent.
+    fn event_body(&self, event_type: &str, data: Value, now: Timestamp) -> (String, Bytes) {
         let id = uuid::Uuid::new_v4().to_string();
         let mut envelope = self.envelope(event_type, &id, now);
         envelope.insert("data".into(), data);
-        let body = Bytes::from(Value::Object(envelope).to_string());
+        (id, Bytes::from(Value::Object(envelope).to_string()))
+    }
+
+    /// Queues `{envelope, data}` for every endpoint that takes `event_type`.
+    pub(crate) fn event(&self, event_type: &str, data: Value, now: Timestamp) {
+        let (id, body) = self.event_body(event_type, data, now);
         for endpoint in self.endpoints.iter().filter(|e| e.takes(event_type)) {
             self.enqueue(Queued::Event {
                 url: endpoint.url.clone(),
@@ -94,6 +112,54 @@ impl Outbound {
                 event_type: event_type.to_owned(),
                 body: body.clone(),
             });
+        }
+    }
+
+    /// Queues a synchronous event for every endpoint that takes `event_type`; answers
+    /// whether every one of them accepted it. Queued behind the events before it, so that
+    /// a receiver sees events in the order they happened.
+    pub(crate) fn synchronous(
+        &self,
+        event_type: &str,
+        data: Value,
+        now: Timestamp,
+    ) -> SynchronousDelivery {
+        let urls: Vec<&str> = self
+            .endpoints
+            .iter()
+            .filter(|e| e.takes(event_type))
+            .map(|e| e.url.as_str())
+            .collect();
+        self.synchronous_to(&urls, event_type, data, now)
+    }
+
+    /// Queues a synchronous event for each of `urls` only (`action.verify` goes to its
+    /// action's own URL, never to the tenant's endpoints).
+    pub(crate) fn synchronous_to(
+        &self,
+        urls: &[&str],
+        event_type: &str,
+        data: Value,
+        now: Timestamp,
+    ) -> SynchronousDelivery {
+        let (id, body) = self.event_body(event_type, data, now);
+        let answers = urls
+            .iter()
+            .map(|url| {
+                let (accepted, answer) = oneshot::channel();
+                self.enqueue(Queued::Synchronous {
+                    url: (*url).to_owned(),
+                    id: id.clone(),
+                    event_type: event_type.to_owned(),
+                    body: body.clone(),
+                    accepted,
+                });
+                answer
+            })
+            .collect();
+        SynchronousDelivery {
+            event_type: event_type.to_owned(),
+            answers,
         }
     }
 
@@ -111,5 +177,41 @@ impl Outbound {
                 envelope: envelope.clone(),
             });
         }
+    }
+}
+
+/// A synchronous event on its way to its endpoints (none when no endpoint takes it).
+#[derive(Debug)]
+pub(crate) struct SynchronousDelivery {
+    event_type: String,
+    answers: Vec<oneshot::Receiver<bool>>,
+}
+
+impl SynchronousDelivery {
+    /// Nothing to wait for: no endpoint takes the event (or there is none).
+    pub(crate) fn none() -> Self {
+        Self {
+            event_type: String::new(),
+            answers: Vec::new(),
+        }
+    }
+
+    /// Waits for every endpoint's answer: `Ok` when each accepted the event (a 2xx within
+    /// the attempt timeout), else the error the API answers in place of going ahead. An
+    /// emulator shutting down accepts nothing.
+    pub(crate) async fn accepted(self) -> Result<(), HttpError> {
+        for answer in self.answers {
+            if answer.await != Ok(true) {
+                return Err(HttpError::new(
+                    StatusCode::BAD_REQUEST,
+                    WEBHOOK_FAILED,
+                    format!(
+                        "The {} webhook did not accept the event (no 2xx answer in time).",
+                        self.event_type
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }

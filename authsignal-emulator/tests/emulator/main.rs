@@ -7,6 +7,7 @@ mod emulator_util;
 
 mod actions;
 mod api_errors;
+mod channels;
 mod client_api;
 mod client_otp;
 mod controls;
@@ -15,8 +16,10 @@ mod faults;
 mod otp_sessions;
 mod program;
 mod scenario;
+mod send_limits;
 mod session_tokens;
 mod ui;
 mod ui_methods;
 mod validate;
 mod webhooks;
+mod webhooks_synchronous;

@@ -1,9 +1,12 @@
 //! The client API a custom UI calls (through the Web SDK, `@authsignal/browser`) with a
 //! challenge token as its Bearer token, never the tenant secret: authenticator app
-//! ([`totp`]), email and SMS one-time codes ([`otp`]). What each route answers, and where
+//! ([`totp`]), email, SMS and WhatsApp one-time codes ([`otp`]), email magic links
+//! ([`magic_link`]) and push ([`push`]). What each route answers, and where
 //! that comes from, is in the [emulator's docs](crate#the-client-api-web-sdk).
 
+pub(crate) mod magic_link;
 pub(crate) mod otp;
+pub(crate) mod push;
 pub(crate) mod totp;
 
 use http::header::AUTHORIZATION;
@@ -65,6 +68,16 @@ impl VerifyResponse {
         }
     }
 
+    /// Not (yet) verified, with no reason: a link not followed, a push not approved.
+    fn waiting() -> Self {
+        Self {
+            is_verified: false,
+            access_token: None,
+            failure_reason: None,
+            user_authenticator: None,
+        }
+    }
+
     fn failed(reason: VerificationFailureReason) -> Self {
         Self {
             is_verified: false,
@@ -81,6 +94,8 @@ impl VerifyResponse {
 pub(crate) struct EnrollResponse {
     user_authenticator_id: String,
     user_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    challenge_id: Option<String>,
 }
 
 /// The token's own scopes and the ones to manage authenticators, space-separated.

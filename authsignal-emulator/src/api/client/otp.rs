@@ -1,4 +1,4 @@
-//! Email and SMS one-time codes in the client API, the Web SDK's `email` and `sms`:
+//! One-time codes in the client API, the Web SDK's `email`, `sms` and `whatsapp`:
 //!
 //! | SDK call | route | body | answer |
 //! |---|---|---|---|
@@ -8,8 +8,12 @@
 //! | `sms.enroll({phoneNumber})` | `POST /client/user-authenticators/sms` | `{phoneNumber}` | as email |
 //! | `sms.challenge()` | `POST /client/challenge/sms` | none | as email |
 //! | `sms.verify({code})` | `POST /client/verify/sms` | `{verificationCode}` | as email |
+//! | `whatsapp.challenge()` | `POST /client/challenge/whatsapp` | none | as email |
+//! | `whatsapp.verify({code})` | `POST /client/verify/whatsapp` | `{verificationCode}` | as email |
 //!
-//! Enrolling and challenging send a code to the outbox.
+//! Enrolling and challenging send a code to the outbox, once the code's synchronous
+//! webhook (if any endpoint takes it) accepted it. WhatsApp has no enrollment in the Web
+//! SDK: its authenticator is enrolled by the Server API.
 
 use std::sync::Arc;
 
@@ -28,6 +32,12 @@ use authsignal::types::VerificationFailureReason;
 #[derive(Debug, Deserialize)]
 pub(crate) struct EnrollEmailRequest {
     email: String,
+}
+
+impl EnrollEmailRequest {
+    pub(super) fn email(&self) -> &str {
+        &self.email
+    }
 }
 
 /// The body of `POST /client/user-authenticators/sms`.
@@ -52,6 +62,12 @@ pub(crate) struct ChallengeResponse {
     challenge_id: String,
 }
 
+impl ChallengeResponse {
+    pub(super) fn new(challenge_id: String) -> Self {
+        Self { challenge_id }
+    }
+}
+
 type Answer<T> = Result<Json<T>, HttpError>;
 
 /// `POST /client/user-authenticators/email-otp`.
@@ -60,7 +76,7 @@ pub(crate) async fn enroll_email(
     headers: HeaderMap,
     ApiJson(request): ApiJson<EnrollEmailRequest>,
 ) -> Answer<EnrollResponse> {
-    enroll(&shared, &headers, OtpChannel::Email, &request.email)
+    enroll(&shared, &headers, OtpChannel::Email, &request.email).await
 }
 
 /// `POST /client/user-authenticators/sms`.
@@ -69,7 +85,7 @@ pub(crate) async fn enroll_sms(
     headers: HeaderMap,
     ApiJson(request): ApiJson<EnrollSmsRequest>,
 ) -> Answer<EnrollResponse> {
-    enroll(&shared, &headers, OtpChannel::Sms, &request.phone_number)
+    enroll(&shared, &headers, OtpChannel::Sms, &request.phone_number).await
 }
 
 /// `POST /client/challenge/email-otp`.
@@ -78,7 +94,7 @@ pub(crate) async fn challenge_email(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChallengeRequest>,
 ) -> Answer<ChallengeResponse> {
-    challenge(&shared, &headers, OtpChannel::Email, request)
+    challenge(&shared, &headers, OtpChannel::Email, request).await
 }
 
 /// `POST /client/challenge/sms`.
@@ -87,7 +103,16 @@ pub(crate) async fn challenge_sms(
     headers: HeaderMap,
     ApiJson(request): ApiJson<ChallengeRequest>,
 ) -> Answer<ChallengeResponse> {
-    challenge(&shared, &headers, OtpChannel::Sms, request)
+    challenge(&shared, &headers, OtpChannel::Sms, request).await
+}
+
+/// `POST /client/challenge/whatsapp`.
+pub(crate) async fn challenge_whatsapp(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<ChallengeRequest>,
+) -> Answer<ChallengeResponse> {
+    challenge(&shared, &headers, OtpChannel::Whatsapp, request).await
 }
 
 /// `POST /client/verify/email-otp`.
@@ -96,7 +121,7 @@ pub(crate) async fn verify_email(
     headers: HeaderMap,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Answer<VerifyResponse> {
-    verify(&shared, &headers, OtpChannel::Email, &request)
+    verify(&shared, &headers, OtpChannel::Email, &request).await
 }
 
 /// `POST /client/verify/sms`.
@@ -105,12 +130,22 @@ pub(crate) async fn verify_sms(
     headers: HeaderMap,
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Answer<VerifyResponse> {
-    verify(&shared, &headers, OtpChannel::Sms, &request)
+    verify(&shared, &headers, OtpChannel::Sms, &request).await
 }
 
-/// A new authenticator for `address`, and a code sent to it. An enrolled user's token
-/// needs `add:authenticators`, whichever method they were enrolled with.
-fn enroll(
+/// `POST /client/verify/whatsapp`.
+pub(crate) async fn verify_whatsapp(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<VerifyRequest>,
+) -> Answer<VerifyResponse> {
+    verify(&shared, &headers, OtpChannel::Whatsapp, &request).await
+}
+
+/// A new authenticator for `address`, and a code (or link) sent to it once its webhook
+/// accepts it. An enrolled user's token needs `add:authenticators`, whichever method
+/// they were enrolled with.
+pub(super) async fn enroll(
     shared: &Shared,
     headers: &HeaderMap,
     channel: OtpChannel,
@@ -118,17 +153,24 @@ fn enroll(
 ) -> Answer<EnrollResponse> {
     let claims = bearer(shared, headers)?;
     let now = shared.clock.now();
-    let mut store = shared.store();
-    may_add_authenticator(&store, &claims)?;
-    let enrollment = store.start_otp_enrollment(&claims, channel, address, now)?;
+    let enrollment = {
+        let mut store = shared.store();
+        may_add_authenticator(&store, &claims)?;
+        store.start_otp_enrollment(&claims, channel, address, shared.client_context(), now)?
+    };
+    let challenge_id = shared.send(enrollment.sending).await?;
     Ok(Json(EnrollResponse {
         user_authenticator_id: enrollment.user_authenticator_id,
         user_id: enrollment.user_id,
+        // Documented for the magic link, whose SDK polls with it in mind; the code
+        // channels' answers have none.
+        challenge_id: (channel == OtpChannel::EmailMagicLink).then_some(challenge_id),
     }))
 }
 
-/// A code sent to the user's enrolled authenticator of `channel`.
-fn challenge(
+/// A code (or link) sent to the user's enrolled authenticator of `channel`, once its
+/// webhook accepts it.
+pub(super) async fn challenge(
     shared: &Shared,
     headers: &HeaderMap,
     channel: OtpChannel,
@@ -136,28 +178,42 @@ fn challenge(
 ) -> Answer<ChallengeResponse> {
     let claims = bearer(shared, headers)?;
     let now = shared.clock.now();
-    let challenge_id = shared.store().start_otp_challenge(
+    let sending = shared.store().start_otp_challenge(
         &claims,
         channel,
         request.user_authenticator_id.as_deref(),
+        shared.client_context(),
         now,
     )?;
+    let challenge_id = shared.send(sending).await?;
     Ok(Json(ChallengeResponse { challenge_id }))
 }
 
-/// Checks the code against the newest one sent for the token's action by `channel`.
-fn verify(
+/// Checks the code against the newest one sent for the token's action by `channel`. A
+/// right code waits for the action's `action.verify`, if it has one, before it is used:
+/// refused, the code stays good for another try.
+async fn verify(
     shared: &Shared,
     headers: &HeaderMap,
     channel: OtpChannel,
     request: &VerifyRequest,
 ) -> Answer<VerifyResponse> {
     let claims = bearer(shared, headers)?;
+    let code = &request.verification_code;
+    let gate = {
+        let store = shared.store();
+        let now = shared.clock.now();
+        store
+            .would_verify_otp(&claims, channel, code, now)
+            .then(|| store.verification_gate(&claims.other, &channel.method(), None, now))
+    };
+    if let Some(gate) = gate {
+        gate.accepted().await?;
+    }
     let tokens = shared.tokens();
-    let attempt =
-        shared
-            .store()
-            .verify_otp(&claims, channel, &request.verification_code, tokens.now);
+    let attempt = shared
+        .store()
+        .verify_otp(&claims, channel, code, tokens.now);
     match attempt {
         OtpAttempt::Verified { enrolled } => Ok(Json(VerifyResponse::verified(
             tokens,

@@ -12,7 +12,7 @@ use super::super::super::error::HttpError;
 use super::super::super::state::{Shared, Store, TotpAttempt};
 use super::super::extract::ApiJson;
 use super::{VerifyRequest, VerifyResponse, bearer, may_add_authenticator};
-use authsignal::types::{UserAuthenticator, VerificationFailureReason};
+use authsignal::types::{UserAuthenticator, VerificationFailureReason, VerificationMethod};
 
 /// The answer of `POST /client/user-authenticators/totp`.
 #[derive(Debug, Serialize)]
@@ -55,10 +55,28 @@ pub(crate) async fn verify(
     ApiJson(request): ApiJson<VerifyRequest>,
 ) -> Result<Json<VerifyResponse>, HttpError> {
     let claims = bearer(&shared, &headers)?;
+    let code = &request.verification_code;
+    // A right code waits for the action's `action.verify`, if it has one, before it is
+    // used: refused, the request fails and the code counts for nothing.
+    let gate = {
+        let store = shared.store();
+        let now = shared.clock.now();
+        store.would_verify_totp(&claims, code, now).map(|app| {
+            store.verification_gate(
+                &claims.other,
+                &VerificationMethod::AuthenticatorApp,
+                Some(&app),
+                now,
+            )
+        })
+    };
+    if let Some(gate) = gate {
+        gate.accepted().await?;
+    }
     let tokens = shared.tokens();
     let mut store = shared.store();
     let verified_before = verified_app(&store, &claims.sub).map(|app| app.user_authenticator_id);
-    match store.verify_totp(&claims, &request.verification_code, tokens) {
+    match store.verify_totp(&claims, code, tokens) {
         TotpAttempt::Verified { .. } => {
             // The app verified now and not before: this code completed its enrollment.
             let enrolled = verified_app(&store, &claims.sub)
