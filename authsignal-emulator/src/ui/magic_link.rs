@@ -5,14 +5,15 @@
 //!
 //! A link works once, for [`CODE_LIFETIME`](crate::CODE_LIFETIME): followed again,
 //! expired, or with an unknown secret, the page answers 400 with `#error`; followed, 200
-//! with `#message`.
+//! with `#message`. A `HEAD` (a mail scanner's or a link preview's check) follows
+//! nothing: only the person opening the page does.
 
 use std::sync::Arc;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::response::Response;
-use http::StatusCode;
+use axum::response::{IntoResponse as _, Response};
+use http::{Method, StatusCode};
 use serde::Deserialize;
 
 use super::super::state::Shared;
@@ -27,8 +28,13 @@ pub(super) struct LinkQuery {
 /// Follows the link.
 pub(super) async fn follow(
     State(shared): State<Arc<Shared>>,
+    method: Method,
     query: Result<Query<LinkQuery>, QueryRejection>,
 ) -> Response {
+    // axum answers HEAD with the GET handler: a HEAD must not spend the link.
+    if method == Method::HEAD {
+        return StatusCode::OK.into_response();
+    }
     let Ok(Query(query)) = query else {
         return error_page(StatusCode::BAD_REQUEST, "This link is not valid.");
     };

@@ -228,6 +228,17 @@ async fn a_magic_link_is_followed_once_then_finalized_once_by_the_tokens_holder(
     let (status, page) = open(&format!("{}/ui/magic-link?token=", emulator.origin())).await;
     assert_eq!(status, 400, "{page}");
 
+    // A mail scanner's HEAD follows nothing: the link is still good for the person.
+    let head = reqwest::Client::new().head(&link).send().await.unwrap();
+    assert_eq!(head.status(), 200);
+    let (status, waiting) = client_post(
+        &emulator,
+        &token,
+        "/verify/email-magic-link/finalize",
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!((status, waiting), (200, json!({"isVerified": false})));
     let (status, page) = open(&link).await;
     assert_eq!(status, 200, "{page}");
     assert!(page.contains(r#"id="message""#));
