@@ -37,6 +37,8 @@ struct SoftAuthenticator {
     key: SigningKey,
     credential_id: Vec<u8>,
     counter: u32,
+    /// Whether it moves its counter on at each assertion (some authenticators keep 0).
+    counts: bool,
     /// What the browser writes into the client data.
     origin: String,
     /// The RP ID it hashes into authenticator data.
@@ -61,6 +63,7 @@ impl SoftAuthenticator {
             key: SigningKey::from_slice(&[seed; 32]).expect("a valid scalar"),
             credential_id: vec![seed; 16],
             counter: 0,
+            counts: true,
             origin: ORIGIN.into(),
             rp_id: "localhost".into(),
             flags: UP | UV,
@@ -145,7 +148,9 @@ impl SoftAuthenticator {
     /// `navigator.credentials.get()`: an `AuthenticationResponseJSON`, signed, the counter
     /// moved on by one.
     fn get(&mut self, options: &Value, user_id: &str) -> Value {
-        self.counter += 1;
+        if self.counts {
+            self.counter += 1;
+        }
         let client_data = self.client_data("webauthn.get", options);
         let auth_data = self.authenticator_data(self.flags, &[]);
         let mut signed = auth_data.clone();
@@ -420,20 +425,38 @@ async fn a_challenge_the_emulator_did_not_issue_is_refused() {
 #[tokio::test]
 async fn a_challenge_is_good_once() {
     let emulator = start().await;
+    // An authenticator without a counter (always 0), so that only the challenge can tell
+    // a replay from a new assertion.
     let mut phone = SoftAuthenticator::new(7);
+    phone.counts = false;
     sign_up(&emulator, "jane", &mut phone).await;
     let (token, options) = step_up(&emulator, "jane").await;
     let assertion = phone.get(&options["options"], "jane");
     let (status, body) = verify_passkey(&emulator, &token, &options, &assertion).await;
     assert_eq!(status, 200, "{body}");
 
-    // The same assertion again, for a new action of the same user: refused.
+    // The same assertion again, with the same token: refused, no new token.
+    let (status, body) = verify_passkey(&emulator, &token, &options, &assertion).await;
+    assert!(body["accessToken"].is_null(), "{body}");
+    assert_refused((status, body), "already used");
+
+    // And for a new action of the same user.
     let (again, _) = step_up(&emulator, "jane").await;
     assert_refused(
         verify_passkey(&emulator, &again, &options, &assertion).await,
         "already used",
     );
     assert_still_challenged(&emulator, &again).await;
+
+    // A new ceremony, answered by the same authenticator, still works.
+    let (token, options) = step_up(&emulator, "jane").await;
+    let assertion = phone.get(&options["options"], "jane");
+    assert_eq!(
+        verify_passkey(&emulator, &token, &options, &assertion)
+            .await
+            .0,
+        200
+    );
 }
 
 #[tokio::test]
