@@ -56,7 +56,7 @@ fn pinned_version(file: &Path, key: &[&str]) -> Option<String> {
 
 /// The SDK's browser build at the version the lock pins, installed by `npm ci` when
 /// `node_modules` lacks it (or holds another version). `None`: skip.
-fn web_sdk() -> Option<Bytes> {
+pub(crate) fn web_sdk() -> Option<Bytes> {
     let project = sdk_project();
     let locked = pinned_version(
         &project.join("package-lock.json"),
@@ -116,7 +116,7 @@ fn last_code(emulator: &EmulatorHandle, user: &str, method: &VerificationMethod)
 }
 
 /// Starts a transfer of `amount`: the gate challenges it and the page shows the methods.
-async fn start_transfer(browser: &Session, amount: &str) {
+pub(crate) async fn start_transfer(browser: &Session, amount: &str) {
     browser.wait_for_visible("#amount").await.fill(amount).await;
     browser.wait_for("#send").await.click().await;
     browser.wait_for_text("#status", "needs a step-up").await;
@@ -124,7 +124,7 @@ async fn start_transfer(browser: &Session, amount: &str) {
 }
 
 /// Sends the challenged transfer with the SDK's token; the confirmation names `amount`.
-async fn finish_transfer(browser: &Session, amount: &str) {
+pub(crate) async fn finish_transfer(browser: &Session, amount: &str) {
     browser.wait_for_visible("#submit").await.click().await;
     browser
         .wait_for_text("#confirmation", &format!("Sent {amount} to"))
