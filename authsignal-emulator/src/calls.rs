@@ -18,7 +18,8 @@ pub struct RecordedCall {
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
     /// `clientChallengeSms`, `clientVerifySms`, `clientGetAuthenticators`,
     /// `clientPasskeyRegistrationOptions`, `clientAddPasskey`,
-    /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, the same four for
+    /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, `clientChallenge` (a
+    /// sign-in without a token), the same four for
     /// `SecurityKey`, `emulatorOutbox`, `emulatorFaults`,
     /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
     /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
@@ -100,6 +101,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
             ],
         ) => "clientPasskeyAuthenticationOptions",
         (&Method::POST, ["client", "verify", "passkey"]) => "clientVerifyPasskey",
+        (&Method::POST, ["client", "challenge"]) => "clientChallenge",
         (
             &Method::POST,
             [
@@ -247,6 +249,7 @@ mod tests {
                 "/v1/client/verify/passkey",
                 "clientVerifyPasskey",
             ),
+            (Method::POST, "/v1/client/challenge", "clientChallenge"),
             (
                 Method::POST,
                 "/v1/client/user-authenticators/security-key/registration-options",

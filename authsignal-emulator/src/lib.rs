@@ -157,6 +157,8 @@
 //! | `securityKey.enroll()` | `/v1/client/user-authenticators/security-key/registration-options`, then `/v1/client/user-authenticators/security-key` | `{}`, then the credential itself | the creation options, then as a passkey's |
 //! | `securityKey.verify()` | `/v1/client/user-authenticators/security-key/authentication-options`, then `/v1/client/verify/security-key` | `{}`, then the assertion itself | the request options, then as a passkey's |
 //! | (1.17 and later, after either) | `GET /v1/client/user-authenticators` | none | the user's verified authenticators, as `getAuthenticators` |
+//! | `passkey.signIn({action})` (no token; `Authorization: Basic base64(encodeURIComponent(tenantId))`) | `/v1/client/challenge` | `{action, idempotencyKey?}` | `{challengeId}` |
+//! | (then, the same Basic auth) | `/v1/client/user-authenticators/passkey/authentication-options`, then `/v1/client/verify/passkey` | `{challengeId}`, then as above | `{challengeId, options}` with no `allowCredentials`, then as above, `accessToken` for the new action |
 //!
 //! | behaviour | from |
 //! |---|---|
@@ -177,7 +179,10 @@
 //! | a refused credential or assertion is 400 `invalid_credential` with the reason; nothing is completed and no attempt is counted | S (`invalid_credential` is in the SDK's `ErrorCode`); the status, the texts and not counting are A |
 //! | `GET /user-authenticators` needs `read:authenticators` | D (the scope's name); A (that this route checks it) |
 //! | a batch-enrolled passkey (whose key the emulator does not read) cannot sign in | A |
-//! | not emulated: passwordless `POST /v1/client/challenge` (Basic tenant id), the `/web` variants of `useCookies: true`, and `GET /v1/client/user-authenticators/passkey?credentialIds=` (`isAvailableOnDevice`): JSON 404 | — |
+//! | a sign-in without a token authenticates with the tenant id as Basic user name and no password | S (`src/api/helpers.ts` `buildHeaders`) |
+//! | that tenant id must be the emulator's ([`EmulatorHandle::tenant_id`]), else 401 `unauthorized` | A |
+//! | a sign-in's `challengeId` gives options once, within the timeout; its assertion must carry a `userHandle`, which names the user; a good one tracks the action (`idempotencyKey`, else a new one) for that user, completed with `PASSKEY`, and answers a token for it; an `idempotencyKey` already used for that user and action is 400 | D (WebAuthn §7.2 step 6 for the handle); the rest A |
+//! | not emulated: the `/web` variants of `useCookies: true` (they need credentialed CORS and a cookie the emulator does not issue), and `GET /v1/client/user-authenticators/passkey?credentialIds=` (`isAvailableOnDevice`): JSON 404 | — |
 //!
 //! # Tokens and `/validate`
 //!

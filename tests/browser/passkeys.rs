@@ -4,7 +4,8 @@
 //! emulator as relying party (RP ID `localhost`, the example's origin only):
 //!
 //! 1. a new visitor signs up with a passkey (`passkey.signUp` with the gate's token);
-//! 2. a large transfer is stepped up with it (`passkey.signIn({token})`) and made once;
+//! 2. a large transfer is stepped up with it (`passkey.signIn({token})`) and made once,
+//!    and the visitor signs in without a token (`passkey.signIn({action})`);
 //!
 //! and each of these is refused, with nothing transferred:
 //!
@@ -195,6 +196,20 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
         Some(UserActionState::ChallengeRequired)
     );
 
+    // A sign-in without a token (`passkey.signIn({action})`, Basic tenant auth): the
+    // passkey names the visitor.
+    let signed_in = browser
+        .execute_async(
+            "const done = arguments[0];
+             const config = JSON.parse(document.getElementById('config').textContent);
+             new authsignal.Authsignal(config).passkey.signIn({ action: 'signIn' })
+               .then((result) => done(result), (error) => done({ exception: String(error) }));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(signed_in["data"]["isVerified"], true, "{signed_in}");
+    assert_eq!(signed_in["data"]["userId"], user.as_str(), "{signed_in}");
+
     // 4. The same page from an origin the emulator does not allow (the browser allows
     // RP ID `localhost` there): the assertion is refused.
     open(&browser, &format!("{other_origin}/transfer")).await;
@@ -232,7 +247,7 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
              new authsignal.Authsignal(config).passkey.signIn({ token })
                .then((result) => done(result), (error) => done({ exception: String(error) }));",
             json!([
-                {"tenantId": "emulator", "baseUrl": emulator.api_url()},
+                {"tenantId": emulator.tenant_id(), "baseUrl": emulator.api_url()},
                 their_token
             ]),
         )

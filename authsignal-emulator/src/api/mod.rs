@@ -127,6 +127,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             post(client::passkey::authentication_options),
         )
         .route("/verify/passkey", post(client::passkey::verify))
+        .route("/challenge", post(client::passkey::sign_in_challenge))
         .route(
             "/user-authenticators/security-key/registration-options",
             post(client::security_key::registration_options),
