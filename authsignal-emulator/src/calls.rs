@@ -19,7 +19,7 @@ pub struct RecordedCall {
     /// `clientChallengeSms`, `clientVerifySms`, `clientGetAuthenticators`,
     /// `clientPasskeyRegistrationOptions`, `clientAddPasskey`,
     /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, `clientChallenge` (a
-    /// sign-in without a token), the same four for
+    /// sign-in without a token), `clientGetPasskey`, the same four for
     /// `SecurityKey`, `emulatorOutbox`, `emulatorFaults`,
     /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
     /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
@@ -102,6 +102,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         ) => "clientPasskeyAuthenticationOptions",
         (&Method::POST, ["client", "verify", "passkey"]) => "clientVerifyPasskey",
         (&Method::POST, ["client", "challenge"]) => "clientChallenge",
+        (&Method::GET, ["client", "user-authenticators", "passkey"]) => "clientGetPasskey",
         (
             &Method::POST,
             [
@@ -250,6 +251,11 @@ mod tests {
                 "clientVerifyPasskey",
             ),
             (Method::POST, "/v1/client/challenge", "clientChallenge"),
+            (
+                Method::GET,
+                "/v1/client/user-authenticators/passkey",
+                "clientGetPasskey",
+            ),
             (
                 Method::POST,
                 "/v1/client/user-authenticators/security-key/registration-options",

@@ -182,7 +182,8 @@
 //! | a sign-in without a token authenticates with the tenant id as Basic user name and no password | S (`src/api/helpers.ts` `buildHeaders`) |
 //! | that tenant id must be the emulator's ([`EmulatorHandle::tenant_id`]), else 401 `unauthorized` | A |
 //! | a sign-in's `challengeId` gives options once, within the timeout; its assertion must carry a `userHandle`, which names the user; a good one tracks the action (`idempotencyKey`, else a new one) for that user, completed with `PASSKEY`, and answers a token for it; an `idempotencyKey` already used for that user and action is 400 | D (WebAuthn §7.2 step 6 for the handle); the rest A |
-//! | not emulated: the `/web` variants of `useCookies: true` (they need credentialed CORS and a cookie the emulator does not issue), and `GET /v1/client/user-authenticators/passkey?credentialIds=` (`isAvailableOnDevice`): JSON 404 | — |
+//! | `passkey.isAvailableOnDevice({userId})`: `GET /v1/client/user-authenticators/passkey?credentialIds=a,b` with the tenant's Basic auth answers `{credentialId, verifiedAt}` of the first registered passkey among them, else 404 `not_found` | S (1.16.0 `dist/index.js`, `src/api/types/passkey.ts`); the 404 is A (the SDK only reads `response.ok`) |
+//! | not emulated: the `/web` variants of `useCookies: true` (they need credentialed CORS and a cookie the emulator does not issue): JSON 404 | — |
 //!
 //! # Tokens and `/validate`
 //!

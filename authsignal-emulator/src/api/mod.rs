@@ -121,7 +121,10 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/user-authenticators/passkey/registration-options",
             post(client::passkey::registration_options),
         )
-        .route("/user-authenticators/passkey", post(client::passkey::add))
+        .route(
+            "/user-authenticators/passkey",
+            post(client::passkey::add).get(client::passkey::on_device),
+        )
         .route(
             "/user-authenticators/passkey/authentication-options",
             post(client::passkey::authentication_options),

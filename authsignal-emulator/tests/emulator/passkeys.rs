@@ -1016,6 +1016,45 @@ async fn a_passkey_signs_in_without_a_token_and_its_user_gets_the_action() {
 }
 
 #[tokio::test]
+async fn the_sdk_asks_whether_a_passkey_this_device_remembers_is_still_registered() {
+    let emulator = start().await;
+    let mut phone = SoftAuthenticator::new(7);
+    sign_up(&emulator, "jane", &mut phone).await;
+    let ask = |ids: String, tenant: String| {
+        let url = format!(
+            "{}/client/user-authenticators/passkey?credentialIds={ids}",
+            emulator.api_url()
+        );
+        async move {
+            let answer = reqwest::Client::new()
+                .get(url)
+                .header(
+                    "authorization",
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(tenant)
+                    ),
+                )
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let id = b64(&phone.credential_id);
+    let tenant = emulator.tenant_id().to_owned();
+    let (status, found) = ask(format!("unknown,{id}"), tenant.clone()).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["credentialId"], id.as_str());
+    assert!(found["verifiedAt"].is_string());
+    assert_eq!(ask("unknown".into(), tenant).await.0, 404);
+    assert_eq!(ask(id, "another-tenant".into()).await.0, 401);
+}
+
+#[tokio::test]
 async fn a_sign_in_without_a_token_needs_this_tenant_and_a_user_handle() {
     let emulator = start().await;
     let mut phone = SoftAuthenticator::new(7);

@@ -17,11 +17,11 @@ use super::super::super::state::{Answered, RegistrationRequest, Shared, Started}
 use super::super::super::tokens::{ChallengeClaims, Tokens};
 use super::super::super::webauthn::options::AuthenticatorKind;
 use super::super::super::webauthn::{AuthenticationCredential, RegistrationCredential};
-use super::super::extract::ApiJson;
+use super::super::extract::{ApiJson, ApiQuery};
 use super::{
     Caller, bearer, caller, managing_scope, may_add_authenticator, tenant, with_managing_scopes,
 };
-use authsignal::types::UserAuthenticator;
+use authsignal::types::{UserAuthenticator, VerificationMethod};
 
 /// The body of `registration-options`: what `signUp` passes on.
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +58,22 @@ pub(crate) struct SignInChallengeRequest {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct SignInChallengeResponse {
     challenge_id: String,
+}
+
+/// The query of `GET /client/user-authenticators/passkey`: the credential ids the device
+/// remembers, comma-separated (a JavaScript array as text).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CredentialIdsQuery {
+    credential_ids: String,
+}
+
+/// The answer of `GET /client/user-authenticators/passkey`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PasskeyOnDevice {
+    credential_id: String,
+    verified_at: Option<String>,
 }
 
 /// The answer of both options routes.
@@ -258,4 +274,31 @@ pub(crate) async fn verify(
         }
     };
     Ok(Json(response))
+}
+
+/// `GET /client/user-authenticators/passkey?credentialIds=...` with the tenant's Basic
+/// auth: the SDK's `isAvailableOnDevice`, which asks whether a passkey this device
+/// remembers is still registered. The first that is; 404 when none is.
+pub(crate) async fn on_device(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CredentialIdsQuery>,
+) -> Result<Json<PasskeyOnDevice>, HttpError> {
+    tenant(&shared, &headers)?;
+    let ids: Vec<&str> = query.credential_ids.split(',').map(str::trim).collect();
+    let store = shared.store();
+    let found = store
+        .authenticators
+        .iter()
+        .filter(|a| a.method == VerificationMethod::Passkey && a.is_verified())
+        .find_map(|a| {
+            let passkey = a.passkey.as_ref()?;
+            ids.contains(&passkey.credential_id.as_str())
+                .then(|| PasskeyOnDevice {
+                    credential_id: passkey.credential_id.clone(),
+                    verified_at: a.verified_at.map(|at| at.rfc3339()),
+                })
+        })
+        .ok_or_else(|| HttpError::not_found("No passkey with these credential ids."))?;
+    Ok(Json(found))
 }
