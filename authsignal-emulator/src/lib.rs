@@ -1,7 +1,8 @@
 //! # authsignal-emulator
 //!
 //! A local Authsignal: the Server API, the client API of
-//! custom UIs (authenticator app, email and SMS codes: what the Web SDK calls), the
+//! custom UIs (authenticator app, email and SMS codes, passkeys and security keys: what
+//! the Web SDK calls), the
 //! pre-built UI, webhooks, and test controls (clock, faults, latency, outbox, calls).
 //!
 //! It is a real HTTP server on a local port, so the code under test talks to it exactly
@@ -176,6 +177,7 @@
 //! | a registration completes the token's action with `PASSKEY` (or `SECURITY_KEY`), as a first code completes an email or SMS enrollment; a good assertion completes it too, and `/validate` answers `verificationMethod: PASSKEY` | D (validate challenge); completing on registration is A |
 //! | the answer's `accessToken` may manage authenticators, as a verified code's | A (as above) |
 //! | an enrolled user adds one only with `add:authenticators` (403 `forbidden` otherwise) | D |
+//! | `username` and `displayName` given to `registration-options` become the user's (`user.name`, `user.displayName` of the options; else the user's username, email or id) | A |
 //! | a refused credential or assertion is 400 `invalid_credential` with the reason; nothing is completed and no attempt is counted | S (`invalid_credential` is in the SDK's `ErrorCode`); the status, the texts and not counting are A |
 //! | `GET /user-authenticators` needs `read:authenticators` | D (the scope's name); A (that this route checks it) |
 //! | a batch-enrolled passkey (whose key the emulator does not read) cannot sign in | A |

@@ -34,8 +34,6 @@ struct AttestationResponse {
     #[serde(rename = "clientDataJSON")]
     client_data_json: String,
     attestation_object: String,
-    #[serde(default)]
-    transports: Vec<String>,
 }
 
 /// An assertion, as `startAuthentication` gives it: `AuthenticationResponseJSON`.
