@@ -6,7 +6,7 @@
 //! cargo run --example custom_ui
 //! ```
 //!
-//! Open <http://127.0.0.1:3000> (`PORT` overrides). Each browser session is a new visitor
+//! Open <http://localhost:3000> (`PORT` overrides). Each browser session is a new visitor
 //! with no authenticator. A transfer above 1000 answers 401 with a challenge token; the
 //! page hands it to the SDK (`setToken`), which enrolls and verifies an authenticator app
 //! (`totp.enroll`, `totp.verify`), an email or a phone (`email.enroll/challenge/verify`,
@@ -15,6 +15,13 @@
 //! the transfer is made once. "Use Authsignal's page instead" calls
 //! `launch(url, {mode: "redirect"})`: the pre-built UI, which sends the browser back to
 //! this page with `?token=`, and the page sends the transfer with it.
+//!
+//! Passkeys: "Create a passkey" signs the visitor up with one (`passkey.signUp`, with the
+//! challenge's token) and "Use my passkey" passes the step-up with it
+//! (`passkey.signIn({token})`). Browsers offer passkeys on `localhost`, not on
+//! `127.0.0.1` (an IP address cannot be a relying party's ID): open the page at
+//! `localhost`. The embedded emulator is a development relying party (RP ID `localhost`,
+//! any `http://localhost` port).
 //!
 //! A visitor enrolled with one method adds another only after proving it (Authsignal's
 //! binding rule): verify with the app first, and the SDK's new token may then enroll an
@@ -49,7 +56,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use authsignal_emulator::{
-    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
+    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, RelyingPartySettings, Rule,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -76,8 +83,6 @@ pub const INSTALLED_WEB_SDK: &str = concat!(
     "/../tests/web_sdk/node_modules/@authsignal/browser/dist/index.min.js"
 );
 const ACTION: &str = "transfer";
-/// The SDK needs a tenant id; the emulator has one tenant and takes any.
-const EMULATOR_TENANT: &str = "emulator";
 const DEFAULT_API_URL: &str = "https://api.authsignal.com/v1";
 const HOW_TO_GET_THE_SDK: &str =
     "run `npm ci --prefix tests/web_sdk`, or set AUTHSIGNAL_WEB_SDK to the SDK's dist/index.min.js";
@@ -88,7 +93,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_max_level(tracing::Level::INFO)
         .init();
     let listener = demo::listen(3000).await?;
-    let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    // `localhost`, not the address bound: browsers refuse passkeys on an IP address.
+    let origin = format!("http://localhost:{}", listener.local_addr()?.port());
     let sdk = load_sdk();
 
     println!("\naxum-authsignal custom UI demo (the official Web SDK)\n");
@@ -159,7 +165,17 @@ pub fn load_sdk() -> Result<(PathBuf, Bytes), String> {
 /// The app on a fresh emulator (on a free port), for tests: the router and the emulator.
 /// `origin` is where the app is served; `sdk` the SDK's browser build, if any.
 pub async fn with_emulator(origin: &str, sdk: Option<Bytes>) -> (Router, EmulatorHandle) {
-    let emulator = start_emulator(demo::emulator_on_free_port())
+    with_emulator_for(origin, sdk, RelyingPartySettings::default()).await
+}
+
+/// As [`with_emulator`], with the emulator's WebAuthn relying party set to
+/// `relying_party` (e.g. only the app's own origin).
+pub async fn with_emulator_for(
+    origin: &str,
+    sdk: Option<Bytes>,
+    relying_party: RelyingPartySettings,
+) -> (Router, EmulatorHandle) {
+    let emulator = start_emulator(demo::emulator_on_free_port().relying_party(relying_party))
         .await
         .expect("the emulator starts on a free port");
     let sdk_config = SdkConfig::emulator(&emulator);
@@ -188,7 +204,7 @@ async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHan
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SdkConfig {
-    /// The tenant id (any, on the emulator).
+    /// The tenant id (on the emulator, its own: `EmulatorHandle::tenant_id`).
     pub tenant_id: String,
     /// The client API's base URL, e.g. `https://api.authsignal.com/v1`.
     pub base_url: String,
@@ -197,7 +213,8 @@ pub struct SdkConfig {
 impl SdkConfig {
     fn emulator(emulator: &EmulatorHandle) -> Self {
         Self {
-            tenant_id: EMULATOR_TENANT.into(),
+            // The SDK's calls without a token name the tenant by its id.
+            tenant_id: emulator.tenant_id().into(),
             base_url: emulator.api_url(),
         }
     }
@@ -413,6 +430,10 @@ restart the example.</p>
     <label>Code <input id="sms-code" inputmode="numeric"></label>
     <button id="sms-verify" type="button">Verify</button>
   </fieldset>
+  <fieldset><legend>Passkey</legend>
+    <button id="passkey-signup" type="button">Create a passkey</button>
+    <button id="passkey-signin" type="button">Use my passkey</button>
+  </fieldset>
   <p id="verified" hidden>Verified with <span id="verified-with"></span>.
     <button id="submit" type="button">Send the transfer</button></p>
   <p><button id="launch" type="button">Use Authsignal's page instead</button></p>
@@ -437,6 +458,7 @@ const config = JSON.parse($("config").textContent);
 const PENDING = "custom-ui-pending-transfer";
 let pending = null; // {body, url}: the transfer the gate challenged
 let proof = null; // the token of the last verification
+let challengeToken = null; // the gate's token for the pending transfer
 
 const status = (text) => { $("status").textContent = text; $("error").textContent = ""; };
 const fail = (text) => { $("error").textContent = text; };
@@ -523,6 +545,7 @@ if (typeof authsignal === "undefined") {
     if (answer.status === 401 && answer.body.token) {
       pending = { body, url: answer.body.url };
       proof = null;
+      challengeToken = answer.body.token;
       sdk.setToken(answer.body.token);
       $("confirmation").hidden = true;
       $("verified").hidden = true;
@@ -559,6 +582,13 @@ if (typeof authsignal === "undefined") {
     $(channel + "-verify").onclick = async () =>
       verified(await call(channel + ".verify()", api.verify({ code: $(channel + "-code").value.trim() })), method);
   }
+  // Passkeys: a sign-up answers the new passkey and a token, a sign-in `isVerified`.
+  $("passkey-signup").onclick = async () => {
+    const data = await call("passkey.signUp()", sdk.passkey.signUp({ token: challengeToken, username: $("user").textContent }));
+    verified(data && { ...data, isVerified: Boolean(data.token) }, "a passkey");
+  };
+  $("passkey-signin").onclick = async () =>
+    verified(await call("passkey.signIn()", sdk.passkey.signIn({ token: challengeToken })), "a passkey");
   $("submit").onclick = async () => done(await postTransfer(pending.body, proof));
   $("launch").onclick = () => {
     sessionStorage.setItem(PENDING, pending.body);

@@ -137,6 +137,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The WebAuthn relying party passkeys and security keys are registered with and
+    /// checked against (replacing what was set): its RP ID and allowed origins.
+    ///
+    /// ```
+    /// use authsignal_emulator::{Emulator, RelyingPartySettings};
+    ///
+    /// let builder = Emulator::builder().relying_party(
+    ///     RelyingPartySettings::new("localhost").origin("http://localhost:3000"),
+    /// );
+    /// # let _ = builder;
+    /// ```
+    pub fn relying_party(mut self, settings: super::RelyingPartySettings) -> Self {
+        self.config.relying_party = settings;
+        self
+    }
+
     /// Arms `fault` for `operation` from the start (after the configuration's faults), as
     /// [`EmulatorHandle::inject_fault`] does later.
     pub fn fault(mut self, operation: impl Into<String>, fault: Fault) -> Self {
@@ -161,8 +177,10 @@ impl EmulatorBuilder {
     ///
     /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
     /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), the
-    /// session key is not an RSA private key of 2048 bits or more, a webhook endpoint is not an `http(s)` URL or names an event type the emulator does
-    /// not send, or a configured fault names none.
+    /// session key is not an RSA private key of 2048 bits or more, a webhook endpoint is not
+    /// an `http(s)` URL or names an event type the emulator does not send, a configured
+    /// fault names none, or the [relying party](super::RelyingPartySettings)'s RP ID is not
+    /// a domain name or an origin is not on it.
     ///
     /// # Panics
     ///
@@ -179,6 +197,7 @@ impl EmulatorBuilder {
         let invalid =
             |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason);
         self.config.webhooks.check().map_err(invalid)?;
+        self.config.relying_party.check().map_err(invalid)?;
         let session_key = match &self.session_key_pem {
             Some(pem) => SessionKeySlot::with(SessionKey::from_pem(pem).map_err(invalid)?),
             None => SessionKeySlot::default(),

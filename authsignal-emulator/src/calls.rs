@@ -19,6 +19,9 @@ pub struct RecordedCall {
     /// `clientChallengeSms`, `clientVerifySms`, `clientChallengeWhatsapp`,
     /// `clientVerifyWhatsapp`, `clientEnrollEmailMagicLink`, `clientChallengeEmailMagicLink`,
     /// `clientFinalizeEmailMagicLink`, `clientChallengePush`, `clientVerifyPush`,
+    /// `clientGetAuthenticators`, `clientPasskeyRegistrationOptions`, `clientAddPasskey`,
+    /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, `clientChallenge` (a
+    /// sign-in without a token), `clientGetPasskey`, the same four for `SecurityKey`,
     /// `emulatorOutbox`, `emulatorFaults`, `emulatorLatency`, `emulatorEnrollPush`,
     /// `emulatorPendingPushes`, `emulatorAnswerPush`, `uiChallenge`, `uiSubmit`, `uiSend`,
     /// `uiMagicLink`, `jwks`, `unknown` (CORS preflights
@@ -98,6 +101,51 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["emulator", "push-authenticators"]) => "emulatorEnrollPush",
         (&Method::GET, ["emulator", "push"]) => "emulatorPendingPushes",
         (&Method::POST, ["emulator", "push", _]) => "emulatorAnswerPush",
+        (&Method::GET, ["client", "user-authenticators"]) => "clientGetAuthenticators",
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "passkey",
+                "registration-options",
+            ],
+        ) => "clientPasskeyRegistrationOptions",
+        (&Method::POST, ["client", "user-authenticators", "passkey"]) => "clientAddPasskey",
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "passkey",
+                "authentication-options",
+            ],
+        ) => "clientPasskeyAuthenticationOptions",
+        (&Method::POST, ["client", "verify", "passkey"]) => "clientVerifyPasskey",
+        (&Method::POST, ["client", "challenge"]) => "clientChallenge",
+        (&Method::GET, ["client", "user-authenticators", "passkey"]) => "clientGetPasskey",
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "security-key",
+                "registration-options",
+            ],
+        ) => "clientSecurityKeyRegistrationOptions",
+        (&Method::POST, ["client", "user-authenticators", "security-key"]) => {
+            "clientAddSecurityKey"
+        }
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "security-key",
+                "authentication-options",
+            ],
+        ) => "clientSecurityKeyAuthenticationOptions",
+        (&Method::POST, ["client", "verify", "security-key"]) => "clientVerifySecurityKey",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
@@ -199,6 +247,57 @@ mod tests {
             ),
             (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
             (Method::GET, "/v1/client/public/t/.well-known/jwks", "jwks"),
+            (
+                Method::GET,
+                "/v1/client/user-authenticators",
+                "clientGetAuthenticators",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/passkey/registration-options",
+                "clientPasskeyRegistrationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/passkey",
+                "clientAddPasskey",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/passkey/authentication-options",
+                "clientPasskeyAuthenticationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/passkey",
+                "clientVerifyPasskey",
+            ),
+            (Method::POST, "/v1/client/challenge", "clientChallenge"),
+            (
+                Method::GET,
+                "/v1/client/user-authenticators/passkey",
+                "clientGetPasskey",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/security-key/registration-options",
+                "clientSecurityKeyRegistrationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/security-key",
+                "clientAddSecurityKey",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/security-key/authentication-options",
+                "clientSecurityKeyAuthenticationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/security-key",
+                "clientVerifySecurityKey",
+            ),
             (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::POST, "/v1/emulator/faults", "emulatorFaults"),

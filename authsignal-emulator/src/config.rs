@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::faults::FaultSpec;
 use super::rules::ActionConfig;
 use super::send_limits::SendLimits;
+use super::webauthn::RelyingPartySettings;
 use super::webhooks::WebhookSettings;
 
 /// The actions of the emulated tenant, where its webhooks go, and the faults and latency
@@ -62,6 +63,10 @@ pub struct EmulatorConfig {
     /// by default).
     #[serde(default)]
     pub send_limits: SendLimits,
+    /// The WebAuthn relying party of passkeys and security keys (by default a development
+    /// one: RP ID `localhost`, any `http://localhost:<port>` origin).
+    #[serde(default)]
+    pub relying_party: RelyingPartySettings,
 }
 
 impl EmulatorConfig {

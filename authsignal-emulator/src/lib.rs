@@ -1,7 +1,8 @@
 //! # authsignal-emulator
 //!
 //! A local Authsignal: the Server API, the client API of
-//! custom UIs (authenticator app, email and SMS codes: what the Web SDK calls), the
+//! custom UIs (authenticator app, email and SMS codes, passkeys and security keys: what
+//! the Web SDK calls), the
 //! pre-built UI, webhooks, and test controls (clock, faults, latency, outbox, calls).
 //!
 //! It is a real HTTP server on a local port, so the code under test talks to it exactly
@@ -89,7 +90,8 @@
 //!   token; failures are 400 `invalid_credential`. Access tokens are RS256 JWTs, checkable
 //!   against the emulator's JWKS: see [below](#sessions-and-the-jwks).
 //! - **Client API** (Bearer = a challenge token) for custom UIs: the authenticator app,
-//!   email and SMS codes, as the official Web SDK calls them. See
+//!   email, SMS and WhatsApp codes, email magic links, push, passkeys and security keys,
+//!   as the official Web SDK calls them. See
 //!   [below](#the-client-api-web-sdk).
 //! - **Pre-built UI** at `/ui/challenge`: see below.
 //! - **Webhooks** to the configured URLs, signed with `X-Signature-V2`: see
@@ -134,12 +136,13 @@
 //! | an email needs an `@`, a phone number E.164 form (`+` and 6 to 15 digits) | A |
 //! | an expired token is 401 `expired_token` (the code the SDK's `onTokenExpired` waits for); any other bad token 401 `unauthorized` | S (the code), A (the status) |
 //! | a missing scope is 403 `forbidden`; a challenge with nothing enrolled, a verify with no code sent, a bad body, a code (or a verify) for a token whose action is blocked or in review: 400 `invalid_request` | A |
-//! | every answer, errors and unknown `/v1/client` routes (JSON 404) included, carries `Access-Control-Allow-Origin: *`; preflights allow `POST` with `Authorization` and `Content-Type`, cached 600 s; credentials are never allowed | S (what the SDK sends), A (the headers) |
+//! | every answer, errors and unknown `/v1/client` routes (JSON 404) included, carries `Access-Control-Allow-Origin: *`; preflights allow `GET` and `POST` with `Authorization` and `Content-Type`, cached 600 s; credentials are never allowed | S (what the SDK sends), A (the headers) |
 //!
 //! `launch(url, {mode: "redirect"})` only sets `window.location` to the track's `url`
-//! (S): it reaches the [pre-built UI](#the-pre-built-ui) unchanged. The SDK's passkey,
-//! security key and QR code calls are not emulated: they answer the JSON 404. WhatsApp,
-//! magic links and push are [below](#whatsapp-email-magic-links-and-push).
+//! (S): it reaches the [pre-built UI](#the-pre-built-ui) unchanged. The SDK's QR code
+//! calls are not emulated: they answer the JSON 404. WhatsApp, magic links and push are
+//! [below](#whatsapp-email-magic-links-and-push); passkeys and security keys
+//! [below](#passkeys-and-security-keys-webauthn).
 //!
 //! ## WhatsApp, email magic links and push
 //!
@@ -181,6 +184,53 @@
 //! | that failure is 400 `webhook_failed`, and leaves nothing to verify | A (the docs say only "the API will return an error response") |
 //! | `action.verify` goes to the action's `verificationWebhookUrl` ([`ActionConfig::verification_webhook`]) when a challenge is about to succeed; not accepted, the request fails (400 `webhook_failed`), the action stays as it was and the code, link or approval stays good for another try | D (action verify webhook: "a non-2xx response or a timeout blocks the transition", "the user can retry"); the status, code and what stays good are A |
 //! | `action.verify` is sent before every success this emulator's code paths make: the client API's codes (app, email, SMS, WhatsApp), magic links and push, the Server API's `verify` of a code tied to a tracked action, and the pre-built UI's codes; only a right code (or a followed link, an approved push) asks, and the refused one is not spent | D (when), A (which paths; `claimChallenge` and `updateAction` set states directly and do not ask) |
+//!
+//! ## Passkeys and security keys (WebAuthn)
+//!
+//! The emulator is a WebAuthn relying party that checks what a real one checks. Its RP ID
+//! and allowed origins are [`RelyingPartySettings`] (the builder's
+//! [`relying_party`](EmulatorBuilder::relying_party), the config file's `relyingParty`,
+//! the program's `--rp-id` and `--origin`); with none, it is a development relying party:
+//! RP ID `localhost`, any `http://localhost:<port>` origin (browsers refuse an IP address
+//! as an RP ID, so pages must be opened at `localhost`, not `127.0.0.1`).
+//!
+//! | SDK call | route | body | answer |
+//! |---|---|---|---|
+//! | `passkey.signUp({token, username?})` | `/v1/client/user-authenticators/passkey/registration-options` | `{username?, displayName?, authenticatorAttachment?}` | `{challengeId, options}` (creation options) |
+//! | (then) | `/v1/client/user-authenticators/passkey` | `{registrationCredential, conditionalCreate?, challengeId}` | `{isVerified, accessToken, userId, userAuthenticatorId, userAuthenticator}` |
+//! | `passkey.signIn({token})` | `/v1/client/user-authenticators/passkey/authentication-options` | `{}` | `{challengeId, options}` (request options) |
+//! | (then) | `/v1/client/verify/passkey` | `{authenticationCredential, deviceId, challengeId}` | `{isVerified, accessToken, userId, userAuthenticatorId, username?, userDisplayName?}` |
+//! | `securityKey.enroll()` | `/v1/client/user-authenticators/security-key/registration-options`, then `/v1/client/user-authenticators/security-key` | `{}`, then the credential itself | the creation options, then as a passkey's |
+//! | `securityKey.verify()` | `/v1/client/user-authenticators/security-key/authentication-options`, then `/v1/client/verify/security-key` | `{}`, then the assertion itself | the request options, then as a passkey's |
+//! | (1.17 and later, after either) | `GET /v1/client/user-authenticators` | none | the user's verified authenticators, as `getAuthenticators` |
+//! | `passkey.signIn({action})` (no token; `Authorization: Basic base64(encodeURIComponent(tenantId))`) | `/v1/client/challenge` | `{action, idempotencyKey?}` | `{challengeId}` |
+//! | (then, the same Basic auth) | `/v1/client/user-authenticators/passkey/authentication-options`, then `/v1/client/verify/passkey` | `{challengeId}`, then as above | `{challengeId, options}` with no `allowCredentials`, then as above, `accessToken` for the new action |
+//!
+//! | behaviour | from |
+//! |---|---|
+//! | the routes, bodies and answer fields above | S (`@authsignal/browser` 1.16.0 `dist/index.js`; 1.21.1 `src/api/passkey-api-client.ts`, `src/api/security-key-api-client.ts`, `src/api/types/passkey.ts`) |
+//! | a security key's options come back bare and its credential is the whole body | S (`src/api/security-key-api-client.ts`, `src/security-key.ts`) |
+//! | the options are `@simplewebauthn` JSON (`PublicKeyCredentialCreationOptionsJSON`, `...RequestOptionsJSON`), base64url without padding | S (`src/passkey.ts` hands them to `startRegistration`/`startAuthentication`) |
+//! | ES256 only, `attestation: "none"`, and only `fmt: "none"` with an empty statement registers | A (Authsignal does not document its attestation policy) |
+//! | each challenge is issued by the emulator (32 random bytes), answers one ceremony of one kind (registration or sign-in, passkey or security key) for the token's action, once, right or wrong, within the options' `timeout` (5 minutes, or [`RelyingPartySettings::timeout`]); a `challengeId` sent must name it | A (what a relying party must do: WebAuthn §13.4.3) |
+//! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused | D (WebAuthn §7.1, §7.2) |
+//! | the rpIdHash is SHA-256 of the RP ID; UP is required; UV is required for passkeys (`userVerification: "required"`), not for security keys (`"discouraged"`) | D (WebAuthn); which ceremony requires UV is A |
+//! | the signature (ECDSA P-256 over authenticator data and the client data hash) is checked with the registered key | D (WebAuthn §7.2) |
+//! | a signature counter that does not grow is refused unless it and the stored one are both 0 | D (WebAuthn §7.2 step 22: the relying party decides; the emulator refuses) |
+//! | a credential signs in only for its own user (the token's), and its `userHandle`, if any, must be that user's id | D (WebAuthn §7.2 step 6); the user handle being the user id's bytes is A |
+//! | a credential id registers once, for one user | D (WebAuthn §7.1 step 25) |
+//! | a registration completes the token's action with `PASSKEY` (or `SECURITY_KEY`), as a first code completes an email or SMS enrollment; a good assertion completes it too, and `/validate` answers `verificationMethod: PASSKEY` | D (validate challenge); completing on registration is A |
+//! | the answer's `accessToken` may manage authenticators, as a verified code's | A (as above) |
+//! | an enrolled user adds one only with `add:authenticators` (403 `forbidden` otherwise) | D |
+//! | `username` and `displayName` given to `registration-options` become the user's (`user.name`, `user.displayName` of the options; else the user's username, email or id) | A |
+//! | a refused credential or assertion is 400 `invalid_credential` with the reason; nothing is completed and no attempt is counted | S (`invalid_credential` is in the SDK's `ErrorCode`); the status, the texts and not counting are A |
+//! | `GET /user-authenticators` needs `read:authenticators` | D (the scope's name); A (that this route checks it) |
+//! | a batch-enrolled passkey (whose key the emulator does not read) cannot sign in | A |
+//! | a sign-in without a token authenticates with the tenant id as Basic user name and no password | S (`src/api/helpers.ts` `buildHeaders`) |
+//! | that tenant id must be the emulator's ([`EmulatorHandle::tenant_id`]), else 401 `unauthorized` | A |
+//! | a sign-in's `challengeId` gives options once, within the timeout; its assertion must carry a `userHandle`, which names the user; a good one tracks the action (`idempotencyKey`, else a new one) for that user, completed with `PASSKEY`, and answers a token for it; an `idempotencyKey` already used for that user and action is 400 | D (WebAuthn §7.2 step 6 for the handle); the rest A |
+//! | `passkey.isAvailableOnDevice({userId})`: `GET /v1/client/user-authenticators/passkey?credentialIds=a,b` with the tenant's Basic auth answers `{credentialId, verifiedAt}` of the first registered passkey among them, else 404 `not_found` | S (1.16.0 `dist/index.js`, `src/api/types/passkey.ts`); the 404 is A (the SDK only reads `response.ok`) |
+//! | not emulated: the `/web` variants of `useCookies: true` (they need credentialed CORS and a cookie the emulator does not issue): JSON 404 | — |
 //!
 //! # Tokens and `/validate`
 //!
@@ -377,6 +427,7 @@ mod state;
 mod tokens;
 mod totp;
 mod ui;
+mod webauthn;
 mod webhooks;
 
 pub use builder::EmulatorBuilder;
@@ -391,6 +442,7 @@ pub use state::{CODE_LIFETIME, MAX_ATTEMPTS, PendingPush};
 pub use tokens::{DEFAULT_SCOPE, SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
 pub use ui::person::PrebuiltUiError;
+pub use webauthn::RelyingPartySettings;
 pub use webhooks::{
     WEBHOOK_ATTEMPT_TIMEOUT, WEBHOOK_EVENT_TYPES, WebhookAttempt, WebhookEndpoint, WebhookOutcome,
     WebhookSettings,

@@ -28,6 +28,7 @@ mod withdrawals;
 
 mod gate_pages;
 mod instances;
+mod passkeys;
 mod virtual_authenticator;
 mod web_sdk;
 mod web_sdk_channels;

@@ -139,6 +139,35 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         )
         .route("/challenge/push", post(client::push::challenge_push))
         .route("/verify/push", post(client::push::verify_push))
+        // Passkeys and security keys (WebAuthn), and the list the SDK syncs after them.
+        .route("/user-authenticators", get(client::authenticators::list))
+        .route(
+            "/user-authenticators/passkey/registration-options",
+            post(client::passkey::registration_options),
+        )
+        .route(
+            "/user-authenticators/passkey",
+            post(client::passkey::add).get(client::passkey::on_device),
+        )
+        .route(
+            "/user-authenticators/passkey/authentication-options",
+            post(client::passkey::authentication_options),
+        )
+        .route("/verify/passkey", post(client::passkey::verify))
+        .route("/challenge", post(client::passkey::sign_in_challenge))
+        .route(
+            "/user-authenticators/security-key/registration-options",
+            post(client::security_key::registration_options),
+        )
+        .route(
+            "/user-authenticators/security-key",
+            post(client::security_key::add),
+        )
+        .route(
+            "/user-authenticators/security-key/authentication-options",
+            post(client::security_key::authentication_options),
+        )
+        .route("/verify/security-key", post(client::security_key::verify))
         .fallback(|| async { HttpError::not_found("There is no such route.") })
         .method_not_allowed_fallback(|| async { HttpError::method_not_allowed() })
         .layer(cors::client_api())

@@ -14,6 +14,7 @@ mod controls;
 mod devices;
 mod faults;
 mod otp_sessions;
+mod passkeys;
 mod program;
 mod scenario;
 mod send_limits;
