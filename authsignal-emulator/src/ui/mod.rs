@@ -31,10 +31,20 @@
 //!   answers 400 with a page saying so and no form (the action is then
 //!   `CHALLENGE_FAILED`).
 //!
+//! Each of these takes `mode=popup` too (in the query, or a form field), as the Web SDK's
+//! popup and window modes open the page: the page then keeps `mode` in its forms and
+//! links, and for an action whose `redirectUrl` gives a trusted origin (see [`launch`]) it
+//! may be framed by that origin, tells it when it is ready, and, where redirect mode
+//! would answer 303 to the `redirectUrl`, answers 200 with a page whose script posts the
+//! token to that origin (on the settings page, when `continue` is pressed). Another
+//! `mode` is a 400 page.
+//!
 //! Every page is `Cache-Control: no-store` and `Referrer-Policy: no-referrer` (the token
-//! is in the URL), with a CSP that allows no script.
+//! is in the URL), with a CSP that runs only the page's own script (see [`csp`]).
 
+mod csp;
 mod html;
+mod launch;
 pub(crate) mod person;
 
 use std::sync::Arc;
@@ -53,7 +63,9 @@ use super::state::{MAX_ATTEMPTS, Shared, Store, TotpAttempt};
 use super::tokens::{ChallengeClaims, TokenError};
 use super::totp::TotpEnrollment;
 use authsignal::types::{UserActionState, VerificationMethod};
-use html::{Alternative, CodeForm, Enrollment, Page, SendForm, masked};
+use csp::Nonce;
+use html::{Alternative, CodeForm, Enrollment, Page, PopupOpener, SendForm, masked};
+use launch::{Launch, Mode};
 
 /// The routes of `/ui` and the emulator's home page.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -68,6 +80,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 struct ShowQuery {
     token: Option<String>,
     method: Option<String>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -75,35 +88,77 @@ struct SubmitForm {
     token: String,
     code: String,
     challenge_id: Option<String>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct SendRequest {
     token: String,
     method: String,
+    mode: Option<String>,
 }
 
+/// The policy of a page whose own policy could not be a header: no script, no framing.
+const FALLBACK_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
 fn page(status: StatusCode, page: Page<'_>) -> Response {
-    let mut response = (status, Html(page.render())).into_response();
+    let nonce = Nonce::new();
+    let policy = csp::policy(&nonce, page.opener.map(|opener| opener.origin), false);
+    let policy = HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static(FALLBACK_POLICY));
+    let mut response = (status, Html(page.render(&nonce))).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
+    headers.insert(CONTENT_SECURITY_POLICY, policy);
     response
+}
+
+/// What a page opened as `launch` says to its opener (`token` once verified), if it
+/// reports to one.
+fn opener_of<'a>(launch: &'a Launch, token: Option<&'a str>) -> Option<PopupOpener<'a>> {
+    launch.opener().map(|opener| PopupOpener {
+        origin: opener.origin(),
+        token,
+    })
+}
+
+/// How the page of a token's action was opened: `mode`, and the action's `redirectUrl`.
+fn launch_of(store: &Store, claims: &ChallengeClaims, mode: Mode) -> Launch {
+    let target = &claims.other;
+    let redirect_url = store
+        .action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
+        .and_then(|action| action.redirect_url.as_deref());
+    Launch::new(mode, redirect_url)
+}
+
+/// The page of `token` in `mode`: the track `url` with `mode` kept.
+fn challenge_url(shared: &Shared, token: &str, mode: Mode) -> String {
+    let url = shared.challenge_url(token);
+    match mode.param() {
+        Some(mode) => format!("{url}&mode={mode}"),
+        None => url,
+    }
 }
 
 /// A page with a heading and one line in `#error`.
 fn error_page(status: StatusCode, error: &str) -> Response {
+    error_in(&Launch::default(), status, error)
+}
+
+/// [`error_page`] for a page opened as `launch`: it may show in the opener's popup.
+fn error_in(launch: &Launch, status: StatusCode, error: &str) -> Response {
     page(
         status,
         Page {
             heading: "Verification",
             error: Some(error),
+            opener: opener_of(launch, None),
             ..Page::default()
         },
     )
@@ -122,6 +177,8 @@ fn bad_link(error: TokenError) -> Response {
 const FAILED: &str = "Too many wrong codes: this challenge has failed. Go back and start again.";
 
 const NOTHING_TO_VERIFY: &str = "There is nothing to verify here.";
+
+const UNKNOWN_MODE: &str = "This page cannot be opened that way.";
 
 const NO_USABLE_METHOD: &str = "None of your authenticators can be used on this page (it takes an authenticator app, SMS, WhatsApp or email code).";
 
@@ -158,11 +215,12 @@ fn offer(method: &VerificationMethod) -> (&str, &'static str) {
 fn alternatives(
     shared: &Shared,
     token: &str,
+    mode: Mode,
     methods: &[VerificationMethod],
     current: Option<&VerificationMethod>,
     enroll: bool,
 ) -> Vec<Alternative> {
-    let link = |method: &str| format!("{}&method={method}", shared.challenge_url(token));
+    let link = |method: &str| format!("{}&method={method}", challenge_url(shared, token, mode));
     let mut links: Vec<Alternative> = methods
         .iter()
         .filter(|method| Some(*method) != current)
@@ -191,9 +249,12 @@ async fn show(
     State(shared): State<Arc<Shared>>,
     query: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Response {
-    let (token, wanted) = match query {
-        Ok(Query(query)) => (query.token.unwrap_or_default(), query.method),
-        Err(_) => (String::new(), None),
+    let (token, wanted, mode) = match query {
+        Ok(Query(query)) => (query.token.unwrap_or_default(), query.method, query.mode),
+        Err(_) => (String::new(), None, None),
+    };
+    let Ok(mode) = Mode::parse(mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
     };
     let claims = match shared.tokens().read_challenge(&token) {
         Ok(claims) => claims,
@@ -211,12 +272,14 @@ async fn show(
     };
     let settings = action.redirect_to_settings;
     let redirect_url = action.redirect_url.clone();
+    let launch = Launch::new(mode, redirect_url.as_deref());
     // A page with one line and no form; `text` says in which element.
     let done = |text: Page<'_>| {
         page(
             StatusCode::OK,
             Page {
                 heading: "Verification",
+                opener: opener_of(&launch, None),
                 ..text
             },
         )
@@ -239,7 +302,7 @@ async fn show(
             });
         }
         UserActionState::ChallengeSucceeded if settings => {
-            return settings_page(&mut store, &claims, &token, redirect_url, now);
+            return settings_page(&mut store, &claims, &token, &launch, redirect_url, now);
         }
         UserActionState::ChallengeSucceeded => {
             return done(Page {
@@ -267,11 +330,12 @@ async fn show(
             || methods.is_empty());
     if enrolling {
         let enrollment = store.start_totp_enrollment(&claims.sub, now);
-        let links = alternatives(&shared, &token, &methods, None, false);
+        let links = alternatives(&shared, &token, mode, &methods, None, false);
         drop(store);
         return app_form(
             &claims,
             &token,
+            &launch,
             Some(&enrollment),
             &links,
             None,
@@ -287,10 +351,10 @@ async fn show(
             ..Page::default()
         });
     };
-    let links = alternatives(&shared, &token, &methods, Some(&chosen), may_enroll);
+    let links = alternatives(&shared, &token, mode, &methods, Some(&chosen), may_enroll);
     if chosen == VerificationMethod::AuthenticatorApp {
         drop(store);
-        return app_form(&claims, &token, None, &links, None, StatusCode::OK);
+        return app_form(&claims, &token, &launch, None, &links, None, StatusCode::OK);
     }
     let to = store
         .authenticators
@@ -315,6 +379,8 @@ async fn show(
                 to: &to,
             }),
             alternatives: &links,
+            mode: mode.param(),
+            opener: opener_of(&launch, None),
             ..Page::default()
         },
     )
@@ -326,6 +392,7 @@ fn settings_page(
     store: &mut Store,
     claims: &ChallengeClaims,
     token: &str,
+    launch: &Launch,
     redirect_url: Option<String>,
     now: super::clock::Timestamp,
 ) -> Response {
@@ -365,6 +432,8 @@ fn settings_page(
             } else {
                 None
             },
+            mode: launch.mode().param(),
+            opener: opener_of(launch, Some(token)),
             ..Page::default()
         },
     )
@@ -374,6 +443,7 @@ fn settings_page(
 fn app_form(
     claims: &ChallengeClaims,
     token: &str,
+    launch: &Launch,
     enrollment: Option<&TotpEnrollment>,
     alternatives: &[Alternative],
     error: Option<&str>,
@@ -401,6 +471,8 @@ fn app_form(
                 challenge_id: None,
             }),
             alternatives,
+            mode: launch.mode().param(),
+            opener: opener_of(launch, None),
             ..Page::default()
         },
     )
@@ -409,6 +481,7 @@ fn app_form(
 /// The code form of a code sent by SMS, WhatsApp or email.
 fn sent_code_form(
     token: &str,
+    launch: &Launch,
     challenge_id: &str,
     to: &str,
     error: Option<&str>,
@@ -426,6 +499,8 @@ fn sent_code_form(
                 label: "The code we sent you",
                 challenge_id: Some(challenge_id),
             }),
+            mode: launch.mode().param(),
+            opener: opener_of(launch, None),
             ..Page::default()
         },
     )
@@ -439,6 +514,9 @@ async fn send(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
+    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    };
     let claims = match shared.tokens().read_challenge(&form.token) {
         Ok(claims) => claims,
         Err(error) => return bad_link(error),
@@ -446,10 +524,12 @@ async fn send(
     let method = VerificationMethod::from(form.method.as_str());
     let now = shared.clock.now();
     let mut store = shared.store();
+    let launch = launch_of(&store, &claims, mode);
     let allowed = method != VerificationMethod::AuthenticatorApp
         && store.challenge_methods(&claims.sub).contains(&method);
     if !allowed {
-        return error_page(
+        return error_in(
+            &launch,
             StatusCode::BAD_REQUEST,
             "A code cannot be sent to you that way.",
         );
@@ -459,13 +539,14 @@ async fn send(
             drop(store);
             sent_code_form(
                 &form.token,
+                &launch,
                 &sent.challenge_id,
                 &sent.to,
                 None,
                 StatusCode::OK,
             )
         }
-        Err(_) => error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
+        Err(_) => error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
     }
 }
 
@@ -477,6 +558,9 @@ async fn submit(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
+    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    };
     let tokens = shared.tokens();
     let claims = match tokens.read_challenge(&form.token) {
         Ok(claims) => claims,
@@ -484,6 +568,7 @@ async fn submit(
     };
     let challenge_id = form.challenge_id.as_deref().filter(|id| !id.is_empty());
     let mut store = shared.store();
+    let launch = launch_of(&store, &claims, mode);
     let attempt = match challenge_id {
         Some(id) => store.verify_action_code(&claims, id, &form.code, tokens),
         None => store.verify_totp(&claims, &form.code, tokens),
@@ -501,8 +586,20 @@ async fn submit(
                 )
                 .is_some_and(|action| action.redirect_to_settings);
             drop(store);
+            if !settings && launch.opener().is_some() {
+                // Popup or window mode: the script hands the token to the app's page.
+                return page(
+                    StatusCode::OK,
+                    Page {
+                        heading: "Verified",
+                        success: Some("You are verified. You can close this window."),
+                        opener: opener_of(&launch, Some(&token)),
+                        ..Page::default()
+                    },
+                );
+            }
             let location = match (settings, redirect_url) {
-                (true, _) => Some(shared.challenge_url(&token)),
+                (true, _) => Some(challenge_url(&shared, &token, mode)),
                 (false, Some(url)) => Some(with_token(&url, &token)),
                 (false, None) => None,
             };
@@ -536,7 +633,14 @@ async fn submit(
                     .and_then(|c| c.phone_number.clone().or_else(|| c.email.clone()))
                     .unwrap_or_default();
                 drop(store);
-                return sent_code_form(&form.token, id, &to, Some(&error), StatusCode::BAD_REQUEST);
+                return sent_code_form(
+                    &form.token,
+                    &launch,
+                    id,
+                    &to,
+                    Some(&error),
+                    StatusCode::BAD_REQUEST,
+                );
             }
             // The enrollment in progress, if the user may finish one, is shown again.
             let methods = store.challenge_methods(&claims.sub);
@@ -547,6 +651,7 @@ async fn submit(
             let links = alternatives(
                 &shared,
                 &form.token,
+                mode,
                 &methods,
                 Some(&VerificationMethod::AuthenticatorApp),
                 false,
@@ -554,15 +659,16 @@ async fn submit(
             app_form(
                 &claims,
                 &form.token,
+                &launch,
                 enrollment.as_ref(),
                 &links,
                 Some(&error),
                 StatusCode::BAD_REQUEST,
             )
         }
-        TotpAttempt::LimitReached => error_page(StatusCode::BAD_REQUEST, FAILED),
+        TotpAttempt::LimitReached => error_in(&launch, StatusCode::BAD_REQUEST, FAILED),
         TotpAttempt::NoAuthenticator | TotpAttempt::NotChallengeable => {
-            error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY)
+            error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY)
         }
     }
 }

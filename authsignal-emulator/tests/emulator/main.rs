@@ -15,6 +15,7 @@ mod otp_sessions;
 mod program;
 mod scenario;
 mod ui;
+mod ui_launch;
 mod ui_methods;
 mod validate;
 mod webhooks;
