@@ -443,6 +443,54 @@ impl Session {
         std::fs::write(path, png).unwrap();
     }
 
+    /// WebDriver "Add Virtual Authenticator" (W3C WebAuthn §11.3): `options` is the JSON
+    /// object of the spec (protocol, transport, hasResidentKey, hasUserVerification,
+    /// isUserVerified, ...). Returns the authenticator's id.
+    pub async fn add_virtual_authenticator(&self, options: serde_json::Value) -> String {
+        let id = self.post("/webauthn/authenticator", options).await;
+        id.as_str()
+            .unwrap_or_else(|| panic!("no authenticator id: {id}"))
+            .to_owned()
+    }
+
+    /// "Remove Virtual Authenticator".
+    pub async fn remove_virtual_authenticator(&self, authenticator_id: &str) {
+        let path = format!("/webauthn/authenticator/{authenticator_id}");
+        self.command(Method::DELETE, &path, Value::Null)
+            .await
+            .unwrap();
+    }
+
+    /// "Get Credentials": the authenticator's credentials as the spec's JSON objects.
+    pub async fn virtual_credentials(&self, authenticator_id: &str) -> Vec<serde_json::Value> {
+        let path = format!("/webauthn/authenticator/{authenticator_id}/credentials");
+        match self.get(&path).await {
+            Value::Array(credentials) => credentials,
+            other => panic!("credentials are a list: {other}"),
+        }
+    }
+
+    /// The handles of the session's windows ("Get Window Handles").
+    pub async fn window_handles(&self) -> Vec<String> {
+        let handles = self.get("/window/handles").await;
+        handles
+            .as_array()
+            .unwrap_or_else(|| panic!("window handles are a list: {handles}"))
+            .iter()
+            .map(|handle| handle.as_str().unwrap().to_owned())
+            .collect()
+    }
+
+    /// "Get Window Handle": the current window.
+    pub async fn window_handle(&self) -> String {
+        self.get("/window").await.as_str().unwrap().to_owned()
+    }
+
+    /// "Switch To Window".
+    pub async fn switch_to_window(&self, handle: &str) {
+        self.post("/window", json!({ "handle": handle })).await;
+    }
+
     /// Ends the session and closes the browser.
     pub async fn quit(self) {
         self.command(Method::DELETE, "", Value::Null).await.unwrap();
