@@ -27,4 +27,5 @@ mod withdrawals;
 
 mod gate_pages;
 mod instances;
+mod launch_modes;
 mod web_sdk;

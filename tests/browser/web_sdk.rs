@@ -56,7 +56,7 @@ fn pinned_version(file: &Path, key: &[&str]) -> Option<String> {
 
 /// The SDK's browser build at the version the lock pins, installed by `npm ci` when
 /// `node_modules` lacks it (or holds another version). `None`: skip.
-fn web_sdk() -> Option<Bytes> {
+pub(crate) fn web_sdk() -> Option<Bytes> {
     let project = sdk_project();
     let locked = pinned_version(
         &project.join("package-lock.json"),
@@ -99,7 +99,7 @@ fn screenshot_dir() -> PathBuf {
 
 /// A code of the visitor's app from the next 30-second step, so that no code is typed
 /// twice (a service may refuse a code already used). The emulator's clock is pinned.
-fn next_app_code(emulator: &EmulatorHandle, user: &str) -> String {
+pub(crate) fn next_app_code(emulator: &EmulatorHandle, user: &str) -> String {
     emulator.advance(Duration::from_secs(30));
     emulator.totp_code(user).expect("the visitor has an app")
 }
@@ -116,7 +116,7 @@ fn last_code(emulator: &EmulatorHandle, user: &str, method: &VerificationMethod)
 }
 
 /// Starts a transfer of `amount`: the gate challenges it and the page shows the methods.
-async fn start_transfer(browser: &Session, amount: &str) {
+pub(crate) async fn start_transfer(browser: &Session, amount: &str) {
     browser.wait_for_visible("#amount").await.fill(amount).await;
     browser.wait_for("#send").await.click().await;
     browser.wait_for_text("#status", "needs a step-up").await;
