@@ -172,6 +172,27 @@
 //! and the error again. The routes, states and stable element ids are in the `ui` module's
 //! source documentation (`src/ui/mod.rs`, `html.rs`).
 //!
+//! ## Script, popup and window modes
+//!
+//! Every page of the pre-built UI runs only its own script: each response has a fresh
+//! 128-bit nonce, and its CSP is `default-src 'none'; script-src 'nonce-…'; style-src
+//! 'unsafe-inline'; base-uri 'none'; frame-ancestors …` (no `'unsafe-inline'` script, no
+//! `'unsafe-eval'`, no `'strict-dynamic'`). A page works without script as before (its
+//! forms post, answers redirect); the script only talks to the Web SDK in popup and
+//! window modes, which open the track `url` with `&mode=popup`:
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | popup mode opens the `url` with `&mode=popup` in an iframe of a dialog on the app's page; window mode opens it so in a window (`window.open`) | SDK (`@authsignal/browser` 1.16.0, `src/authsignal.ts` `launchWithPopup`, `launchWithWindow`; `src/handlers/popup-handler.ts`, `window-handler.ts`) |
+//! | the page posts `JSON.stringify({event: "AUTHSIGNAL_CLOSE_POPUP", token})` when verified, to its parent (popup) or opener (window); `launch` resolves `{token}` with it, and the SDK closes the dialog or window | SDK (`src/authsignal.ts`, `src/types.ts` `AuthsignalWindowMessage`) |
+//! | the page posts `{height}` (the popup's iframe takes it) and `JSON.stringify({event: "AUTHSIGNAL_READY"})` (the popup shows at once rather than after 3 s) | SDK (`src/handlers/popup-handler.ts`) |
+//! | the SDK takes messages only from the `url`'s origin | SDK (`event.origin !== expectedOrigin`) |
+//! | the page posts only to the origin of the track's `redirectUrl` (`http` or `https`), never to `"*"`: a page of another origin that opens it gets nothing | assumed (Authsignal does not document the target origin; the `redirectUrl` is where redirect mode sends the token anyway) |
+//! | in popup mode for such an action, `frame-ancestors` is that origin alone; else `'none'` (and pages with no valid token, e.g. a bad link, are never framed) | assumed (the SDK's iframe needs the page framed; Authsignal does not document by whom) |
+//! | with `mode=popup` but no such origin (no `redirectUrl`, or another scheme), the page is as in redirect mode: no script, not framed, the token shown or redirected to | assumed |
+//! | in popup mode a right code answers 200 with the posting page, not 303; the settings page's `continue` posts the token rather than linking to the `redirectUrl` | assumed (what the SDK's wait for the message needs) |
+//! | `mode` other than `popup` (in the query or a form) is a 400 page | assumed (the SDK sends no other) |
+//!
 //! # Where each behaviour comes from
 //!
 //! The emulator is what tests and offline development stand on, so each behaviour says
