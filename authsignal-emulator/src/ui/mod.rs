@@ -586,41 +586,7 @@ async fn submit(
                 )
                 .is_some_and(|action| action.redirect_to_settings);
             drop(store);
-            if !settings && launch.opener().is_some() {
-                // Popup or window mode: the script hands the token to the app's page.
-                return page(
-                    StatusCode::OK,
-                    Page {
-                        heading: "Verified",
-                        success: Some("You are verified. You can close this window."),
-                        opener: opener_of(&launch, Some(&token)),
-                        ..Page::default()
-                    },
-                );
-            }
-            let location = match (settings, redirect_url) {
-                (true, _) => Some(challenge_url(&shared, &token, mode)),
-                (false, Some(url)) => Some(with_token(&url, &token)),
-                (false, None) => None,
-            };
-            match location {
-                Some(location) => {
-                    let mut response = Redirect::to(&location).into_response();
-                    response
-                        .headers_mut()
-                        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    response
-                }
-                None => page(
-                    StatusCode::OK,
-                    Page {
-                        heading: "Verified",
-                        success: Some("You are verified. You can close this window."),
-                        result_token: Some(&token),
-                        ..Page::default()
-                    },
-                ),
-            }
+            verified(&shared, &launch, &token, redirect_url, settings)
         }
         TotpAttempt::Wrong { attempts_left } => {
             let error =
@@ -670,6 +636,53 @@ async fn submit(
         TotpAttempt::NoAuthenticator | TotpAttempt::NotChallengeable => {
             error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY)
         }
+    }
+}
+
+/// The answer once the user is verified and `token` is the new token: the settings page
+/// (for a track with `redirectToSettings`), the token posted to the opener (popup or
+/// window mode), a 303 to the `redirect_url` with the token, or a page showing it.
+fn verified(
+    shared: &Shared,
+    launch: &Launch,
+    token: &str,
+    redirect_url: Option<String>,
+    settings: bool,
+) -> Response {
+    if !settings && launch.opener().is_some() {
+        // Popup or window mode: the script hands the token to the app's page.
+        return page(
+            StatusCode::OK,
+            Page {
+                heading: "Verified",
+                success: Some("You are verified. You can close this window."),
+                opener: opener_of(launch, Some(token)),
+                ..Page::default()
+            },
+        );
+    }
+    let location = match (settings, redirect_url) {
+        (true, _) => Some(challenge_url(shared, token, launch.mode())),
+        (false, Some(url)) => Some(with_token(&url, token)),
+        (false, None) => None,
+    };
+    match location {
+        Some(location) => {
+            let mut response = Redirect::to(&location).into_response();
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        None => page(
+            StatusCode::OK,
+            Page {
+                heading: "Verified",
+                success: Some("You are verified. You can close this window."),
+                result_token: Some(token),
+                ..Page::default()
+            },
+        ),
     }
 }
 
