@@ -99,6 +99,22 @@ impl EmulatorBuilder {
         self
     }
 
+    /// The WebAuthn relying party passkeys and security keys are registered with and
+    /// checked against (replacing what was set): its RP ID and allowed origins.
+    ///
+    /// ```
+    /// use authsignal_emulator::{Emulator, RelyingPartySettings};
+    ///
+    /// let builder = Emulator::builder().relying_party(
+    ///     RelyingPartySettings::new("localhost").origin("http://localhost:3000"),
+    /// );
+    /// # let _ = builder;
+    /// ```
+    pub fn relying_party(mut self, settings: super::RelyingPartySettings) -> Self {
+        self.config.relying_party = settings;
+        self
+    }
+
     /// Arms `fault` for `operation` from the start (after the configuration's faults), as
     /// [`EmulatorHandle::inject_fault`] does later.
     pub fn fault(mut self, operation: impl Into<String>, fault: Fault) -> Self {
@@ -124,7 +140,9 @@ impl EmulatorBuilder {
     /// Fails if the address cannot be bound, or (`InvalidInput`) if the secret is empty
     /// or holds characters that cannot travel as a Basic-auth user name (`:`, controls), a
     /// webhook endpoint is not an `http(s)` URL or names an event type the emulator does
-    /// not send, or a configured fault names none.
+    /// not send, a configured fault names none, or the [relying
+    /// party](super::RelyingPartySettings)'s RP ID is not a domain name or an origin is
+    /// not on it.
     ///
     /// # Panics
     ///
@@ -141,6 +159,7 @@ impl EmulatorBuilder {
         let invalid =
             |reason: String| std::io::Error::new(std::io::ErrorKind::InvalidInput, reason);
         self.config.webhooks.check().map_err(invalid)?;
+        self.config.relying_party.check().map_err(invalid)?;
         let mut faults = Vec::new();
         for spec in &self.config.faults {
             faults.push((spec.operation.clone(), spec.to_fault().map_err(invalid)?));

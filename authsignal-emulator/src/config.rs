@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::faults::FaultSpec;
 use super::rules::ActionConfig;
+use super::webauthn::RelyingPartySettings;
 use super::webhooks::WebhookSettings;
 
 /// The actions of the emulated tenant, where its webhooks go, and the faults and latency
@@ -57,6 +58,10 @@ pub struct EmulatorConfig {
     /// Latency per operation (or `"*"`), in milliseconds, from the start.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub latency_millis: BTreeMap<String, u64>,
+    /// The WebAuthn relying party of passkeys and security keys (by default a development
+    /// one: RP ID `localhost`, any `http://localhost:<port>` origin).
+    #[serde(default)]
+    pub relying_party: RelyingPartySettings,
 }
 
 impl EmulatorConfig {

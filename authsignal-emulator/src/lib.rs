@@ -88,7 +88,7 @@
 //! - **Sessions** start from a token whose action succeeded; refreshing spends the refresh
 //!   token; failures are 400 `invalid_credential`.
 //! - **Client API** (Bearer = a challenge token) for custom UIs: the authenticator app,
-//!   email and SMS codes, as the official Web SDK calls them. See
+//!   email and SMS codes, passkeys and security keys, as the official Web SDK calls them. See
 //!   [below](#the-client-api-web-sdk).
 //! - **Pre-built UI** at `/ui/challenge`: see below.
 //! - **Webhooks** to the configured URLs, signed with `X-Signature-V2`: see
@@ -133,12 +133,51 @@
 //! | an email needs an `@`, a phone number E.164 form (`+` and 6 to 15 digits) | A |
 //! | an expired token is 401 `expired_token` (the code the SDK's `onTokenExpired` waits for); any other bad token 401 `unauthorized` | S (the code), A (the status) |
 //! | a missing scope is 403 `forbidden`; a challenge with nothing enrolled, a verify with no code sent, a bad body, a code (or a verify) for a token whose action is blocked or in review: 400 `invalid_request` | A |
-//! | every answer, errors and unknown `/v1/client` routes (JSON 404) included, carries `Access-Control-Allow-Origin: *`; preflights allow `POST` with `Authorization` and `Content-Type`, cached 600 s; credentials are never allowed | S (what the SDK sends), A (the headers) |
+//! | every answer, errors and unknown `/v1/client` routes (JSON 404) included, carries `Access-Control-Allow-Origin: *`; preflights allow `GET` and `POST` with `Authorization` and `Content-Type`, cached 600 s; credentials are never allowed | S (what the SDK sends), A (the headers) |
 //!
 //! `launch(url, {mode: "redirect"})` only sets `window.location` to the track's `url`
-//! (S): it reaches the [pre-built UI](#the-pre-built-ui) unchanged. The SDK's passkey,
-//! security key, push, QR code, WhatsApp and magic-link calls are not emulated: they
-//! answer the JSON 404.
+//! (S): it reaches the [pre-built UI](#the-pre-built-ui) unchanged. The SDK's push, QR
+//! code, WhatsApp and magic-link calls are not emulated: they answer the JSON 404.
+//!
+//! ## Passkeys and security keys (WebAuthn)
+//!
+//! The emulator is a WebAuthn relying party that checks what a real one checks. Its RP ID
+//! and allowed origins are [`RelyingPartySettings`] (the builder's
+//! [`relying_party`](EmulatorBuilder::relying_party), the config file's `relyingParty`,
+//! the program's `--rp-id` and `--origin`); with none, it is a development relying party:
+//! RP ID `localhost`, any `http://localhost:<port>` origin (browsers refuse an IP address
+//! as an RP ID, so pages must be opened at `localhost`, not `127.0.0.1`).
+//!
+//! | SDK call | route | body | answer |
+//! |---|---|---|---|
+//! | `passkey.signUp({token, username?})` | `/v1/client/user-authenticators/passkey/registration-options` | `{username?, displayName?, authenticatorAttachment?}` | `{challengeId, options}` (creation options) |
+//! | (then) | `/v1/client/user-authenticators/passkey` | `{registrationCredential, conditionalCreate?, challengeId}` | `{isVerified, accessToken, userId, userAuthenticatorId, userAuthenticator}` |
+//! | `passkey.signIn({token})` | `/v1/client/user-authenticators/passkey/authentication-options` | `{}` | `{challengeId, options}` (request options) |
+//! | (then) | `/v1/client/verify/passkey` | `{authenticationCredential, deviceId, challengeId}` | `{isVerified, accessToken, userId, userAuthenticatorId, username?, userDisplayName?}` |
+//! | `securityKey.enroll()` | `/v1/client/user-authenticators/security-key/registration-options`, then `/v1/client/user-authenticators/security-key` | `{}`, then the credential itself | the creation options, then as a passkey's |
+//! | `securityKey.verify()` | `/v1/client/user-authenticators/security-key/authentication-options`, then `/v1/client/verify/security-key` | `{}`, then the assertion itself | the request options, then as a passkey's |
+//! | (1.17 and later, after either) | `GET /v1/client/user-authenticators` | none | the user's verified authenticators, as `getAuthenticators` |
+//!
+//! | behaviour | from |
+//! |---|---|
+//! | the routes, bodies and answer fields above | S (`@authsignal/browser` 1.16.0 `dist/index.js`; 1.21.1 `src/api/passkey-api-client.ts`, `src/api/security-key-api-client.ts`, `src/api/types/passkey.ts`) |
+//! | a security key's options come back bare and its credential is the whole body | S (`src/api/security-key-api-client.ts`, `src/security-key.ts`) |
+//! | the options are `@simplewebauthn` JSON (`PublicKeyCredentialCreationOptionsJSON`, `...RequestOptionsJSON`), base64url without padding | S (`src/passkey.ts` hands them to `startRegistration`/`startAuthentication`) |
+//! | ES256 only, `attestation: "none"`, and only `fmt: "none"` with an empty statement registers | A (Authsignal does not document its attestation policy) |
+//! | each challenge is issued by the emulator (32 random bytes), answers one ceremony of one kind (registration or sign-in, passkey or security key) for the token's action, once, right or wrong, within 5 minutes (the options' `timeout`); a `challengeId` sent must name it | A (what a relying party must do: WebAuthn §13.4.3) |
+//! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused | D (WebAuthn §7.1, §7.2) |
+//! | the rpIdHash is SHA-256 of the RP ID; UP is required; UV is required for passkeys (`userVerification: "required"`), not for security keys (`"discouraged"`) | D (WebAuthn); which ceremony requires UV is A |
+//! | the signature (ECDSA P-256 over authenticator data and the client data hash) is checked with the registered key | D (WebAuthn §7.2) |
+//! | a signature counter that does not grow is refused unless it and the stored one are both 0 | D (WebAuthn §7.2 step 22: the relying party decides; the emulator refuses) |
+//! | a credential signs in only for its own user (the token's), and its `userHandle`, if any, must be that user's id | D (WebAuthn §7.2 step 6); the user handle being the user id's bytes is A |
+//! | a credential id registers once, for one user | D (WebAuthn §7.1 step 25) |
+//! | a registration completes the token's action with `PASSKEY` (or `SECURITY_KEY`), as a first code completes an email or SMS enrollment; a good assertion completes it too, and `/validate` answers `verificationMethod: PASSKEY` | D (validate challenge); completing on registration is A |
+//! | the answer's `accessToken` may manage authenticators, as a verified code's | A (as above) |
+//! | an enrolled user adds one only with `add:authenticators` (403 `forbidden` otherwise) | D |
+//! | a refused credential or assertion is 400 `invalid_credential` with the reason; nothing is completed and no attempt is counted | S (`invalid_credential` is in the SDK's `ErrorCode`); the status, the texts and not counting are A |
+//! | `GET /user-authenticators` needs `read:authenticators` | D (the scope's name); A (that this route checks it) |
+//! | a batch-enrolled passkey (whose key the emulator does not read) cannot sign in | A |
+//! | not emulated: passwordless `POST /v1/client/challenge` (Basic tenant id), the `/web` variants of `useCookies: true`, and `GET /v1/client/user-authenticators/passkey?credentialIds=` (`isAvailableOnDevice`): JSON 404 | — |
 //!
 //! # Tokens and `/validate`
 //!
@@ -309,6 +348,7 @@ mod state;
 mod tokens;
 mod totp;
 mod ui;
+mod webauthn;
 mod webhooks;
 
 pub use builder::EmulatorBuilder;
@@ -322,6 +362,7 @@ pub use state::{CODE_LIFETIME, MAX_ATTEMPTS};
 pub use tokens::{DEFAULT_SCOPE, SESSION_LIFETIME, TOKEN_LIFETIME};
 pub use totp::TotpEnrollment;
 pub use ui::person::PrebuiltUiError;
+pub use webauthn::RelyingPartySettings;
 pub use webhooks::{
     WEBHOOK_ATTEMPT_TIMEOUT, WEBHOOK_EVENT_TYPES, WebhookAttempt, WebhookEndpoint, WebhookOutcome,
     WebhookSettings,

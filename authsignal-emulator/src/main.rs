@@ -3,7 +3,7 @@
 //! Serves the Server API, the client API and the pre-built UI until Ctrl-C or SIGTERM,
 //! sends webhooks, and takes faults and latency from its configuration file and over
 //! emulator-only routes (see `--help`).
-//! Arguments are parsed by hand: a CLI crate would cost more build time than these five
+//! Arguments are parsed by hand: a CLI crate would cost more build time than these seven
 //! flags are worth.
 
 #![forbid(unsafe_code)]
@@ -30,6 +30,13 @@ Options:
                          \"webhooks\": {\"endpoints\": [{\"url\": \"http://127.0.0.1:3000/webhooks\"}]},
                          \"faults\": [{\"operation\": \"track\", \"fault\": \"503\", \"times\": 2}],
                          \"latencyMillis\": {\"validateChallenge\": 300}}
+  --rp-id <ID>          WebAuthn RP ID of passkeys and security keys (default: none, a
+                        development relying party: RP ID localhost, any
+                        http://localhost:<port> origin; the config file's
+                        {\"relyingParty\": {\"id\": ..., \"origins\": [...]}} sets it too)
+  --origin <ORIGIN>     an origin WebAuthn ceremonies may come from, e.g.
+                        https://app.example.com; repeat for more (default with --rp-id:
+                        https://<ID>)
   -h, --help            print this help
 
 Point a client at the printed API URL with the printed secret, e.g.
@@ -54,6 +61,8 @@ struct Options {
     port: u16,
     secret: Option<String>,
     config: Option<String>,
+    rp_id: Option<String>,
+    origins: Vec<String>,
 }
 
 /// Parses the arguments; `Ok(None)` means help was asked for.
@@ -63,6 +72,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
         port: 8787,
         secret: None,
         config: None,
+        rp_id: None,
+        origins: Vec::new(),
     };
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -97,6 +108,8 @@ fn parse(args: impl IntoIterator<Item = String>) -> Result<Option<Options>, Stri
             }
             "--secret" => options.secret = Some(value()?),
             "--config" => options.config = Some(value()?),
+            "--rp-id" => options.rp_id = Some(value()?),
+            "--origin" => options.origins.push(value()?),
             other => return Err(format!("unknown argument: {other}")),
         }
     }
@@ -115,7 +128,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let config = match options.config.as_deref().map(EmulatorConfig::from_file) {
+    let mut config = match options.config.as_deref().map(EmulatorConfig::from_file) {
         None => EmulatorConfig::default(),
         Some(Ok(config)) => config,
         Some(Err(err)) => {
@@ -123,6 +136,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // The flags win over the file, each for what it names.
+    if let Some(rp_id) = options.rp_id {
+        config.relying_party.rp_id = Some(rp_id);
+    }
+    if !options.origins.is_empty() {
+        config.relying_party.origins = options.origins;
+    }
     let secret = options
         .secret
         .or_else(|| std::env::var("AUTHSIGNAL_SECRET_KEY").ok())
@@ -205,6 +225,16 @@ mod tests {
         assert_eq!(options.port, 9000);
         assert_eq!(options.secret.as_deref(), Some("s"));
         assert_eq!(options.config.as_deref(), Some("c.json"));
+        let relying_party = parse(args(
+            "--rp-id example.com --origin https://a.example.com --origin=https://b.example.com",
+        ))
+        .unwrap()
+        .unwrap();
+        assert_eq!(relying_party.rp_id.as_deref(), Some("example.com"));
+        assert_eq!(
+            relying_party.origins,
+            ["https://a.example.com", "https://b.example.com"]
+        );
         let defaults = parse(Vec::new()).unwrap().unwrap();
         assert_eq!(
             (defaults.host.to_string(), defaults.port),

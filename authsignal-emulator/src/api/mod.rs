@@ -115,6 +115,31 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/user-authenticators/sms", post(client::otp::enroll_sms))
         .route("/challenge/sms", post(client::otp::challenge_sms))
         .route("/verify/sms", post(client::otp::verify_sms))
+        // Passkeys and security keys (WebAuthn), and the list the SDK syncs after them.
+        .route("/user-authenticators", get(client::authenticators::list))
+        .route(
+            "/user-authenticators/passkey/registration-options",
+            post(client::passkey::registration_options),
+        )
+        .route("/user-authenticators/passkey", post(client::passkey::add))
+        .route(
+            "/user-authenticators/passkey/authentication-options",
+            post(client::passkey::authentication_options),
+        )
+        .route("/verify/passkey", post(client::passkey::verify))
+        .route(
+            "/user-authenticators/security-key/registration-options",
+            post(client::security_key::registration_options),
+        )
+        .route(
+            "/user-authenticators/security-key",
+            post(client::security_key::add),
+        )
+        .route(
+            "/user-authenticators/security-key/authentication-options",
+            post(client::security_key::authentication_options),
+        )
+        .route("/verify/security-key", post(client::security_key::verify))
         .fallback(|| async { HttpError::not_found("There is no such route.") })
         .method_not_allowed_fallback(|| async { HttpError::method_not_allowed() })
         .layer(cors::client_api())

@@ -227,6 +227,8 @@ impl Store {
                     credential_id: item.credential_id,
                     name: item.name,
                     aaguid: item.aaguid,
+                    public_key: None,
+                    sign_count: 0,
                 }),
                 ..AuthenticatorRecord::new(&item.user_id, VerificationMethod::Passkey, now)
             };

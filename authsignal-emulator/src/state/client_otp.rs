@@ -95,7 +95,7 @@ fn not_challengeable() -> HttpError {
 impl Store {
     /// Whether the token's action can still be completed with a code; `Err(true)` when
     /// it failed (too many wrong codes), `Err(false)` when it is gone or not a challenge.
-    fn challengeable(&self, claims: &ChallengeClaims) -> Result<(), bool> {
+    pub(super) fn challengeable(&self, claims: &ChallengeClaims) -> Result<(), bool> {
         let target = &claims.other;
         let action = self
             .action(

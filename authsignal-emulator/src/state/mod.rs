@@ -12,6 +12,7 @@ mod client_otp;
 mod devices;
 mod notify;
 mod otp;
+mod passkeys;
 mod prebuilt;
 mod sessions;
 mod totp;
@@ -25,6 +26,7 @@ use action_table::ActionTable;
 pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
 pub(crate) use client_otp::{OtpAttempt, OtpChannel};
+pub(crate) use passkeys::{Answered, RegistrationRequest, Started};
 pub(crate) use totp::TotpAttempt;
 
 use super::calls::RecordedCall;
@@ -176,6 +178,8 @@ pub(crate) struct Store {
     pub(crate) devices: Vec<DeviceRecord>,
     /// Where webhook events go, if anywhere.
     pub(crate) outbound: Option<Outbound>,
+    /// WebAuthn challenges issued and not yet answered.
+    pub(crate) ceremonies: Vec<passkeys::Ceremony>,
 }
 
 /// A user, created by the first `track`, `updateUser` or enrollment that names them.
@@ -207,18 +211,25 @@ pub(crate) struct AuthenticatorRecord {
     pub(crate) is_default: bool,
     /// The shared secret of an authenticator app.
     pub(crate) totp_secret: Option<Vec<u8>>,
-    /// The WebAuthn credential of a passkey (enrolled by a batch).
+    /// The WebAuthn credential of a passkey or security key.
     pub(crate) passkey: Option<PasskeyCredential>,
     /// The channel an SMS authenticator last completed a code over.
     pub(crate) last_sms_channel: Option<SmsChannel>,
 }
 
-/// A passkey's credential, as `batchEnrollVerifiedAuthenticators` gave it.
+/// A passkey's or security key's credential, registered through the client API or
+/// given by `batchEnrollVerifiedAuthenticators`.
 #[derive(Debug, Clone)]
 pub(crate) struct PasskeyCredential {
+    /// Base64url, as WebAuthn's JSON and the API carry it.
     pub(crate) credential_id: String,
     pub(crate) name: Option<String>,
     pub(crate) aaguid: Option<String>,
+    /// The P-256 key (SEC1) assertions are checked with; none for a batch-enrolled
+    /// passkey, whose key the emulator does not read.
+    pub(crate) public_key: Option<Vec<u8>>,
+    /// The authenticator's signature counter at the last assertion.
+    pub(crate) sign_count: u32,
 }
 
 /// A device a user tracked actions on.

@@ -298,7 +298,10 @@ async fn a_browser_on_another_origin_may_call_the_client_api() {
     }
     // A client route the emulator lacks is a JSON 404 a page can read.
     let missing = http
-        .post(format!("{}/client/verify/passkey", emulator.api_url()))
+        .post(format!(
+            "{}/client/verify/no-such-method",
+            emulator.api_url()
+        ))
         .header("origin", "http://localhost:3000")
         .bearer_auth(token.as_str())
         .send()

@@ -12,6 +12,7 @@ mod controls;
 mod devices;
 mod faults;
 mod otp_sessions;
+mod passkeys;
 mod program;
 mod scenario;
 mod ui;

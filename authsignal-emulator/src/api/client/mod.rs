@@ -1,9 +1,13 @@
 //! The client API a custom UI calls (through the Web SDK, `@authsignal/browser`) with a
 //! challenge token as its Bearer token, never the tenant secret: authenticator app
-//! ([`totp`]), email and SMS one-time codes ([`otp`]). What each route answers, and where
+//! ([`totp`]), email and SMS one-time codes ([`otp`]), passkeys ([`passkey`]) and
+//! security keys ([`security_key`]), and the user's list ([`authenticators`]). What each route answers, and where
 //! that comes from, is in the [emulator's docs](crate#the-client-api-web-sdk).
 
+pub(crate) mod authenticators;
 pub(crate) mod otp;
+pub(crate) mod passkey;
+pub(crate) mod security_key;
 pub(crate) mod totp;
 
 use http::header::AUTHORIZATION;
