@@ -17,9 +17,9 @@ pub struct RecordedCall {
     /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
     /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `emulatorFaults`,
-    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `unknown` (CORS preflights
-    /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
-    /// the emulator sent, not received).
+    /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `uiPasskey`, `unknown`
+    /// (CORS preflights among them); or `webhookDelivery` for an attempt to deliver a
+    /// webhook (a request the emulator sent, not received).
     pub operation: &'static str,
     /// The HTTP method.
     pub method: Method,
@@ -39,6 +39,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
             (&Method::GET, ["ui", "challenge"]) => "uiChallenge",
             (&Method::POST, ["ui", "challenge"]) => "uiSubmit",
             (&Method::POST, ["ui", "challenge", "send"]) => "uiSend",
+            (&Method::POST, ["ui", "challenge", "passkey"]) => "uiPasskey",
             _ => "unknown",
         };
     };
@@ -185,6 +186,7 @@ mod tests {
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
             (Method::POST, "/ui/challenge/send", "uiSend"),
+            (Method::POST, "/ui/challenge/passkey", "uiPasskey"),
             (Method::PUT, "/v1/validate", "unknown"),
             (Method::GET, "/elsewhere", "unknown"),
         ] {

@@ -15,8 +15,10 @@ use super::{MAX_ATTEMPTS, Store, TotpAttempt};
 use authsignal::types::{ChallengeRequest, UserActionState, VerificationMethod, VerifyRequest};
 
 /// The methods the pre-built UI can challenge with, in the order it offers them when the
-/// user has no default among them.
-const CHALLENGEABLE: [VerificationMethod; 4] = [
+/// user has no default among them: a passkey first (nothing to type, and phishing
+/// resistant), then codes.
+const CHALLENGEABLE: [VerificationMethod; 5] = [
+    VerificationMethod::Passkey,
     VerificationMethod::AuthenticatorApp,
     VerificationMethod::Sms,
     VerificationMethod::Whatsapp,
@@ -33,12 +35,16 @@ pub(crate) struct SentCode {
 
 impl Store {
     /// The methods the UI challenges `user_id` with: those they have enrolled that it
-    /// knows, their default first.
+    /// knows, their default first. A passkey only if one can sign in (a batch-enrolled
+    /// passkey, whose key the emulator never read, cannot).
     pub(crate) fn challenge_methods(&self, user_id: &str) -> Vec<VerificationMethod> {
         let enrolled = self.enrolled_methods(user_id);
         let mut methods: Vec<VerificationMethod> = CHALLENGEABLE
             .into_iter()
             .filter(|method| enrolled.contains(method))
+            .filter(|method| {
+                *method != VerificationMethod::Passkey || self.has_signing_passkey(user_id)
+            })
             .collect();
         if let Some(default) = self.default_method(user_id)
             && let Some(at) = methods.iter().position(|method| *method == default)
@@ -47,6 +53,31 @@ impl Store {
             methods.insert(0, default);
         }
         methods
+    }
+
+    /// Whether `user_id` has a verified passkey whose key the emulator holds.
+    fn has_signing_passkey(&self, user_id: &str) -> bool {
+        self.authenticators.iter().any(|a| {
+            a.user_id == user_id
+                && a.method == VerificationMethod::Passkey
+                && a.is_verified()
+                && a.passkey.as_ref().is_some_and(|p| p.public_key.is_some())
+        })
+    }
+
+    /// Whether the token's action was just completed with a passkey: what the page may
+    /// go on from once its script has verified one through the client API.
+    pub(crate) fn passed_with_passkey(&self, claims: &ChallengeClaims) -> bool {
+        let target = &claims.other;
+        self.action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
+        .is_some_and(|action| {
+            action.state == UserActionState::ChallengeSucceeded
+                && action.verification_method == Some(VerificationMethod::Passkey)
+        })
     }
 
     /// Whether the token's user may add an authenticator now (see the module docs).

@@ -4,7 +4,8 @@
 //! Elements a browser test drives have stable ids: `code` (the code input), `verify` (the
 //! submit button), `challenge-form`, `challenge-id` (the hidden id of a code sent by SMS or
 //! email), `send` (the button that sends one), `sent-to`, `error` (what went wrong),
-//! `send-to` (where it goes), `success`, `message`, `totp-secret`, `totp-uri` and `totp-qr` (an enrollment's secret,
+//! `send-to` (where it goes), `passkey` (the button that verifies with a passkey),
+//! `passkey-error` (why it could not), `success`, `message`, `totp-secret`, `totp-uri` and `totp-qr` (an enrollment's secret,
 //! `otpauth://` URI and QR code), `use-<METHOD>` (links to the other methods, e.g.
 //! `use-SMS`), `continue` (the way back from the settings page), `token` (on the success
 //! page shown when the action has no `redirectUrl`).
@@ -90,6 +91,9 @@ pub(crate) struct Page<'a> {
     pub(crate) mode: Option<&'a str>,
     /// In popup or window mode for a trusted opener: what the page's script tells it.
     pub(crate) opener: Option<PopupOpener<'a>>,
+    /// The challenge token a passkey button verifies with (by the client API, from the
+    /// page's script).
+    pub(crate) passkey: Option<&'a str>,
 }
 
 impl Page<'_> {
@@ -133,6 +137,22 @@ impl Page<'_> {
                 body,
                 r#"<p>Token: <code id="token">{}</code></p>"#,
                 escape(token)
+            );
+        }
+        if let Some(token) = self.passkey {
+            let _ = write!(
+                body,
+                concat!(
+                    r#"<section id="passkey-section">"#,
+                    r#"<button id="passkey" type="button" data-token="{token}">Use your passkey</button>"#,
+                    r#"<p id="passkey-error" role="alert"></p>"#,
+                    r#"<form id="passkey-form" method="post" action="/ui/challenge/passkey">"#,
+                    r#"<input type="hidden" id="passkey-token" name="token" value="">{mode}</form>"#,
+                    r#"<noscript><p>A passkey needs JavaScript: turn it on, or use another method.</p></noscript>"#,
+                    r#"</section>"#
+                ),
+                token = escape(token),
+                mode = mode,
             );
         }
         if let Some(send) = self.send_form {
@@ -204,8 +224,12 @@ impl Page<'_> {
                 escape(url)
             );
         }
-        let (main, script) = match self.opener {
-            Some(opener) => (
+        let script =
+            |source: &str| format!(r#"<script nonce="{}">{source}</script>"#, nonce.as_str());
+        let mut scripts = String::new();
+        let main = match self.opener {
+            Some(opener) => {
+                scripts.push_str(&script(POPUP_SCRIPT));
                 format!(
                     r#"<main data-opener-origin="{origin}"{token}>"#,
                     origin = escape(opener.origin),
@@ -213,14 +237,13 @@ impl Page<'_> {
                         r#" data-result-token="{}""#,
                         escape(token)
                     )),
-                ),
-                format!(
-                    r#"<script nonce="{}">{POPUP_SCRIPT}</script>"#,
-                    nonce.as_str()
-                ),
-            ),
-            None => ("<main>".to_owned(), String::new()),
+                )
+            }
+            None => "<main>".to_owned(),
         };
+        if self.passkey.is_some() {
+            scripts.push_str(&script(PASSKEY_SCRIPT));
+        }
         format!(
             concat!(
                 "<!doctype html>\n",
@@ -234,13 +257,16 @@ impl Page<'_> {
             style = STYLE,
             main = main,
             body = body,
-            script = script,
+            script = scripts,
         )
     }
 }
 
 /// The script of a page opened in popup or window mode.
 const POPUP_SCRIPT: &str = include_str!("popup.js");
+
+/// The script of a page that offers a passkey.
+const PASSKEY_SCRIPT: &str = include_str!("passkey.js");
 
 /// A phone number or email address as a page shows it: enough to recognise, not to read
 /// off a shoulder (`+64•••••••67`, `j•••@example.com`).

@@ -19,9 +19,17 @@
 //!   they have none, and `continue` back to the app. Otherwise a page says why there is
 //!   nothing to do: a bad or expired link (400), a challenge failed or completed, an
 //!   allowed action of an enrolled user (`#message`), a blocked or in-review one, or a
-//!   user whose authenticators this page cannot use, e.g. only a passkey (`#error`) (200).
+//!   user whose authenticators this page cannot use, e.g. only a batch-enrolled passkey
+//!   (`#error`) (200).
 //! - `POST /ui/challenge/send` (form: `token`, `method`): sends a code to the user's
 //!   authenticator of that method (to the outbox) and answers the code form (200).
+//! - A user with a passkey (one registered through the client API: the emulator holds its
+//!   key) is offered it first: `#passkey`, a button whose script makes the Web SDK's
+//!   `passkey.signIn` calls (`authentication-options`, `navigator.credentials.get`,
+//!   `verify/passkey`) with the page's token, then posts the answer's token to
+//!   `POST /ui/challenge/passkey` (form: `token`): if a passkey completed that token's
+//!   action, the page goes on as after a right code (below); else 400. Without script
+//!   the button does nothing and says so.
 //! - `POST /ui/challenge` (form: `token`, `code`, and `challenge_id` for a sent code): a
 //!   right code answers **303** to the track's `redirectUrl` with `token=<jwt>` appended
 //!   (`?` or `&` as the URL needs), to the settings page for a track with
@@ -73,6 +81,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(home))
         .route("/ui/challenge", get(show).post(submit))
         .route("/ui/challenge/send", post(send))
+        .route("/ui/challenge/passkey", post(passkey_done))
         .with_state(shared)
 }
 
@@ -104,7 +113,11 @@ const FALLBACK_POLICY: &str =
 
 fn page(status: StatusCode, page: Page<'_>) -> Response {
     let nonce = Nonce::new();
-    let policy = csp::policy(&nonce, page.opener.map(|opener| opener.origin), false);
+    let policy = csp::policy(
+        &nonce,
+        page.opener.map(|opener| opener.origin),
+        page.passkey.is_some(),
+    );
     let policy = HeaderValue::from_str(&policy)
         .unwrap_or_else(|_| HeaderValue::from_static(FALLBACK_POLICY));
     let mut response = (status, Html(page.render(&nonce))).into_response();
@@ -180,7 +193,7 @@ const NOTHING_TO_VERIFY: &str = "There is nothing to verify here.";
 
 const UNKNOWN_MODE: &str = "This page cannot be opened that way.";
 
-const NO_USABLE_METHOD: &str = "None of your authenticators can be used on this page (it takes an authenticator app, SMS, WhatsApp or email code).";
+const NO_USABLE_METHOD: &str = "None of your authenticators can be used on this page (it takes a passkey, or an authenticator app, SMS, WhatsApp or email code).";
 
 const APP_LABEL: &str = "Code from your authenticator app";
 
@@ -202,6 +215,7 @@ async fn home(State(shared): State<Arc<Shared>>) -> Response {
 /// The wire name of a method, and how a link offers it.
 fn offer(method: &VerificationMethod) -> (&str, &'static str) {
     let label = match method {
+        VerificationMethod::Passkey => "Use your passkey",
         VerificationMethod::AuthenticatorApp => "Use your authenticator app",
         VerificationMethod::Sms => "Get a code by SMS",
         VerificationMethod::Whatsapp => "Get a code by WhatsApp",
@@ -355,6 +369,25 @@ async fn show(
     if chosen == VerificationMethod::AuthenticatorApp {
         drop(store);
         return app_form(&claims, &token, &launch, None, &links, None, StatusCode::OK);
+    }
+    if chosen == VerificationMethod::Passkey {
+        drop(store);
+        let message = format!(
+            "To continue with {}, use your passkey.",
+            claims.other.action_code
+        );
+        return page(
+            StatusCode::OK,
+            Page {
+                heading: "Verify it's you",
+                message: Some(&message),
+                passkey: Some(&token),
+                alternatives: &links,
+                mode: mode.param(),
+                opener: opener_of(&launch, None),
+                ..Page::default()
+            },
+        );
     }
     let to = store
         .authenticators
@@ -525,8 +558,11 @@ async fn send(
     let now = shared.clock.now();
     let mut store = shared.store();
     let launch = launch_of(&store, &claims, mode);
-    let allowed = method != VerificationMethod::AuthenticatorApp
-        && store.challenge_methods(&claims.sub).contains(&method);
+    let sendable = matches!(
+        method,
+        VerificationMethod::Sms | VerificationMethod::Whatsapp | VerificationMethod::EmailOtp
+    );
+    let allowed = sendable && store.challenge_methods(&claims.sub).contains(&method);
     if !allowed {
         return error_in(
             &launch,
@@ -548,6 +584,47 @@ async fn send(
         }
         Err(_) => error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
     }
+}
+
+#[derive(Debug, Deserialize)]
+struct PasskeyDone {
+    token: String,
+    mode: Option<String>,
+}
+
+/// After the page's script verified a passkey through the client API: `token` is the
+/// token that answered, and the page goes on as after a right code, if a passkey
+/// completed its action.
+async fn passkey_done(
+    State(shared): State<Arc<Shared>>,
+    form: Result<Form<PasskeyDone>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
+    };
+    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    };
+    let claims = match shared.tokens().read_challenge(&form.token) {
+        Ok(claims) => claims,
+        Err(error) => return bad_link(error),
+    };
+    let store = shared.store();
+    let launch = launch_of(&store, &claims, mode);
+    if !store.passed_with_passkey(&claims) {
+        return error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY);
+    }
+    let target = &claims.other;
+    let (redirect_url, settings) = store
+        .action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
+        .map(|action| (action.redirect_url.clone(), action.redirect_to_settings))
+        .unwrap_or_default();
+    drop(store);
+    verified(&shared, &launch, &form.token, redirect_url, settings)
 }
 
 /// A code typed into the page.

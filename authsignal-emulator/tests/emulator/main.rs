@@ -18,5 +18,6 @@ mod scenario;
 mod ui;
 mod ui_launch;
 mod ui_methods;
+mod ui_passkeys;
 mod validate;
 mod webhooks;

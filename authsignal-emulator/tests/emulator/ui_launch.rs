@@ -23,11 +23,11 @@ fn browser() -> reqwest::Client {
 }
 
 /// A page as the browser gets it: status, its CSP and its HTML.
-struct Answer {
-    status: u16,
-    csp: String,
-    html: String,
-    location: Option<String>,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) csp: String,
+    pub(crate) html: String,
+    pub(crate) location: Option<String>,
 }
 
 async fn answer(response: reqwest::Response) -> Answer {
@@ -48,24 +48,24 @@ async fn answer(response: reqwest::Response) -> Answer {
     }
 }
 
-async fn open(url: &str) -> Answer {
+pub(crate) async fn open(url: &str) -> Answer {
     answer(browser().get(url).send().await.unwrap()).await
 }
 
-async fn post(emulator: &EmulatorHandle, path: &str, form: &[(&str, &str)]) -> Answer {
+pub(crate) async fn post(emulator: &EmulatorHandle, path: &str, form: &[(&str, &str)]) -> Answer {
     let url = format!("{}{path}", emulator.origin());
     answer(browser().post(url).form(form).send().await.unwrap()).await
 }
 
 /// One directive's value in a CSP (`script-src` → `'nonce-…'`).
-fn directive<'a>(csp: &'a str, name: &str) -> Option<&'a str> {
+pub(crate) fn directive<'a>(csp: &'a str, name: &str) -> Option<&'a str> {
     csp.split(';')
         .map(str::trim)
         .find_map(|d| d.strip_prefix(name)?.strip_prefix(' '))
 }
 
 /// The nonce `script-src` allows; the directive must allow nothing else.
-fn csp_nonce(csp: &str) -> String {
+pub(crate) fn csp_nonce(csp: &str) -> String {
     let scripts = directive(csp, "script-src").expect("a script-src directive");
     scripts
         .strip_prefix("'nonce-")
@@ -75,7 +75,7 @@ fn csp_nonce(csp: &str) -> String {
 }
 
 /// Every value of `attribute="…"` in `html`, in order.
-fn attributes(html: &str, attribute: &str) -> Vec<String> {
+pub(crate) fn attributes(html: &str, attribute: &str) -> Vec<String> {
     let needle = format!(r#"{attribute}=""#);
     html.match_indices(&needle)
         .map(|(at, _)| {
@@ -85,11 +85,11 @@ fn attributes(html: &str, attribute: &str) -> Vec<String> {
         .collect()
 }
 
-fn has(html: &str, id: &str) -> bool {
+pub(crate) fn has(html: &str, id: &str) -> bool {
     html.contains(&format!(r#"id="{id}""#))
 }
 
-fn token_of(url: &str) -> String {
+pub(crate) fn token_of(url: &str) -> String {
     reqwest::Url::parse(url)
         .unwrap()
         .query_pairs()
@@ -98,7 +98,7 @@ fn token_of(url: &str) -> String {
         .expect("a token in the URL")
 }
 
-async fn validates(emulator: &EmulatorHandle, token: &str) -> bool {
+pub(crate) async fn validates(emulator: &EmulatorHandle, token: &str) -> bool {
     emulator
         .client()
         .validate_challenge(&ValidateChallengeRequest {
