@@ -28,4 +28,5 @@ mod withdrawals;
 mod gate_pages;
 mod instances;
 mod launch_modes;
+mod prebuilt_passkey;
 mod web_sdk;
