@@ -211,7 +211,7 @@
 //! and the error again. The routes, states and stable element ids are in the `ui` module's
 //! source documentation (`src/ui/mod.rs`, `html.rs`).
 //!
-//! ## Script, popup and window modes
+//! ## Script, popup and window modes, passkeys
 //!
 //! Every page of the pre-built UI runs only its own script: each response has a fresh
 //! 128-bit nonce, and its CSP is `default-src 'none'; script-src 'nonce-…'; style-src
@@ -231,6 +231,18 @@
 //! | with `mode=popup` but no such origin (no `redirectUrl`, or another scheme), the page is as in redirect mode: no script, not framed, the token shown or redirected to | assumed |
 //! | in popup mode a right code answers 200 with the posting page, not 303; the settings page's `continue` posts the token rather than linking to the `redirectUrl` | assumed (what the SDK's wait for the message needs) |
 //! | `mode` other than `popup` (in the query or a form) is a 400 page | assumed (the SDK sends no other) |
+//!
+//! Passkeys on the pre-built UI, by the same script rules (the passkey page's CSP adds
+//! `connect-src 'self'`, for the client API on the emulator's own origin):
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | a user with a passkey is offered it on the pre-built UI (`#passkey`) | documented (Authsignal's pre-built UI offers passkeys) |
+//! | it is offered first, before codes; a batch-enrolled passkey (whose key the emulator never read) is not offered | assumed |
+//! | the page's script makes the calls of the Web SDK's `passkey.signIn` with the page's token: `authentication-options`, `navigator.credentials.get`, `verify/passkey` (the assertion as `@simplewebauthn`'s JSON) | SDK (1.16.0 `dist/index.js`; `src/passkey.ts`, `src/api/passkey-api-client.ts`) |
+//! | then `POST /ui/challenge/passkey` with the token `verify/passkey` answered goes on as after a right code (303 to the `redirectUrl`, the token posted in popup mode, the settings page), only if a passkey completed that token's action; else a 400 page | assumed (Authsignal's pre-built UI is a single-page app with routes of its own) |
+//! | if the passkey cannot be used (no authenticator has it, or the relying party refuses it), `#passkey-error` says so and nothing is verified | assumed |
+//! | passkeys are not enrolled on the pre-built UI (the SDK's `passkey.signUp` or the Server API does that) | left out |
 //!
 //! # Where each behaviour comes from
 //!
