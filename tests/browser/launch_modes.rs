@@ -120,7 +120,11 @@ async fn popup_and_window_modes_complete_and_each_transfer_is_made_once() {
         .await;
     assert!(src.as_str().unwrap().ends_with("&mode=popup"), "{src}");
     drop(iframe);
-    // A field in the dialog to type from (the dialog keeps the focus within itself).
+    // The pre-built UI is in a cross-origin iframe, out of reach of element commands; a
+    // person gets there with the keyboard. Keys go to a focused element, and the SDK's
+    // dialog pulls the focus back into itself from anywhere else on the page: a field at
+    // the top of the dialog to start from, then Tab moves the focus into the iframe, to
+    // its first field (the code), and Enter submits its form.
     browser
         .execute(
             "const keys = document.createElement('input');
