@@ -9,6 +9,9 @@
 //! inline style. `frame-ancestors` is `'none'` but for a page the Web SDK's popup mode
 //! opens for an action with a trusted origin (see [`super::launch`]), where it names that
 //! origin alone. `connect-src 'self'` only on a page whose script calls the client API.
+//!
+//! No `X-Frame-Options`: it cannot name one origin (`ALLOW-FROM` is obsolete), and every
+//! current browser follows `frame-ancestors` over it.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
