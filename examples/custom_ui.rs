@@ -6,7 +6,7 @@
 //! cargo run --example custom_ui
 //! ```
 //!
-//! Open <http://127.0.0.1:3000> (`PORT` overrides). Each browser session is a new visitor
+//! Open <http://localhost:3000> (`PORT` overrides). Each browser session is a new visitor
 //! with no authenticator. A transfer above 1000 answers 401 with a challenge token; the
 //! page hands it to the SDK (`setToken`), which enrolls and verifies an authenticator app
 //! (`totp.enroll`, `totp.verify`), an email or a phone (`email.enroll/challenge/verify`,
@@ -19,6 +19,13 @@
 //! this page) and `{mode: "window"}`: the pre-built UI hands its token to this page (it
 //! trusts this page's origin, the origin of the track's `redirectUrl`), `launch` resolves
 //! with it, and the page sends the transfer with it.
+//!
+//! Passkeys: "Create a passkey" signs the visitor up with one (`passkey.signUp`, with the
+//! challenge's token) and "Use my passkey" passes the step-up with it
+//! (`passkey.signIn({token})`). Browsers offer passkeys on `localhost`, not on
+//! `127.0.0.1` (an IP address cannot be a relying party's ID): open the page at
+//! `localhost`. The embedded emulator is a development relying party (RP ID `localhost`,
+//! any `http://localhost` port).
 //!
 //! A visitor enrolled with one method adds another only after proving it (Authsignal's
 //! binding rule): verify with the app first, and the SDK's new token may then enroll an
@@ -51,7 +58,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use authsignal_emulator::{
-    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, Rule,
+    ActionConfig, Condition, EmulatorBuilder, EmulatorHandle, Outcome, RelyingPartySettings, Rule,
 };
 use axum::body::Bytes;
 use axum::extract::State;
@@ -90,7 +97,8 @@ async fn main() -> Result<(), Box<dyn Error>> {
         .with_max_level(tracing::Level::INFO)
         .init();
     let listener = demo::listen(3000).await?;
-    let origin = format!("http://127.0.0.1:{}", listener.local_addr()?.port());
+    // `localhost`, not the address bound: browsers refuse passkeys on an IP address.
+    let origin = format!("http://localhost:{}", listener.local_addr()?.port());
     let sdk = load_sdk();
 
     println!("\naxum-authsignal custom UI demo (the official Web SDK)\n");
@@ -161,7 +169,17 @@ pub fn load_sdk() -> Result<(PathBuf, Bytes), String> {
 /// The app on a fresh emulator (on a free port), for tests: the router and the emulator.
 /// `origin` is where the app is served; `sdk` the SDK's browser build, if any.
 pub async fn with_emulator(origin: &str, sdk: Option<Bytes>) -> (Router, EmulatorHandle) {
-    let emulator = start_emulator(demo::emulator_on_free_port())
+    with_emulator_for(origin, sdk, RelyingPartySettings::default()).await
+}
+
+/// As [`with_emulator`], with the emulator's WebAuthn relying party set to
+/// `relying_party` (e.g. only the app's own origin).
+pub async fn with_emulator_for(
+    origin: &str,
+    sdk: Option<Bytes>,
+    relying_party: RelyingPartySettings,
+) -> (Router, EmulatorHandle) {
+    let emulator = start_emulator(demo::emulator_on_free_port().relying_party(relying_party))
         .await
         .expect("the emulator starts on a free port");
     let sdk_config = SdkConfig::emulator(&emulator);
@@ -404,6 +422,10 @@ restart the example.</p>
     <label>Code <input id="sms-code" inputmode="numeric"></label>
     <button id="sms-verify" type="button">Verify</button>
   </fieldset>
+  <fieldset><legend>Passkey</legend>
+    <button id="passkey-signup" type="button">Create a passkey</button>
+    <button id="passkey-signin" type="button">Use my passkey</button>
+  </fieldset>
   <p id="verified" hidden>Verified with <span id="verified-with"></span>.
     <button id="submit" type="button">Send the transfer</button></p>
   <p><button id="launch" type="button">Use Authsignal's page instead</button>
@@ -430,6 +452,7 @@ const config = JSON.parse($("config").textContent);
 const PENDING = "custom-ui-pending-transfer";
 let pending = null; // {body, url}: the transfer the gate challenged
 let proof = null; // the token of the last verification
+let challengeToken = null; // the gate's token for the pending transfer
 
 const status = (text) => { $("status").textContent = text; $("error").textContent = ""; };
 const fail = (text) => { $("error").textContent = text; };
@@ -516,6 +539,7 @@ if (typeof authsignal === "undefined") {
     if (answer.status === 401 && answer.body.token) {
       pending = { body, url: answer.body.url };
       proof = null;
+      challengeToken = answer.body.token;
       sdk.setToken(answer.body.token);
       $("confirmation").hidden = true;
       $("verified").hidden = true;
@@ -552,6 +576,13 @@ if (typeof authsignal === "undefined") {
     $(channel + "-verify").onclick = async () =>
       verified(await call(channel + ".verify()", api.verify({ code: $(channel + "-code").value.trim() })), method);
   }
+  // Passkeys: a sign-up answers the new passkey and a token, a sign-in `isVerified`.
+  $("passkey-signup").onclick = async () => {
+    const data = await call("passkey.signUp()", sdk.passkey.signUp({ token: challengeToken, username: $("user").textContent }));
+    verified(data && { ...data, isVerified: Boolean(data.token) }, "a passkey");
+  };
+  $("passkey-signin").onclick = async () =>
+    verified(await call("passkey.signIn()", sdk.passkey.signIn({ token: challengeToken })), "a passkey");
   $("submit").onclick = async () => done(await postTransfer(pending.body, proof));
   $("launch").onclick = () => {
     sessionStorage.setItem(PENDING, pending.body);

@@ -16,7 +16,10 @@ pub struct RecordedCall {
     /// The operation, as the client names it (`track`, `validateChallenge`, ...), or
     /// `clientEnrollTotp`, `clientVerifyTotp`, `clientEnrollEmailOtp`,
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
-    /// `clientChallengeSms`, `clientVerifySms`, `emulatorOutbox`, `emulatorFaults`,
+    /// `clientChallengeSms`, `clientVerifySms`, `clientGetAuthenticators`,
+    /// `clientPasskeyRegistrationOptions`, `clientAddPasskey`,
+    /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, the same four for
+    /// `SecurityKey`, `emulatorOutbox`, `emulatorFaults`,
     /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `uiPasskey`, `unknown`
     /// (CORS preflights among them); or `webhookDelivery` for an attempt to deliver a
     /// webhook (a request the emulator sent, not received).
@@ -77,6 +80,49 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::POST, ["client", "user-authenticators", "sms"]) => "clientEnrollSms",
         (&Method::POST, ["client", "challenge", "sms"]) => "clientChallengeSms",
         (&Method::POST, ["client", "verify", "sms"]) => "clientVerifySms",
+        (&Method::GET, ["client", "user-authenticators"]) => "clientGetAuthenticators",
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "passkey",
+                "registration-options",
+            ],
+        ) => "clientPasskeyRegistrationOptions",
+        (&Method::POST, ["client", "user-authenticators", "passkey"]) => "clientAddPasskey",
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "passkey",
+                "authentication-options",
+            ],
+        ) => "clientPasskeyAuthenticationOptions",
+        (&Method::POST, ["client", "verify", "passkey"]) => "clientVerifyPasskey",
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "security-key",
+                "registration-options",
+            ],
+        ) => "clientSecurityKeyRegistrationOptions",
+        (&Method::POST, ["client", "user-authenticators", "security-key"]) => {
+            "clientAddSecurityKey"
+        }
+        (
+            &Method::POST,
+            [
+                "client",
+                "user-authenticators",
+                "security-key",
+                "authentication-options",
+            ],
+        ) => "clientSecurityKeyAuthenticationOptions",
+        (&Method::POST, ["client", "verify", "security-key"]) => "clientVerifySecurityKey",
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
@@ -177,6 +223,51 @@ mod tests {
                 "clientChallengeSms",
             ),
             (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
+            (
+                Method::GET,
+                "/v1/client/user-authenticators",
+                "clientGetAuthenticators",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/passkey/registration-options",
+                "clientPasskeyRegistrationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/passkey",
+                "clientAddPasskey",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/passkey/authentication-options",
+                "clientPasskeyAuthenticationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/passkey",
+                "clientVerifyPasskey",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/security-key/registration-options",
+                "clientSecurityKeyRegistrationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/security-key",
+                "clientAddSecurityKey",
+            ),
+            (
+                Method::POST,
+                "/v1/client/user-authenticators/security-key/authentication-options",
+                "clientSecurityKeyAuthenticationOptions",
+            ),
+            (
+                Method::POST,
+                "/v1/client/verify/security-key",
+                "clientVerifySecurityKey",
+            ),
             (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
             (Method::POST, "/v1/emulator/faults", "emulatorFaults"),

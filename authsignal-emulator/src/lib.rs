@@ -164,7 +164,7 @@
 //! | a security key's options come back bare and its credential is the whole body | S (`src/api/security-key-api-client.ts`, `src/security-key.ts`) |
 //! | the options are `@simplewebauthn` JSON (`PublicKeyCredentialCreationOptionsJSON`, `...RequestOptionsJSON`), base64url without padding | S (`src/passkey.ts` hands them to `startRegistration`/`startAuthentication`) |
 //! | ES256 only, `attestation: "none"`, and only `fmt: "none"` with an empty statement registers | A (Authsignal does not document its attestation policy) |
-//! | each challenge is issued by the emulator (32 random bytes), answers one ceremony of one kind (registration or sign-in, passkey or security key) for the token's action, once, right or wrong, within 5 minutes (the options' `timeout`); a `challengeId` sent must name it | A (what a relying party must do: WebAuthn §13.4.3) |
+//! | each challenge is issued by the emulator (32 random bytes), answers one ceremony of one kind (registration or sign-in, passkey or security key) for the token's action, once, right or wrong, within the options' `timeout` (5 minutes, or [`RelyingPartySettings::timeout`]); a `challengeId` sent must name it | A (what a relying party must do: WebAuthn §13.4.3) |
 //! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused | D (WebAuthn §7.1, §7.2) |
 //! | the rpIdHash is SHA-256 of the RP ID; UP is required; UV is required for passkeys (`userVerification: "required"`), not for security keys (`"discouraged"`) | D (WebAuthn); which ceremony requires UV is A |
 //! | the signature (ECDSA P-256 over authenticator data and the client data hash) is checked with the registered key | D (WebAuthn §7.2) |

@@ -28,5 +28,6 @@ mod withdrawals;
 mod gate_pages;
 mod instances;
 mod launch_modes;
+mod passkeys;
 mod prebuilt_passkey;
 mod web_sdk;

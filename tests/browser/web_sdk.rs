@@ -124,7 +124,7 @@ pub(crate) async fn start_transfer(browser: &Session, amount: &str) {
 }
 
 /// Sends the challenged transfer with the SDK's token; the confirmation names `amount`.
-async fn finish_transfer(browser: &Session, amount: &str) {
+pub(crate) async fn finish_transfer(browser: &Session, amount: &str) {
     browser.wait_for_visible("#submit").await.click().await;
     browser
         .wait_for_text("#confirmation", &format!("Sent {amount} to"))

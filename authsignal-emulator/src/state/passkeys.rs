@@ -1,8 +1,7 @@
 //! Passkeys and security keys of the client API: the WebAuthn ceremonies the emulator
-//! has started (each challenge good once, for one action, for [`CEREMONY_LIFETIME`]),
-//! the credentials registered with them, and the assertions that complete a challenge.
-
-use std::time::Duration;
+//! has started (each challenge good once, for one action, for the relying party's
+//! timeout), the credentials registered with them, and the assertions that complete a
+//! challenge.
 
 use http::StatusCode;
 
@@ -17,9 +16,6 @@ use super::super::webauthn::{
 };
 use super::{AuthenticatorRecord, PasskeyCredential, Store};
 use authsignal::types::{UserAuthenticator, VerificationMethod};
-
-/// How long a ceremony's challenge is good for: the options' `timeout`.
-pub(crate) const CEREMONY_LIFETIME: Duration = Duration::from_millis(options::TIMEOUT_MILLIS);
 
 /// A challenge the emulator issued, not yet answered.
 #[derive(Debug, Clone)]
@@ -114,7 +110,7 @@ impl Store {
             registration,
             kind,
             target: target.clone(),
-            expires_at: now.plus(CEREMONY_LIFETIME),
+            expires_at: now.plus(self.config.relying_party.ceremony_timeout()),
         };
         self.ceremonies.push(ceremony.clone());
         ceremony

@@ -8,9 +8,6 @@ use super::{RelyingPartySettings, to_base64url};
 /// The relying party's name, shown by some authenticators.
 const RP_NAME: &str = "Authsignal emulator";
 
-/// How long the browser waits for the user, in milliseconds: the ceremony's lifetime.
-pub(crate) const TIMEOUT_MILLIS: u64 = 5 * 60 * 1000;
-
 /// COSE algorithm ES256, the only one the emulator verifies.
 const ES256: i64 = -7;
 
@@ -80,7 +77,7 @@ pub(crate) fn creation(
         },
         "challenge": to_base64url(challenge),
         "pubKeyCredParams": [{"type": "public-key", "alg": ES256}],
-        "timeout": TIMEOUT_MILLIS,
+        "timeout": timeout_millis(settings),
         "excludeCredentials": descriptors(exclude),
         "authenticatorSelection": selection,
         "attestation": "none",
@@ -99,10 +96,15 @@ pub(crate) fn request(
     json!({
         "rpId": settings.rp_id(),
         "challenge": to_base64url(challenge),
-        "timeout": TIMEOUT_MILLIS,
+        "timeout": timeout_millis(settings),
         "allowCredentials": descriptors(allow),
         "userVerification": kind.user_verification(),
     })
+}
+
+/// The ceremony's timeout as the options carry it.
+fn timeout_millis(settings: &RelyingPartySettings) -> u64 {
+    u64::try_from(settings.ceremony_timeout().as_millis()).unwrap_or(u64::MAX)
 }
 
 fn descriptors(ids: &[Vec<u8>]) -> Vec<Value> {

@@ -1,6 +1,8 @@
 //! [`RelyingPartySettings`]: the RP ID passkeys and security keys are bound to, and the
 //! origins whose pages may use them.
 
+use std::time::Duration;
+
 use serde::{Deserialize, Serialize};
 
 /// The relying party the emulator is for WebAuthn (passkeys and security keys): its RP ID
@@ -36,7 +38,14 @@ pub struct RelyingPartySettings {
     /// The origins (`scheme://host[:port]`) ceremonies may come from.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub origins: Vec<String>,
+    /// How long the browser waits for the user, and a challenge stays good, in
+    /// milliseconds; `None` for 5 minutes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_millis: Option<u64>,
 }
+
+/// The ceremonies' timeout when none is set.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
 /// The development relying party's RP ID.
 const DEVELOPMENT_RP_ID: &str = "localhost";
@@ -47,7 +56,22 @@ impl RelyingPartySettings {
         Self {
             rp_id: Some(rp_id.into()),
             origins: Vec::new(),
+            timeout_millis: None,
         }
+    }
+
+    /// Sets how long a ceremony may take (the options' `timeout`, and how long its
+    /// challenge stays good).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout_millis = Some(u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX));
+        self
+    }
+
+    /// How long a ceremony may take: 5 minutes unless set.
+    pub fn ceremony_timeout(&self) -> Duration {
+        self.timeout_millis
+            .map_or(DEFAULT_TIMEOUT, Duration::from_millis)
     }
 
     /// Accepts ceremonies from `origin` too.
