@@ -11,8 +11,9 @@
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::tokens::{ADD_AUTHENTICATORS, ActionRef, ChallengeClaims, Tokens};
-use super::{MAX_ATTEMPTS, Store, TotpAttempt};
+use super::{ActionRecord, MAX_ATTEMPTS, Store, TotpAttempt};
 use authsignal::types::{ChallengeRequest, UserActionState, VerificationMethod, VerifyRequest};
+use reqwest::Url;
 
 /// The methods the pre-built UI can challenge with, in the order it offers them when the
 /// user has no default among them: a passkey first (nothing to type, and phishing
@@ -31,6 +32,26 @@ pub(crate) struct SentCode {
     pub(crate) challenge_id: String,
     /// The phone number or email address it went to.
     pub(crate) to: String,
+}
+
+impl ActionRecord {
+    /// The origin of its `redirectUrl`, if that is an `http` or `https` URL: the app that
+    /// asked for the challenge, where redirect mode sends the token. The one origin the
+    /// pre-built UI trusts to open it in the Web SDK's popup or window and to receive its
+    /// token, and the one that may embed its passkey ceremony.
+    pub(crate) fn app_origin(&self) -> Option<String> {
+        let url = Url::parse(self.redirect_url.as_deref()?).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        let origin = url.origin().ascii_serialization();
+        // What the URL parser serializes as an origin holds none of CSP's separators;
+        // checked anyway, since it goes into a header.
+        origin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:/[]".contains(&b))
+            .then_some(origin)
+    }
 }
 
 impl Store {
@@ -233,5 +254,46 @@ impl Store {
             return TotpAttempt::LimitReached;
         }
         TotpAttempt::Wrong { attempts_left }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+
+    fn redirecting_to(url: Option<&str>) -> ActionRecord {
+        let mut action = ActionRecord::new(
+            "u1",
+            "withdraw",
+            "key",
+            UserActionState::ChallengeRequired,
+            Timestamp::from_system(std::time::UNIX_EPOCH),
+        );
+        action.redirect_url = url.map(str::to_owned);
+        action
+    }
+
+    #[test]
+    fn the_app_origin_is_the_redirect_urls_http_origin() {
+        let origin = |url| redirecting_to(url).app_origin();
+        assert_eq!(
+            origin(Some("https://app.example:8443/done?x=1#y")).as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            origin(Some("http://127.0.0.1:80/a")).as_deref(),
+            Some("http://127.0.0.1")
+        );
+        assert_eq!(origin(None), None);
+        for other in [
+            "/relative",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///x",
+            "myapp://done",
+        ] {
+            assert_eq!(origin(Some(other)), None, "{other}");
+        }
     }
 }

@@ -12,8 +12,6 @@
 //! page, and only that origin may frame it. A `postMessage` to `"*"` would hand the token
 //! to whatever page opened the link.
 
-use reqwest::Url;
-
 /// The only `mode` the Web SDK adds.
 const POPUP: &str = "popup";
 
@@ -59,25 +57,6 @@ pub(crate) struct Opener {
 }
 
 impl Opener {
-    /// The opener trusted for an action opened in `mode`: in popup mode, the origin of
-    /// its `redirect_url` when that is an `http` or `https` URL; else none.
-    pub(crate) fn trusted(mode: Mode, redirect_url: Option<&str>) -> Option<Self> {
-        if mode != Mode::Popup {
-            return None;
-        }
-        let url = Url::parse(redirect_url?).ok()?;
-        if !matches!(url.scheme(), "http" | "https") {
-            return None;
-        }
-        let origin = url.origin().ascii_serialization();
-        // What the URL parser serializes as an origin holds none of CSP's separators;
-        // checked anyway, since it goes into a header.
-        origin
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-.:/[]".contains(&b))
-            .then_some(Opener { origin })
-    }
-
     /// `scheme://host[:port]`.
     pub(crate) fn origin(&self) -> &str {
         &self.origin
@@ -92,11 +71,15 @@ pub(crate) struct Launch {
 }
 
 impl Launch {
-    /// A page opened in `mode` for an action with `redirect_url`.
-    pub(crate) fn new(mode: Mode, redirect_url: Option<&str>) -> Self {
+    /// A page opened in `mode` for an action of the app at `app_origin` (the origin of
+    /// its `redirectUrl`: see `ActionRecord::app_origin`): in popup mode, that app is the
+    /// trusted opener; else there is none.
+    pub(crate) fn new(mode: Mode, app_origin: Option<String>) -> Self {
         Launch {
             mode,
-            opener: Opener::trusted(mode, redirect_url),
+            opener: app_origin
+                .filter(|_| mode == Mode::Popup)
+                .map(|origin| Opener { origin }),
         }
     }
 
@@ -125,33 +108,14 @@ mod tests {
     }
 
     #[test]
-    fn the_trusted_opener_is_the_redirect_urls_origin_in_popup_mode_only() {
-        let opener = Opener::trusted(Mode::Popup, Some("https://app.example:8443/done?x=1#y"));
+    fn the_app_is_the_trusted_opener_in_popup_mode_only() {
+        let app = || Some("https://app.example".to_owned());
+        let popup = Launch::new(Mode::Popup, app());
         assert_eq!(
-            opener.as_ref().map(Opener::origin),
-            Some("https://app.example:8443")
+            popup.opener().map(Opener::origin),
+            Some("https://app.example")
         );
-        let default_port = Opener::trusted(Mode::Popup, Some("http://127.0.0.1:80/a"));
-        assert_eq!(
-            default_port.as_ref().map(Opener::origin),
-            Some("http://127.0.0.1")
-        );
-        assert_eq!(
-            Opener::trusted(Mode::Page, Some("https://app.example/")),
-            None
-        );
-        assert_eq!(Opener::trusted(Mode::Popup, None), None);
-        for untrusted in [
-            "/relative",
-            "javascript:alert(1)",
-            "data:text/html,x",
-            "file:///x",
-        ] {
-            assert_eq!(
-                Opener::trusted(Mode::Popup, Some(untrusted)),
-                None,
-                "{untrusted}"
-            );
-        }
+        assert_eq!(Launch::new(Mode::Page, app()).opener(), None);
+        assert_eq!(Launch::new(Mode::Popup, None).opener(), None);
     }
 }

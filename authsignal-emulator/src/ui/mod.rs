@@ -137,17 +137,17 @@ fn opener_of<'a>(launch: &'a Launch, token: Option<&'a str>) -> Option<PopupOpen
     })
 }
 
-/// How the page of a token's action was opened: `mode`, and the action's `redirectUrl`.
+/// How the page of a token's action was opened: `mode`, and the action's app.
 fn launch_of(store: &Store, claims: &ChallengeClaims, mode: Mode) -> Launch {
     let target = &claims.other;
-    let redirect_url = store
+    let app_origin = store
         .action(
             &target.user_id,
             &target.action_code,
             &target.idempotency_key,
         )
-        .and_then(|action| action.redirect_url.as_deref());
-    Launch::new(mode, redirect_url)
+        .and_then(|action| action.app_origin());
+    Launch::new(mode, app_origin)
 }
 
 /// The page of `token` in `mode`: the track `url` with `mode` kept.
@@ -286,7 +286,7 @@ async fn show(
     };
     let settings = action.redirect_to_settings;
     let redirect_url = action.redirect_url.clone();
-    let launch = Launch::new(mode, redirect_url.as_deref());
+    let launch = Launch::new(mode, action.app_origin());
     // A page with one line and no form; `text` says in which element.
     let done = |text: Page<'_>| {
         page(
