@@ -165,7 +165,7 @@
 //! | the options are `@simplewebauthn` JSON (`PublicKeyCredentialCreationOptionsJSON`, `...RequestOptionsJSON`), base64url without padding | S (`src/passkey.ts` hands them to `startRegistration`/`startAuthentication`) |
 //! | ES256 only, `attestation: "none"`, and only `fmt: "none"` with an empty statement registers | A (Authsignal does not document its attestation policy) |
 //! | each challenge is issued by the emulator (32 random bytes), answers one ceremony of one kind (registration or sign-in, passkey or security key) for the token's action, once, right or wrong, within the options' `timeout` (5 minutes, or [`RelyingPartySettings::timeout`]); a `challengeId` sent must name it | A (what a relying party must do: WebAuthn §13.4.3) |
-//! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused | D (WebAuthn §7.1, §7.2) |
+//! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused but for an assertion whose `topOrigin` is the action's app (below) | D (WebAuthn §7.1, §7.2) |
 //! | the rpIdHash is SHA-256 of the RP ID; UP is required; UV is required for passkeys (`userVerification: "required"`), not for security keys (`"discouraged"`) | D (WebAuthn); which ceremony requires UV is A |
 //! | the signature (ECDSA P-256 over authenticator data and the client data hash) is checked with the registered key | D (WebAuthn §7.2) |
 //! | a signature counter that does not grow is refused unless it and the stored one are both 0 | D (WebAuthn §7.2 step 22: the relying party decides; the emulator refuses) |
@@ -242,6 +242,8 @@
 //! | the page's script makes the calls of the Web SDK's `passkey.signIn` with the page's token: `authentication-options`, `navigator.credentials.get`, `verify/passkey` (the assertion as `@simplewebauthn`'s JSON) | SDK (1.16.0 `dist/index.js`; `src/passkey.ts`, `src/api/passkey-api-client.ts`) |
 //! | then `POST /ui/challenge/passkey` with the token `verify/passkey` answered goes on as after a right code (303 to the `redirectUrl`, the token posted in popup mode, the settings page), only if a passkey completed that token's action; else a 400 page | assumed (Authsignal's pre-built UI is a single-page app with routes of its own) |
 //! | if the passkey cannot be used (no authenticator has it, or the relying party refuses it), `#passkey-error` says so and nothing is verified | assumed |
+//! | in the Web SDK's popup the page is an iframe on the app's page (the SDK's iframe allows `publickey-credentials-get`), so the assertion is cross-origin: it is accepted only when its `topOrigin` is the origin of the action's `redirectUrl`, and never for an action without one | SDK (`src/handlers/popup-handler.ts`, the iframe's `allow`); the check is WebAuthn L3 §7.2 (D); which top origin Authsignal accepts is A |
+//! | pages must be opened at `localhost` for the development relying party (the track `url` is on `127.0.0.1`: browsers refuse an IP address as an RP ID) | D (WebAuthn's RP ID rules) |
 //! | passkeys are not enrolled on the pre-built UI (the SDK's `passkey.signUp` or the Server API does that) | left out |
 //!
 //! # Where each behaviour comes from

@@ -216,6 +216,7 @@ impl Store {
             settings: &self.config.relying_party,
             challenge: &ceremony.challenge,
             user_verification: kind.requires_user_verification(),
+            embedder: None,
         };
         let new = verify::registration(&expected, credential)?;
         let credential_id = to_base64url(&new.id);
@@ -319,10 +320,19 @@ impl Store {
             .public_key
             .as_deref()
             .ok_or(Refusal::UnknownCredential)?;
+        // The pre-built UI in the Web SDK's popup is an iframe on the app's page.
+        let app_origin = self
+            .action(
+                &target.user_id,
+                &target.action_code,
+                &target.idempotency_key,
+            )
+            .and_then(|action| action.app_origin());
         let expected = Expectation {
             settings: &self.config.relying_party,
             challenge: &ceremony.challenge,
             user_verification: kind.requires_user_verification(),
+            embedder: app_origin.as_deref(),
         };
         let sign_count = verify::assertion(
             &expected,

@@ -41,6 +41,9 @@ pub(crate) struct SoftAuthenticator {
     counts: bool,
     /// What the browser writes into the client data.
     origin: String,
+    /// The top-level page's origin, for a ceremony in a cross-origin iframe (then the
+    /// client data says `crossOrigin: true`).
+    pub(crate) top_origin: Option<String>,
     /// The RP ID it hashes into authenticator data.
     rp_id: String,
     /// UP | UV by default.
@@ -65,6 +68,7 @@ impl SoftAuthenticator {
             counter: 0,
             counts: true,
             origin: ORIGIN.into(),
+            top_origin: None,
             rp_id: "localhost".into(),
             flags: UP | UV,
             client_type: None,
@@ -79,14 +83,17 @@ impl SoftAuthenticator {
             .challenge
             .clone()
             .unwrap_or_else(|| unb64(options["challenge"].as_str().expect("a challenge")));
-        json!({
+        let mut data = json!({
             "type": self.client_type.unwrap_or(kind),
             "challenge": b64(&challenge),
             "origin": self.origin,
             "crossOrigin": false,
-        })
-        .to_string()
-        .into_bytes()
+        });
+        if let Some(top) = &self.top_origin {
+            data["crossOrigin"] = json!(true);
+            data["topOrigin"] = json!(top);
+        }
+        data.to_string().into_bytes()
     }
 
     fn authenticator_data(&self, flags: u8, attested: &[u8]) -> Vec<u8> {

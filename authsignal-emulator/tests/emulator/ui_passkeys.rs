@@ -169,3 +169,55 @@ async fn the_page_goes_on_only_from_an_action_a_passkey_completed() {
         assert_eq!(refused.status, 400, "{form:?}");
     }
 }
+
+#[tokio::test]
+async fn a_passkey_in_a_cross_origin_iframe_counts_only_on_the_apps_page() {
+    let emulator = start().await;
+    let mut phone = SoftAuthenticator::new(6);
+    let url = passkey_user(&emulator, &mut phone).await;
+    let token = token_of(&url);
+    // The pre-built UI's page asks `phone` for an assertion, framed by `top`.
+    let mut assert_framed = async |token: &str, top: Option<&str>| {
+        phone.top_origin = top.map(str::to_owned);
+        let options = authentication_options(&emulator, token).await;
+        let assertion = phone.get(&options["options"], "jane");
+        verify_passkey(&emulator, token, &options, &assertion).await
+    };
+    // Framed by another site: refused for its origin.
+    for top in ["https://evil.example", "https://app.example:444"] {
+        let (status, refused) = assert_framed(&token, Some(top)).await;
+        assert_eq!(status, 400, "{top}: {refused}");
+        assert!(
+            refused["errorDescription"]
+                .as_str()
+                .unwrap()
+                .contains("origin"),
+            "{refused}"
+        );
+    }
+    assert!(!validates(&emulator, &token).await);
+    // On the app's page (the Web SDK's popup): verified.
+    let (status, verified) = assert_framed(&token, Some(APP)).await;
+    assert_eq!(status, 200, "{verified}");
+    assert!(validates(&emulator, &token).await);
+
+    // An action with no app (no redirectUrl): no page may embed the ceremony.
+    let tracked = emulator
+        .client()
+        .track("jane", "withdraw", TrackAttributes::default())
+        .await
+        .unwrap();
+    let token = tracked.token.unwrap().into_string();
+    let (status, refused) = assert_framed(&token, Some(APP)).await;
+    assert_eq!(status, 400, "{refused}");
+    assert!(
+        refused["errorDescription"]
+            .as_str()
+            .unwrap()
+            .contains("origin"),
+        "{refused}"
+    );
+    // The same passkey, not framed, passes: the refusals were for the frame alone.
+    let (status, verified) = assert_framed(&token, None).await;
+    assert_eq!(status, 200, "{verified}");
+}
