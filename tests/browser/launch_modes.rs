@@ -30,7 +30,7 @@ const WAIT: Duration = Duration::from_secs(30);
 
 /// WebDriver's keys: Tab and Enter.
 const TAB: char = '\u{E004}';
-const ENTER: char = '\u{E007}';
+pub(crate) const ENTER: char = '\u{E007}';
 
 /// Waits (bounded) until the session's windows satisfy `ok`; returns them.
 async fn wait_for_windows(
@@ -50,6 +50,31 @@ async fn wait_for_windows(
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Types `keys` into the pre-built UI in the SDK's popup, from its first field.
+///
+/// The pre-built UI is in a cross-origin iframe, out of reach of element commands; a
+/// person gets there with the keyboard. Keys go to a focused element, and the SDK's
+/// dialog pulls the focus back into itself from anywhere else on the page: a field at the
+/// top of the dialog to start from, then Tab moves the focus into the iframe, to its first
+/// field (a code, or the passkey button).
+pub(crate) async fn type_into_popup(browser: &Session, keys: &str) {
+    browser.wait_for_visible("#__authsignal-popup-iframe").await;
+    browser
+        .execute(
+            "const keys = document.createElement('input');
+             keys.id = 'keys';
+             const content = document.getElementById('__authsignal-popup-content');
+             content.insertBefore(keys, content.firstChild);",
+            json!([]),
+        )
+        .await;
+    browser
+        .wait_for("#keys")
+        .await
+        .fill(&format!("{TAB}{keys}"))
+        .await;
 }
 
 /// Serves `router` on a free port of 127.0.0.1; its origin.
@@ -111,7 +136,7 @@ async fn popup_and_window_modes_complete_and_each_transfer_is_made_once() {
         .await
         .click()
         .await;
-    let iframe = browser.wait_for_visible("#__authsignal-popup-iframe").await;
+    browser.wait_for_visible("#__authsignal-popup-iframe").await;
     let src = browser
         .execute(
             "return document.getElementById('__authsignal-popup-iframe').src",
@@ -119,27 +144,8 @@ async fn popup_and_window_modes_complete_and_each_transfer_is_made_once() {
         )
         .await;
     assert!(src.as_str().unwrap().ends_with("&mode=popup"), "{src}");
-    drop(iframe);
-    // The pre-built UI is in a cross-origin iframe, out of reach of element commands; a
-    // person gets there with the keyboard. Keys go to a focused element, and the SDK's
-    // dialog pulls the focus back into itself from anywhere else on the page: a field at
-    // the top of the dialog to start from, then Tab moves the focus into the iframe, to
-    // its first field (the code), and Enter submits its form.
-    browser
-        .execute(
-            "const keys = document.createElement('input');
-             keys.id = 'keys';
-             const content = document.getElementById('__authsignal-popup-content');
-             content.insertBefore(keys, content.firstChild);",
-            json!([]),
-        )
-        .await;
     let code = next_app_code(&emulator, &user);
-    browser
-        .wait_for("#keys")
-        .await
-        .fill(&format!("{TAB}{code}{ENTER}"))
-        .await;
+    type_into_popup(&browser, &format!("{code}{ENTER}")).await;
     browser.wait_for_text("#confirmation", "Sent 3000 to").await;
     assert!(
         browser.find("#__authsignal-popup-container").await.is_err(),

@@ -4,15 +4,19 @@
 //! page's own script, under its CSP) and comes back to the app with a token that validates
 //! as `CHALLENGE_SUCCEEDED` by `PASSKEY`. With the authenticator removed (and another
 //! without the passkey in its place), the page says the passkey could not be used and
-//! nothing is verified.
+//! nothing is verified. In the Web SDK's popup (`launch(url, {mode: "popup"})`), the
+//! passkey in the pre-built UI's iframe resolves `launch` with a token that validates the
+//! same way.
 //!
 //! Pages are opened at `http://localhost:<port>`: browsers refuse an IP address as an RP
 //! ID, and the emulator's development relying party is `localhost`.
 
-use crate::launch_modes::serve;
+use crate::launch_modes::{ENTER, serve, type_into_popup};
+use crate::web_sdk::web_sdk;
 use crate::webdriver;
 
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::webdriver::{ChromeDriver, Session};
 use authsignal::types::{
@@ -20,6 +24,8 @@ use authsignal::types::{
     VerificationMethod,
 };
 use authsignal_emulator::{ActionConfig, Emulator, EmulatorHandle};
+use axum::body::Bytes;
+use axum::http::header;
 use axum::response::Html;
 use serde_json::json;
 
@@ -115,11 +121,18 @@ async fn passkey_count(browser: &Session, authenticator: &str) -> usize {
     browser.virtual_credentials(authenticator).await.len()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_passkey_step_up_on_the_prebuilt_ui_validates_as_passkey() {
-    if !webdriver::browser_installed("pre-built UI passkey test") {
-        return;
-    }
+/// The emulator, the app's origin (at localhost, serving the Web SDK at `/sdk.js` if
+/// `sdk`), a browser on the app's page with a virtual authenticator, and jane signed up
+/// with a passkey on it.
+struct SignedUp {
+    emulator: EmulatorHandle,
+    app: String,
+    driver: ChromeDriver,
+    browser: Session,
+    authenticator: String,
+}
+
+async fn signed_up(sdk: Option<Bytes>) -> SignedUp {
     let emulator = Emulator::builder()
         .action("signUp", ActionConfig::challenge().prompt_enrollment(true))
         .action("withdraw", ActionConfig::challenge())
@@ -127,14 +140,14 @@ async fn a_passkey_step_up_on_the_prebuilt_ui_validates_as_passkey() {
         .await
         .unwrap();
     let page = || async { Html("<!doctype html><title>App</title><p>The app</p>") };
-    let app = at_localhost(
-        &serve(
-            axum::Router::new()
-                .route("/", axum::routing::get(page))
-                .route("/done", axum::routing::get(page)),
-        )
-        .await,
-    );
+    let mut router = axum::Router::new()
+        .route("/", axum::routing::get(page))
+        .route("/done", axum::routing::get(page));
+    if let Some(sdk) = sdk {
+        let serve_sdk = move || async move { ([(header::CONTENT_TYPE, "text/javascript")], sdk) };
+        router = router.route("/sdk.js", axum::routing::get(serve_sdk));
+    }
+    let app = at_localhost(&serve(router).await);
     let api = at_localhost(&emulator.api_url());
 
     let driver = ChromeDriver::start(Path::new(env!("CARGO_TARGET_TMPDIR"))).await;
@@ -157,6 +170,27 @@ async fn a_passkey_step_up_on_the_prebuilt_ui_validates_as_passkey() {
         .await;
     assert_eq!(added["isVerified"], true, "{added}");
     assert_eq!(passkey_count(&browser, &authenticator).await, 1);
+    SignedUp {
+        emulator,
+        app,
+        driver,
+        browser,
+        authenticator,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_step_up_on_the_prebuilt_ui_validates_as_passkey() {
+    if !webdriver::browser_installed("pre-built UI passkey test") {
+        return;
+    }
+    let SignedUp {
+        emulator,
+        app,
+        driver,
+        browser,
+        authenticator,
+    } = signed_up(None).await;
 
     // The step-up on the pre-built UI: the passkey is offered, and passes.
     let (url, token) = step_up(&emulator, &app).await;
@@ -209,6 +243,79 @@ async fn a_passkey_step_up_on_the_prebuilt_ui_validates_as_passkey() {
             .count(),
         1,
         "no assertion was sent without the authenticator"
+    );
+
+    browser.quit().await;
+    drop(driver);
+    emulator.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passkey_in_the_sdks_popup_resolves_launch_with_a_passkey_token() {
+    if !webdriver::browser_installed("pre-built UI passkey test") {
+        return;
+    }
+    let Some(sdk) = web_sdk() else { return };
+    let SignedUp {
+        emulator,
+        app,
+        driver,
+        browser,
+        ..
+    } = signed_up(Some(sdk)).await;
+    browser
+        .execute_async(
+            "const script = document.createElement('script');
+             script.src = '/sdk.js';
+             script.onload = () => arguments[0](true);
+             document.head.append(script);",
+            json!([]),
+        )
+        .await;
+
+    // The app launches the pre-built UI in the SDK's popup; the person tabs to the
+    // passkey button in it and presses Enter.
+    let (url, _) = step_up(&emulator, &app).await;
+    let api = at_localhost(&emulator.api_url());
+    browser
+        .execute(
+            "window.launched = null;
+             new authsignal.Authsignal({ tenantId: 'emulator', baseUrl: arguments[1] })
+               .launch(arguments[0], { mode: 'popup' })
+               .then((result) => { window.launched = result; });",
+            json!([url, api]),
+        )
+        .await;
+    type_into_popup(&browser, &ENTER.to_string()).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let launched = loop {
+        let launched = browser.execute("return window.launched", json!([])).await;
+        if !launched.is_null() {
+            break launched;
+        }
+        if Instant::now() >= deadline {
+            let calls: Vec<String> = emulator
+                .calls()
+                .iter()
+                .map(|c| format!("{} {}", c.method, c.path))
+                .collect();
+            panic!("launch did not resolve; the emulator received {calls:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let token = launched["token"]
+        .as_str()
+        .expect("launch resolved with a token");
+    let validation = validate(&emulator, token).await;
+    assert!(validation.is_valid);
+    assert_eq!(
+        validation.verification_method,
+        Some(VerificationMethod::Passkey)
+    );
+    let calls = emulator.calls();
+    assert_eq!(
+        calls.iter().filter(|c| c.operation == "uiPasskey").count(),
+        1
     );
 
     browser.quit().await;
