@@ -332,6 +332,7 @@ mod tests {
                 origin: "\"><script>",
                 token: Some("\"><script>"),
             }),
+            passkey: Some("\"><script>"),
             ..Page::default()
         }
         .render(&Nonce::new());
