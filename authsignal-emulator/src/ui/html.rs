@@ -5,15 +5,16 @@
 //! submit button), `challenge-form`, `challenge-id` (the hidden id of a code sent by SMS or
 //! email), `send` (the button that sends one), `sent-to`, `error` (what went wrong),
 //! `send-to` (where it goes), `passkey` (the button that verifies with a passkey),
-//! `passkey-error` (why it could not), `success`, `message`, `totp-secret`, `totp-uri` and `totp-qr` (an enrollment's secret,
-//! `otpauth://` URI and QR code), `use-<METHOD>` (links to the other methods, e.g.
-//! `use-SMS`), `continue` (the way back from the settings page), `token` (on the success
-//! page shown when the action has no `redirectUrl`).
+//! `passkey-error` (why it could not), `success`, `message`, `totp-secret`, `totp-uri` and
+//! `totp-qr` (an enrollment's secret, `otpauth://` URI and QR code), `use-<METHOD>` (links
+//! to the other methods, e.g. `use-SMS`), `continue` (the way back from the settings
+//! page), `token` (on the success page shown when the action has no `redirectUrl`).
 //!
-//! A page opened in the Web SDK's popup or window mode carries the trusted opener's
-//! origin (and, once verified, the token) as `data-` attributes of `<main>`, read by its
-//! one script (`popup.js`, under the response's nonce), and keeps `mode` in its forms and
-//! links.
+//! A page's scripts are this crate's own files, each in a `<script>` with the response's
+//! nonce: `popup.js` on a page opened in the Web SDK's popup or window mode, which reads
+//! the trusted opener's origin (and, once verified, the token) from `data-` attributes of
+//! `<main>`; `passkey.js` on a page that offers a passkey. Such a page keeps `mode` in its
+//! forms and links.
 
 use std::fmt::Write as _;
 
