@@ -85,8 +85,6 @@ pub const INSTALLED_WEB_SDK: &str = concat!(
     "/../tests/web_sdk/node_modules/@authsignal/browser/dist/index.min.js"
 );
 const ACTION: &str = "transfer";
-/// The SDK needs a tenant id; the emulator has one tenant and takes any.
-const EMULATOR_TENANT: &str = "emulator";
 const DEFAULT_API_URL: &str = "https://api.authsignal.com/v1";
 const HOW_TO_GET_THE_SDK: &str =
     "run `npm ci --prefix tests/web_sdk`, or set AUTHSIGNAL_WEB_SDK to the SDK's dist/index.min.js";
@@ -208,7 +206,7 @@ async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHan
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SdkConfig {
-    /// The tenant id (any, on the emulator).
+    /// The tenant id (on the emulator, its own: `EmulatorHandle::tenant_id`).
     pub tenant_id: String,
     /// The client API's base URL, e.g. `https://api.authsignal.com/v1`.
     pub base_url: String,
@@ -217,7 +215,8 @@ pub struct SdkConfig {
 impl SdkConfig {
     fn emulator(emulator: &EmulatorHandle) -> Self {
         Self {
-            tenant_id: EMULATOR_TENANT.into(),
+            // The SDK's calls without a token name the tenant by its id.
+            tenant_id: emulator.tenant_id().into(),
             base_url: emulator.api_url(),
         }
     }

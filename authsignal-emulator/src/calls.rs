@@ -18,7 +18,8 @@ pub struct RecordedCall {
     /// `clientChallengeEmailOtp`, `clientVerifyEmailOtp`, `clientEnrollSms`,
     /// `clientChallengeSms`, `clientVerifySms`, `clientGetAuthenticators`,
     /// `clientPasskeyRegistrationOptions`, `clientAddPasskey`,
-    /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, the same four for
+    /// `clientPasskeyAuthenticationOptions`, `clientVerifyPasskey`, `clientChallenge` (a
+    /// sign-in without a token), `clientGetPasskey`, the same four for
     /// `SecurityKey`, `emulatorOutbox`, `emulatorFaults`,
     /// `emulatorLatency`, `uiChallenge`, `uiSubmit`, `uiSend`, `uiPasskey`, `unknown`
     /// (CORS preflights among them); or `webhookDelivery` for an attempt to deliver a
@@ -101,6 +102,8 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
             ],
         ) => "clientPasskeyAuthenticationOptions",
         (&Method::POST, ["client", "verify", "passkey"]) => "clientVerifyPasskey",
+        (&Method::POST, ["client", "challenge"]) => "clientChallenge",
+        (&Method::GET, ["client", "user-authenticators", "passkey"]) => "clientGetPasskey",
         (
             &Method::POST,
             [
@@ -247,6 +250,12 @@ mod tests {
                 Method::POST,
                 "/v1/client/verify/passkey",
                 "clientVerifyPasskey",
+            ),
+            (Method::POST, "/v1/client/challenge", "clientChallenge"),
+            (
+                Method::GET,
+                "/v1/client/user-authenticators/passkey",
+                "clientGetPasskey",
             ),
             (
                 Method::POST,

@@ -1,7 +1,8 @@
 //! # authsignal-emulator
 //!
 //! A local Authsignal: the Server API, the client API of
-//! custom UIs (authenticator app, email and SMS codes: what the Web SDK calls), the
+//! custom UIs (authenticator app, email and SMS codes, passkeys and security keys: what
+//! the Web SDK calls), the
 //! pre-built UI, webhooks, and test controls (clock, faults, latency, outbox, calls).
 //!
 //! It is a real HTTP server on a local port, so the code under test talks to it exactly
@@ -157,6 +158,8 @@
 //! | `securityKey.enroll()` | `/v1/client/user-authenticators/security-key/registration-options`, then `/v1/client/user-authenticators/security-key` | `{}`, then the credential itself | the creation options, then as a passkey's |
 //! | `securityKey.verify()` | `/v1/client/user-authenticators/security-key/authentication-options`, then `/v1/client/verify/security-key` | `{}`, then the assertion itself | the request options, then as a passkey's |
 //! | (1.17 and later, after either) | `GET /v1/client/user-authenticators` | none | the user's verified authenticators, as `getAuthenticators` |
+//! | `passkey.signIn({action})` (no token; `Authorization: Basic base64(encodeURIComponent(tenantId))`) | `/v1/client/challenge` | `{action, idempotencyKey?}` | `{challengeId}` |
+//! | (then, the same Basic auth) | `/v1/client/user-authenticators/passkey/authentication-options`, then `/v1/client/verify/passkey` | `{challengeId}`, then as above | `{challengeId, options}` with no `allowCredentials`, then as above, `accessToken` for the new action |
 //!
 //! | behaviour | from |
 //! |---|---|
@@ -174,10 +177,15 @@
 //! | a registration completes the token's action with `PASSKEY` (or `SECURITY_KEY`), as a first code completes an email or SMS enrollment; a good assertion completes it too, and `/validate` answers `verificationMethod: PASSKEY` | D (validate challenge); completing on registration is A |
 //! | the answer's `accessToken` may manage authenticators, as a verified code's | A (as above) |
 //! | an enrolled user adds one only with `add:authenticators` (403 `forbidden` otherwise) | D |
+//! | `username` and `displayName` given to `registration-options` become the user's (`user.name`, `user.displayName` of the options; else the user's username, email or id) | A |
 //! | a refused credential or assertion is 400 `invalid_credential` with the reason; nothing is completed and no attempt is counted | S (`invalid_credential` is in the SDK's `ErrorCode`); the status, the texts and not counting are A |
 //! | `GET /user-authenticators` needs `read:authenticators` | D (the scope's name); A (that this route checks it) |
 //! | a batch-enrolled passkey (whose key the emulator does not read) cannot sign in | A |
-//! | not emulated: passwordless `POST /v1/client/challenge` (Basic tenant id), the `/web` variants of `useCookies: true`, and `GET /v1/client/user-authenticators/passkey?credentialIds=` (`isAvailableOnDevice`): JSON 404 | — |
+//! | a sign-in without a token authenticates with the tenant id as Basic user name and no password | S (`src/api/helpers.ts` `buildHeaders`) |
+//! | that tenant id must be the emulator's ([`EmulatorHandle::tenant_id`]), else 401 `unauthorized` | A |
+//! | a sign-in's `challengeId` gives options once, within the timeout; its assertion must carry a `userHandle`, which names the user; a good one tracks the action (`idempotencyKey`, else a new one) for that user, completed with `PASSKEY`, and answers a token for it; an `idempotencyKey` already used for that user and action is 400 | D (WebAuthn §7.2 step 6 for the handle); the rest A |
+//! | `passkey.isAvailableOnDevice({userId})`: `GET /v1/client/user-authenticators/passkey?credentialIds=a,b` with the tenant's Basic auth answers `{credentialId, verifiedAt}` of the first registered passkey among them, else 404 `not_found` | S (1.16.0 `dist/index.js`, `src/api/types/passkey.ts`); the 404 is A (the SDK only reads `response.ok`) |
+//! | not emulated: the `/web` variants of `useCookies: true` (they need credentialed CORS and a cookie the emulator does not issue): JSON 404 | — |
 //!
 //! # Tokens and `/validate`
 //!

@@ -4,7 +4,8 @@
 //! emulator as relying party (RP ID `localhost`, the example's origin only):
 //!
 //! 1. a new visitor signs up with a passkey (`passkey.signUp` with the gate's token);
-//! 2. a large transfer is stepped up with it (`passkey.signIn({token})`) and made once;
+//! 2. a large transfer is stepped up with it (`passkey.signIn({token})`) and made once,
+//!    and the visitor signs in without a token (`passkey.signIn({action})`);
 //!
 //! and each of these is refused, with nothing transferred:
 //!
@@ -13,6 +14,10 @@
 //! 4. the same page served from an origin the emulator does not allow;
 //! 5. the visitor's passkey answering another visitor's step-up;
 //! 6. a step-up after the virtual authenticator is removed (the SDK's call fails).
+//!
+//! A security key (a USB virtual authenticator, no resident key, no user verification)
+//! is enrolled and steps up a transfer through the SDK's `securityKey.enroll()` and
+//! `securityKey.verify()`.
 
 use std::path::Path;
 use std::time::Duration;
@@ -195,6 +200,20 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
         Some(UserActionState::ChallengeRequired)
     );
 
+    // A sign-in without a token (`passkey.signIn({action})`, Basic tenant auth): the
+    // passkey names the visitor.
+    let signed_in = browser
+        .execute_async(
+            "const done = arguments[0];
+             const config = JSON.parse(document.getElementById('config').textContent);
+             new authsignal.Authsignal(config).passkey.signIn({ action: 'signIn' })
+               .then((result) => done(result), (error) => done({ exception: String(error) }));",
+            json!([]),
+        )
+        .await;
+    assert_eq!(signed_in["data"]["isVerified"], true, "{signed_in}");
+    assert_eq!(signed_in["data"]["userId"], user.as_str(), "{signed_in}");
+
     // 4. The same page from an origin the emulator does not allow (the browser allows
     // RP ID `localhost` there): the assertion is refused.
     open(&browser, &format!("{other_origin}/transfer")).await;
@@ -232,7 +251,7 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
              new authsignal.Authsignal(config).passkey.signIn({ token })
                .then((result) => done(result), (error) => done({ exception: String(error) }));",
             json!([
-                {"tenantId": "emulator", "baseUrl": emulator.api_url()},
+                {"tenantId": emulator.tenant_id(), "baseUrl": emulator.api_url()},
                 their_token
             ]),
         )
@@ -269,6 +288,93 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
     assert_eq!(listed.len(), 1, "{listed:?}");
     assert!(
         listed[0].starts_with("3000") && listed[0].contains("verified with PASSKEY"),
+        "{listed:?}"
+    );
+    browser.quit().await;
+    drop(driver);
+    emulator.shutdown().await;
+}
+
+/// A roaming security key: no resident keys, no user verification, presence only.
+fn security_key() -> Value {
+    json!({
+        "protocol": "ctap2",
+        "transport": "usb",
+        "hasResidentKey": false,
+        "hasUserVerification": false,
+        "isUserConsenting": true,
+        "automaticPresenceSimulation": true,
+    })
+}
+
+/// Runs `securityKey.<method>()` of the SDK with `token` set, in the page.
+async fn security_key_call(browser: &Session, method: &str, token: &str) -> Value {
+    browser
+        .execute_async(
+            "const [method, token, done] = arguments;
+             const config = JSON.parse(document.getElementById('config').textContent);
+             const client = new authsignal.Authsignal(config);
+             client.setToken(token);
+             client.securityKey[method]()
+               .then((result) => done(result), (error) => done({ exception: String(error) }));",
+            json!([method, token]),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_web_sdk_enrolls_a_security_key_and_steps_up_with_it() {
+    if !webdriver::browser_installed("security key test") {
+        return;
+    }
+    let Some(sdk) = web_sdk() else { return };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let origin = format!("http://localhost:{}", listener.local_addr().unwrap().port());
+    let (app, emulator) = custom_ui::with_emulator(&origin, Some(sdk)).await;
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let driver = ChromeDriver::start(Path::new(env!("CARGO_TARGET_TMPDIR"))).await;
+    let browser = driver.new_session().await;
+    open(&browser, &format!("{origin}/transfer")).await;
+    let key = browser.add_virtual_authenticator(security_key()).await;
+    let user = browser.wait_for("#user").await.text().await;
+
+    // Enrolled with the gate's token of a first transfer (not sent).
+    start_transfer(&browser, "2500").await;
+    let token = browser.execute("return challengeToken", json!([])).await;
+    let enrolled = security_key_call(&browser, "enroll", token.as_str().unwrap()).await;
+    assert!(enrolled["data"]["token"].is_string(), "{enrolled}");
+    let credentials = browser.virtual_credentials(&key).await;
+    assert_eq!(credentials.len(), 1, "{credentials:?}");
+    assert_eq!(credentials[0]["isResidentCredential"], false);
+    let methods = emulator
+        .client()
+        .get_authenticators(&user)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.verification_method)
+        .collect::<Vec<_>>();
+    assert_eq!(methods, [Some(VerificationMethod::SecurityKey)]);
+
+    // A second transfer, stepped up with the key and sent with the SDK's token.
+    start_transfer(&browser, "3000").await;
+    let token = browser.execute("return challengeToken", json!([])).await;
+    let verified = security_key_call(&browser, "verify", token.as_str().unwrap()).await;
+    assert_eq!(verified["data"]["isVerified"], true, "{verified}");
+    browser
+        .execute_async(
+            "const [token, finished] = arguments;
+             postTransfer(pending.body, token).then(done).then(() => finished(true));",
+            json!([verified["data"]["token"]]),
+        )
+        .await;
+    browser.wait_for_text("#confirmation", "Sent 3000 to").await;
+    browser.wait_for_text("#transfers", "3000").await;
+    let listed = transfers(&browser).await;
+    assert_eq!(listed.len(), 1, "{listed:?}");
+    assert!(
+        listed[0].contains("verified with SECURITY_KEY"),
         "{listed:?}"
     );
     browser.quit().await;

@@ -28,8 +28,10 @@ pub(crate) async fn require_secret(
     }
 }
 
-fn carries_secret(headers: &HeaderMap, secret: &str) -> bool {
-    let Some(credentials) = headers
+/// The user name of the request's Basic credentials (the password is not looked at:
+/// the Server API's is empty, and the client API's tenant auth has none).
+pub(crate) fn basic_user(headers: &HeaderMap) -> Option<Vec<u8>> {
+    let credentials = headers
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(|value| value.split_once(' '))
@@ -38,15 +40,18 @@ fn carries_secret(headers: &HeaderMap, secret: &str) -> bool {
             base64::engine::general_purpose::STANDARD
                 .decode(encoded.trim())
                 .ok()
-        })
-    else {
-        return false;
-    };
-    // The password is not looked at: the API's own is empty.
+        })?;
     let user = credentials
         .split(|&byte| byte == b':')
         .next()
         .unwrap_or_default();
+    Some(user.to_vec())
+}
+
+fn carries_secret(headers: &HeaderMap, secret: &str) -> bool {
+    let Some(user) = basic_user(headers) else {
+        return false;
+    };
     // `subtle` compares without stopping at the first difference, so that timing does
     // not tell how much of a guessed secret was right (only its length can show).
     bool::from(user.ct_eq(secret.as_bytes()))

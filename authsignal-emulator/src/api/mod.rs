@@ -121,12 +121,16 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
             "/user-authenticators/passkey/registration-options",
             post(client::passkey::registration_options),
         )
-        .route("/user-authenticators/passkey", post(client::passkey::add))
+        .route(
+            "/user-authenticators/passkey",
+            post(client::passkey::add).get(client::passkey::on_device),
+        )
         .route(
             "/user-authenticators/passkey/authentication-options",
             post(client::passkey::authentication_options),
         )
         .route("/verify/passkey", post(client::passkey::verify))
+        .route("/challenge", post(client::passkey::sign_in_challenge))
         .route(
             "/user-authenticators/security-key/registration-options",
             post(client::security_key::registration_options),

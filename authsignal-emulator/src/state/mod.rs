@@ -180,6 +180,8 @@ pub(crate) struct Store {
     pub(crate) outbound: Option<Outbound>,
     /// WebAuthn challenges issued and not yet answered.
     pub(crate) ceremonies: Vec<passkeys::Ceremony>,
+    /// Passkey sign-ins without a token, not yet given their options.
+    pub(crate) sign_ins: Vec<passkeys::PendingSignIn>,
 }
 
 /// A user, created by the first `track`, `updateUser` or enrollment that names them.

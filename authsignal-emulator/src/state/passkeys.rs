@@ -14,8 +14,8 @@ use super::super::webauthn::verify::{self, Expectation, Registered};
 use super::super::webauthn::{
     AuthenticationCredential, Refusal, RegistrationCredential, from_base64url, to_base64url,
 };
-use super::{AuthenticatorRecord, PasskeyCredential, Store};
-use authsignal::types::{UserAuthenticator, VerificationMethod};
+use super::{ActionRecord, AuthenticatorRecord, PasskeyCredential, Store};
+use authsignal::types::{UserActionState, UserAuthenticator, VerificationMethod};
 
 /// A challenge the emulator issued, not yet answered.
 #[derive(Debug, Clone)]
@@ -24,8 +24,29 @@ pub(crate) struct Ceremony {
     challenge: [u8; 32],
     registration: bool,
     kind: AuthenticatorKind,
-    /// The action a success completes.
-    target: ActionRef,
+    /// What a success completes.
+    answers: Answers,
+    expires_at: Timestamp,
+}
+
+/// What a ceremony's success completes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Answers {
+    /// The action of the token that started it.
+    Action(ActionRef),
+    /// A sign-in without a token: this action, for whichever user the credential is.
+    SignIn {
+        action_code: String,
+        idempotency_key: String,
+    },
+}
+
+/// A sign-in without a token (`POST /client/challenge`), until its options are asked for.
+#[derive(Debug, Clone)]
+pub(crate) struct PendingSignIn {
+    id: String,
+    action_code: String,
+    idempotency_key: String,
     expires_at: Timestamp,
 }
 
@@ -97,7 +118,7 @@ impl Store {
 
     fn start_ceremony(
         &mut self,
-        target: &ActionRef,
+        answers: Answers,
         kind: AuthenticatorKind,
         registration: bool,
         now: Timestamp,
@@ -109,7 +130,7 @@ impl Store {
             challenge: random::bytes::<32>(),
             registration,
             kind,
-            target: target.clone(),
+            answers,
             expires_at: now.plus(self.config.relying_party.ceremony_timeout()),
         };
         self.ceremonies.push(ceremony.clone());
@@ -170,7 +191,7 @@ impl Store {
             .clone()
             .or(user.display_name)
             .unwrap_or_else(|| name.clone());
-        let ceremony = self.start_ceremony(target, kind, true, now);
+        let ceremony = self.start_ceremony(Answers::Action(target.clone()), kind, true, now);
         let options = options::creation(
             &self.config.relying_party,
             kind,
@@ -208,7 +229,7 @@ impl Store {
         let target = &claims.other;
         let challenge = credential.challenge()?;
         let ceremony = self.take_ceremony(&challenge, challenge_id, kind, true, now)?;
-        if ceremony.target != *target {
+        if ceremony.answers != Answers::Action(target.clone()) {
             return Err(Refusal::WrongChallenge.into());
         }
         self.ceremony_allowed(claims)?;
@@ -268,7 +289,7 @@ impl Store {
                 kind.method()
             )));
         }
-        let ceremony = self.start_ceremony(target, kind, false, now);
+        let ceremony = self.start_ceremony(Answers::Action(target.clone()), kind, false, now);
         let options = options::request(
             &self.config.relying_party,
             kind,
@@ -295,43 +316,71 @@ impl Store {
         let target = &claims.other;
         let challenge = credential.challenge()?;
         let ceremony = self.take_ceremony(&challenge, challenge_id, kind, false, now)?;
-        if ceremony.target != *target {
+        if ceremony.answers != Answers::Action(target.clone()) {
             return Err(Refusal::WrongChallenge.into());
         }
         self.ceremony_allowed(claims)?;
-        let index = self
-            .authenticators
+        let index = self.passkey_index(kind, &credential.id)?;
+        if self.authenticators[index].user_id != target.user_id {
+            return Err(Refusal::OtherUser.into());
+        }
+        let authenticator = self.check_assertion(index, &ceremony, credential, now)?;
+        let authenticator_id = authenticator.user_authenticator_id.clone();
+        self.complete_challenge(target, kind.method(), Some(authenticator_id), now);
+        Ok(self.answered(authenticator))
+    }
+
+    /// The verified authenticator of `kind` whose credential id is `credential_id`.
+    fn passkey_index(
+        &self,
+        kind: AuthenticatorKind,
+        credential_id: &str,
+    ) -> Result<usize, Refusal> {
+        self.authenticators
             .iter()
             .position(|a| {
                 a.method == kind.method()
                     && a.is_verified()
                     && a.passkey
                         .as_ref()
-                        .is_some_and(|p| p.credential_id == credential.id)
+                        .is_some_and(|p| p.credential_id == credential_id)
             })
-            .ok_or(Refusal::UnknownCredential)?;
+            .ok_or(Refusal::UnknownCredential)
+    }
+
+    /// Checks an assertion by the authenticator at `index` against `ceremony`; a good one
+    /// moves its counter on. Answers the authenticator as the API shows it.
+    fn check_assertion(
+        &mut self,
+        index: usize,
+        ceremony: &Ceremony,
+        credential: &AuthenticationCredential,
+        now: Timestamp,
+    ) -> Result<UserAuthenticator, HttpError> {
         let record = &self.authenticators[index];
-        if record.user_id != target.user_id {
-            return Err(Refusal::OtherUser.into());
-        }
         let passkey = record.passkey.as_ref().ok_or(Refusal::UnknownCredential)?;
         // A batch-enrolled passkey has no key the emulator can check.
         let public_key = passkey
             .public_key
             .as_deref()
             .ok_or(Refusal::UnknownCredential)?;
-        // The pre-built UI in the Web SDK's popup is an iframe on the app's page.
-        let app_origin = self
-            .action(
-                &target.user_id,
-                &target.action_code,
-                &target.idempotency_key,
-            )
-            .and_then(|action| action.app_origin());
+        // The pre-built UI in the Web SDK's popup is an iframe on the app's page: the
+        // app of the token's action may embed the ceremony (a sign-in without a token
+        // has no pre-built UI, and no app).
+        let app_origin = match &ceremony.answers {
+            Answers::Action(target) => self
+                .action(
+                    &target.user_id,
+                    &target.action_code,
+                    &target.idempotency_key,
+                )
+                .and_then(|action| action.app_origin()),
+            Answers::SignIn { .. } => None,
+        };
         let expected = Expectation {
             settings: &self.config.relying_party,
             challenge: &ceremony.challenge,
-            user_verification: kind.requires_user_verification(),
+            user_verification: ceremony.kind.requires_user_verification(),
             embedder: app_origin.as_deref(),
         };
         let sign_count = verify::assertion(
@@ -348,10 +397,114 @@ impl Store {
             passkey.sign_count = sign_count;
         }
         record.last_verified_at = Some(now);
-        let authenticator = Store::authenticator_view(record);
-        let authenticator_id = record.id.clone();
-        self.complete_challenge(target, kind.method(), Some(authenticator_id), now);
-        Ok(self.answered(authenticator))
+        Ok(Store::authenticator_view(record))
+    }
+
+    /// `POST /client/challenge` without a token: a sign-in for `action`, whose user the
+    /// passkey will tell. Answers its id, good for one `authentication-options`.
+    pub(crate) fn start_sign_in(
+        &mut self,
+        action_code: &str,
+        idempotency_key: Option<String>,
+        now: Timestamp,
+    ) -> String {
+        self.sign_ins.retain(|s| now < s.expires_at);
+        let id = uuid::Uuid::new_v4().to_string();
+        self.sign_ins.push(PendingSignIn {
+            id: id.clone(),
+            action_code: action_code.to_owned(),
+            idempotency_key: idempotency_key.unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            expires_at: now.plus(self.config.relying_party.ceremony_timeout()),
+        });
+        id
+    }
+
+    /// `authentication-options` without a token: the sign-in `challenge_id` started, with
+    /// no credentials listed (a passkey on the device offers itself).
+    pub(crate) fn start_sign_in_authentication(
+        &mut self,
+        challenge_id: &str,
+        now: Timestamp,
+    ) -> Result<Started, HttpError> {
+        let index = self
+            .sign_ins
+            .iter()
+            .position(|s| s.id == challenge_id && now < s.expires_at)
+            .ok_or_else(|| {
+                HttpError::invalid_request(
+                    "challengeId names no sign-in of this tenant, or it has expired or was used.",
+                )
+            })?;
+        let sign_in = self.sign_ins.remove(index);
+        let answers = Answers::SignIn {
+            action_code: sign_in.action_code,
+            idempotency_key: sign_in.idempotency_key,
+        };
+        let ceremony = self.start_ceremony(answers, AuthenticatorKind::Passkey, false, now);
+        let options = options::request(
+            &self.config.relying_party,
+            AuthenticatorKind::Passkey,
+            &ceremony.challenge,
+            &[],
+        );
+        Ok(Started {
+            challenge_id: ceremony.id,
+            options,
+        })
+    }
+
+    /// `verify/passkey` without a token: the assertion of a sign-in, by whichever user's
+    /// passkey it is (its `userHandle` must say so). A good one tracks the sign-in's
+    /// action for that user, completed with `PASSKEY`; answers it with the passkey.
+    pub(crate) fn finish_sign_in(
+        &mut self,
+        credential: &AuthenticationCredential,
+        challenge_id: Option<&str>,
+        now: Timestamp,
+    ) -> Result<(Answered, ActionRef), HttpError> {
+        let kind = AuthenticatorKind::Passkey;
+        let challenge = credential.challenge()?;
+        let ceremony = self.take_ceremony(&challenge, challenge_id, kind, false, now)?;
+        let Answers::SignIn {
+            action_code,
+            idempotency_key,
+        } = ceremony.answers.clone()
+        else {
+            return Err(Refusal::WrongChallenge.into());
+        };
+        let index = self.passkey_index(kind, &credential.id)?;
+        let user_id = self.authenticators[index].user_id.clone();
+        if !credential.has_user_handle() {
+            return Err(Refusal::Malformed("a sign-in needs the userHandle").into());
+        }
+        let target = ActionRef {
+            user_id,
+            action_code,
+            idempotency_key,
+        };
+        if self
+            .action(
+                &target.user_id,
+                &target.action_code,
+                &target.idempotency_key,
+            )
+            .is_some()
+        {
+            return Err(HttpError::invalid_request(
+                "The idempotencyKey was already used for this user and action.",
+            ));
+        }
+        let authenticator = self.check_assertion(index, &ceremony, credential, now)?;
+        self.actions.push(ActionRecord::new(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+            UserActionState::ChallengeRequired,
+            now,
+        ));
+        let authenticator_id = authenticator.user_authenticator_id.clone();
+        self.complete_challenge(&target, kind.method(), Some(authenticator_id), now);
+        Ok((self.answered(authenticator), target))
     }
 
     fn answered(&self, authenticator: UserAuthenticator) -> Answered {

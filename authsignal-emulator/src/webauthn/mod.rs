@@ -34,8 +34,6 @@ struct AttestationResponse {
     #[serde(rename = "clientDataJSON")]
     client_data_json: String,
     attestation_object: String,
-    #[serde(default)]
-    transports: Vec<String>,
 }
 
 /// An assertion, as `startAuthentication` gives it: `AuthenticationResponseJSON`.
@@ -69,6 +67,15 @@ impl RegistrationCredential {
 }
 
 impl AuthenticationCredential {
+    /// Whether it names its user (a non-empty `userHandle`), as a sign-in without a token
+    /// needs (WebAuthn §7.2 step 6).
+    pub(crate) fn has_user_handle(&self) -> bool {
+        self.response
+            .user_handle
+            .as_deref()
+            .is_some_and(|handle| !handle.is_empty())
+    }
+
     /// As [`RegistrationCredential::challenge`].
     pub(crate) fn challenge(&self) -> Result<Vec<u8>, Refusal> {
         Ok(verify::ClientData::decode(&self.response.client_data_json)?.challenge)

@@ -50,8 +50,6 @@ pub(crate) struct NewCredential {
     pub(crate) public_key: Vec<u8>,
     pub(crate) sign_count: u32,
     pub(crate) aaguid: [u8; 16],
-    pub(crate) backed_up: bool,
-    pub(crate) transports: Vec<String>,
 }
 
 /// `CollectedClientData`, the part the relying party reads.
@@ -248,8 +246,6 @@ pub(crate) fn registration(
         public_key,
         sign_count: data.sign_count,
         aaguid,
-        backed_up: data.flags & FLAG_BS != 0,
-        transports: credential.response.transports.clone(),
     })
 }
 

@@ -928,3 +928,184 @@ async fn step_up_security_key(emulator: &EmulatorHandle) -> (String, Value) {
     .await;
     (token, options)
 }
+
+/// A client API call with the tenant's Basic auth, as the Web SDK makes it without a
+/// token: `Basic base64(encodeURIComponent(tenantId))`.
+async fn tenant_post(
+    emulator: &EmulatorHandle,
+    tenant_id: &str,
+    path: &str,
+    body: Value,
+) -> (u16, Value) {
+    let answer = reqwest::Client::new()
+        .post(format!("{}/client{path}", emulator.api_url()))
+        .header(
+            "authorization",
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(tenant_id)
+            ),
+        )
+        .json(&body)
+        .send()
+        .await
+        .expect("the emulator answers");
+    (
+        answer.status().as_u16(),
+        answer.json().await.expect("a JSON body"),
+    )
+}
+
+/// `passkey.signIn({action})`: the sign-in's options, for whichever passkey answers.
+async fn sign_in_options(emulator: &EmulatorHandle, action: &str) -> Value {
+    let tenant = emulator.tenant_id();
+    let (status, challenge) =
+        tenant_post(emulator, tenant, "/challenge", json!({"action": action})).await;
+    assert_eq!(status, 200, "{challenge}");
+    let (status, options) = tenant_post(
+        emulator,
+        tenant,
+        "/user-authenticators/passkey/authentication-options",
+        json!({"challengeId": challenge["challengeId"]}),
+    )
+    .await;
+    assert_eq!(status, 200, "{options}");
+    options
+}
+
+async fn verify_sign_in(
+    emulator: &EmulatorHandle,
+    options: &Value,
+    assertion: &Value,
+) -> (u16, Value) {
+    tenant_post(
+        emulator,
+        emulator.tenant_id(),
+        "/verify/passkey",
+        json!({"authenticationCredential": assertion, "challengeId": options["challengeId"]}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_passkey_signs_in_without_a_token_and_its_user_gets_the_action() {
+    let emulator = start().await;
+    let mut phone = SoftAuthenticator::new(7);
+    sign_up(&emulator, "jane", &mut phone).await;
+    let options = sign_in_options(&emulator, "signIn").await;
+    assert_eq!(options["options"]["allowCredentials"], json!([]));
+    let assertion = phone.get(&options["options"], "jane");
+    let (status, signed_in) = verify_sign_in(&emulator, &options, &assertion).await;
+    assert_eq!(status, 200, "{signed_in}");
+    assert_eq!(signed_in["userId"], "jane");
+    assert_eq!(signed_in["username"], "jane@example.com");
+    let token = signed_in["accessToken"].as_str().unwrap();
+    let validation = emulator
+        .client()
+        .validate_challenge(&ValidateChallengeRequest {
+            token: token.into(),
+            user_id: Some("jane".into()),
+            action: Some("signIn".into()),
+        })
+        .await
+        .unwrap();
+    assert!(validation.is_valid);
+    assert_eq!(
+        validation.verification_method,
+        Some(VerificationMethod::Passkey)
+    );
+
+    // Replayed: refused.
+    assert_refused(
+        verify_sign_in(&emulator, &options, &assertion).await,
+        "already used",
+    );
+}
+
+#[tokio::test]
+async fn the_sdk_asks_whether_a_passkey_this_device_remembers_is_still_registered() {
+    let emulator = start().await;
+    let mut phone = SoftAuthenticator::new(7);
+    sign_up(&emulator, "jane", &mut phone).await;
+    let ask = |ids: String, tenant: String| {
+        let url = format!(
+            "{}/client/user-authenticators/passkey?credentialIds={ids}",
+            emulator.api_url()
+        );
+        async move {
+            let answer = reqwest::Client::new()
+                .get(url)
+                .header(
+                    "authorization",
+                    format!(
+                        "Basic {}",
+                        base64::engine::general_purpose::STANDARD.encode(tenant)
+                    ),
+                )
+                .send()
+                .await
+                .unwrap();
+            (
+                answer.status().as_u16(),
+                answer.json::<Value>().await.unwrap(),
+            )
+        }
+    };
+    let id = b64(&phone.credential_id);
+    let tenant = emulator.tenant_id().to_owned();
+    let (status, found) = ask(format!("unknown,{id}"), tenant.clone()).await;
+    assert_eq!(status, 200, "{found}");
+    assert_eq!(found["credentialId"], id.as_str());
+    assert!(found["verifiedAt"].is_string());
+    assert_eq!(ask("unknown".into(), tenant).await.0, 404);
+    assert_eq!(ask(id, "another-tenant".into()).await.0, 401);
+}
+
+#[tokio::test]
+async fn a_sign_in_without_a_token_needs_this_tenant_and_a_user_handle() {
+    let emulator = start().await;
+    let mut phone = SoftAuthenticator::new(7);
+    sign_up(&emulator, "jane", &mut phone).await;
+    for tenant in ["another-tenant", ""] {
+        let (status, answer) =
+            tenant_post(&emulator, tenant, "/challenge", json!({"action": "signIn"})).await;
+        assert_eq!(
+            (status, answer["errorCode"].as_str()),
+            (401, Some("unauthorized"))
+        );
+    }
+    let (status, _) = tenant_post(&emulator, emulator.tenant_id(), "/challenge", json!({})).await;
+    assert_eq!(status, 400);
+
+    // The options of a sign-in are given once.
+    let tenant = emulator.tenant_id();
+    let (_, challenge) =
+        tenant_post(&emulator, tenant, "/challenge", json!({"action": "signIn"})).await;
+    let path = "/user-authenticators/passkey/authentication-options";
+    let body = json!({"challengeId": challenge["challengeId"]});
+    assert_eq!(
+        tenant_post(&emulator, tenant, path, body.clone()).await.0,
+        200
+    );
+    assert_eq!(tenant_post(&emulator, tenant, path, body).await.0, 400);
+
+    // An assertion that does not name its user.
+    let options = sign_in_options(&emulator, "signIn").await;
+    let mut assertion = phone.get(&options["options"], "jane");
+    assertion["response"]
+        .as_object_mut()
+        .unwrap()
+        .remove("userHandle");
+    assert_refused(
+        verify_sign_in(&emulator, &options, &assertion).await,
+        "userHandle",
+    );
+
+    // A token's ceremony cannot be finished as a sign-in.
+    let (_, options) = step_up(&emulator, "jane").await;
+    let assertion = phone.get(&options["options"], "jane");
+    assert_refused(
+        verify_sign_in(&emulator, &options, &assertion).await,
+        "another ceremony",
+    );
+}

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use super::super::error::HttpError;
 use super::super::state::{Shared, Store};
 use super::super::tokens::{ChallengeClaims, TokenError, Tokens};
+use super::auth;
 use authsignal::types::{UserAuthenticator, VerificationFailureReason};
 
 /// The scope an enrolled user's token needs to add an authenticator.
@@ -89,12 +90,12 @@ pub(crate) struct EnrollResponse {
 
 /// The token's own scopes and the ones to manage authenticators, space-separated.
 fn managing_scope(claims: &ChallengeClaims) -> String {
-    let mut scopes: Vec<&str> = claims
-        .scope
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
+    with_managing_scopes(claims.scope.as_deref())
+}
+
+/// `scope` (space-separated) and the scopes to manage authenticators.
+fn with_managing_scopes(scope: Option<&str>) -> String {
+    let mut scopes: Vec<&str> = scope.unwrap_or_default().split_whitespace().collect();
     for scope in MANAGE_AUTHENTICATORS {
         if !scopes.contains(&scope) {
             scopes.push(scope);
@@ -134,6 +135,47 @@ fn bearer(shared: &Shared, headers: &HeaderMap) -> Result<ChallengeClaims, HttpE
                 "The token is invalid.",
             ),
         })
+}
+
+/// What a route that takes either credential was called with.
+pub(crate) enum Caller {
+    /// A challenge token, as `Authorization: Bearer`.
+    Token(ChallengeClaims),
+    /// The tenant id as a Basic user name (the Web SDK's calls without a token).
+    Tenant,
+}
+
+/// The request's Bearer token, else the tenant's Basic credentials; 401 without either.
+fn caller(shared: &Shared, headers: &HeaderMap) -> Result<Caller, HttpError> {
+    let is_basic = headers
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_once(' '))
+        .is_some_and(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"));
+    if is_basic {
+        tenant(shared, headers)?;
+        return Ok(Caller::Tenant);
+    }
+    bearer(shared, headers).map(Caller::Token)
+}
+
+/// The Web SDK's tenant auth: `Basic base64(encodeURIComponent(tenantId))`, no password.
+/// The tenant id is public (it is in every page), so it only names the tenant.
+fn tenant(shared: &Shared, headers: &HeaderMap) -> Result<(), HttpError> {
+    let named = auth::basic_user(headers).and_then(|user| {
+        percent_encoding::percent_decode(&user)
+            .decode_utf8()
+            .ok()
+            .map(|id| id.into_owned())
+    });
+    if named.as_deref() == Some(shared.tenant_id.as_str()) {
+        return Ok(());
+    }
+    Err(HttpError::new(
+        StatusCode::UNAUTHORIZED,
+        "unauthorized",
+        "The tenant id is not this tenant's.",
+    ))
 }
 
 /// Adding an authenticator: a user's first needs any token of theirs, another one a

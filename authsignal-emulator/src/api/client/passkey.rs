@@ -1,6 +1,8 @@
 //! Passkeys in the client API, as the Web SDK's `passkey.signUp()` and
 //! `passkey.signIn({token})` call them: registration options, the new credential,
-//! authentication options and the assertion, each with the challenge token as Bearer.
+//! authentication options and the assertion, each with the challenge token as Bearer;
+//! and `passkey.signIn({action})`, a sign-in without a token: `POST /client/challenge`,
+//! then the same options and assertion, with the tenant id as Basic user name.
 //! The relying party's checks are the [`webauthn`](crate::webauthn) module's.
 
 use std::sync::Arc;
@@ -8,7 +10,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use http::HeaderMap;
-use serde::de::IgnoredAny;
 use serde::{Deserialize, Serialize};
 
 use super::super::super::error::HttpError;
@@ -16,9 +17,11 @@ use super::super::super::state::{Answered, RegistrationRequest, Shared, Started}
 use super::super::super::tokens::{ChallengeClaims, Tokens};
 use super::super::super::webauthn::options::AuthenticatorKind;
 use super::super::super::webauthn::{AuthenticationCredential, RegistrationCredential};
-use super::super::extract::ApiJson;
-use super::{bearer, managing_scope, may_add_authenticator};
-use authsignal::types::UserAuthenticator;
+use super::super::extract::{ApiJson, ApiQuery};
+use super::{
+    Caller, bearer, caller, managing_scope, may_add_authenticator, tenant, with_managing_scopes,
+};
+use authsignal::types::{UserAuthenticator, VerificationMethod};
 
 /// The body of `registration-options`: what `signUp` passes on.
 #[derive(Debug, Default, Deserialize)]
@@ -30,6 +33,47 @@ pub(crate) struct RegistrationOptionsRequest {
     display_name: Option<String>,
     #[serde(default)]
     authenticator_attachment: Option<String>,
+}
+
+/// The body of `authentication-options`: `{}` with a token, `{challengeId}` (from
+/// `POST /client/challenge`) without one.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AuthenticationOptionsRequest {
+    #[serde(default)]
+    challenge_id: Option<String>,
+}
+
+/// The body of `POST /client/challenge`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SignInChallengeRequest {
+    action: String,
+    #[serde(default)]
+    idempotency_key: Option<String>,
+}
+
+/// The answer of `POST /client/challenge`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct SignInChallengeResponse {
+    challenge_id: String,
+}
+
+/// The query of `GET /client/user-authenticators/passkey`: the credential ids the device
+/// remembers, comma-separated (a JavaScript array as text).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct CredentialIdsQuery {
+    credential_ids: String,
+}
+
+/// The answer of `GET /client/user-authenticators/passkey`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct PasskeyOnDevice {
+    credential_id: String,
+    verified_at: Option<String>,
 }
 
 /// The answer of both options routes.
@@ -92,9 +136,14 @@ impl PasskeyResponse {
         answered: Answered,
         registered: bool,
     ) -> Self {
+        let access_token = tokens.challenge(&claims.other, Some(&managing_scope(claims)));
+        Self::with_token(access_token, answered, registered)
+    }
+
+    fn with_token(access_token: String, answered: Answered, registered: bool) -> Self {
         Self {
             is_verified: true,
-            access_token: tokens.challenge(&claims.other, Some(&managing_scope(claims))),
+            access_token,
             user_id: answered.user_id,
             user_authenticator_id: answered.authenticator.user_authenticator_id.clone(),
             user_authenticator: registered.then_some(answered.authenticator),
@@ -151,40 +200,105 @@ pub(crate) async fn add(
     )))
 }
 
-/// `POST /client/user-authenticators/passkey/authentication-options`: an assertion by
-/// one of the token's user's passkeys.
+/// `POST /client/challenge` with the tenant's Basic auth: a sign-in without a token for
+/// `action`; the passkey that answers it names the user.
+pub(crate) async fn sign_in_challenge(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    ApiJson(request): ApiJson<SignInChallengeRequest>,
+) -> Result<Json<SignInChallengeResponse>, HttpError> {
+    tenant(&shared, &headers)?;
+    if request.action.trim().is_empty() {
+        return Err(HttpError::invalid_request("action is required."));
+    }
+    let now = shared.clock.now();
+    let challenge_id =
+        shared
+            .store()
+            .start_sign_in(request.action.trim(), request.idempotency_key, now);
+    Ok(Json(SignInChallengeResponse { challenge_id }))
+}
+
+/// `POST /client/user-authenticators/passkey/authentication-options`: with a token, an
+/// assertion by one of its user's passkeys; without one, by any passkey, for the sign-in
+/// `challengeId` names.
 pub(crate) async fn authentication_options(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
-    // `{}` with a token (a `challengeId` only matters to a sign-in without one).
-    ApiJson(_): ApiJson<IgnoredAny>,
+    ApiJson(request): ApiJson<AuthenticationOptionsRequest>,
 ) -> Result<Json<OptionsResponse>, HttpError> {
-    let claims = bearer(&shared, &headers)?;
+    let caller = caller(&shared, &headers)?;
     let now = shared.clock.now();
-    let started =
-        shared
-            .store()
-            .start_webauthn_authentication(&claims, AuthenticatorKind::Passkey, now)?;
+    let mut store = shared.store();
+    let started = match caller {
+        Caller::Token(claims) => {
+            store.start_webauthn_authentication(&claims, AuthenticatorKind::Passkey, now)?
+        }
+        Caller::Tenant => {
+            let challenge_id = request.challenge_id.ok_or_else(|| {
+                HttpError::invalid_request("challengeId is required without a token.")
+            })?;
+            store.start_sign_in_authentication(&challenge_id, now)?
+        }
+    };
     Ok(Json(started.into()))
 }
 
 /// `POST /client/verify/passkey`: checks the assertion; a good one completes the token's
-/// action.
+/// action, or (without a token) the sign-in's action for the passkey's user.
 pub(crate) async fn verify(
     State(shared): State<Arc<Shared>>,
     headers: HeaderMap,
     ApiJson(request): ApiJson<VerifyPasskeyRequest>,
 ) -> Result<Json<PasskeyResponse>, HttpError> {
-    let claims = bearer(&shared, &headers)?;
+    let caller = caller(&shared, &headers)?;
     let tokens = shared.tokens();
-    let answered = shared.store().finish_webauthn_authentication(
-        &claims,
-        AuthenticatorKind::Passkey,
-        &request.authentication_credential,
-        request.challenge_id.as_deref(),
-        tokens.now,
-    )?;
-    Ok(Json(PasskeyResponse::verified(
-        tokens, &claims, answered, false,
-    )))
+    let credential = &request.authentication_credential;
+    let challenge_id = request.challenge_id.as_deref();
+    let mut store = shared.store();
+    let response = match caller {
+        Caller::Token(claims) => {
+            let answered = store.finish_webauthn_authentication(
+                &claims,
+                AuthenticatorKind::Passkey,
+                credential,
+                challenge_id,
+                tokens.now,
+            )?;
+            PasskeyResponse::verified(tokens, &claims, answered, false)
+        }
+        Caller::Tenant => {
+            let (answered, action) = store.finish_sign_in(credential, challenge_id, tokens.now)?;
+            let access_token = tokens.challenge(&action, Some(&with_managing_scopes(None)));
+            PasskeyResponse::with_token(access_token, answered, false)
+        }
+    };
+    Ok(Json(response))
+}
+
+/// `GET /client/user-authenticators/passkey?credentialIds=...` with the tenant's Basic
+/// auth: the SDK's `isAvailableOnDevice`, which asks whether a passkey this device
+/// remembers is still registered. The first that is; 404 when none is.
+pub(crate) async fn on_device(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<CredentialIdsQuery>,
+) -> Result<Json<PasskeyOnDevice>, HttpError> {
+    tenant(&shared, &headers)?;
+    let ids: Vec<&str> = query.credential_ids.split(',').map(str::trim).collect();
+    let store = shared.store();
+    let found = store
+        .authenticators
+        .iter()
+        .filter(|a| a.method == VerificationMethod::Passkey && a.is_verified())
+        .find_map(|a| {
+            let passkey = a.passkey.as_ref()?;
+            ids.contains(&passkey.credential_id.as_str())
+                .then(|| PasskeyOnDevice {
+                    credential_id: passkey.credential_id.clone(),
+                    verified_at: a.verified_at.map(|at| at.rfc3339()),
+                })
+        })
+        .ok_or_else(|| HttpError::not_found("No passkey with these credential ids."))?;
+    Ok(Json(found))
 }
