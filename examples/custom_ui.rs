@@ -14,7 +14,11 @@
 //! transfer again with the SDK's token in `X-Authsignal-Token`: the gate validates it and
 //! the transfer is made once. "Use Authsignal's page instead" calls
 //! `launch(url, {mode: "redirect"})`: the pre-built UI, which sends the browser back to
-//! this page with `?token=`, and the page sends the transfer with it.
+//! this page with `?token=`, and the page sends the transfer with it. "In a popup" and
+//! "In a window" call `launch(url, {mode: "popup"})` (the pre-built UI in a dialog on
+//! this page) and `{mode: "window"}`: the pre-built UI hands its token to this page (it
+//! trusts this page's origin, the origin of the track's `redirectUrl`), `launch` resolves
+//! with it, and the page sends the transfer with it.
 //!
 //! Passkeys: "Create a passkey" signs the visitor up with one (`passkey.signUp`, with the
 //! challenge's token) and "Use my passkey" passes the step-up with it
@@ -436,7 +440,9 @@ restart the example.</p>
   </fieldset>
   <p id="verified" hidden>Verified with <span id="verified-with"></span>.
     <button id="submit" type="button">Send the transfer</button></p>
-  <p><button id="launch" type="button">Use Authsignal's page instead</button></p>
+  <p><button id="launch" type="button">Use Authsignal's page instead</button>
+    <button id="launch-popup" type="button">In a popup</button>
+    <button id="launch-window" type="button">In a window</button></p>
 </section>
 <p id="status" role="status"></p>
 <p id="error" role="alert"></p>
@@ -594,6 +600,21 @@ if (typeof authsignal === "undefined") {
     sessionStorage.setItem(PENDING, pending.body);
     sdk.launch(pending.url, { mode: "redirect" });
   };
+
+  // Popup and window modes: the pre-built UI posts its token to this page, and `launch`
+  // resolves with it (with none if the person closed it).
+  for (const mode of ["popup", "window"]) {
+    $("launch-" + mode).onclick = async () => {
+      const { token } = await sdk.launch(pending.url, { mode });
+      log("launch(" + mode + ")", { token });
+      if (token) {
+        status("Verified on Authsignal's page: sending the transfer.");
+        done(await postTransfer(pending.body, token));
+      } else {
+        fail("Authsignal's page closed before you were verified.");
+      }
+    };
+  }
 
   // Back from the pre-built UI: `?token=` here, the transfer in sessionStorage.
   const here = new URL(location.href);

@@ -24,7 +24,7 @@ pub struct RecordedCall {
     /// sign-in without a token), `clientGetPasskey`, the same four for `SecurityKey`,
     /// `emulatorOutbox`, `emulatorFaults`, `emulatorLatency`, `emulatorEnrollPush`,
     /// `emulatorPendingPushes`, `emulatorAnswerPush`, `uiChallenge`, `uiSubmit`, `uiSend`,
-    /// `uiMagicLink`, `jwks`, `unknown` (CORS preflights
+    /// `uiPasskey`, `uiMagicLink`, `jwks`, `unknown` (CORS preflights
     /// among them); or `webhookDelivery` for an attempt to deliver a webhook (a request
     /// the emulator sent, not received).
     pub operation: &'static str,
@@ -47,6 +47,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
             (&Method::POST, ["ui", "challenge"]) => "uiSubmit",
             (&Method::POST, ["ui", "challenge", "send"]) => "uiSend",
             (&Method::GET, ["ui", "magic-link"]) => "uiMagicLink",
+            (&Method::POST, ["ui", "challenge", "passkey"]) => "uiPasskey",
             _ => "unknown",
         };
     };
@@ -346,6 +347,7 @@ mod tests {
             (Method::GET, "/ui/challenge", "uiChallenge"),
             (Method::POST, "/ui/challenge", "uiSubmit"),
             (Method::POST, "/ui/challenge/send", "uiSend"),
+            (Method::POST, "/ui/challenge/passkey", "uiPasskey"),
             (Method::PUT, "/v1/validate", "unknown"),
             (Method::GET, "/elsewhere", "unknown"),
         ] {

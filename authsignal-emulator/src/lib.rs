@@ -213,7 +213,7 @@
 //! | the options are `@simplewebauthn` JSON (`PublicKeyCredentialCreationOptionsJSON`, `...RequestOptionsJSON`), base64url without padding | S (`src/passkey.ts` hands them to `startRegistration`/`startAuthentication`) |
 //! | ES256 only, `attestation: "none"`, and only `fmt: "none"` with an empty statement registers | A (Authsignal does not document its attestation policy) |
 //! | each challenge is issued by the emulator (32 random bytes), answers one ceremony of one kind (registration or sign-in, passkey or security key) for the token's action, once, right or wrong, within the options' `timeout` (5 minutes, or [`RelyingPartySettings::timeout`]); a `challengeId` sent must name it | A (what a relying party must do: WebAuthn §13.4.3) |
-//! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused | D (WebAuthn §7.1, §7.2) |
+//! | the client data `type` (`webauthn.create`, `webauthn.get`), `challenge` and `origin` are checked, and `crossOrigin: true` refused but for an assertion whose `topOrigin` is the action's app (below) | D (WebAuthn §7.1, §7.2) |
 //! | the rpIdHash is SHA-256 of the RP ID; UP is required; UV is required for passkeys (`userVerification: "required"`), not for security keys (`"discouraged"`) | D (WebAuthn); which ceremony requires UV is A |
 //! | the signature (ECDSA P-256 over authenticator data and the client data hash) is checked with the registered key | D (WebAuthn §7.2) |
 //! | a signature counter that does not grow is refused unless it and the stored one are both 0 | D (WebAuthn §7.2 step 22: the relying party decides; the emulator refuses) |
@@ -300,6 +300,41 @@
 //! track's `redirectUrl` with `token=<jwt>` appended; a wrong one answers 400 with the form
 //! and the error again. The routes, states and stable element ids are in the `ui` module's
 //! source documentation (`src/ui/mod.rs`, `html.rs`).
+//!
+//! ## Script, popup and window modes, passkeys
+//!
+//! Every page of the pre-built UI runs only its own script: each response has a fresh
+//! 128-bit nonce, and its CSP is `default-src 'none'; script-src 'nonce-…'; style-src
+//! 'unsafe-inline'; base-uri 'none'; frame-ancestors …` (no `'unsafe-inline'` script, no
+//! `'unsafe-eval'`, no `'strict-dynamic'`). A page works without script as before (its
+//! forms post, answers redirect); the script only talks to the Web SDK in popup and
+//! window modes, which open the track `url` with `&mode=popup`:
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | popup mode opens the `url` with `&mode=popup` in an iframe of a dialog on the app's page; window mode opens it so in a window (`window.open`) | SDK (`@authsignal/browser` 1.16.0, `src/authsignal.ts` `launchWithPopup`, `launchWithWindow`; `src/handlers/popup-handler.ts`, `window-handler.ts`) |
+//! | the page posts `JSON.stringify({event: "AUTHSIGNAL_CLOSE_POPUP", token})` when verified, to its parent (popup) or opener (window); `launch` resolves `{token}` with it, and the SDK closes the dialog or window | SDK (`src/authsignal.ts`, `src/types.ts` `AuthsignalWindowMessage`) |
+//! | the page posts `{height}` (the popup's iframe takes it) and `JSON.stringify({event: "AUTHSIGNAL_READY"})` (the popup shows at once rather than after 3 s) | SDK (`src/handlers/popup-handler.ts`) |
+//! | the SDK takes messages only from the `url`'s origin | SDK (`event.origin !== expectedOrigin`) |
+//! | the page posts only to the origin of the track's `redirectUrl` (`http` or `https`), never to `"*"`: a page of another origin that opens it gets nothing | assumed (Authsignal does not document the target origin; the `redirectUrl` is where redirect mode sends the token anyway) |
+//! | in popup mode for such an action, `frame-ancestors` is that origin alone; else `'none'` (and pages with no valid token, e.g. a bad link, are never framed) | assumed (the SDK's iframe needs the page framed; Authsignal does not document by whom) |
+//! | with `mode=popup` but no such origin (no `redirectUrl`, or another scheme), the page is as in redirect mode: no script, not framed, the token shown or redirected to | assumed |
+//! | in popup mode a right code answers 200 with the posting page, not 303; the settings page's `continue` posts the token rather than linking to the `redirectUrl` | assumed (what the SDK's wait for the message needs) |
+//! | `mode` other than `popup` (in the query or a form) is a 400 page | assumed (the SDK sends no other) |
+//!
+//! Passkeys on the pre-built UI, by the same script rules (the passkey page's CSP adds
+//! `connect-src 'self'`, for the client API on the emulator's own origin):
+//!
+//! | behaviour | source |
+//! |---|---|
+//! | a user with a passkey is offered it on the pre-built UI (`#passkey`) | documented (Authsignal's pre-built UI offers passkeys) |
+//! | it is offered first, before codes; a batch-enrolled passkey (whose key the emulator never read) is not offered | assumed |
+//! | the page's script makes the calls of the Web SDK's `passkey.signIn` with the page's token: `authentication-options`, `navigator.credentials.get`, `verify/passkey` (the assertion as `@simplewebauthn`'s JSON) | SDK (1.16.0 `dist/index.js`; `src/passkey.ts`, `src/api/passkey-api-client.ts`) |
+//! | then `POST /ui/challenge/passkey` with the token `verify/passkey` answered goes on as after a right code (303 to the `redirectUrl`, the token posted in popup mode, the settings page), only if a passkey completed that token's action; else a 400 page | assumed (Authsignal's pre-built UI is a single-page app with routes of its own) |
+//! | if the passkey cannot be used (no authenticator has it, or the relying party refuses it), `#passkey-error` says so and nothing is verified | assumed |
+//! | in the Web SDK's popup the page is an iframe on the app's page (the SDK's iframe allows `publickey-credentials-get`), so the assertion is cross-origin: it is accepted only when its `topOrigin` is the origin of the action's `redirectUrl`, and never for an action without one | SDK (`src/handlers/popup-handler.ts`, the iframe's `allow`); the check is WebAuthn L3 §7.2 (D); which top origin Authsignal accepts is A |
+//! | pages must be opened at `localhost` for the development relying party (the track `url` is on `127.0.0.1`: browsers refuse an IP address as an RP ID) | D (WebAuthn's RP ID rules) |
+//! | passkeys are not enrolled on the pre-built UI (the SDK's `passkey.signUp` or the Server API does that) | left out |
 //!
 //! # Where each behaviour comes from
 //!

@@ -28,7 +28,9 @@ mod withdrawals;
 
 mod gate_pages;
 mod instances;
+mod launch_modes;
 mod passkeys;
+mod prebuilt_passkey;
 mod virtual_authenticator;
 mod web_sdk;
 mod web_sdk_channels;

@@ -99,7 +99,7 @@ fn screenshot_dir() -> PathBuf {
 
 /// A code of the visitor's app from the next 30-second step, so that no code is typed
 /// twice (a service may refuse a code already used). The emulator's clock is pinned.
-fn next_app_code(emulator: &EmulatorHandle, user: &str) -> String {
+pub(crate) fn next_app_code(emulator: &EmulatorHandle, user: &str) -> String {
     emulator.advance(Duration::from_secs(30));
     emulator.totp_code(user).expect("the visitor has an app")
 }

@@ -237,6 +237,7 @@ impl Store {
             settings: &self.config.relying_party,
             challenge: &ceremony.challenge,
             user_verification: kind.requires_user_verification(),
+            embedder: None,
         };
         let new = verify::registration(&expected, credential)?;
         let credential_id = to_base64url(&new.id);
@@ -363,10 +364,24 @@ impl Store {
             .public_key
             .as_deref()
             .ok_or(Refusal::UnknownCredential)?;
+        // The pre-built UI in the Web SDK's popup is an iframe on the app's page: the
+        // app of the token's action may embed the ceremony (a sign-in without a token
+        // has no pre-built UI, and no app).
+        let app_origin = match &ceremony.answers {
+            Answers::Action(target) => self
+                .action(
+                    &target.user_id,
+                    &target.action_code,
+                    &target.idempotency_key,
+                )
+                .and_then(|action| action.app_origin()),
+            Answers::SignIn { .. } => None,
+        };
         let expected = Expectation {
             settings: &self.config.relying_party,
             challenge: &ceremony.challenge,
             user_verification: ceremony.kind.requires_user_verification(),
+            embedder: app_origin.as_deref(),
         };
         let sign_count = verify::assertion(
             &expected,

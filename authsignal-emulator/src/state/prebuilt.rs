@@ -12,12 +12,15 @@ use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::tokens::{ADD_AUTHENTICATORS, ActionRef, ChallengeClaims, Tokens};
 use super::sending::Sending;
-use super::{MAX_ATTEMPTS, Store, TotpAttempt};
+use super::{ActionRecord, MAX_ATTEMPTS, Store, TotpAttempt};
 use authsignal::types::{ChallengeRequest, UserActionState, VerificationMethod, VerifyRequest};
+use reqwest::Url;
 
 /// The methods the pre-built UI can challenge with, in the order it offers them when the
-/// user has no default among them.
-const CHALLENGEABLE: [VerificationMethod; 4] = [
+/// user has no default among them: a passkey first (nothing to type, and phishing
+/// resistant), then codes.
+const CHALLENGEABLE: [VerificationMethod; 5] = [
+    VerificationMethod::Passkey,
     VerificationMethod::AuthenticatorApp,
     VerificationMethod::Sms,
     VerificationMethod::Whatsapp,
@@ -33,14 +36,38 @@ pub(crate) struct SentCode {
     pub(crate) sending: Sending,
 }
 
+impl ActionRecord {
+    /// The origin of its `redirectUrl`, if that is an `http` or `https` URL: the app that
+    /// asked for the challenge, where redirect mode sends the token. The one origin the
+    /// pre-built UI trusts to open it in the Web SDK's popup or window and to receive its
+    /// token, and the one that may embed its passkey ceremony.
+    pub(crate) fn app_origin(&self) -> Option<String> {
+        let url = Url::parse(self.redirect_url.as_deref()?).ok()?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return None;
+        }
+        let origin = url.origin().ascii_serialization();
+        // What the URL parser serializes as an origin holds none of CSP's separators;
+        // checked anyway, since it goes into a header.
+        origin
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.:/[]".contains(&b))
+            .then_some(origin)
+    }
+}
+
 impl Store {
     /// The methods the UI challenges `user_id` with: those they have enrolled that it
-    /// knows, their default first.
+    /// knows, their default first. A passkey only if one can sign in (a batch-enrolled
+    /// passkey, whose key the emulator never read, cannot).
     pub(crate) fn challenge_methods(&self, user_id: &str) -> Vec<VerificationMethod> {
         let enrolled = self.enrolled_methods(user_id);
         let mut methods: Vec<VerificationMethod> = CHALLENGEABLE
             .into_iter()
             .filter(|method| enrolled.contains(method))
+            .filter(|method| {
+                *method != VerificationMethod::Passkey || self.has_signing_passkey(user_id)
+            })
             .collect();
         if let Some(default) = self.default_method(user_id)
             && let Some(at) = methods.iter().position(|method| *method == default)
@@ -49,6 +76,31 @@ impl Store {
             methods.insert(0, default);
         }
         methods
+    }
+
+    /// Whether `user_id` has a verified passkey whose key the emulator holds.
+    fn has_signing_passkey(&self, user_id: &str) -> bool {
+        self.authenticators.iter().any(|a| {
+            a.user_id == user_id
+                && a.method == VerificationMethod::Passkey
+                && a.is_verified()
+                && a.passkey.as_ref().is_some_and(|p| p.public_key.is_some())
+        })
+    }
+
+    /// Whether the token's action was just completed with a passkey: what the page may
+    /// go on from once its script has verified one through the client API.
+    pub(crate) fn passed_with_passkey(&self, claims: &ChallengeClaims) -> bool {
+        let target = &claims.other;
+        self.action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
+        .is_some_and(|action| {
+            action.state == UserActionState::ChallengeSucceeded
+                && action.verification_method == Some(VerificationMethod::Passkey)
+        })
     }
 
     /// Whether the token's user may add an authenticator now (see the module docs).
@@ -201,5 +253,46 @@ impl Store {
             return TotpAttempt::LimitReached;
         }
         TotpAttempt::Wrong { attempts_left }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::Timestamp;
+
+    fn redirecting_to(url: Option<&str>) -> ActionRecord {
+        let mut action = ActionRecord::new(
+            "u1",
+            "withdraw",
+            "key",
+            UserActionState::ChallengeRequired,
+            Timestamp::from_system(std::time::UNIX_EPOCH),
+        );
+        action.redirect_url = url.map(str::to_owned);
+        action
+    }
+
+    #[test]
+    fn the_app_origin_is_the_redirect_urls_http_origin() {
+        let origin = |url| redirecting_to(url).app_origin();
+        assert_eq!(
+            origin(Some("https://app.example:8443/done?x=1#y")).as_deref(),
+            Some("https://app.example:8443")
+        );
+        assert_eq!(
+            origin(Some("http://127.0.0.1:80/a")).as_deref(),
+            Some("http://127.0.0.1")
+        );
+        assert_eq!(origin(None), None);
+        for other in [
+            "/relative",
+            "javascript:alert(1)",
+            "data:text/html,x",
+            "file:///x",
+            "myapp://done",
+        ] {
+            assert_eq!(origin(Some(other)), None, "{other}");
+        }
     }
 }

@@ -4,12 +4,21 @@
 //! Elements a browser test drives have stable ids: `code` (the code input), `verify` (the
 //! submit button), `challenge-form`, `challenge-id` (the hidden id of a code sent by SMS or
 //! email), `send` (the button that sends one), `sent-to`, `error` (what went wrong),
-//! `send-to` (where it goes), `success`, `message`, `totp-secret`, `totp-uri` and `totp-qr` (an enrollment's secret,
-//! `otpauth://` URI and QR code), `use-<METHOD>` (links to the other methods, e.g.
-//! `use-SMS`), `continue` (the way back from the settings page), `token` (on the success
-//! page shown when the action has no `redirectUrl`).
+//! `send-to` (where it goes), `passkey` (the button that verifies with a passkey),
+//! `passkey-error` (why it could not), `success`, `message`, `totp-secret`, `totp-uri` and
+//! `totp-qr` (an enrollment's secret, `otpauth://` URI and QR code), `use-<METHOD>` (links
+//! to the other methods, e.g. `use-SMS`), `continue` (the way back from the settings
+//! page), `token` (on the success page shown when the action has no `redirectUrl`).
+//!
+//! A page's scripts are this crate's own files, each in a `<script>` with the response's
+//! nonce: `popup.js` on a page opened in the Web SDK's popup or window mode, which reads
+//! the trusted opener's origin (and, once verified, the token) from `data-` attributes of
+//! `<main>`; `passkey.js` on a page that offers a passkey. Such a page keeps `mode` in its
+//! forms and links.
 
 use std::fmt::Write as _;
+
+use super::csp::Nonce;
 
 pub(crate) use authsignal::safe_text::escape_html as escape;
 
@@ -52,6 +61,16 @@ pub(crate) struct Alternative {
     pub(crate) href: String,
 }
 
+/// The app's page a page opened in popup or window mode reports to.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct PopupOpener<'a> {
+    /// The trusted origin: the only one the page posts to, and may be framed by.
+    pub(crate) origin: &'a str,
+    /// The new token, posted at once (or when `continue` is pressed, on the settings
+    /// page).
+    pub(crate) token: Option<&'a str>,
+}
+
 /// What a page shows. All text is raw here and escaped when rendered.
 #[derive(Debug, Default, Clone, Copy)]
 pub(crate) struct Page<'a> {
@@ -69,10 +88,24 @@ pub(crate) struct Page<'a> {
     pub(crate) continue_url: Option<&'a str>,
     /// The new token, on a success page with nowhere to redirect to.
     pub(crate) result_token: Option<&'a str>,
+    /// The `mode` the page was opened with, kept in its forms and links.
+    pub(crate) mode: Option<&'a str>,
+    /// In popup or window mode for a trusted opener: what the page's script tells it.
+    pub(crate) opener: Option<PopupOpener<'a>>,
+    /// The challenge token a passkey button verifies with (by the client API, from the
+    /// page's script).
+    pub(crate) passkey: Option<&'a str>,
 }
 
 impl Page<'_> {
-    pub(crate) fn render(&self) -> String {
+    /// The page's HTML; its script, if it has one, carries `nonce`.
+    pub(crate) fn render(&self, nonce: &Nonce) -> String {
+        let mode = self.mode.map_or_else(String::new, |mode| {
+            format!(
+                r#"<input type="hidden" name="mode" value="{}">"#,
+                escape(mode)
+            )
+        });
         let mut body = String::new();
         let _ = write!(body, r#"<h1 id="heading">{}</h1>"#, escape(self.heading));
         if let Some(message) = self.message {
@@ -107,18 +140,35 @@ impl Page<'_> {
                 escape(token)
             );
         }
+        if let Some(token) = self.passkey {
+            let _ = write!(
+                body,
+                concat!(
+                    r#"<section id="passkey-section">"#,
+                    r#"<button id="passkey" type="button" data-token="{token}">Use your passkey</button>"#,
+                    r#"<p id="passkey-error" role="alert"></p>"#,
+                    r#"<form id="passkey-form" method="post" action="/ui/challenge/passkey">"#,
+                    r#"<input type="hidden" id="passkey-token" name="token" value="">{mode}</form>"#,
+                    r#"<noscript><p>A passkey needs JavaScript: turn it on, or use another method.</p></noscript>"#,
+                    r#"</section>"#
+                ),
+                token = escape(token),
+                mode = mode,
+            );
+        }
         if let Some(send) = self.send_form {
             let _ = write!(
                 body,
                 concat!(
                     r#"<form id="send-form" method="post" action="/ui/challenge/send">"#,
                     r#"<input type="hidden" name="token" value="{token}">"#,
-                    r#"<input type="hidden" name="method" value="{method}">"#,
+                    r#"<input type="hidden" name="method" value="{method}">{mode}"#,
                     r#"<p>We will send a code to <span id="send-to">{to}</span>.</p>"#,
                     r#"<button id="send" type="submit">Send code</button></form>"#
                 ),
                 token = escape(send.token),
                 method = escape(send.method),
+                mode = mode,
                 to = escape(send.to),
             );
         }
@@ -140,7 +190,7 @@ impl Page<'_> {
                 body,
                 concat!(
                     r#"<form id="challenge-form" method="post" action="/ui/challenge">"#,
-                    r#"<input type="hidden" name="token" value="{token}">{challenge}"#,
+                    r#"<input type="hidden" name="token" value="{token}">{challenge}{mode}"#,
                     r#"<label for="code">{label}</label>"#,
                     r#"<input id="code" name="code" type="text" inputmode="numeric" "#,
                     r#"autocomplete="one-time-code" maxlength="6" required autofocus>"#,
@@ -148,6 +198,7 @@ impl Page<'_> {
                 ),
                 token = escape(form.token),
                 challenge = challenge,
+                mode = mode,
                 label = escape(form.label),
             );
         }
@@ -164,12 +215,35 @@ impl Page<'_> {
             }
             body.push_str("</ul>");
         }
-        if let Some(url) = self.continue_url {
+        if self.opener.is_some_and(|opener| opener.token.is_some()) && self.continue_url.is_some() {
+            // Back to the app's page that opened this one: the script posts the token.
+            body.push_str(r#"<p><button id="continue" type="button">Continue</button></p>"#);
+        } else if let Some(url) = self.continue_url {
             let _ = write!(
                 body,
                 r#"<p><a id="continue" href="{}">Continue</a></p>"#,
                 escape(url)
             );
+        }
+        let script =
+            |source: &str| format!(r#"<script nonce="{}">{source}</script>"#, nonce.as_str());
+        let mut scripts = String::new();
+        let main = match self.opener {
+            Some(opener) => {
+                scripts.push_str(&script(POPUP_SCRIPT));
+                format!(
+                    r#"<main data-opener-origin="{origin}"{token}>"#,
+                    origin = escape(opener.origin),
+                    token = opener.token.map_or_else(String::new, |token| format!(
+                        r#" data-result-token="{}""#,
+                        escape(token)
+                    )),
+                )
+            }
+            None => "<main>".to_owned(),
+        };
+        if self.passkey.is_some() {
+            scripts.push_str(&script(PASSKEY_SCRIPT));
         }
         format!(
             concat!(
@@ -177,15 +251,23 @@ impl Page<'_> {
                 r#"<html lang="en"><head><meta charset="utf-8">"#,
                 r#"<meta name="viewport" content="width=device-width, initial-scale=1">"#,
                 "<title>{title} · Authsignal emulator</title><style>{style}</style></head>",
-                "<body><main>{body}</main>",
-                r#"<footer>Authsignal emulator: for development and tests only.</footer></body></html>"#
+                "<body>{main}{body}</main>",
+                r#"<footer>Authsignal emulator: for development and tests only.</footer>{script}</body></html>"#
             ),
             title = escape(self.heading),
             style = STYLE,
+            main = main,
             body = body,
+            script = scripts,
         )
     }
 }
+
+/// The script of a page opened in popup or window mode.
+const POPUP_SCRIPT: &str = include_str!("popup.js");
+
+/// The script of a page that offers a passkey.
+const PASSKEY_SCRIPT: &str = include_str!("passkey.js");
 
 /// A phone number or email address as a page shows it: enough to recognise, not to read
 /// off a shoulder (`+64•••••••67`, `j•••@example.com`).
@@ -246,9 +328,15 @@ mod tests {
                 to: "<u>",
             }),
             alternatives: &alternatives,
+            mode: Some("\"><script>"),
+            opener: Some(PopupOpener {
+                origin: "\"><script>",
+                token: Some("\"><script>"),
+            }),
+            passkey: Some("\"><script>"),
             ..Page::default()
         }
-        .render();
+        .render(&Nonce::new());
         assert!(!page.contains("<script>"), "{page}");
         assert!(!page.contains("<img"), "{page}");
         assert!(!page.contains("<b>") && !page.contains("<i>") && !page.contains("<u>"));

@@ -19,9 +19,17 @@
 //!   they have none, and `continue` back to the app. Otherwise a page says why there is
 //!   nothing to do: a bad or expired link (400), a challenge failed or completed, an
 //!   allowed action of an enrolled user (`#message`), a blocked or in-review one, or a
-//!   user whose authenticators this page cannot use, e.g. only a passkey (`#error`) (200).
+//!   user whose authenticators this page cannot use, e.g. only a batch-enrolled passkey
+//!   (`#error`) (200).
 //! - `POST /ui/challenge/send` (form: `token`, `method`): sends a code to the user's
 //!   authenticator of that method (to the outbox) and answers the code form (200).
+//! - A user with a passkey (one registered through the client API: the emulator holds its
+//!   key) is offered it first: `#passkey`, a button whose script makes the Web SDK's
+//!   `passkey.signIn` calls (`authentication-options`, `navigator.credentials.get`,
+//!   `verify/passkey`) with the page's token, then posts the answer's token to
+//!   `POST /ui/challenge/passkey` (form: `token`): if a passkey completed that token's
+//!   action, the page goes on as after a right code (below); else 400. Without script
+//!   the button does nothing and says so.
 //! - `POST /ui/challenge` (form: `token`, `code`, and `challenge_id` for a sent code): a
 //!   right code answers **303** to the track's `redirectUrl` with `token=<jwt>` appended
 //!   (`?` or `&` as the URL needs), to the settings page for a track with
@@ -31,10 +39,20 @@
 //!   answers 400 with a page saying so and no form (the action is then
 //!   `CHALLENGE_FAILED`).
 //!
+//! Each of these takes `mode=popup` too (in the query, or a form field), as the Web SDK's
+//! popup and window modes open the page: the page then keeps `mode` in its forms and
+//! links, and for an action whose `redirectUrl` gives a trusted origin (see [`launch`]) it
+//! may be framed by that origin, tells it when it is ready, and, where redirect mode
+//! would answer 303 to the `redirectUrl`, answers 200 with a page whose script posts the
+//! token to that origin (on the settings page, when `continue` is pressed). Another
+//! `mode` is a 400 page.
+//!
 //! Every page is `Cache-Control: no-store` and `Referrer-Policy: no-referrer` (the token
-//! is in the URL), with a CSP that allows no script.
+//! is in the URL), with a CSP that runs only the page's own script (see [`csp`]).
 
+mod csp;
 mod html;
+mod launch;
 mod magic_link;
 pub(crate) mod person;
 
@@ -55,7 +73,9 @@ use super::state::{MAX_ATTEMPTS, Shared, Store, TotpAttempt};
 use super::tokens::{ChallengeClaims, TokenError};
 use super::totp::TotpEnrollment;
 use authsignal::types::{UserActionState, VerificationMethod, VerifyRequest};
-use html::{Alternative, CodeForm, Enrollment, Page, SendForm, masked};
+use csp::Nonce;
+use html::{Alternative, CodeForm, Enrollment, Page, PopupOpener, SendForm, masked};
+use launch::{Launch, Mode};
 
 /// The routes of `/ui` and the emulator's home page.
 pub(crate) fn router(shared: Arc<Shared>) -> Router {
@@ -64,6 +84,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/ui/challenge", get(show).post(submit))
         .route("/ui/challenge/send", post(send))
         .route("/ui/magic-link", get(magic_link::follow))
+        .route("/ui/challenge/passkey", post(passkey_done))
         .with_state(shared)
 }
 
@@ -71,6 +92,7 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
 struct ShowQuery {
     token: Option<String>,
     method: Option<String>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,35 +100,81 @@ struct SubmitForm {
     token: String,
     code: String,
     challenge_id: Option<String>,
+    mode: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
 struct SendRequest {
     token: String,
     method: String,
+    mode: Option<String>,
 }
 
+/// The policy of a page whose own policy could not be a header: no script, no framing.
+const FALLBACK_POLICY: &str =
+    "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'";
+
 fn page(status: StatusCode, page: Page<'_>) -> Response {
-    let mut response = (status, Html(page.render())).into_response();
+    let nonce = Nonce::new();
+    let policy = csp::policy(
+        &nonce,
+        page.opener.map(|opener| opener.origin),
+        page.passkey.is_some(),
+    );
+    let policy = HeaderValue::from_str(&policy)
+        .unwrap_or_else(|_| HeaderValue::from_static(FALLBACK_POLICY));
+    let mut response = (status, Html(page.render(&nonce))).into_response();
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'",
-        ),
-    );
+    headers.insert(CONTENT_SECURITY_POLICY, policy);
     response
+}
+
+/// What a page opened as `launch` says to its opener (`token` once verified), if it
+/// reports to one.
+fn opener_of<'a>(launch: &'a Launch, token: Option<&'a str>) -> Option<PopupOpener<'a>> {
+    launch.opener().map(|opener| PopupOpener {
+        origin: opener.origin(),
+        token,
+    })
+}
+
+/// How the page of a token's action was opened: `mode`, and the action's app.
+fn launch_of(store: &Store, claims: &ChallengeClaims, mode: Mode) -> Launch {
+    let target = &claims.other;
+    let app_origin = store
+        .action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
+        .and_then(|action| action.app_origin());
+    Launch::new(mode, app_origin)
+}
+
+/// The page of `token` in `mode`: the track `url` with `mode` kept.
+fn challenge_url(shared: &Shared, token: &str, mode: Mode) -> String {
+    let url = shared.challenge_url(token);
+    match mode.param() {
+        Some(mode) => format!("{url}&mode={mode}"),
+        None => url,
+    }
 }
 
 /// A page with a heading and one line in `#error`.
 fn error_page(status: StatusCode, error: &str) -> Response {
+    error_in(&Launch::default(), status, error)
+}
+
+/// [`error_page`] for a page opened as `launch`: it may show in the opener's popup.
+fn error_in(launch: &Launch, status: StatusCode, error: &str) -> Response {
     page(
         status,
         Page {
             heading: "Verification",
             error: Some(error),
+            opener: opener_of(launch, None),
             ..Page::default()
         },
     )
@@ -126,7 +194,9 @@ const FAILED: &str = "Too many wrong codes: this challenge has failed. Go back a
 
 const NOTHING_TO_VERIFY: &str = "There is nothing to verify here.";
 
-const NO_USABLE_METHOD: &str = "None of your authenticators can be used on this page (it takes an authenticator app, SMS, WhatsApp or email code).";
+const UNKNOWN_MODE: &str = "This page cannot be opened that way.";
+
+const NO_USABLE_METHOD: &str = "None of your authenticators can be used on this page (it takes a passkey, or an authenticator app, SMS, WhatsApp or email code).";
 
 const APP_LABEL: &str = "Code from your authenticator app";
 
@@ -148,6 +218,7 @@ async fn home(State(shared): State<Arc<Shared>>) -> Response {
 /// The wire name of a method, and how a link offers it.
 fn offer(method: &VerificationMethod) -> (&str, &'static str) {
     let label = match method {
+        VerificationMethod::Passkey => "Use your passkey",
         VerificationMethod::AuthenticatorApp => "Use your authenticator app",
         VerificationMethod::Sms => "Get a code by SMS",
         VerificationMethod::Whatsapp => "Get a code by WhatsApp",
@@ -161,11 +232,12 @@ fn offer(method: &VerificationMethod) -> (&str, &'static str) {
 fn alternatives(
     shared: &Shared,
     token: &str,
+    mode: Mode,
     methods: &[VerificationMethod],
     current: Option<&VerificationMethod>,
     enroll: bool,
 ) -> Vec<Alternative> {
-    let link = |method: &str| format!("{}&method={method}", shared.challenge_url(token));
+    let link = |method: &str| format!("{}&method={method}", challenge_url(shared, token, mode));
     let mut links: Vec<Alternative> = methods
         .iter()
         .filter(|method| Some(*method) != current)
@@ -194,9 +266,12 @@ async fn show(
     State(shared): State<Arc<Shared>>,
     query: Result<Query<ShowQuery>, QueryRejection>,
 ) -> Response {
-    let (token, wanted) = match query {
-        Ok(Query(query)) => (query.token.unwrap_or_default(), query.method),
-        Err(_) => (String::new(), None),
+    let (token, wanted, mode) = match query {
+        Ok(Query(query)) => (query.token.unwrap_or_default(), query.method, query.mode),
+        Err(_) => (String::new(), None, None),
+    };
+    let Ok(mode) = Mode::parse(mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
     };
     let claims = match shared.tokens().read_challenge(&token) {
         Ok(claims) => claims,
@@ -214,12 +289,14 @@ async fn show(
     };
     let settings = action.redirect_to_settings;
     let redirect_url = action.redirect_url.clone();
+    let launch = Launch::new(mode, action.app_origin());
     // A page with one line and no form; `text` says in which element.
     let done = |text: Page<'_>| {
         page(
             StatusCode::OK,
             Page {
                 heading: "Verification",
+                opener: opener_of(&launch, None),
                 ..text
             },
         )
@@ -242,7 +319,7 @@ async fn show(
             });
         }
         UserActionState::ChallengeSucceeded if settings => {
-            return settings_page(&mut store, &claims, &token, redirect_url, now);
+            return settings_page(&mut store, &claims, &token, &launch, redirect_url, now);
         }
         UserActionState::ChallengeSucceeded => {
             return done(Page {
@@ -270,11 +347,12 @@ async fn show(
             || methods.is_empty());
     if enrolling {
         let enrollment = store.start_totp_enrollment(&claims.sub, now);
-        let links = alternatives(&shared, &token, &methods, None, false);
+        let links = alternatives(&shared, &token, mode, &methods, None, false);
         drop(store);
         return app_form(
             &claims,
             &token,
+            &launch,
             Some(&enrollment),
             &links,
             None,
@@ -290,10 +368,29 @@ async fn show(
             ..Page::default()
         });
     };
-    let links = alternatives(&shared, &token, &methods, Some(&chosen), may_enroll);
+    let links = alternatives(&shared, &token, mode, &methods, Some(&chosen), may_enroll);
     if chosen == VerificationMethod::AuthenticatorApp {
         drop(store);
-        return app_form(&claims, &token, None, &links, None, StatusCode::OK);
+        return app_form(&claims, &token, &launch, None, &links, None, StatusCode::OK);
+    }
+    if chosen == VerificationMethod::Passkey {
+        drop(store);
+        let message = format!(
+            "To continue with {}, use your passkey.",
+            claims.other.action_code
+        );
+        return page(
+            StatusCode::OK,
+            Page {
+                heading: "Verify it's you",
+                message: Some(&message),
+                passkey: Some(&token),
+                alternatives: &links,
+                mode: mode.param(),
+                opener: opener_of(&launch, None),
+                ..Page::default()
+            },
+        );
     }
     let to = store
         .authenticators
@@ -318,6 +415,8 @@ async fn show(
                 to: &to,
             }),
             alternatives: &links,
+            mode: mode.param(),
+            opener: opener_of(&launch, None),
             ..Page::default()
         },
     )
@@ -329,6 +428,7 @@ fn settings_page(
     store: &mut Store,
     claims: &ChallengeClaims,
     token: &str,
+    launch: &Launch,
     redirect_url: Option<String>,
     now: super::clock::Timestamp,
 ) -> Response {
@@ -368,6 +468,8 @@ fn settings_page(
             } else {
                 None
             },
+            mode: launch.mode().param(),
+            opener: opener_of(launch, Some(token)),
             ..Page::default()
         },
     )
@@ -377,6 +479,7 @@ fn settings_page(
 fn app_form(
     claims: &ChallengeClaims,
     token: &str,
+    launch: &Launch,
     enrollment: Option<&TotpEnrollment>,
     alternatives: &[Alternative],
     error: Option<&str>,
@@ -404,6 +507,8 @@ fn app_form(
                 challenge_id: None,
             }),
             alternatives,
+            mode: launch.mode().param(),
+            opener: opener_of(launch, None),
             ..Page::default()
         },
     )
@@ -412,6 +517,7 @@ fn app_form(
 /// The code form of a code sent by SMS, WhatsApp or email.
 fn sent_code_form(
     token: &str,
+    launch: &Launch,
     challenge_id: &str,
     to: &str,
     error: Option<&str>,
@@ -429,6 +535,8 @@ fn sent_code_form(
                 label: "The code we sent you",
                 challenge_id: Some(challenge_id),
             }),
+            mode: launch.mode().param(),
+            opener: opener_of(launch, None),
             ..Page::default()
         },
     )
@@ -442,37 +550,51 @@ async fn send(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
+    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    };
     let claims = match shared.tokens().read_challenge(&form.token) {
         Ok(claims) => claims,
         Err(error) => return bad_link(error),
     };
     let method = VerificationMethod::from(form.method.as_str());
     let now = shared.clock.now();
-    let sent = {
+    let (launch, sent) = {
         let mut store = shared.store();
-        let allowed = method != VerificationMethod::AuthenticatorApp
-            && store.challenge_methods(&claims.sub).contains(&method);
+        let launch = launch_of(&store, &claims, mode);
+        let sendable = matches!(
+            method,
+            VerificationMethod::Sms | VerificationMethod::Whatsapp | VerificationMethod::EmailOtp
+        );
+        let allowed = sendable && store.challenge_methods(&claims.sub).contains(&method);
         if !allowed {
-            return error_page(
+            return error_in(
+                &launch,
                 StatusCode::BAD_REQUEST,
                 "A code cannot be sent to you that way.",
             );
         }
-        store.send_action_code(&claims, &method, now)
+        let sent = store.send_action_code(&claims, &method, now);
+        (launch, sent)
     };
     let sent = match sent {
         Ok(sent) => sent,
         // Past the send limit: say so, as for any refused send below.
         Err(error) if error.status == StatusCode::TOO_MANY_REQUESTS => {
-            return error_page(error.status, &error.description);
+            return error_in(&launch, error.status, &error.description);
         }
-        Err(_) => return error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
+        Err(_) => return error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY),
     };
     match shared.send(sent.sending).await {
-        Ok(challenge_id) => {
-            sent_code_form(&form.token, &challenge_id, &sent.to, None, StatusCode::OK)
-        }
-        Err(error) => error_page(error.status, &error.description),
+        Ok(challenge_id) => sent_code_form(
+            &form.token,
+            &launch,
+            &challenge_id,
+            &sent.to,
+            None,
+            StatusCode::OK,
+        ),
+        Err(error) => error_in(&launch, error.status, &error.description),
     }
 }
 
@@ -515,6 +637,47 @@ async fn verification_gate(
     }
 }
 
+#[derive(Debug, Deserialize)]
+struct PasskeyDone {
+    token: String,
+    mode: Option<String>,
+}
+
+/// After the page's script verified a passkey through the client API: `token` is the
+/// token that answered, and the page goes on as after a right code, if a passkey
+/// completed its action.
+async fn passkey_done(
+    State(shared): State<Arc<Shared>>,
+    form: Result<Form<PasskeyDone>, FormRejection>,
+) -> Response {
+    let Ok(Form(form)) = form else {
+        return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
+    };
+    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    };
+    let claims = match shared.tokens().read_challenge(&form.token) {
+        Ok(claims) => claims,
+        Err(error) => return bad_link(error),
+    };
+    let store = shared.store();
+    let launch = launch_of(&store, &claims, mode);
+    if !store.passed_with_passkey(&claims) {
+        return error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY);
+    }
+    let target = &claims.other;
+    let (redirect_url, settings) = store
+        .action(
+            &target.user_id,
+            &target.action_code,
+            &target.idempotency_key,
+        )
+        .map(|action| (action.redirect_url.clone(), action.redirect_to_settings))
+        .unwrap_or_default();
+    drop(store);
+    verified(&shared, &launch, &form.token, redirect_url, settings)
+}
+
 /// A code typed into the page.
 async fn submit(
     State(shared): State<Arc<Shared>>,
@@ -523,14 +686,18 @@ async fn submit(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
+    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
+        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    };
     let tokens = shared.tokens();
     let claims = match tokens.read_challenge(&form.token) {
         Ok(claims) => claims,
         Err(error) => return bad_link(error),
     };
     let challenge_id = form.challenge_id.as_deref().filter(|id| !id.is_empty());
+    let launch = launch_of(&shared.store(), &claims, mode);
     if let Err(error) = verification_gate(&shared, &claims, challenge_id, &form.code).await {
-        return error_page(error.status, &error.description);
+        return error_in(&launch, error.status, &error.description);
     }
     let mut store = shared.store();
     let attempt = match challenge_id {
@@ -550,29 +717,7 @@ async fn submit(
                 )
                 .is_some_and(|action| action.redirect_to_settings);
             drop(store);
-            let location = match (settings, redirect_url) {
-                (true, _) => Some(shared.challenge_url(&token)),
-                (false, Some(url)) => Some(with_token(&url, &token)),
-                (false, None) => None,
-            };
-            match location {
-                Some(location) => {
-                    let mut response = Redirect::to(&location).into_response();
-                    response
-                        .headers_mut()
-                        .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
-                    response
-                }
-                None => page(
-                    StatusCode::OK,
-                    Page {
-                        heading: "Verified",
-                        success: Some("You are verified. You can close this window."),
-                        result_token: Some(&token),
-                        ..Page::default()
-                    },
-                ),
-            }
+            verified(&shared, &launch, &token, redirect_url, settings)
         }
         TotpAttempt::Wrong { attempts_left } => {
             let error =
@@ -585,7 +730,14 @@ async fn submit(
                     .and_then(|c| c.phone_number.clone().or_else(|| c.email.clone()))
                     .unwrap_or_default();
                 drop(store);
-                return sent_code_form(&form.token, id, &to, Some(&error), StatusCode::BAD_REQUEST);
+                return sent_code_form(
+                    &form.token,
+                    &launch,
+                    id,
+                    &to,
+                    Some(&error),
+                    StatusCode::BAD_REQUEST,
+                );
             }
             // The enrollment in progress, if the user may finish one, is shown again.
             let methods = store.challenge_methods(&claims.sub);
@@ -596,6 +748,7 @@ async fn submit(
             let links = alternatives(
                 &shared,
                 &form.token,
+                mode,
                 &methods,
                 Some(&VerificationMethod::AuthenticatorApp),
                 false,
@@ -603,16 +756,64 @@ async fn submit(
             app_form(
                 &claims,
                 &form.token,
+                &launch,
                 enrollment.as_ref(),
                 &links,
                 Some(&error),
                 StatusCode::BAD_REQUEST,
             )
         }
-        TotpAttempt::LimitReached => error_page(StatusCode::BAD_REQUEST, FAILED),
+        TotpAttempt::LimitReached => error_in(&launch, StatusCode::BAD_REQUEST, FAILED),
         TotpAttempt::NoAuthenticator | TotpAttempt::NotChallengeable => {
-            error_page(StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY)
+            error_in(&launch, StatusCode::BAD_REQUEST, NOTHING_TO_VERIFY)
         }
+    }
+}
+
+/// The answer once the user is verified and `token` is the new token: the settings page
+/// (for a track with `redirectToSettings`), the token posted to the opener (popup or
+/// window mode), a 303 to the `redirect_url` with the token, or a page showing it.
+fn verified(
+    shared: &Shared,
+    launch: &Launch,
+    token: &str,
+    redirect_url: Option<String>,
+    settings: bool,
+) -> Response {
+    if !settings && launch.opener().is_some() {
+        // Popup or window mode: the script hands the token to the app's page.
+        return page(
+            StatusCode::OK,
+            Page {
+                heading: "Verified",
+                success: Some("You are verified. You can close this window."),
+                opener: opener_of(launch, Some(token)),
+                ..Page::default()
+            },
+        );
+    }
+    let location = match (settings, redirect_url) {
+        (true, _) => Some(challenge_url(shared, token, launch.mode())),
+        (false, Some(url)) => Some(with_token(&url, token)),
+        (false, None) => None,
+    };
+    match location {
+        Some(location) => {
+            let mut response = Redirect::to(&location).into_response();
+            response
+                .headers_mut()
+                .insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        None => page(
+            StatusCode::OK,
+            Page {
+                heading: "Verified",
+                success: Some("You are verified. You can close this window."),
+                result_token: Some(token),
+                ..Page::default()
+            },
+        ),
     }
 }
 

@@ -36,6 +36,10 @@ pub(crate) struct Expectation<'a> {
     pub(crate) challenge: &'a [u8],
     /// Whether the authenticator must have verified the user (PIN, biometrics).
     pub(crate) user_verification: bool,
+    /// The one top-level origin that may embed the ceremony in a cross-origin iframe:
+    /// the app of the token's action, whose page frames the pre-built UI in the Web SDK's
+    /// popup. None: no cross-origin ceremony.
+    pub(crate) embedder: Option<&'a str>,
 }
 
 /// A registered credential's key and what came with it.
@@ -59,6 +63,9 @@ pub(crate) struct ClientData {
     origin: String,
     #[serde(default)]
     cross_origin: Option<bool>,
+    /// The top-level page's origin, which browsers add to a cross-origin ceremony.
+    #[serde(default)]
+    top_origin: Option<String>,
 }
 
 fn challenge_bytes<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<u8>, D::Error> {
@@ -73,7 +80,8 @@ impl ClientData {
         serde_json::from_slice(&bytes).map_err(|_| Refusal::Malformed("clientDataJSON"))
     }
 
-    /// Steps 7 to 10 (and 11 to 13 of §7.2): type, challenge, origin, not cross-origin.
+    /// Steps 7 to 10 (and 11 to 13 of §7.2): type, challenge, origin, and cross-origin only
+    /// under the expected embedder.
     fn check(&self, expected: &Expectation<'_>, kind: &'static str) -> Result<(), Refusal> {
         if self.kind != kind {
             return Err(Refusal::WrongType(kind));
@@ -81,8 +89,14 @@ impl ClientData {
         if !bool::from(self.challenge.ct_eq(expected.challenge)) {
             return Err(Refusal::WrongChallenge);
         }
-        // An iframe of another site is another origin's page, whatever the origin says.
-        if !expected.settings.allows_origin(&self.origin) || self.cross_origin == Some(true) {
+        if !expected.settings.allows_origin(&self.origin) {
+            return Err(Refusal::Origin);
+        }
+        // An iframe of another site is that site's page, whatever the origin says: only
+        // the app's own page may embed the ceremony (WebAuthn L3 §7.2 step 13, `topOrigin`).
+        let embedded_by_the_app =
+            self.top_origin.is_some() && self.top_origin.as_deref() == expected.embedder;
+        if self.cross_origin == Some(true) && !embedded_by_the_app {
             return Err(Refusal::Origin);
         }
         Ok(())

@@ -33,7 +33,7 @@ fn cbor(value: &Cbor) -> Vec<u8> {
 
 /// An authenticator in software, with a knob for each thing a bad one (or an attacker)
 /// could get wrong.
-struct SoftAuthenticator {
+pub(crate) struct SoftAuthenticator {
     key: SigningKey,
     credential_id: Vec<u8>,
     counter: u32,
@@ -41,6 +41,9 @@ struct SoftAuthenticator {
     counts: bool,
     /// What the browser writes into the client data.
     origin: String,
+    /// The top-level page's origin, for a ceremony in a cross-origin iframe (then the
+    /// client data says `crossOrigin: true`).
+    pub(crate) top_origin: Option<String>,
     /// The RP ID it hashes into authenticator data.
     rp_id: String,
     /// UP | UV by default.
@@ -58,13 +61,14 @@ const UV: u8 = 0x04;
 const AT: u8 = 0x40;
 
 impl SoftAuthenticator {
-    fn new(seed: u8) -> Self {
+    pub(crate) fn new(seed: u8) -> Self {
         Self {
             key: SigningKey::from_slice(&[seed; 32]).expect("a valid scalar"),
             credential_id: vec![seed; 16],
             counter: 0,
             counts: true,
             origin: ORIGIN.into(),
+            top_origin: None,
             rp_id: "localhost".into(),
             flags: UP | UV,
             client_type: None,
@@ -79,14 +83,17 @@ impl SoftAuthenticator {
             .challenge
             .clone()
             .unwrap_or_else(|| unb64(options["challenge"].as_str().expect("a challenge")));
-        json!({
+        let mut data = json!({
             "type": self.client_type.unwrap_or(kind),
             "challenge": b64(&challenge),
             "origin": self.origin,
             "crossOrigin": false,
-        })
-        .to_string()
-        .into_bytes()
+        });
+        if let Some(top) = &self.top_origin {
+            data["crossOrigin"] = json!(true);
+            data["topOrigin"] = json!(top);
+        }
+        data.to_string().into_bytes()
     }
 
     fn authenticator_data(&self, flags: u8, attested: &[u8]) -> Vec<u8> {
@@ -147,7 +154,7 @@ impl SoftAuthenticator {
 
     /// `navigator.credentials.get()`: an `AuthenticationResponseJSON`, signed, the counter
     /// moved on by one.
-    fn get(&mut self, options: &Value, user_id: &str) -> Value {
+    pub(crate) fn get(&mut self, options: &Value, user_id: &str) -> Value {
         if self.counts {
             self.counter += 1;
         }
@@ -185,7 +192,7 @@ async fn start_with(relying_party: Option<RelyingPartySettings>) -> EmulatorHand
     emulator
 }
 
-async fn start() -> EmulatorHandle {
+pub(crate) async fn start() -> EmulatorHandle {
     start_with(None).await
 }
 
@@ -226,7 +233,7 @@ async fn add_passkey(
 }
 
 /// Signs `user` up with `authenticator`'s passkey; answers the token the sign-up returned.
-async fn sign_up(
+pub(crate) async fn sign_up(
     emulator: &EmulatorHandle,
     user: &str,
     authenticator: &mut SoftAuthenticator,
@@ -239,7 +246,7 @@ async fn sign_up(
     body["accessToken"].as_str().expect("a token").to_owned()
 }
 
-async fn authentication_options(emulator: &EmulatorHandle, token: &str) -> Value {
+pub(crate) async fn authentication_options(emulator: &EmulatorHandle, token: &str) -> Value {
     let (status, body) = client_post(
         emulator,
         token,
@@ -251,7 +258,7 @@ async fn authentication_options(emulator: &EmulatorHandle, token: &str) -> Value
     body
 }
 
-async fn verify_passkey(
+pub(crate) async fn verify_passkey(
     emulator: &EmulatorHandle,
     token: &str,
     options: &Value,
