@@ -193,6 +193,8 @@ fn main() -> ExitCode {
         println!("Authsignal emulator listening on {}", emulator.origin());
         println!("API URL: {}", emulator.api_url());
         println!("Secret:  {}", emulator.secret());
+        // What a page's Web SDK is configured with (`tenantId`), beside the API URL.
+        println!("Tenant:  {}", emulator.tenant_id());
         println!("JWKS:    {}", emulator.jwks_url());
         wait_for_stop().await;
         println!("Shutting down");

@@ -5,9 +5,11 @@
 // and the emulator's webhooks, verified at the end with the SDK's webhook.constructEvent.
 //
 // Run by tests/node/run.sh, which starts the emulator with tests/node/emulator-config.json
-// and sets AUTHSIGNAL_API_URL, AUTHSIGNAL_SECRET_KEY and AUTHSIGNAL_JWKS_URL. By hand:
+// and sets AUTHSIGNAL_API_URL, AUTHSIGNAL_SECRET_KEY, AUTHSIGNAL_JWKS_URL and
+// AUTHSIGNAL_TENANT_ID (which passkeys.test.mjs needs). By hand:
 //   authsignal-emulator --port 0 --config tests/node/emulator-config.json
-//   AUTHSIGNAL_API_URL=... AUTHSIGNAL_SECRET_KEY=... AUTHSIGNAL_JWKS_URL=... node --test tests/node/
+//   AUTHSIGNAL_API_URL=... AUTHSIGNAL_SECRET_KEY=... AUTHSIGNAL_JWKS_URL=... \
+//   AUTHSIGNAL_TENANT_ID=... node --test --test-concurrency=1 tests/node/
 //
 // The tests share state and run in order (node:test runs a file's tests one after another).
 
