@@ -15,7 +15,7 @@ use subtle::ConstantTimeEq as _;
 
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
-use super::super::tokens::ChallengeClaims;
+use super::super::tokens::{ActionRef, ChallengeClaims};
 use super::super::webhooks::LogKind;
 use super::otp::new_code;
 use super::sending::{CodeContext, Sending};
@@ -147,7 +147,11 @@ impl Store {
     /// Whether the token's action can still be completed with a code; `Err(true)` when
     /// it failed (too many wrong codes), `Err(false)` when it is gone or not a challenge.
     pub(crate) fn challengeable(&self, claims: &ChallengeClaims) -> Result<(), bool> {
-        let target = &claims.other;
+        self.action_challengeable(&claims.other)
+    }
+
+    /// [`challengeable`](Self::challengeable), for the action `target` names.
+    pub(crate) fn action_challengeable(&self, target: &ActionRef) -> Result<(), bool> {
         let action = self
             .action(
                 &target.user_id,

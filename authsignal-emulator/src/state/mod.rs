@@ -28,7 +28,7 @@ use action_table::ActionTable;
 pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
 pub(crate) use client_otp::{LinkState, OtpAttempt, OtpChannel};
-pub(crate) use passkeys::{Answered, RegistrationRequest, Started};
+pub(crate) use passkeys::{Answered, Checked, RegistrationRequest, Started};
 pub use push::PendingPush;
 pub(crate) use push::{PushChallenge, PushState};
 pub(crate) use sending::CodeContext;

@@ -14,6 +14,7 @@ use super::super::webauthn::verify::{self, Expectation, Registered};
 use super::super::webauthn::{
     AuthenticationCredential, Refusal, RegistrationCredential, from_base64url, to_base64url,
 };
+use super::super::webhooks::SynchronousDelivery;
 use super::{ActionRecord, AuthenticatorRecord, PasskeyCredential, Store};
 use authsignal::types::{UserActionState, UserAuthenticator, VerificationMethod};
 
@@ -48,6 +49,42 @@ pub(crate) struct PendingSignIn {
     action_code: String,
     idempotency_key: String,
     expires_at: Timestamp,
+}
+
+/// A ceremony's success, checked and not yet applied: it completes its action only once
+/// the action's `action.verify` (if it has one) accepts it, as every other way of
+/// verifying waits for it ([`verified`](Self::verified), then
+/// [`Store::apply_webauthn`]).
+#[derive(Debug)]
+pub(crate) struct Checked {
+    target: ActionRef,
+    kind: AuthenticatorKind,
+    success: Success,
+    gate: SynchronousDelivery,
+}
+
+#[derive(Debug)]
+enum Success {
+    /// A new credential, registered when applied.
+    Registered(Box<AuthenticatorRecord>),
+    /// An assertion by this authenticator.
+    Asserted(UserAuthenticator),
+}
+
+impl Checked {
+    /// The action the success completes.
+    pub(crate) fn target(&self) -> &ActionRef {
+        &self.target
+    }
+
+    /// Waits for the action's `action.verify`: refused, nothing is applied (the
+    /// ceremony is spent: the user answers a new one).
+    pub(crate) async fn verified(mut self) -> Result<Self, HttpError> {
+        std::mem::replace(&mut self.gate, SynchronousDelivery::none())
+            .accepted()
+            .await?;
+        Ok(self)
+    }
 }
 
 /// What a registration asks for besides the token's user.
@@ -225,7 +262,7 @@ impl Store {
         credential: &RegistrationCredential,
         challenge_id: Option<&str>,
         now: Timestamp,
-    ) -> Result<Answered, HttpError> {
+    ) -> Result<Checked, HttpError> {
         let target = &claims.other;
         let challenge = credential.challenge()?;
         let ceremony = self.take_ceremony(&challenge, challenge_id, kind, true, now)?;
@@ -264,12 +301,12 @@ impl Store {
             }),
             ..AuthenticatorRecord::new(&user_id, kind.method(), now)
         };
-        let authenticator = Store::authenticator_view(&record);
-        self.notify_created(&record, now);
-        let authenticator_id = record.id.clone();
-        self.authenticators.push(record);
-        self.complete_challenge(target, kind.method(), Some(authenticator_id), now);
-        Ok(self.answered(authenticator))
+        Ok(self.checked(
+            target.clone(),
+            kind,
+            Success::Registered(Box::new(record)),
+            now,
+        ))
     }
 
     /// `authentication-options`: an assertion by one of the token's user's credentials of
@@ -312,7 +349,7 @@ impl Store {
         credential: &AuthenticationCredential,
         challenge_id: Option<&str>,
         now: Timestamp,
-    ) -> Result<Answered, HttpError> {
+    ) -> Result<Checked, HttpError> {
         let target = &claims.other;
         let challenge = credential.challenge()?;
         let ceremony = self.take_ceremony(&challenge, challenge_id, kind, false, now)?;
@@ -325,9 +362,7 @@ impl Store {
             return Err(Refusal::OtherUser.into());
         }
         let authenticator = self.check_assertion(index, &ceremony, credential, now)?;
-        let authenticator_id = authenticator.user_authenticator_id.clone();
-        self.complete_challenge(target, kind.method(), Some(authenticator_id), now);
-        Ok(self.answered(authenticator))
+        Ok(self.checked(target.clone(), kind, Success::Asserted(authenticator), now))
     }
 
     /// The verified authenticator of `kind` whose credential id is `credential_id`.
@@ -461,7 +496,7 @@ impl Store {
         credential: &AuthenticationCredential,
         challenge_id: Option<&str>,
         now: Timestamp,
-    ) -> Result<(Answered, ActionRef), HttpError> {
+    ) -> Result<Checked, HttpError> {
         let kind = AuthenticatorKind::Passkey;
         let challenge = credential.challenge()?;
         let ceremony = self.take_ceremony(&challenge, challenge_id, kind, false, now)?;
@@ -502,9 +537,68 @@ impl Store {
             UserActionState::ChallengeRequired,
             now,
         ));
+        Ok(self.checked(target, kind, Success::Asserted(authenticator), now))
+    }
+
+    /// A success to apply once the action's `action.verify` accepts it.
+    fn checked(
+        &self,
+        target: ActionRef,
+        kind: AuthenticatorKind,
+        success: Success,
+        now: Timestamp,
+    ) -> Checked {
+        let authenticator_id = match &success {
+            Success::Registered(record) => record.id.clone(),
+            Success::Asserted(authenticator) => authenticator.user_authenticator_id.clone(),
+        };
+        let gate = self.verification_gate(&target, &kind.method(), Some(&authenticator_id), now);
+        Checked {
+            target,
+            kind,
+            success,
+            gate,
+        }
+    }
+
+    /// Applies a success [`verified`](Checked::verified) by the action's `action.verify`:
+    /// registers the new credential (unless another request registered it meanwhile) and
+    /// completes the action (unless it can no longer be completed).
+    pub(crate) fn apply_webauthn(
+        &mut self,
+        checked: Checked,
+        now: Timestamp,
+    ) -> Result<Answered, HttpError> {
+        let Checked {
+            target,
+            kind,
+            success,
+            ..
+        } = checked;
+        self.action_challengeable(&target)
+            .map_err(|_| HttpError::invalid_request("The token's action cannot be verified."))?;
+        let authenticator = match success {
+            Success::Registered(mut record) => {
+                // Another authenticator may have been enrolled while `action.verify` ran.
+                record.is_default = !self.is_enrolled(&target.user_id);
+                let credential_id = record.passkey.as_ref().map(|p| p.credential_id.as_str());
+                let taken = self
+                    .authenticators
+                    .iter()
+                    .any(|a| a.passkey.as_ref().map(|p| p.credential_id.as_str()) == credential_id);
+                if taken {
+                    return Err(Refusal::AlreadyRegistered.into());
+                }
+                let authenticator = Store::authenticator_view(&record);
+                self.notify_created(&record, now);
+                self.authenticators.push(*record);
+                authenticator
+            }
+            Success::Asserted(authenticator) => authenticator,
+        };
         let authenticator_id = authenticator.user_authenticator_id.clone();
         self.complete_challenge(&target, kind.method(), Some(authenticator_id), now);
-        Ok((self.answered(authenticator), target))
+        Ok(self.answered(authenticator))
     }
 
     fn answered(&self, authenticator: UserAuthenticator) -> Answered {

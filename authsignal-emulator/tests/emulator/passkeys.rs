@@ -117,7 +117,7 @@ impl SoftAuthenticator {
     }
 
     /// `navigator.credentials.create()` with these options: a `RegistrationResponseJSON`.
-    fn create(&mut self, options: &Value) -> Value {
+    pub(crate) fn create(&mut self, options: &Value) -> Value {
         let client_data = self.client_data("webauthn.create", options);
         let mut attested = vec![0u8; 16];
         attested.extend_from_slice(
@@ -205,7 +205,7 @@ async fn token_for(emulator: &EmulatorHandle, user: &str, action: &str) -> Strin
 }
 
 /// Registration options for the token's user; asserts a 200.
-async fn registration_options(emulator: &EmulatorHandle, token: &str) -> Value {
+pub(crate) async fn registration_options(emulator: &EmulatorHandle, token: &str) -> Value {
     let (status, body) = client_post(
         emulator,
         token,
@@ -217,7 +217,7 @@ async fn registration_options(emulator: &EmulatorHandle, token: &str) -> Value {
     body
 }
 
-async fn add_passkey(
+pub(crate) async fn add_passkey(
     emulator: &EmulatorHandle,
     token: &str,
     options: &Value,

@@ -580,3 +580,85 @@ async fn action_verify_gates_the_app_the_server_apis_verify_and_the_prebuilt_ui(
         Some(UserActionState::ChallengeSucceeded)
     );
 }
+
+#[tokio::test]
+async fn action_verify_gates_passkeys_registration_and_step_up() {
+    use crate::passkeys::{
+        SoftAuthenticator, add_passkey, authentication_options, registration_options,
+        verify_passkey,
+    };
+    let (hooks, _) = endpoint().await;
+    let (verify_url, verifier) = endpoint().await;
+    let emulator = emulator_with(
+        &hooks,
+        ActionConfig::challenge().verification_webhook(&verify_url),
+    )
+    .await;
+    emulator.set_action(
+        "signIn",
+        ActionConfig::challenge()
+            .prompt_enrollment(true)
+            .verification_webhook(&verify_url),
+    );
+    let mut authenticator = SoftAuthenticator::new(7);
+    let (token, _) = tracked(&emulator, "u1", "signIn").await;
+
+    // Refused: the passkey is not registered and the action stays as it was.
+    verifier.answer(500);
+    let options = registration_options(&emulator, &token).await;
+    let credential = authenticator.create(&options["options"]);
+    let (status, body) = add_passkey(&emulator, &token, &options, credential).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (400, Some("webhook_failed")),
+        "{body}"
+    );
+    let (_, data) = verifier.received().pop().unwrap();
+    assert_eq!(data["verificationMethod"], "PASSKEY");
+    let listed = emulator.client().get_authenticators("u1").await.unwrap();
+    assert!(
+        listed.is_empty(),
+        "a refused registration registers nothing"
+    );
+
+    // Accepted: a new ceremony registers it.
+    verifier.answer(200);
+    let options = registration_options(&emulator, &token).await;
+    let credential = authenticator.create(&options["options"]);
+    let (status, body) = add_passkey(&emulator, &token, &options, credential).await;
+    assert_eq!(
+        (status, body["isVerified"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+
+    // A step-up: refused, the action is not completed; accepted, it is.
+    let (token, key) = tracked(&emulator, "u1", "withdraw").await;
+    verifier.answer(500);
+    let options = authentication_options(&emulator, &token).await;
+    let assertion = authenticator.get(&options["options"], "u1");
+    let (status, body) = verify_passkey(&emulator, &token, &options, &assertion).await;
+    assert_eq!(
+        (status, body["errorCode"].as_str()),
+        (400, Some("webhook_failed")),
+        "{body}"
+    );
+    let (_, data) = verifier.received().pop().unwrap();
+    assert_eq!(data["verificationMethod"], "PASSKEY");
+    assert_eq!(data["idempotencyKey"].as_str(), Some(key.as_str()));
+    let action = emulator
+        .client()
+        .get_action("u1", "withdraw", &key)
+        .await
+        .unwrap();
+    assert_eq!(action.state, UserActionState::ChallengeRequired);
+    verifier.answer(200);
+    let options = authentication_options(&emulator, &token).await;
+    let assertion = authenticator.get(&options["options"], "u1");
+    let (status, body) = verify_passkey(&emulator, &token, &options, &assertion).await;
+    assert_eq!(
+        (status, body["isVerified"].as_bool()),
+        (200, Some(true)),
+        "{body}"
+    );
+}

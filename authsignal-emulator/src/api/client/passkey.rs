@@ -13,7 +13,7 @@ use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 
 use super::super::super::error::HttpError;
-use super::super::super::state::{Answered, RegistrationRequest, Shared, Started};
+use super::super::super::state::{Answered, Checked, RegistrationRequest, Shared, Started};
 use super::super::super::tokens::{ChallengeClaims, Tokens};
 use super::super::super::webauthn::options::AuthenticatorKind;
 use super::super::super::webauthn::{AuthenticationCredential, RegistrationCredential};
@@ -186,18 +186,29 @@ pub(crate) async fn add(
 ) -> Result<Json<PasskeyResponse>, HttpError> {
     let claims = bearer(&shared, &headers)?;
     let tokens = shared.tokens();
-    let mut store = shared.store();
-    may_add_authenticator(&store, &claims)?;
-    let answered = store.finish_webauthn_registration(
-        &claims,
-        AuthenticatorKind::Passkey,
-        &request.registration_credential,
-        request.challenge_id.as_deref(),
-        tokens.now,
-    )?;
+    let checked = {
+        let mut store = shared.store();
+        may_add_authenticator(&store, &claims)?;
+        store.finish_webauthn_registration(
+            &claims,
+            AuthenticatorKind::Passkey,
+            &request.registration_credential,
+            request.challenge_id.as_deref(),
+            tokens.now,
+        )?
+    };
+    let answered = apply(&shared, checked).await?;
     Ok(Json(PasskeyResponse::verified(
         tokens, &claims, answered, true,
     )))
+}
+
+/// Completes a checked ceremony once the action's `action.verify` accepts it (the store
+/// unlocked meanwhile).
+pub(crate) async fn apply(shared: &Shared, checked: Checked) -> Result<Answered, HttpError> {
+    let checked = checked.verified().await?;
+    let now = shared.clock.now();
+    shared.store().apply_webauthn(checked, now)
 }
 
 /// `POST /client/challenge` with the tenant's Basic auth: a sign-in without a token for
@@ -255,20 +266,24 @@ pub(crate) async fn verify(
     let tokens = shared.tokens();
     let credential = &request.authentication_credential;
     let challenge_id = request.challenge_id.as_deref();
-    let mut store = shared.store();
     let response = match caller {
         Caller::Token(claims) => {
-            let answered = store.finish_webauthn_authentication(
+            let checked = shared.store().finish_webauthn_authentication(
                 &claims,
                 AuthenticatorKind::Passkey,
                 credential,
                 challenge_id,
                 tokens.now,
             )?;
+            let answered = apply(&shared, checked).await?;
             PasskeyResponse::verified(tokens, &claims, answered, false)
         }
         Caller::Tenant => {
-            let (answered, action) = store.finish_sign_in(credential, challenge_id, tokens.now)?;
+            let checked = shared
+                .store()
+                .finish_sign_in(credential, challenge_id, tokens.now)?;
+            let action = checked.target().clone();
+            let answered = apply(&shared, checked).await?;
             let access_token = tokens.challenge(&action, Some(&with_managing_scopes(None)));
             PasskeyResponse::with_token(access_token, answered, false)
         }

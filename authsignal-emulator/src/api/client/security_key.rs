@@ -16,7 +16,7 @@ use super::super::super::state::{RegistrationRequest, Shared};
 use super::super::super::webauthn::options::AuthenticatorKind;
 use super::super::super::webauthn::{AuthenticationCredential, RegistrationCredential};
 use super::super::extract::ApiJson;
-use super::passkey::PasskeyResponse;
+use super::passkey::{PasskeyResponse, apply};
 use super::{bearer, may_add_authenticator};
 
 /// `POST /client/user-authenticators/security-key/registration-options`: the creation
@@ -48,15 +48,18 @@ pub(crate) async fn add(
 ) -> Result<Json<PasskeyResponse>, HttpError> {
     let claims = bearer(&shared, &headers)?;
     let tokens = shared.tokens();
-    let mut store = shared.store();
-    may_add_authenticator(&store, &claims)?;
-    let answered = store.finish_webauthn_registration(
-        &claims,
-        AuthenticatorKind::SecurityKey,
-        &credential,
-        None,
-        tokens.now,
-    )?;
+    let checked = {
+        let mut store = shared.store();
+        may_add_authenticator(&store, &claims)?;
+        store.finish_webauthn_registration(
+            &claims,
+            AuthenticatorKind::SecurityKey,
+            &credential,
+            None,
+            tokens.now,
+        )?
+    };
+    let answered = apply(&shared, checked).await?;
     Ok(Json(PasskeyResponse::verified(
         tokens, &claims, answered, true,
     )))
@@ -88,13 +91,14 @@ pub(crate) async fn verify(
 ) -> Result<Json<PasskeyResponse>, HttpError> {
     let claims = bearer(&shared, &headers)?;
     let tokens = shared.tokens();
-    let answered = shared.store().finish_webauthn_authentication(
+    let checked = shared.store().finish_webauthn_authentication(
         &claims,
         AuthenticatorKind::SecurityKey,
         &credential,
         None,
         tokens.now,
     )?;
+    let answered = apply(&shared, checked).await?;
     Ok(Json(PasskeyResponse::verified(
         tokens, &claims, answered, false,
     )))
