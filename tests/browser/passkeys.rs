@@ -30,18 +30,6 @@ use crate::custom_ui;
 use crate::web_sdk::{finish_transfer, start_transfer, web_sdk};
 use crate::webdriver::{self, ChromeDriver, Session};
 
-/// A platform authenticator that holds passkeys and verifies its user.
-fn platform_authenticator() -> Value {
-    json!({
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": true,
-        "hasUserVerification": true,
-        "isUserVerified": true,
-        "automaticPresenceSimulation": true,
-    })
-}
-
 /// Keeps, in the page, what the SDK posts to `verify/passkey` (`window.capturedVerify`:
 /// its Authorization header and body), and, when `window.allowAnyCredential` is set,
 /// empties the `allowCredentials` the emulator answers, so that the authenticator picks
@@ -148,7 +136,7 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
     let browser = driver.new_session().await;
     open(&browser, &format!("{origin}/transfer")).await;
     let authenticator = browser
-        .add_virtual_authenticator(platform_authenticator())
+        .add_virtual_authenticator(webdriver::platform_authenticator())
         .await;
     let user = browser.wait_for("#user").await.text().await;
 
@@ -227,7 +215,7 @@ async fn the_web_sdk_signs_up_and_steps_up_with_a_passkey_and_every_forgery_is_r
     let other_browser = other_driver.new_session().await;
     open(&other_browser, &format!("{origin}/transfer")).await;
     other_browser
-        .add_virtual_authenticator(platform_authenticator())
+        .add_virtual_authenticator(webdriver::platform_authenticator())
         .await;
     let other_user = other_browser.wait_for("#user").await.text().await;
     assert_ne!(other_user, user);

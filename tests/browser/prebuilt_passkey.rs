@@ -106,17 +106,6 @@ async fn validate(emulator: &EmulatorHandle, token: &str) -> ValidateChallengeRe
         .unwrap()
 }
 
-/// A platform authenticator that verifies its user, as a phone or laptop does.
-fn authenticator_options() -> serde_json::Value {
-    json!({
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": true,
-        "hasUserVerification": true,
-        "isUserVerified": true,
-    })
-}
-
 async fn passkey_count(browser: &Session, authenticator: &str) -> usize {
     browser.virtual_credentials(authenticator).await.len()
 }
@@ -154,7 +143,7 @@ async fn signed_up(sdk: Option<Bytes>) -> SignedUp {
     let browser = driver.new_session().await;
     browser.goto(&format!("{app}/")).await;
     let authenticator = browser
-        .add_virtual_authenticator(authenticator_options())
+        .add_virtual_authenticator(webdriver::platform_authenticator())
         .await;
 
     // Jane signs up with a passkey (through the client API, from the app's page).
@@ -223,7 +212,7 @@ async fn a_passkey_step_up_on_the_prebuilt_ui_validates_as_passkey() {
     // page says the passkey could not be used, and nothing is verified.
     browser.remove_virtual_authenticator(&authenticator).await;
     let other = browser
-        .add_virtual_authenticator(authenticator_options())
+        .add_virtual_authenticator(webdriver::platform_authenticator())
         .await;
     assert_eq!(passkey_count(&browser, &other).await, 0);
     let (url, token) = step_up(&emulator, &app).await;

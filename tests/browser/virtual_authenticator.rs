@@ -56,17 +56,6 @@ navigator.credentials.get({ publicKey: {
 );
 "#;
 
-/// The authenticator of a platform passkey that verifies its user.
-fn platform_authenticator() -> Value {
-    json!({
-        "protocol": "ctap2",
-        "transport": "internal",
-        "hasResidentKey": true,
-        "hasUserVerification": true,
-        "isUserVerified": true,
-    })
-}
-
 /// An empty page on `http://localhost:<port>/`.
 async fn serve_page() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -90,7 +79,7 @@ async fn a_virtual_authenticator_holds_the_passkey_a_page_creates_until_removed(
     browser.goto(&url).await;
 
     let authenticator = browser
-        .add_virtual_authenticator(platform_authenticator())
+        .add_virtual_authenticator(webdriver::platform_authenticator())
         .await;
     assert!(!authenticator.is_empty());
     assert!(browser.virtual_credentials(&authenticator).await.is_empty());

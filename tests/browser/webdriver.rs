@@ -70,6 +70,19 @@ pub struct ChromeDriver {
     sessions: Mutex<Vec<String>>,
 }
 
+/// The options of a platform authenticator (a phone's or a laptop's) for
+/// [`Session::add_virtual_authenticator`]: CTAP2 over the internal transport, holding
+/// passkeys (resident keys) and verifying its user.
+pub fn platform_authenticator() -> Value {
+    json!({
+        "protocol": "ctap2",
+        "transport": "internal",
+        "hasResidentKey": true,
+        "hasUserVerification": true,
+        "isUserVerified": true,
+    })
+}
+
 impl ChromeDriver {
     /// Starts `chromedriver` on a free port and waits until `/status` says it is ready.
     /// `scratch` holds the browser profile (removed on drop) and `chromedriver.log`.

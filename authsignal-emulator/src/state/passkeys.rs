@@ -68,7 +68,7 @@ enum Success {
     /// A new credential, registered when applied.
     Registered(Box<AuthenticatorRecord>),
     /// An assertion by this authenticator.
-    Asserted(UserAuthenticator),
+    Asserted(Box<UserAuthenticator>),
 }
 
 impl Checked {
@@ -362,7 +362,12 @@ impl Store {
             return Err(Refusal::OtherUser.into());
         }
         let authenticator = self.check_assertion(index, &ceremony, credential, now)?;
-        Ok(self.checked(target.clone(), kind, Success::Asserted(authenticator), now))
+        Ok(self.checked(
+            target.clone(),
+            kind,
+            Success::Asserted(Box::new(authenticator)),
+            now,
+        ))
     }
 
     /// The verified authenticator of `kind` whose credential id is `credential_id`.
@@ -537,7 +542,12 @@ impl Store {
             UserActionState::ChallengeRequired,
             now,
         ));
-        Ok(self.checked(target, kind, Success::Asserted(authenticator), now))
+        Ok(self.checked(
+            target,
+            kind,
+            Success::Asserted(Box::new(authenticator)),
+            now,
+        ))
     }
 
     /// A success to apply once the action's `action.verify` accepts it.
@@ -594,7 +604,7 @@ impl Store {
                 self.authenticators.push(*record);
                 authenticator
             }
-            Success::Asserted(authenticator) => authenticator,
+            Success::Asserted(authenticator) => *authenticator,
         };
         let authenticator_id = authenticator.user_authenticator_id.clone();
         self.complete_challenge(&target, kind.method(), Some(authenticator_id), now);

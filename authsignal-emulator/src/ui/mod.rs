@@ -180,6 +180,23 @@ fn error_in(launch: &Launch, status: StatusCode, error: &str) -> Response {
     )
 }
 
+/// The claims of a page's token and the mode it is shown in; else the page that says
+/// what is wrong with them.
+fn token_and_mode(
+    shared: &Shared,
+    token: &str,
+    mode: Option<&str>,
+) -> Result<(ChallengeClaims, Mode), Box<Response>> {
+    let Ok(mode) = Mode::parse(mode) else {
+        return Err(Box::new(error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE)));
+    };
+    let claims = shared
+        .tokens()
+        .read_challenge(token)
+        .map_err(|error| Box::new(bad_link(error)))?;
+    Ok((claims, mode))
+}
+
 fn bad_link(error: TokenError) -> Response {
     error_page(
         StatusCode::BAD_REQUEST,
@@ -270,12 +287,9 @@ async fn show(
         Ok(Query(query)) => (query.token.unwrap_or_default(), query.method, query.mode),
         Err(_) => (String::new(), None, None),
     };
-    let Ok(mode) = Mode::parse(mode.as_deref()) else {
-        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
-    };
-    let claims = match shared.tokens().read_challenge(&token) {
-        Ok(claims) => claims,
-        Err(error) => return bad_link(error),
+    let (claims, mode) = match token_and_mode(&shared, &token, mode.as_deref()) {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
     let wanted = wanted.as_deref().map(VerificationMethod::from);
     let now = shared.clock.now();
@@ -550,12 +564,9 @@ async fn send(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
-    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
-        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
-    };
-    let claims = match shared.tokens().read_challenge(&form.token) {
-        Ok(claims) => claims,
-        Err(error) => return bad_link(error),
+    let (claims, mode) = match token_and_mode(&shared, &form.token, form.mode.as_deref()) {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
     let method = VerificationMethod::from(form.method.as_str());
     let now = shared.clock.now();
@@ -653,12 +664,9 @@ async fn passkey_done(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
-    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
-        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
-    };
-    let claims = match shared.tokens().read_challenge(&form.token) {
-        Ok(claims) => claims,
-        Err(error) => return bad_link(error),
+    let (claims, mode) = match token_and_mode(&shared, &form.token, form.mode.as_deref()) {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
     let store = shared.store();
     let launch = launch_of(&store, &claims, mode);
@@ -686,14 +694,11 @@ async fn submit(
     let Ok(Form(form)) = form else {
         return error_page(StatusCode::BAD_REQUEST, "The form was incomplete.");
     };
-    let Ok(mode) = Mode::parse(form.mode.as_deref()) else {
-        return error_page(StatusCode::BAD_REQUEST, UNKNOWN_MODE);
+    let (claims, mode) = match token_and_mode(&shared, &form.token, form.mode.as_deref()) {
+        Ok(read) => read,
+        Err(refused) => return *refused,
     };
     let tokens = shared.tokens();
-    let claims = match tokens.read_challenge(&form.token) {
-        Ok(claims) => claims,
-        Err(error) => return bad_link(error),
-    };
     let challenge_id = form.challenge_id.as_deref().filter(|id| !id.is_empty());
     let launch = launch_of(&shared.store(), &claims, mode);
     if let Err(error) = verification_gate(&shared, &claims, challenge_id, &form.code).await {

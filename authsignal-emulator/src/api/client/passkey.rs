@@ -160,19 +160,15 @@ pub(crate) async fn registration_options(
     headers: HeaderMap,
     ApiJson(request): ApiJson<RegistrationOptionsRequest>,
 ) -> Result<Json<OptionsResponse>, HttpError> {
-    let claims = bearer(&shared, &headers)?;
-    let now = shared.clock.now();
-    let mut store = shared.store();
-    may_add_authenticator(&store, &claims)?;
-    let started = store.start_webauthn_registration(
-        &claims,
+    let started = start_registration(
+        &shared,
+        &headers,
         AuthenticatorKind::Passkey,
         &RegistrationRequest {
             username: request.username,
             display_name: request.display_name,
             authenticator_attachment: request.authenticator_attachment,
         },
-        now,
     )?;
     Ok(Json(started.into()))
 }
@@ -184,23 +180,71 @@ pub(crate) async fn add(
     headers: HeaderMap,
     ApiJson(request): ApiJson<AddPasskeyRequest>,
 ) -> Result<Json<PasskeyResponse>, HttpError> {
-    let claims = bearer(&shared, &headers)?;
+    register(
+        &shared,
+        &headers,
+        AuthenticatorKind::Passkey,
+        &request.registration_credential,
+        request.challenge_id.as_deref(),
+    )
+    .await
+    .map(Json)
+}
+
+/// A registration of a credential of `kind` for the bearer token's user, whose token
+/// needs `add:authenticators` if they are enrolled.
+pub(crate) fn start_registration(
+    shared: &Shared,
+    headers: &HeaderMap,
+    kind: AuthenticatorKind,
+    request: &RegistrationRequest,
+) -> Result<Started, HttpError> {
+    let claims = bearer(shared, headers)?;
+    let now = shared.clock.now();
+    let mut store = shared.store();
+    may_add_authenticator(&store, &claims)?;
+    store.start_webauthn_registration(&claims, kind, request, now)
+}
+
+/// Registers the new credential of `kind` and completes the bearer token's action with
+/// it.
+pub(crate) async fn register(
+    shared: &Shared,
+    headers: &HeaderMap,
+    kind: AuthenticatorKind,
+    credential: &RegistrationCredential,
+    challenge_id: Option<&str>,
+) -> Result<PasskeyResponse, HttpError> {
+    let claims = bearer(shared, headers)?;
     let tokens = shared.tokens();
     let checked = {
         let mut store = shared.store();
         may_add_authenticator(&store, &claims)?;
-        store.finish_webauthn_registration(
-            &claims,
-            AuthenticatorKind::Passkey,
-            &request.registration_credential,
-            request.challenge_id.as_deref(),
-            tokens.now,
-        )?
+        store.finish_webauthn_registration(&claims, kind, credential, challenge_id, tokens.now)?
     };
-    let answered = apply(&shared, checked).await?;
-    Ok(Json(PasskeyResponse::verified(
-        tokens, &claims, answered, true,
-    )))
+    let answered = apply(shared, checked).await?;
+    Ok(PasskeyResponse::verified(tokens, &claims, answered, true))
+}
+
+/// Checks an assertion by one of the token's user's credentials of `kind`; a good one
+/// completes the token's action.
+pub(crate) async fn assert_for_token(
+    shared: &Shared,
+    claims: &ChallengeClaims,
+    kind: AuthenticatorKind,
+    credential: &AuthenticationCredential,
+    challenge_id: Option<&str>,
+) -> Result<PasskeyResponse, HttpError> {
+    let tokens = shared.tokens();
+    let checked = shared.store().finish_webauthn_authentication(
+        claims,
+        kind,
+        credential,
+        challenge_id,
+        tokens.now,
+    )?;
+    let answered = apply(shared, checked).await?;
+    Ok(PasskeyResponse::verified(tokens, claims, answered, false))
 }
 
 /// Completes a checked ceremony once the action's `action.verify` accepts it (the store
@@ -263,22 +307,21 @@ pub(crate) async fn verify(
     ApiJson(request): ApiJson<VerifyPasskeyRequest>,
 ) -> Result<Json<PasskeyResponse>, HttpError> {
     let caller = caller(&shared, &headers)?;
-    let tokens = shared.tokens();
     let credential = &request.authentication_credential;
     let challenge_id = request.challenge_id.as_deref();
     let response = match caller {
         Caller::Token(claims) => {
-            let checked = shared.store().finish_webauthn_authentication(
+            assert_for_token(
+                &shared,
                 &claims,
                 AuthenticatorKind::Passkey,
                 credential,
                 challenge_id,
-                tokens.now,
-            )?;
-            let answered = apply(&shared, checked).await?;
-            PasskeyResponse::verified(tokens, &claims, answered, false)
+            )
+            .await?
         }
         Caller::Tenant => {
+            let tokens = shared.tokens();
             let checked = shared
                 .store()
                 .finish_sign_in(credential, challenge_id, tokens.now)?;

@@ -16,8 +16,8 @@ use super::super::super::state::{RegistrationRequest, Shared};
 use super::super::super::webauthn::options::AuthenticatorKind;
 use super::super::super::webauthn::{AuthenticationCredential, RegistrationCredential};
 use super::super::extract::ApiJson;
-use super::passkey::{PasskeyResponse, apply};
-use super::{bearer, may_add_authenticator};
+use super::bearer;
+use super::passkey::{PasskeyResponse, assert_for_token, register, start_registration};
 
 /// `POST /client/user-authenticators/security-key/registration-options`: the creation
 /// options for a security key of the token's user.
@@ -26,15 +26,11 @@ pub(crate) async fn registration_options(
     headers: HeaderMap,
     ApiJson(_): ApiJson<IgnoredAny>,
 ) -> Result<Json<serde_json::Value>, HttpError> {
-    let claims = bearer(&shared, &headers)?;
-    let now = shared.clock.now();
-    let mut store = shared.store();
-    may_add_authenticator(&store, &claims)?;
-    let started = store.start_webauthn_registration(
-        &claims,
+    let started = start_registration(
+        &shared,
+        &headers,
         AuthenticatorKind::SecurityKey,
         &RegistrationRequest::default(),
-        now,
     )?;
     Ok(Json(started.options))
 }
@@ -46,23 +42,15 @@ pub(crate) async fn add(
     headers: HeaderMap,
     ApiJson(credential): ApiJson<RegistrationCredential>,
 ) -> Result<Json<PasskeyResponse>, HttpError> {
-    let claims = bearer(&shared, &headers)?;
-    let tokens = shared.tokens();
-    let checked = {
-        let mut store = shared.store();
-        may_add_authenticator(&store, &claims)?;
-        store.finish_webauthn_registration(
-            &claims,
-            AuthenticatorKind::SecurityKey,
-            &credential,
-            None,
-            tokens.now,
-        )?
-    };
-    let answered = apply(&shared, checked).await?;
-    Ok(Json(PasskeyResponse::verified(
-        tokens, &claims, answered, true,
-    )))
+    register(
+        &shared,
+        &headers,
+        AuthenticatorKind::SecurityKey,
+        &credential,
+        None,
+    )
+    .await
+    .map(Json)
 }
 
 /// `POST /client/user-authenticators/security-key/authentication-options`: the request
@@ -90,16 +78,13 @@ pub(crate) async fn verify(
     ApiJson(credential): ApiJson<AuthenticationCredential>,
 ) -> Result<Json<PasskeyResponse>, HttpError> {
     let claims = bearer(&shared, &headers)?;
-    let tokens = shared.tokens();
-    let checked = shared.store().finish_webauthn_authentication(
+    assert_for_token(
+        &shared,
         &claims,
         AuthenticatorKind::SecurityKey,
         &credential,
         None,
-        tokens.now,
-    )?;
-    let answered = apply(&shared, checked).await?;
-    Ok(Json(PasskeyResponse::verified(
-        tokens, &claims, answered, false,
-    )))
+    )
+    .await
+    .map(Json)
 }
