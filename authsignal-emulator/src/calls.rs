@@ -79,6 +79,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
+        (&Method::GET | &Method::POST, ["emulator", "reviews"]) => "emulatorReviews",
         _ => "unknown",
     }
 }

@@ -411,8 +411,12 @@ impl FaultSpec {
 
 /// Operations no fault or latency reaches, even a wildcard one: the emulator's own
 /// controls, so that a test can always clear what it armed.
-pub(crate) const CONTROL_OPERATIONS: [&str; 3] =
-    ["emulatorOutbox", "emulatorFaults", "emulatorLatency"];
+pub(crate) const CONTROL_OPERATIONS: [&str; 4] = [
+    "emulatorOutbox",
+    "emulatorFaults",
+    "emulatorLatency",
+    "emulatorReviews",
+];
 
 /// The armed faults, by operation.
 #[derive(Debug, Default)]

@@ -27,7 +27,8 @@ pub(crate) enum JwtError {
     BadSignature,
 }
 
-fn mac(secret: &[u8]) -> Hmac<Sha256> {
+/// An HMAC-SHA256 keyed with `secret`.
+pub(crate) fn mac(secret: &[u8]) -> Hmac<Sha256> {
     Hmac::<Sha256>::new_from_slice(secret).expect("HMAC accepts keys of any length")
 }
 

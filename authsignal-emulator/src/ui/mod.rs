@@ -36,6 +36,7 @@
 
 mod html;
 pub(crate) mod person;
+mod review;
 
 use std::sync::Arc;
 
@@ -61,7 +62,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(home))
         .route("/ui/challenge", get(show).post(submit))
         .route("/ui/challenge/send", post(send))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(review::router(shared))
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,7 @@ mod devices;
 mod faults;
 mod otp_sessions;
 mod program;
+mod reviews;
 mod scenario;
 mod ui;
 mod ui_methods;
