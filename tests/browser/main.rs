@@ -27,4 +27,5 @@ mod withdrawals;
 
 mod gate_pages;
 mod instances;
+mod review;
 mod web_sdk;

@@ -38,9 +38,10 @@ pub(crate) fn waiting(check_url: &str, after: std::time::Duration) -> Response {
          <meta http-equiv=\"refresh\" content=\"{seconds};url={check_url}\">\
          <title>Waiting for a review</title></head>\
          <body><main><h1>Waiting for a review</h1>\
-         <p role=\"status\">Your request is held until a reviewer approves it. This page \
-         checks again every {seconds} seconds; it goes ahead by itself once approved.</p>\
-         <p><a href=\"{check_url}\">Check now</a></p></main></body></html>",
+         <p id=\"review-waiting\" role=\"status\">Your request is held until a reviewer \
+         approves it. This page checks again every {seconds} seconds; it goes ahead by \
+         itself once approved.</p>\
+         <p><a id=\"review-check\" href=\"{check_url}\">Check now</a></p></main></body></html>",
         seconds = after.as_secs().max(1),
     );
     let mut response = (StatusCode::ACCEPTED, Html(body)).into_response();
