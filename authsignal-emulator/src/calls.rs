@@ -179,6 +179,8 @@ mod tests {
             (Method::POST, "/v1/client/verify/sms", "clientVerifySms"),
             (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
+            (Method::GET, "/v1/emulator/reviews", "emulatorReviews"),
+            (Method::POST, "/v1/emulator/reviews", "emulatorReviews"),
             (Method::POST, "/v1/emulator/faults", "emulatorFaults"),
             (Method::DELETE, "/v1/emulator/faults", "emulatorFaults"),
             (Method::PUT, "/v1/emulator/latency", "emulatorLatency"),
