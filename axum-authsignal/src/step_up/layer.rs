@@ -168,7 +168,9 @@ impl StepUpLayer {
     ///   script); once approved, the held request resumes as a completed challenge
     ///   resumes (a form is posted again by the gate's page), and a denial shows the
     ///   refusal page. It needs a redirect origin, and a request a browser can be made to
-    ///   send again (a `GET` or a form `POST`).
+    ///   send again (a `GET` or a form `POST`). Until the review ends, a `GET` of that
+    ///   route from that browser shows the waiting page (its cookie names the held
+    ///   request).
     ///
     /// [`fail_open`](Self::fail_open) never applies: when `getAction` fails (a timeout, a
     /// 5xx, a 429), the answer is `503` with `Retry-After` and the request stays held.
