@@ -468,7 +468,9 @@ mod tests {
                     matches!(refused, Err(StoreError::UserLimit { .. })),
                     "{kind:?} then {other:?}: {refused:?}"
                 );
-                put(&store, &RecordKey::new(other, "alice", "a"), TTL)
+                // Another user is not affected (one user per kind, each within the bound).
+                let user = format!("alice-{}", other.as_str());
+                put(&store, &RecordKey::new(other, user, "a"), TTL)
                     .await
                     .unwrap();
             }
