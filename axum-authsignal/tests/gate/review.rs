@@ -341,6 +341,19 @@ async fn a_route_that_does_not_hold_reviews_refuses_them() {
     assert_eq!(gate.runs(), 0);
 }
 
+/// A method the route does not gate was never held: its review header is an ordinary
+/// header, and nothing is asked of Authsignal.
+#[tokio::test]
+async fn a_method_the_route_does_not_gate_asks_nothing_about_a_review() {
+    let gate = holding(|layer| layer.methods([Method::PUT])).await;
+    gate.emulator.clear_calls();
+    let response = come_back(&gate, "alice", "some-key", &json!({ "amount": 5 })).await;
+    // The handler asks for a proof that no gate gave: the route's own misconfiguration.
+    assert_eq!(response.status_code(), 500, "{}", response.text());
+    assert_eq!(gate.emulator.call_count("getAction"), 0);
+    assert_eq!(gate.runs(), 0);
+}
+
 // ---------------------------------------------------------------------------------------
 // Browsers.
 

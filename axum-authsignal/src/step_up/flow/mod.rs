@@ -80,7 +80,8 @@ where
     // review header, or a browser's waiting page with its cookie (read as the resume
     // cookies are).
     let holds_reviews = settings.review_hold().is_some() && found.is_none();
-    let review_key = match holds_reviews {
+    // Only a method the route gates can have been held.
+    let review_key = match holds_reviews && settings.gates(&parts.method) {
         true => match held::from_header(&parts.headers, &HeaderName::from_static(REVIEW_HEADER)) {
             Ok(key) => key,
             Err(()) => {
