@@ -81,15 +81,17 @@ where
     // cookies are).
     let holds_reviews = settings.review_hold().is_some() && found.is_none();
     // Only a method the route gates can have been held.
-    let review_key = match holds_reviews && settings.gates(&parts.method) {
-        true => match held::from_header(&parts.headers, &HeaderName::from_static(REVIEW_HEADER)) {
+    let review_key = if holds_reviews && settings.gates(&parts.method) {
+        let header = HeaderName::from_static(REVIEW_HEADER);
+        match held::from_header(&parts.headers, &header) {
             Ok(key) => key,
             Err(()) => {
                 route.outcome("review_id_malformed", Some("the review id is malformed"));
                 return route.refuse(Refusal::MalformedReviewId, audience);
             }
-        },
-        false => None,
+        }
+    } else {
+        None
     };
     let review_ids = match origin {
         Some(origin)
@@ -106,12 +108,7 @@ where
         _ => Vec::new(),
     };
     let checking_review = !review_ids.is_empty();
-    if found.is_none()
-        && review_key.is_none()
-        && !resuming_get
-        && !checking_review
-        && !settings.gates(&parts.method)
-    {
+    if found.is_none() && !resuming_get && !checking_review && !settings.gates(&parts.method) {
         route.outcome("not_gated", None);
         return gate.call_inner(Request::from_parts(parts, body)).await;
     }
