@@ -10,8 +10,9 @@
 //!
 //! A route that holds reviews counts its reviews by `outcome`: `held` (a request kept for
 //! its reviewer), `still_in_review` (a client back before the decision), `approved` (the
-//! handler ran after the approval), `denied` (a denial, another state, or an action
-//! Authsignal does not know, each ending the hold).
+//! handler ran after the approval), `denied` (a held request ended by a denial, another
+//! state, or an action Authsignal does not know); a comeback that finds nothing held is
+//! `refused`.
 
 use tokio::time::Instant;
 

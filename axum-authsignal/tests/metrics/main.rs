@@ -126,6 +126,8 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
     }
     assert_eq!(pay(1, Some(&keys[0])).await.status_code(), 200);
     assert_eq!(pay(2, Some(&keys[1])).await.status_code(), 403);
+    // Ended already: refused, not denied again.
+    assert_eq!(pay(2, Some(&keys[1])).await.status_code(), 403);
 
     let rendered = handle.render();
     let reviews = |outcome: &str| {
@@ -138,12 +140,13 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
     assert_eq!(reviews("still_in_review"), Some(1.0), "{rendered}");
     assert_eq!(reviews("approved"), Some(1.0), "{rendered}");
     assert_eq!(reviews("denied"), Some(1.0), "{rendered}");
+    assert_eq!(reviews("refused"), Some(1.0), "{rendered}");
     assert_eq!(
         value(
             &rendered,
             "authsignal_request_duration_seconds_count{operation=\"getAction\"}"
         ),
-        Some(3.0),
+        Some(4.0),
         "{rendered}"
     );
     let count = |outcome: &str| {

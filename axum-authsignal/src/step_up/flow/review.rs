@@ -94,12 +94,15 @@ fn still_held(route: &Route, caller: &Caller, key: &str, check_url: Option<Strin
 }
 
 /// Takes the held record `record_id` of the caller, so that a refused review ends with its
-/// record, and answers the one 403 (or the store's refusal, if it fails).
+/// record, and answers the one 403 (or the store's refusal, if it fails). Counted as
+/// denied when it ended a held request; a comeback that finds none (ended already, or
+/// another request) is an ordinary refusal.
 async fn end(route: &Route, caller: &Caller, record_id: &str, reason: &'static str) -> Response {
-    if let Err(response) = take(route, RecordKind::Review, record_id, caller).await {
-        return response;
+    match take(route, RecordKind::Review, record_id, caller).await {
+        Err(response) => return response,
+        Ok(Some(_)) => route.outcome("denied", Some(reason)),
+        Ok(None) => route.outcome("refused", Some("no held request to end")),
     }
-    route.outcome("denied", Some(reason));
     route.refuse(Refusal::VerificationFailed, caller.audience)
 }
 
