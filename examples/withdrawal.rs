@@ -34,7 +34,7 @@ use axum_authsignal::{Action, StepUp, StepUpConfig};
 use demo::Sessions;
 use serde::Deserialize;
 use withdrawals::Ledger;
-pub use withdrawals::{THRESHOLD, Withdraw};
+pub use withdrawals::{REVIEW_THRESHOLD, THRESHOLD, Withdraw};
 
 /// The demo's only user.
 pub const DEMO_USER: &str = "demo";
@@ -61,10 +61,15 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("\naxum-authsignal withdrawal demo\n");
     println!("  open      {origin}  (sign in as {DEMO_USER} / {DEMO_PASSWORD})");
     println!("  step-up   withdrawals above {THRESHOLD} ask for an authenticator-app code");
+    println!("  review    withdrawals above {REVIEW_THRESHOLD} wait for a reviewer's approval");
     match &emulator {
         Some((emulator, enrollment)) => {
             println!(
                 "  backend   the embedded Authsignal emulator at {}",
+                emulator.api_url()
+            );
+            println!(
+                "  reviewer  {}/emulator/reviews  (user name: the emulator's secret, no password)",
                 emulator.api_url()
             );
             println!("            (set AUTHSIGNAL_SECRET_KEY to use your Authsignal tenant)");
@@ -100,13 +105,13 @@ pub async fn with_emulator(origin: &str) -> (Router, EmulatorHandle) {
     )
 }
 
-/// The emulator with the demo's rule (challenge above the threshold) and the demo user
-/// enrolled in an authenticator app.
+/// The emulator with the demo's rules (a review above the review threshold, a challenge
+/// above the threshold) and the demo user enrolled in an authenticator app.
 async fn start_emulator(
     builder: EmulatorBuilder,
 ) -> std::io::Result<(EmulatorHandle, TotpEnrollment)> {
-    let emulator =
-        demo::start_emulator(builder.action(Withdraw::CODE, withdrawals::action_config())).await?;
+    let rules = withdrawals::action_config_with_review();
+    let emulator = demo::start_emulator(builder.action(Withdraw::CODE, rules)).await?;
     let enrollment = emulator.enroll_totp(DEMO_USER);
     Ok((emulator, enrollment))
 }
@@ -131,7 +136,10 @@ pub fn app(
         .gate(Withdraw)
         .custom_from_body(["amount"])
         // The form page (GET) is not the action; only the POST is tracked.
-        .methods([Method::POST]);
+        .methods([Method::POST])
+        // A withdrawal sent to a manual review waits on a page that checks back by
+        // itself, and goes ahead once a reviewer approves it.
+        .hold_reviews();
     let router = Router::new()
         .route("/", get(sign_in_page))
         .route("/login", post(login))

@@ -150,6 +150,7 @@ pub(crate) fn operation(method: &Method, path: &str) -> &'static str {
         (&Method::GET, ["emulator", "outbox"]) => "emulatorOutbox",
         (&Method::POST | &Method::DELETE, ["emulator", "faults"]) => "emulatorFaults",
         (&Method::PUT | &Method::DELETE, ["emulator", "latency"]) => "emulatorLatency",
+        (&Method::GET | &Method::POST, ["emulator", "reviews"]) => "emulatorReviews",
         _ => "unknown",
     }
 }
@@ -301,6 +302,8 @@ mod tests {
             ),
             (Method::OPTIONS, "/v1/client/verify/sms", "unknown"),
             (Method::GET, "/v1/emulator/outbox", "emulatorOutbox"),
+            (Method::GET, "/v1/emulator/reviews", "emulatorReviews"),
+            (Method::POST, "/v1/emulator/reviews", "emulatorReviews"),
             (Method::POST, "/v1/emulator/faults", "emulatorFaults"),
             (Method::DELETE, "/v1/emulator/faults", "emulatorFaults"),
             (Method::PUT, "/v1/emulator/latency", "emulatorLatency"),

@@ -411,13 +411,14 @@ impl FaultSpec {
 
 /// Operations no fault or latency reaches, even a wildcard one: the emulator's own
 /// controls, so that a test can always clear what it armed.
-pub(crate) const CONTROL_OPERATIONS: [&str; 6] = [
+pub(crate) const CONTROL_OPERATIONS: [&str; 7] = [
     "emulatorOutbox",
     "emulatorFaults",
     "emulatorLatency",
     "emulatorEnrollPush",
     "emulatorPendingPushes",
     "emulatorAnswerPush",
+    "emulatorReviews",
 ];
 
 /// The armed faults, by operation.

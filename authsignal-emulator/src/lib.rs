@@ -367,6 +367,8 @@
 //! | webhooks: sent at once, back-off from 250 ms, which moments log events mark | assumed (Authsignal batches log events and waits 30 s between retries) |
 //! | rules: custom data points are typed (text, number, boolean, multiselect) and a Number data point is sent as a JSON number | documented (custom data points: "sending the amount as a number in the track action payload"); SDK (terraform-provider-authsignal `data_type`) |
 //! | rules: a number condition (`customAbove`, `customBelow`, `customEquals` with a number) never holds for text, however it reads (`"5000"`, `" 5000"`) | assumed, the strict reading: Authsignal does not document it; its rule conditions are JSON Logic (terraform-provider-authsignal's `conditions`), whose reference implementation would coerce `" 5000"` to 5000 with JavaScript's `>`; a lenient emulator would hide an app that sends an amount as text (DESIGN.md invariant 13) |
+//! | manual review: a rule's `REVIEW` outcome tracks the action `REVIEW_REQUIRED`; `updateAction` to `REVIEW_SUCCEEDED` or `REVIEW_FAILED` decides it, and `getAction` and `queryUserActions` (its `state` filter too) report the decision | documented (action states: `REVIEW_REQUIRED` holds an action for a manual review, `REVIEW_SUCCEEDED`, `REVIEW_FAILED`; `updateAction` sets a state; `getAction` and `queryUserActions` answer `state`); SDK (authsignal-node `test/client.test.ts`: `updateAction` to `REVIEW_REQUIRED`, then `getAction` reports it; `src/types.ts` names the three review states) |
+//! | manual review: any state may follow `REVIEW_REQUIRED` through `updateAction`, a denial included (nothing in the service stops a later approval) | assumed |
 //!
 //! # Emulator-only extensions
 //!
@@ -402,6 +404,16 @@
 //! set [latency](EmulatorHandle::set_latency). Recorded as `emulatorFaults` and
 //! `emulatorLatency`. The configuration file takes the same as `faults` and
 //! `latencyMillis` (see [`EmulatorConfig`]).
+//!
+//! `GET /v1/emulator/reviews` is the reviewer's page, in place of the Portal's review queue:
+//! the actions in review (`REVIEW_REQUIRED`), newest first, with approve and deny. A
+//! decision (`POST`, a form) is `updateAction` to `REVIEW_SUCCEEDED` or `REVIEW_FAILED`,
+//! webhooks included, for an action still in review (else 409). A browser is asked for the
+//! secret (the 401 carries `WWW-Authenticate: Basic`; the secret is the user name), and each
+//! form carries a CSRF value, an HMAC under the secret of the action it decides, without
+//! which it is refused (403): a browser would send the cached credentials with a form
+//! posted from another site. Recorded as `emulatorReviews`. The page, its element ids and
+//! its answers are in `src/ui/review.rs` (all assumed: the Portal is not emulated).
 //!
 //! # Test controls
 //!

@@ -44,11 +44,19 @@ enum Kept {
     Resume,
     /// A token the standalone validator accepted.
     Spent,
+    /// An API client's request held for a review: the body's hash only, under the
+    /// idempotency key and the request's digest.
+    ApiReview,
+    /// A browser's request held for a review: the body (1 KiB here) stashed too.
+    BrowserReview,
 }
 
 /// A record as the gate builds it, of the kind `kept`.
 fn record(n: usize, kept: Kept) -> PendingChallenge {
-    let browser = matches!(kept, Kept::BrowserChallenge | Kept::Resume);
+    let browser = matches!(
+        kept,
+        Kept::BrowserChallenge | Kept::Resume | Kept::BrowserReview
+    );
     let form = || Some("application/x-www-form-urlencoded".to_owned());
     let mut record = PendingChallenge::challenge(
         format!("user-{n:06}"),
@@ -87,12 +95,15 @@ fn per_record(count: usize, kept: Kept, rt: &tokio::runtime::Runtime) -> (f64, f
                 Kept::ApiChallenge | Kept::BrowserChallenge => RecordKind::Challenge,
                 Kept::Resume => RecordKind::Resume,
                 Kept::Spent => RecordKind::Spent,
+                Kept::ApiReview | Kept::BrowserReview => RecordKind::Review,
             };
-            let key = RecordKey::new(
-                kind,
-                format!("user-{n:06}"),
-                uuid::Uuid::new_v4().to_string(),
-            );
+            let mut id = uuid::Uuid::new_v4().to_string();
+            if kind == RecordKind::Review {
+                // The gate's id of a held request: the key, a dot, the request's SHA-256
+                // digest in hex.
+                id = format!("{id}.{}", "0f".repeat(32));
+            }
+            let key = RecordKey::new(kind, format!("user-{n:06}"), id);
             store.put(&key, record(n, kept), TTL).await.expect("room");
         }
     });
@@ -188,6 +199,16 @@ fn main() {
             &[1_000, 10_000][..],
         ),
         ("spent token", Kept::Spent, &[10_000][..]),
+        (
+            "request held for review, API (body hash only)",
+            Kept::ApiReview,
+            &[10_000][..],
+        ),
+        (
+            "request held for review, browser (1 KiB body stashed)",
+            Kept::BrowserReview,
+            &[1_000, 10_000][..],
+        ),
     ] {
         for &count in counts {
             let (bytes, blocks) = per_record(count, kept, &rt);

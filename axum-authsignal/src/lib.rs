@@ -60,7 +60,7 @@
 //!  track(user, action, {idempotencyKey,             ▼
 //!        redirectUrl, ip, ua, custom})           take pending[user, idempotencyKey]  (atomic, once)
 //!     │ ALLOW ─────────────► handler                │ missing (replay, expired) ─► 403
-//!     │ BLOCK ─► 403  REVIEW ─► 403 (or 202)        ▼
+//!     │ BLOCK ─► 403  REVIEW ─► 403, or held (202)  ▼
 //!     │ outage / unknown ─► 503 + Retry-After    API: same method, path, query, media type,
 //!     ▼ CHALLENGE_REQUIRED                            encoding and body? else 403
 //!  pending[user, idempotencyKey] = request       browser: 303 to the clean URL, then the
@@ -96,6 +96,23 @@
 //!     .build();
 //! let gate = step_up.gate(Withdraw).custom_from_body(["amount"]).methods([Method::POST]);
 //! let app: Router = Router::new().route("/withdraw", get(form).post(withdraw).layer(gate));
+//! ```
+//!
+//! ## Manual reviews
+//!
+//! A route with [`StepUpLayer::hold_reviews`] keeps a request Authsignal sends to a manual
+//! review, bound as a challenged one is, and answers `202 Accepted`. The client comes back
+//! with the same request and the action's idempotency key in [`REVIEW_HEADER`] (a browser's
+//! waiting page comes back by itself); the gate asks `getAction`:
+//!
+//! ```text
+//!  REVIEW_REQUIRED ─► 202 again, nothing written
+//!  REVIEW_SUCCEEDED ─► take held[user, key + digest of the request]  (atomic, once)
+//!        │ missing (run, expired, another request) ─► 403
+//!        ▼
+//!  handler runs once, StepUp::was_reviewed()   (a browser's request: through the resume)
+//!  REVIEW_FAILED, another state, unknown ─► the hold ends, 403
+//!  getAction fails (timeout, 5xx, 429) ─► 503 + Retry-After, still held; never fail-open
 //! ```
 //!
 //! For browsers, put the layer where it also sees the `GET` the pre-built UI sends the

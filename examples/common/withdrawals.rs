@@ -24,12 +24,28 @@ impl Action for Withdraw {
     const CODE: &'static str = "withdraw";
 }
 
+/// Withdrawals above this amount go to a manual review (in the examples whose gate holds
+/// reviews).
+pub const REVIEW_THRESHOLD: f64 = 10_000.0;
+
 /// How the emulator treats [`Withdraw`]: allowed, challenged above the threshold.
 pub fn action_config() -> ActionConfig {
-    let rule = Rule::new("large-withdrawal", Outcome::ChallengeRequired)
+    ActionConfig::allow().rule(large_withdrawal())
+}
+
+/// [`action_config`], with withdrawals above [`REVIEW_THRESHOLD`] sent to a manual review
+/// (the first rule that holds decides).
+pub fn action_config_with_review() -> ActionConfig {
+    let review = Rule::new("very-large-withdrawal", Outcome::ReviewRequired)
+        .name("Withdrawals a person looks at first")
+        .when(Condition::custom_above("amount", REVIEW_THRESHOLD));
+    ActionConfig::allow().rule(review).rule(large_withdrawal())
+}
+
+fn large_withdrawal() -> Rule {
+    Rule::new("large-withdrawal", Outcome::ChallengeRequired)
         .name("Withdrawals above the threshold")
-        .when(Condition::custom_above("amount", THRESHOLD));
-    ActionConfig::allow().rule(rule)
+        .when(Condition::custom_above("amount", THRESHOLD))
 }
 
 /// The withdrawals made, in order.
@@ -67,7 +83,14 @@ impl Ledger {
         ledger.push(Withdrawal {
             user: step_up.user_id().to_owned(),
             amount,
-            verified_with: step_up.verification_method().map(ToString::to_string),
+            verified_with: step_up
+                .verification_method()
+                .map(ToString::to_string)
+                .or_else(|| {
+                    step_up
+                        .was_reviewed()
+                        .then(|| "a reviewer's approval".to_owned())
+                }),
         });
         Redirect::to(&format!("/withdrawals/{}", ledger.len())).into_response()
     }

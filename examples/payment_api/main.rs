@@ -7,7 +7,11 @@
 //! A payment above 100 answers 401 with a challenge token. The client's own UI completes
 //! the challenge through Authsignal's client API (here: the authenticator-app code,
 //! `POST /v1/client/verify/totp` with the token as Bearer) and sends the payment again
-//! with the new token in `X-Authsignal-Token`. The README walks through it with curl.
+//! with the new token in `X-Authsignal-Token`. A payment above 10 000 goes to a manual
+//! review: the gate holds it and answers 202; once a reviewer approves it (the Portal, or
+//! the back office with `updateAction` to `REVIEW_SUCCEEDED`), the client sends it again
+//! with its idempotency key in `X-Authsignal-Review` and it is paid, once. The README
+//! walks through both with curl.
 //!
 //! Without `AUTHSIGNAL_SECRET_KEY` the embedded emulator serves Authsignal on
 //! <http://127.0.0.1:8787/v1> (`EMULATOR_PORT` overrides) and `GET /demo/code` gives the
@@ -47,6 +51,8 @@ pub const OTHER_USER: &str = "other";
 const API_KEYS: [(&str, &str); 2] = [(DEMO_API_KEY, DEMO_USER), (OTHER_API_KEY, OTHER_USER)];
 /// Payments above this amount are challenged.
 pub const THRESHOLD: f64 = 100.0;
+/// Payments above this amount go to a manual review, held until a reviewer decides.
+pub const REVIEW_THRESHOLD: f64 = 10_000.0;
 const ACTION: &str = "payment";
 
 #[tokio::main]
@@ -61,6 +67,9 @@ async fn main() -> Result<(), Box<dyn Error>> {
     println!("  API       {origin}/payments  (Authorization: Bearer {DEMO_API_KEY})");
     println!("            a second user's key: Bearer {OTHER_API_KEY}");
     println!("  step-up   payments above {THRESHOLD} answer 401 with a challenge token");
+    println!(
+        "  review    payments above {REVIEW_THRESHOLD} are held (202) until a reviewer approves"
+    );
     let app = if demo::uses_authsignal() {
         println!("  backend   Authsignal, with the key in AUTHSIGNAL_SECRET_KEY");
         app(Authsignal::from_env()?, None, store)
@@ -102,10 +111,13 @@ pub async fn with_emulator() -> (Router, EmulatorHandle) {
 }
 
 async fn start_emulator(builder: EmulatorBuilder) -> std::io::Result<EmulatorHandle> {
-    let rule = Rule::new("large-payment", Outcome::ChallengeRequired)
+    // The first rule that holds decides: the review's threshold comes first.
+    let review = Rule::new("very-large-payment", Outcome::ReviewRequired)
+        .when(Condition::custom_above("amount", REVIEW_THRESHOLD));
+    let challenge = Rule::new("large-payment", Outcome::ChallengeRequired)
         .when(Condition::custom_above("amount", THRESHOLD));
-    let emulator =
-        demo::start_emulator(builder.action(ACTION, ActionConfig::allow().rule(rule))).await?;
+    let rules = ActionConfig::allow().rule(review).rule(challenge);
+    let emulator = demo::start_emulator(builder.action(ACTION, rules)).await?;
     for (_, user) in API_KEYS {
         emulator.enroll_totp(user);
     }
@@ -127,7 +139,8 @@ pub fn app(
     let gate = step_up
         .gate(ACTION)
         .custom_from_body(["amount", "currency"])
-        .methods([axum::http::Method::POST]);
+        .methods([axum::http::Method::POST])
+        .hold_reviews();
     let router = Router::new().route("/payments", get(list).post(pay).layer(gate));
     demo::code_page(router, emulator, DEMO_USER).with_state(payments)
 }
@@ -182,6 +195,7 @@ async fn pay(
         "payee": payment.payee,
         "status": "sent",
         "steppedUp": step_up.was_challenged(),
+        "reviewed": step_up.was_reviewed(),
         "verificationMethod": step_up.verification_method().map(|m| m.to_string()),
     });
     list.push(record.clone());

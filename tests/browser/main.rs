@@ -31,6 +31,7 @@ mod instances;
 mod launch_modes;
 mod passkeys;
 mod prebuilt_passkey;
+mod review;
 mod virtual_authenticator;
 mod web_sdk;
 mod web_sdk_channels;

@@ -235,6 +235,64 @@ async fn payment_api_pays_the_amount_judged() {
     assert_eq!(paid.json::<Value>()["amount"], 5000.0);
 }
 
+/// A payment above the review threshold is held, approved by the back office
+/// (`updateAction`), then paid once when the client comes back with its id; another
+/// user's comeback with that id pays nothing.
+#[tokio::test]
+async fn payment_api_holds_a_payment_for_review_and_pays_it_once_approved() {
+    let (app, emulator) = payment_api::with_emulator().await;
+    let server = TestServer::new(app);
+    let auth = format!("Bearer {}", payment_api::DEMO_API_KEY);
+    let payment = json!({ "amount": 25000, "payee": "ACME Ltd" });
+    let send = |auth: String, review: Option<String>| {
+        let mut request = server.post("/payments").add_header("authorization", auth);
+        if let Some(review) = review {
+            request = request.add_header("x-authsignal-review", review);
+        }
+        request.json(&payment)
+    };
+    let held = send(auth.clone(), None).await;
+    assert_eq!(held.status_code(), 202, "{}", held.text());
+    assert_eq!(held.header("retry-after"), "30");
+    let problem: Value = held.json();
+    assert_eq!(problem["code"], "action_in_review");
+    assert_eq!(problem["reviewHeader"], "x-authsignal-review");
+    let key = problem["idempotencyKey"].as_str().unwrap().to_owned();
+
+    let waiting = send(auth.clone(), Some(key.clone())).await;
+    assert_eq!(waiting.status_code(), 202, "{}", waiting.text());
+
+    emulator
+        .client()
+        .update_action(
+            payment_api::DEMO_USER,
+            "payment",
+            &key,
+            &authsignal::types::UpdateActionRequest {
+                state: authsignal::types::UserActionState::ReviewSucceeded,
+            },
+        )
+        .await
+        .unwrap();
+    let other_auth = format!("Bearer {}", payment_api::OTHER_API_KEY);
+    let stolen = send(other_auth, Some(key.clone())).await;
+    assert_eq!(stolen.status_code(), 403, "{}", stolen.text());
+
+    let paid = send(auth.clone(), Some(key.clone())).await;
+    assert_eq!(paid.status_code(), 201, "{}", paid.text());
+    let record: Value = paid.json();
+    assert_eq!(record["reviewed"], true);
+    assert_eq!(record["amount"], 25000.0);
+    let again = send(auth.clone(), Some(key)).await;
+    assert_eq!(again.status_code(), 403, "paid once");
+    let listed: Value = server
+        .get("/payments")
+        .add_header("authorization", &auth)
+        .await
+        .json();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
 #[tokio::test]
 async fn payment_api_custom_ui_flow() {
     let (app, emulator) = payment_api::with_emulator().await;

@@ -23,6 +23,8 @@ use axum::middleware;
 use axum::routing::{delete, get, patch, post, put};
 use serde::Serialize;
 
+pub(crate) use auth::require_secret;
+
 use super::error::HttpError;
 use super::state::Shared;
 

@@ -69,6 +69,11 @@ impl ActionTable {
             .map_or(&[], |user| user.records.as_slice())
     }
 
+    /// Every action of every user, in no particular order across users.
+    pub(crate) fn all(&self) -> impl Iterator<Item = &ActionRecord> {
+        self.by_user.values().flat_map(|user| user.records.iter())
+    }
+
     /// Forgets every action of a user.
     pub(crate) fn remove_user(&mut self, user_id: &str) {
         self.by_user.remove(user_id);

@@ -55,6 +55,7 @@ mod html;
 mod launch;
 mod magic_link;
 pub(crate) mod person;
+mod review;
 
 use std::sync::Arc;
 
@@ -85,7 +86,8 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
         .route("/ui/challenge/send", post(send))
         .route("/ui/magic-link", get(magic_link::follow))
         .route("/ui/challenge/passkey", post(passkey_done))
-        .with_state(shared)
+        .with_state(shared.clone())
+        .merge(review::router(shared))
 }
 
 #[derive(Debug, Deserialize)]
@@ -123,7 +125,12 @@ fn page(status: StatusCode, page: Page<'_>) -> Response {
     );
     let policy = HeaderValue::from_str(&policy)
         .unwrap_or_else(|_| HeaderValue::from_static(FALLBACK_POLICY));
-    let mut response = (status, Html(page.render(&nonce))).into_response();
+    protected((status, Html(page.render(&nonce))).into_response(), policy)
+}
+
+/// `response` with the headers every page of the UI carries: never cached, never the
+/// referrer of what it links to (its URL may hold a token), and the page's `policy`.
+fn protected(mut response: Response, policy: HeaderValue) -> Response {
     let headers = response.headers_mut();
     headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("no-referrer"));

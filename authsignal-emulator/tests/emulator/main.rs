@@ -16,6 +16,7 @@ mod faults;
 mod otp_sessions;
 mod passkeys;
 mod program;
+mod reviews;
 mod scenario;
 mod send_limits;
 mod session_tokens;

@@ -16,8 +16,32 @@ use authsignal::types::Token;
 pub enum GateAnswer {
     /// The user must complete a challenge (or enrol) first.
     Challenge(Challenge),
+    /// The request is held for a manual review (on a route that holds reviews, see
+    /// [`StepUpLayer::hold_reviews`](super::StepUpLayer::hold_reviews)): answered `202
+    /// Accepted`, it runs once a reviewer approves it.
+    Review(HeldReview),
     /// The request is refused.
     Refusal(Refusal),
+}
+
+/// A request held until a reviewer decides: what the client needs to come back with it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct HeldReview {
+    /// The action in review.
+    pub action: String,
+    /// The idempotency key of the action in review: the id the client comes back with.
+    pub idempotency_key: String,
+    /// The header an API client sends the request again with, holding the idempotency key.
+    pub review_header: String,
+    /// When the hold ends, in seconds since the Unix epoch; known when the request is
+    /// first held, not on a later visit.
+    pub expires_at: Option<u64>,
+    /// When to ask again.
+    pub retry_after: Duration,
+    /// Where a browser's waiting page checks back (an absolute URL on the app's origin),
+    /// for a browser the gate can resume.
+    pub check_url: Option<String>,
 }
 
 /// A challenge the user must complete before the request runs.
@@ -72,6 +96,8 @@ pub enum Refusal {
     NoUser,
     /// A token was given but cannot be one (400).
     MalformedToken,
+    /// A review id was given (in the review header) but cannot be one (400).
+    MalformedReviewId,
     /// The standalone extractor found no token (401).
     TokenRequired,
     /// The token did not validate for this user, action and request, or was used before
@@ -82,7 +108,8 @@ pub enum Refusal {
         /// The status answered.
         status: StatusCode,
     },
-    /// The action waits for a manual review (403 unless configured otherwise).
+    /// The action waits for a manual review, on a route that does not hold reviews (403
+    /// unless configured otherwise).
     InReview {
         /// The status answered.
         status: StatusCode,
@@ -154,9 +181,10 @@ impl Refusal {
     pub fn status(&self) -> StatusCode {
         match self {
             Refusal::NoUser | Refusal::TokenRequired => StatusCode::UNAUTHORIZED,
-            Refusal::MalformedToken | Refusal::UnreadableBody | Refusal::MalformedBody { .. } => {
-                StatusCode::BAD_REQUEST
-            }
+            Refusal::MalformedToken
+            | Refusal::MalformedReviewId
+            | Refusal::UnreadableBody
+            | Refusal::MalformedBody { .. } => StatusCode::BAD_REQUEST,
             Refusal::VerificationFailed | Refusal::NotEnrolled => StatusCode::FORBIDDEN,
             Refusal::Blocked { status } | Refusal::InReview { status, .. } => *status,
             Refusal::TooManyChallenges { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -175,6 +203,7 @@ impl Refusal {
         match self {
             Refusal::NoUser => "user_required",
             Refusal::MalformedToken => "token_malformed",
+            Refusal::MalformedReviewId => "review_id_malformed",
             Refusal::TokenRequired => "step_up_required",
             Refusal::VerificationFailed => "step_up_failed",
             Refusal::Blocked { .. } => "action_blocked",
@@ -197,6 +226,7 @@ impl Refusal {
         match self {
             Refusal::NoUser => "Sign in first: this action needs an authenticated user.".into(),
             Refusal::MalformedToken => "The step-up token is malformed.".into(),
+            Refusal::MalformedReviewId => "The review id is malformed.".into(),
             Refusal::TokenRequired => "This action needs a step-up authentication token.".into(),
             Refusal::VerificationFailed => {
                 "The step-up authentication could not be verified. Start the action again.".into()

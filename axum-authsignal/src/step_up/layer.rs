@@ -1,6 +1,7 @@
 //! [`StepUpLayer`]: one action in front of one route, with that route's own settings.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use http::request::Parts;
@@ -11,7 +12,7 @@ use super::custom;
 use super::negotiate::ClientKind;
 use super::route::Route;
 use super::service::StepUpService;
-use super::settings::{RouteSettings, Unenrolled};
+use super::settings::{DEFAULT_REVIEW_HOLD, RouteSettings, Unenrolled};
 use authsignal::types::CustomData;
 
 /// A Tower layer that puts one Authsignal action in front of a route; made by
@@ -29,6 +30,7 @@ use authsignal::types::CustomData;
 /// | [`custom`](Self::custom) / [`custom_from_body`](Self::custom_from_body) | nothing sent |
 /// | [`methods`](Self::methods) | every method is gated (`HEAD` with `GET`) |
 /// | [`on_block`](Self::on_block) / [`on_review`](Self::on_review) | 403 / 403 |
+/// | [`hold_reviews`](Self::hold_reviews) / [`hold_reviews_for`](Self::hold_reviews_for) | off: a review is refused as `on_review` says; held, for [`DEFAULT_REVIEW_HOLD`] (24 hours) |
 /// | [`fail_open`](Self::fail_open) | off: an Authsignal outage is a 503 with `Retry-After` |
 /// | [`body_limit`](Self::body_limit), [`client_kind`](Self::client_kind), [`unenrolled`](Self::unenrolled) | the configuration's |
 ///
@@ -60,6 +62,7 @@ impl std::fmt::Debug for StepUpLayer {
             .field("methods", &settings.methods())
             .field("on_block", &settings.on_block())
             .field("on_review", &settings.on_review())
+            .field("review_hold", &settings.review_hold())
             .field("fail_open", &settings.fail_open())
             .field("body_limit", &settings.body_limit())
             .field("client_kind", &settings.client_kind())
@@ -141,6 +144,59 @@ impl StepUpLayer {
     /// action waits for a review). The handler does not run either way.
     pub fn on_review(self, status: StatusCode) -> Self {
         self.edit(|route| route.set_on_review(status))
+    }
+
+    /// Hold a request Authsignal sends to a manual review (`REVIEW_REQUIRED`) and run it
+    /// once when a reviewer approves that very action, for up to [`DEFAULT_REVIEW_HOLD`]
+    /// (24 hours; see [`hold_reviews_for`](Self::hold_reviews_for)). Off by default: a
+    /// review is refused as [`on_review`](Self::on_review) says, and forgotten.
+    ///
+    /// The held request is kept as a challenged one is, bound by its method, path and raw
+    /// query, media type, content encoding and body, within the user's bound and the
+    /// store's ([`RecordKind::Review`](crate::store::RecordKind::Review)). The answer is
+    /// `202 Accepted` with `Retry-After` ([`REVIEW_RETRY_AFTER`](super::REVIEW_RETRY_AFTER)):
+    ///
+    /// - an API client gets a problem document with the `action`, the `idempotencyKey`
+    ///   and the `reviewHeader` ([`REVIEW_HEADER`](super::REVIEW_HEADER)), and sends the
+    ///   same request again with the idempotency key in that header. The gate asks
+    ///   `getAction` about it: still in review, `202` again; approved
+    ///   (`REVIEW_SUCCEEDED`), the handler runs once, with a proof that says so
+    ///   ([`StepUp::was_reviewed`](super::StepUp::was_reviewed)); denied, unknown or past
+    ///   the hold, one identical `403`. Another request with that id finds nothing held
+    ///   (`403`), and the held one stays.
+    /// - a browser gets a waiting page, no-store, that checks back by itself (a refresh, no
+    ///   script); once approved, the held request resumes as a completed challenge
+    ///   resumes (a form is posted again by the gate's page), and a denial shows the
+    ///   refusal page. It needs a redirect origin, and a request a browser can be made to
+    ///   send again (a `GET` or a form `POST`). Until the review ends, a `GET` of that
+    ///   route from that browser shows the waiting page (its cookie names the held
+    ///   request).
+    ///
+    /// [`fail_open`](Self::fail_open) never applies: when `getAction` fails (a timeout, a
+    /// 5xx, a 429), the answer is `503` with `Retry-After` and the request stays held.
+    ///
+    /// ```
+    /// use axum::{Router, http::Method, routing::post};
+    /// use axum_authsignal::{Authsignal, StepUp, StepUpConfig};
+    ///
+    /// async fn pay(proof: StepUp) -> String {
+    ///     let how = if proof.was_reviewed() { "after a review" } else { "at once" };
+    ///     format!("paid {how}")
+    /// }
+    ///
+    /// let step_up = StepUpConfig::new(Authsignal::new("secret").unwrap());
+    /// let gate = step_up.gate("payment").custom_from_body(["amount"]).hold_reviews();
+    /// let app: Router = Router::new().route("/payments", post(pay).layer(gate));
+    /// ```
+    pub fn hold_reviews(self) -> Self {
+        self.hold_reviews_for(DEFAULT_REVIEW_HOLD)
+    }
+
+    /// [`hold_reviews`](Self::hold_reviews), for `hold` instead of 24 hours (at least a
+    /// second): past it a held request is refused, whatever the review decides.
+    pub fn hold_reviews_for(self, hold: Duration) -> Self {
+        let hold = hold.max(Duration::from_secs(1));
+        self.edit(|route| route.set_review_hold(hold))
     }
 
     /// Let this route through when Authsignal is out (a timeout, no connection, a 5xx or a

@@ -6,18 +6,21 @@
 //! checked the password of. Both get the same context ([`attributes`]), states, bounds,
 //! expiry, unenrolled policy, pre-built UI check and metrics.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::response::Response;
 use http::header::USER_AGENT;
 use http::request::Parts;
 use tokio::time::Instant;
 
-use super::answer::{Challenge, Refusal};
+use super::answer::{Challenge, HeldReview, Refusal};
+use super::held;
 use super::proof::StepUpOutcome;
 use super::respond::{Audience, ChallengeForm};
 use super::route::Route;
-use super::settings::{CHALLENGE_TTL, ConfigSettings, Unenrolled};
+use super::settings::{
+    CHALLENGE_TTL, ConfigSettings, REVIEW_HEADER, REVIEW_RETRY_AFTER, Unenrolled,
+};
 use super::telemetry;
 use crate::store::{PendingChallenge, RecordKey, RecordKind, StoreError};
 use authsignal::types::{TrackAttributes, TrackResponse, UserActionState};
@@ -59,6 +62,9 @@ pub(crate) struct Asked {
     /// request (the gate's resume, sign-in's callback). Without it, or for a client that
     /// is no browser, the challenge is answered with its token, for the client's own UI.
     pub(crate) returns_from_ui: bool,
+    /// Where a browser whose request is held for a review checks back: the request's own
+    /// URL on the app's origin, for a request the gate can resume; `None` otherwise.
+    pub(crate) check_url: Option<String>,
 }
 
 /// What leg 1 decided.
@@ -69,6 +75,13 @@ pub(crate) enum Decision {
     Challenged {
         response: Response,
         idempotency_key: String,
+    },
+    /// The request is held for a review, its record kept under `record_id` for `hold`:
+    /// answer `response` (a `202`).
+    Held {
+        response: Response,
+        record_id: String,
+        hold: Duration,
     },
     /// Answer `response`, a refusal; nothing runs.
     Refused(Response),
@@ -123,18 +136,81 @@ pub(crate) async fn decide(route: &Route, attributes: TrackAttributes, asked: As
             let status = settings.on_block();
             Decision::Refused(route.refuse(Refusal::Blocked { status }, audience))
         }
-        UserActionState::ReviewRequired => {
-            route.outcome("in_review", None);
-            let refusal = Refusal::InReview {
-                status: settings.on_review(),
-                idempotency_key: tracked.idempotency_key,
-            };
-            Decision::Refused(route.refuse(refusal, audience))
-        }
+        UserActionState::ReviewRequired => match settings.review_hold() {
+            Some(time) => hold(route, asked, tracked, time).await,
+            None => {
+                route.outcome("in_review", None);
+                let refusal = Refusal::InReview {
+                    status: settings.on_review(),
+                    idempotency_key: tracked.idempotency_key,
+                };
+                Decision::Refused(route.refuse(refusal, audience))
+            }
+        },
         other => {
             route.outcome("unavailable", Some(&format!("unexpected state {other}")));
             Decision::Refused(route.unavailable(audience))
         }
+    }
+}
+
+/// `REVIEW_REQUIRED` on a route that holds reviews: keep the request's record (bound as a
+/// challenge's is, under the action's key and the request's digest, within the user's
+/// bound) for the route's hold, and answer `202`.
+async fn hold(route: &Route, asked: Asked, tracked: TrackResponse, hold: Duration) -> Decision {
+    let Asked {
+        audience,
+        record,
+        check_url,
+        ..
+    } = asked;
+    let record_id = held::record_id(&tracked.idempotency_key, &record);
+    let key = RecordKey::new(RecordKind::Review, record.user_id(), record_id.as_str());
+    if let Err(refused) = keep(route, &key, record, hold, audience).await {
+        return refused;
+    }
+    route.outcome("held", None);
+    let expires_at = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |now| (now + hold).as_secs());
+    let held = HeldReview {
+        action: route.settings().action().as_str().to_owned(),
+        idempotency_key: tracked.idempotency_key,
+        review_header: REVIEW_HEADER.to_owned(),
+        expires_at: Some(expires_at),
+        retry_after: REVIEW_RETRY_AFTER,
+        check_url,
+    };
+    Decision::Held {
+        response: route.responder().held(held, audience),
+        record_id,
+        hold,
+    }
+}
+
+/// Keeps `record` under `key` for `ttl`: a refusal answers a record too large to keep
+/// (413), a user at their bound (429), or a store full or failing (503).
+async fn keep(
+    route: &Route,
+    key: &RecordKey,
+    record: PendingChallenge,
+    ttl: Duration,
+    audience: Audience,
+) -> Result<(), Decision> {
+    let store = route.config().store();
+    let stored = store.put(key, record, ttl).await;
+    telemetry::pending(&**store);
+    match stored {
+        Ok(()) => Ok(()),
+        Err(StoreError::TooLarge) => {
+            route.outcome("bad_body", Some("the request is too large to keep"));
+            let limit = route.settings().body_limit();
+            Err(Decision::Refused(
+                route.refuse(Refusal::BodyTooLarge { limit }, audience),
+            ))
+        }
+        // Over the user's bound (429), or the store full or failing (503).
+        Err(err) => Err(Decision::Refused(route.store_failed(&err, audience))),
     }
 }
 
@@ -155,6 +231,7 @@ async fn challenge(
         audience,
         record,
         returns_from_ui,
+        ..
     } = asked;
     let config = route.config();
     // Only a browser follows a redirect; anything else gets the token.
@@ -191,18 +268,8 @@ async fn challenge(
         record.user_id(),
         tracked.idempotency_key.as_str(),
     );
-    let store = config.store();
-    let stored = store.put(&key, record, CHALLENGE_TTL).await;
-    telemetry::pending(&**store);
-    match stored {
-        Ok(()) => {}
-        Err(StoreError::TooLarge) => {
-            route.outcome("bad_body", Some("the request is too large to keep"));
-            let limit = route.settings().body_limit();
-            return Decision::Refused(route.refuse(Refusal::BodyTooLarge { limit }, audience));
-        }
-        // Over the user's bound (429), or the store full or failing (503).
-        Err(err) => return Decision::Refused(route.store_failed(&err, audience)),
+    if let Err(refused) = keep(route, &key, record, CHALLENGE_TTL, audience).await {
+        return refused;
     }
     route.outcome(if enrolment { "enrolment" } else { "challenged" }, None);
     let expires_at = SystemTime::now()

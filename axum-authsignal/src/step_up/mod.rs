@@ -8,7 +8,8 @@
 //!   `telemetry`;
 //! - `settings`: every setting of a configuration, a route and a sign-in (private fields,
 //!   accessors, setters for the builders), over those alone; `proof`, the handler's proof;
-//! - the steps: `binding`, `custom`, `respond`, `resume`, `verify` (a returned token),
+//! - the steps: `binding`, `custom`, `respond`, `resume`, `held` (what ties a held review
+//!   to its request and its client), `verify` (a returned token),
 //!   `route` (a route's settings at work: outcome, refusal, taking a record), `leg1` (the
 //!   first leg, shared with sign-in), `rejection`;
 //! - the gate: `flow` (one request's legs), `service`, `layer`; beside it `validator` and
@@ -23,6 +24,7 @@ mod cookies;
 mod custom;
 mod extract;
 mod flow;
+mod held;
 mod layer;
 mod leg1;
 mod negotiate;
@@ -43,17 +45,18 @@ mod validator;
 mod verify;
 
 pub use action::{Action, ActionCode, AnyAction, ExpectedAction};
-pub use answer::{Challenge, GateAnswer, Refusal};
+pub use answer::{Challenge, GateAnswer, HeldReview, Refusal};
 pub use client_ip::ForwardedHeader;
 pub use config::{StepUpConfig, StepUpConfigBuilder};
 pub use layer::StepUpLayer;
 pub use negotiate::ClientKind;
-pub use proof::{StepUp, StepUpOutcome};
+pub use proof::{ReviewedAction, StepUp, StepUpOutcome};
 pub use rejection::StepUpRejection;
 pub use resume::{ClearResumeCookies, RESUME_COOKIE};
 pub use service::{ResponseFuture, StepUpService};
 pub use settings::{
-    CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER, DEFAULT_TOKEN_HEADER, Unenrolled,
+    CHALLENGE_TTL, DEFAULT_BODY_LIMIT, DEFAULT_RETRY_AFTER, DEFAULT_REVIEW_HOLD,
+    DEFAULT_TOKEN_HEADER, REVIEW_HEADER, REVIEW_RETRY_AFTER, Unenrolled,
 };
 pub use signin::{MIN_COOKIE_KEY_LEN, SIGN_IN_COOKIE, SignIn, SignInBuilder, SignedIn};
 pub use user::UserId;

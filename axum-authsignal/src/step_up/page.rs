@@ -1,5 +1,6 @@
-//! The gate's HTML: a small page for a refusal answered to a browser navigation, and the
-//! page that posts a challenged form again once the user is back from the pre-built UI.
+//! The gate's HTML: a small page for a refusal answered to a browser navigation, the page
+//! that posts a challenged form again once the user is back from the pre-built UI, and the
+//! page a browser waits on while its request is held for a review.
 
 use axum::response::{Html, IntoResponse, Response};
 use http::{HeaderValue, StatusCode};
@@ -18,6 +19,32 @@ pub(crate) fn message(status: StatusCode, heading: &str, text: &str) -> Response
         text = escape_html(text),
     );
     let mut response = (status, Html(body)).into_response();
+    response.headers_mut().insert(
+        "content-security-policy",
+        HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+    );
+    response
+}
+
+/// The page a browser waits on while its request is held for a review: `202`, it asks
+/// the gate again after `after` by itself, with a refresh (no script: it works where
+/// scripts are off), and offers a link to ask now. `check_url` is an absolute URL on the
+/// configured origin.
+pub(crate) fn waiting(check_url: &str, after: std::time::Duration) -> Response {
+    let check_url = escape_html(check_url);
+    let body = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <meta http-equiv=\"refresh\" content=\"{seconds};url={check_url}\">\
+         <title>Waiting for a review</title></head>\
+         <body><main><h1>Waiting for a review</h1>\
+         <p id=\"review-waiting\" role=\"status\">Your request is held until a reviewer \
+         approves it. This page checks again every {seconds} seconds; it goes ahead by \
+         itself once approved.</p>\
+         <p><a id=\"review-check\" href=\"{check_url}\">Check now</a></p></main></body></html>",
+        seconds = after.as_secs().max(1),
+    );
+    let mut response = (StatusCode::ACCEPTED, Html(body)).into_response();
     response.headers_mut().insert(
         "content-security-policy",
         HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),

@@ -4,7 +4,9 @@
 use std::marker::PhantomData;
 
 use super::action::{ActionCode, AnyAction};
-use authsignal::types::{CustomData, TrackResponse, ValidateChallengeResponse, VerificationMethod};
+use authsignal::types::{
+    ActionDetails, CustomData, TrackResponse, ValidateChallengeResponse, VerificationMethod,
+};
 
 /// What the gate puts in the request's extensions for the handler, whatever action type
 /// the handler asks for.
@@ -88,8 +90,31 @@ pub enum StepUpOutcome {
     Allowed(TrackResponse),
     /// The user completed a challenge and its token validated for this request.
     Verified(ValidateChallengeResponse),
+    /// Authsignal sent the action to a manual review, the route held the request, and a
+    /// reviewer approved this very action (`REVIEW_SUCCEEDED`).
+    Reviewed(ReviewedAction),
     /// Authsignal was out and the route was configured to fail open.
     FailedOpen,
+}
+
+/// An action a reviewer approved, as the gate learnt it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ReviewedAction {
+    /// The idempotency key of the action reviewed.
+    pub idempotency_key: String,
+    /// What `getAction` answered about it (its state `REVIEW_SUCCEEDED`). For a browser's
+    /// request, resumed after the approval, only that state: the rest is not kept.
+    pub details: ActionDetails,
+}
+
+impl ReviewedAction {
+    pub(crate) fn new(idempotency_key: impl Into<String>, details: ActionDetails) -> Self {
+        Self {
+            idempotency_key: idempotency_key.into(),
+            details,
+        }
+    }
 }
 
 impl<A> StepUp<A> {
@@ -120,6 +145,7 @@ impl<A> StepUp<A> {
         match &self.proof.outcome {
             StepUpOutcome::Allowed(track) => Some(&track.idempotency_key),
             StepUpOutcome::Verified(validation) => validation.idempotency_key.as_deref(),
+            StepUpOutcome::Reviewed(reviewed) => Some(&reviewed.idempotency_key),
             StepUpOutcome::FailedOpen => None,
         }
     }
@@ -137,13 +163,19 @@ impl<A> StepUp<A> {
         matches!(self.proof.outcome, StepUpOutcome::Verified(_))
     }
 
+    /// Whether this request was held for a manual review and a reviewer approved it.
+    pub fn was_reviewed(&self) -> bool {
+        matches!(self.proof.outcome, StepUpOutcome::Reviewed(_))
+    }
+
     /// Whether the user has an authenticator: Authsignal's `isEnrolled` when it allowed
-    /// the action, true after a completed challenge, false (unknown) when failed open.
+    /// the action, true after a completed challenge, false (unknown) after a review or
+    /// when failed open.
     pub fn is_enrolled(&self) -> bool {
         match &self.proof.outcome {
             StepUpOutcome::Allowed(track) => track.is_enrolled,
             StepUpOutcome::Verified(_) => true,
-            StepUpOutcome::FailedOpen => false,
+            StepUpOutcome::Reviewed(_) | StepUpOutcome::FailedOpen => false,
         }
     }
 
@@ -155,12 +187,12 @@ impl<A> StepUp<A> {
 
     /// The `custom` values Authsignal's rules judged for this request, as the gate sent
     /// them with `track` (see [`StepUpLayer::custom_from_body`]): after `ALLOW`, the values
-    /// sent; after a completed challenge, the values of the challenged request, computed
-    /// again by the route's same `custom` function from the request the token is bound to,
-    /// byte for byte. When the route fails open, the values the gate would have sent
-    /// (nothing judged them). `None` when the route sends no `custom` (or this request gave
-    /// none), and behind a [`StepUpValidator`](super::StepUpValidator), which never sees
-    /// the challenged request.
+    /// sent; after a completed challenge (or an approved review), the values of the
+    /// challenged (or held) request, computed again by the route's same `custom` function
+    /// from the request the token (or the hold) is bound to, byte for byte. When the route
+    /// fails open, the values the gate would have sent (nothing judged them). `None` when
+    /// the route sends no `custom` (or this request gave none), and behind a
+    /// [`StepUpValidator`](super::StepUpValidator), which never sees the challenged request.
     ///
     /// Book these, not a parse of your own: they are what the rules saw. A form's
     /// `amount=+5000` is the number 5000 here, whatever a handler's own parse would make

@@ -12,7 +12,7 @@ use http::header::{CACHE_CONTROL, CONTENT_TYPE, LOCATION, RETRY_AFTER, VARY, WWW
 use http::{HeaderMap, HeaderValue, StatusCode};
 use serde_json::{Map, Value, json};
 
-use super::answer::{Challenge, GateAnswer, Refusal};
+use super::answer::{Challenge, GateAnswer, HeldReview, Refusal};
 use super::negotiate::{self, ClientKind};
 use super::page;
 use super::settings::RespondFn;
@@ -84,9 +84,15 @@ impl Responder {
         self.render(&GateAnswer::Challenge(challenge), form, audience)
     }
 
+    /// The answer for a request held for a review.
+    pub(crate) fn held(&self, held: HeldReview, audience: Audience) -> Response {
+        self.render(&GateAnswer::Review(held), ChallengeForm::Token, audience)
+    }
+
     fn render(&self, answer: &GateAnswer, form: ChallengeForm, audience: Audience) -> Response {
         let mut response = self.hook(answer, audience).unwrap_or_else(|| match answer {
             GateAnswer::Challenge(challenge) => default_challenge(challenge, form, audience),
+            GateAnswer::Review(held) => default_held(held, audience),
             GateAnswer::Refusal(refusal) => default_refusal(refusal, audience),
         });
         no_store(&mut response);
@@ -138,6 +144,37 @@ fn default_refusal(refusal: &Refusal, audience: Audience) -> Response {
             .headers_mut()
             .insert(RETRY_AFTER, HeaderValue::from(after.as_secs().max(1)));
     }
+    response
+}
+
+/// `202`: a browser the gate can resume waits on a page that checks back; anything else
+/// gets a problem document naming the header to come back with.
+fn default_held(held: &HeldReview, audience: Audience) -> Response {
+    let mut response = match (&held.check_url, audience.navigation) {
+        (Some(check_url), true) => page::waiting(check_url, held.retry_after),
+        _ => {
+            let mut problem = Problem::new(
+                StatusCode::ACCEPTED,
+                "action_in_review",
+                format!(
+                    "This action is held for a manual review. Send this request again with \
+                     the idempotencyKey in the {} header: it runs once a reviewer approves it.",
+                    held.review_header
+                ),
+            )
+            .with("action", held.action.as_str())
+            .with("idempotencyKey", held.idempotency_key.as_str())
+            .with("reviewHeader", held.review_header.as_str());
+            if let Some(expires_at) = held.expires_at {
+                problem = problem.with("expiresAt", expires_at);
+            }
+            problem.into_response()
+        }
+    };
+    response.headers_mut().insert(
+        RETRY_AFTER,
+        HeaderValue::from(held.retry_after.as_secs().max(1)),
+    );
     response
 }
 

@@ -65,7 +65,7 @@ pub(crate) fn new_id() -> Option<String> {
     Some(URL_SAFE_NO_PAD.encode(id))
 }
 
-fn is_https(origin: &str) -> bool {
+pub(crate) fn is_https(origin: &str) -> bool {
     origin.starts_with("https://")
 }
 
@@ -80,18 +80,24 @@ fn cookie_name(origin: &str) -> &'static str {
     }
 }
 
-/// A resume cookie named `name` for `origin`: host-wide, script-proof, `Secure` wherever
-/// browsers keep it (`__Host-` always needs it).
-fn resume_cookie(origin: &str, name: &'static str, value: String) -> Cookie<'static> {
+/// A cookie of the gate's named `name` for `origin` (the resume cookie, or a held
+/// review's): host-wide, script-proof, `Secure` wherever browsers keep it (`__Host-`
+/// always needs it).
+pub(crate) fn gate_cookie(origin: &str, name: String, value: String) -> Cookie<'static> {
+    let secure = is_https(origin) || name.starts_with("__Host-");
     Cookie::build((name, value))
         .path("/")
         .http_only(true)
         .same_site(SameSite::Lax)
-        .secure(is_https(origin) || name == RESUME_COOKIE)
+        .secure(secure)
         .build()
 }
 
-fn header(cookie: &Cookie<'_>) -> Option<HeaderValue> {
+fn resume_cookie(origin: &str, name: &'static str, value: String) -> Cookie<'static> {
+    gate_cookie(origin, name.to_owned(), value)
+}
+
+pub(crate) fn header(cookie: &Cookie<'_>) -> Option<HeaderValue> {
     HeaderValue::try_from(cookie.to_string()).ok()
 }
 

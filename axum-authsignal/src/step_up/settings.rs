@@ -37,6 +37,19 @@ pub const DEFAULT_BODY_LIMIT: usize = 64 * 1024;
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(5);
 /// How long a challenge stays answerable: Authsignal's tokens last about 10 minutes.
 pub const CHALLENGE_TTL: Duration = Duration::from_secs(600);
+/// How long a route that holds reviews ([`StepUpLayer::hold_reviews`]) keeps a request
+/// waiting for its reviewer, by default: a working day and a night, so that a review queue
+/// worked in office hours decides it. Past it the request is refused, whatever the review.
+///
+/// [`StepUpLayer::hold_reviews`]: super::StepUpLayer::hold_reviews
+pub const DEFAULT_REVIEW_HOLD: Duration = Duration::from_secs(24 * 60 * 60);
+/// The header an API client sends a held request again with, holding the idempotency key
+/// of the action in review.
+pub const REVIEW_HEADER: &str = "x-authsignal-review";
+/// How long a client waits before it asks again about a held request: the `Retry-After`
+/// of the `202`, and the refresh of a browser's waiting page. A person reviews; a
+/// minute's wait is nothing beside that, and keeps `getAction` calls few.
+pub const REVIEW_RETRY_AFTER: Duration = Duration::from_secs(30);
 
 /// Finds a value (an IP address, a device id) in a request's parts.
 pub(crate) type PartsFn = Arc<dyn Fn(&Parts) -> Option<String> + Send + Sync>;
@@ -264,6 +277,7 @@ pub(crate) struct RouteSettings {
     methods: Option<Vec<Method>>,
     on_block: StatusCode,
     on_review: StatusCode,
+    review_hold: Option<Duration>,
     fail_open: bool,
     body_limit: Option<usize>,
     client_kind: Option<ClientKind>,
@@ -280,6 +294,7 @@ impl RouteSettings {
             methods: None,
             on_block: StatusCode::FORBIDDEN,
             on_review: StatusCode::FORBIDDEN,
+            review_hold: None,
             fail_open: false,
             body_limit: None,
             client_kind: None,
@@ -320,6 +335,11 @@ impl RouteSettings {
 
     pub(crate) fn on_review(&self) -> StatusCode {
         self.on_review
+    }
+
+    /// How long a request sent to a review is held, if the route holds them.
+    pub(crate) fn review_hold(&self) -> Option<Duration> {
+        self.review_hold
     }
 
     pub(crate) fn fail_open(&self) -> bool {
@@ -370,6 +390,10 @@ impl RouteSettings {
 
     pub(crate) fn set_on_review(&mut self, status: StatusCode) {
         self.on_review = status;
+    }
+
+    pub(crate) fn set_review_hold(&mut self, hold: Duration) {
+        self.review_hold = Some(hold);
     }
 
     pub(crate) fn set_fail_open(&mut self) {

@@ -190,6 +190,7 @@ impl SignIn {
             audience,
             record: sign_in_record(user_id, action.as_str()),
             returns_from_ui: true,
+            check_url: None,
         };
         match leg1::decide(route, attributes, asked).await {
             Decision::Run(outcome) => {
@@ -205,7 +206,8 @@ impl SignIn {
                 }
                 Err(response)
             }
-            Decision::Refused(response) => Err(response),
+            // A sign-in never holds a review: its route has no such setting.
+            Decision::Held { response, .. } | Decision::Refused(response) => Err(response),
         }
     }
 

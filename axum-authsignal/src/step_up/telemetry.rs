@@ -5,8 +5,14 @@
 //! | metric | kind | labels |
 //! |---|---|---|
 //! | `authsignal_step_up_total` | counter | `action`, `outcome` |
-//! | `authsignal_request_duration_seconds` | histogram | `operation` (`track`, `validateChallenge`) |
+//! | `authsignal_request_duration_seconds` | histogram | `operation` (`track`, `validateChallenge`, `getAction`) |
 //! | `authsignal_pending_challenges` | gauge | (where the store can tell) |
+//!
+//! A route that holds reviews counts its reviews by `outcome`: `held` (a request kept for
+//! its reviewer), `still_in_review` (a client back before the decision), `approved` (the
+//! handler ran after the approval), `denied` (a held request ended by a denial, another
+//! state, or an action Authsignal does not know); a comeback that finds nothing held is
+//! `refused`.
 
 use tokio::time::Instant;
 

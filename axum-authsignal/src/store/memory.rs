@@ -18,7 +18,7 @@ use super::{
 pub const DEFAULT_CAPACITY: usize = 150_000;
 /// How many records one user may hold at once, by default, of every kind: pending
 /// challenges, completed browser challenges waiting to be resumed, tokens the standalone
-/// validator accepted. An honest user has one or two; more is someone asking for
+/// validator accepted, requests held for a review. An honest user has one or two; more is someone asking for
 /// challenges they do not answer, or completing them and never coming back.
 pub const DEFAULT_PER_USER: usize = 10;
 /// How many bytes the records may hold in all (stashed browser bodies, the verifications
@@ -444,7 +444,12 @@ mod tests {
         put(&store, &challenge("mallory", "m4"), TTL).await.unwrap();
     }
 
-    const KINDS: [RecordKind; 3] = [RecordKind::Challenge, RecordKind::Resume, RecordKind::Spent];
+    const KINDS: [RecordKind; 4] = [
+        RecordKind::Challenge,
+        RecordKind::Resume,
+        RecordKind::Spent,
+        RecordKind::Review,
+    ];
 
     /// One user's records of every kind count against their bound; another user is not
     /// affected, and a take of any kind frees a place.
@@ -463,7 +468,9 @@ mod tests {
                     matches!(refused, Err(StoreError::UserLimit { .. })),
                     "{kind:?} then {other:?}: {refused:?}"
                 );
-                put(&store, &RecordKey::new(other, "alice", "a"), TTL)
+                // Another user is not affected (one user per kind, each within the bound).
+                let user = format!("alice-{}", other.as_str());
+                put(&store, &RecordKey::new(other, user, "a"), TTL)
                     .await
                     .unwrap();
             }

@@ -66,6 +66,12 @@ pub enum RecordKind {
     /// A token the standalone validator accepted, remembered for the token's lifetime so
     /// that it is good once.
     Spent,
+    /// A request Authsignal sent to a manual review, held until a reviewer decides (on a
+    /// route that holds reviews): it binds the request as a challenge does and, for a
+    /// browser, stashes it. Its key's id is the action's idempotency key and a digest of
+    /// the request's bound parts, so that only the very request finds it. Taken once, when
+    /// Authsignal reports the action approved, denied or gone.
+    Review,
 }
 
 impl RecordKind {
@@ -75,6 +81,7 @@ impl RecordKind {
             RecordKind::Challenge => "challenge",
             RecordKind::Resume => "resume",
             RecordKind::Spent => "spent",
+            RecordKind::Review => "review",
         }
     }
 }

@@ -245,6 +245,7 @@ impl std::fmt::Debug for StashedRequest {
 pub struct Verification {
     idempotency_key: String,
     verification_method: Option<String>,
+    reviewed: bool,
 }
 
 impl Verification {
@@ -253,6 +254,23 @@ impl Verification {
         Self {
             idempotency_key: idempotency_key.into(),
             verification_method: None,
+            reviewed: false,
+        }
+    }
+
+    /// Not a challenge but a manual review: Authsignal reported the action
+    /// `idempotency_key` approved by a reviewer (`REVIEW_SUCCEEDED`).
+    ///
+    /// ```
+    /// use axum_authsignal::store::Verification;
+    /// let approved = Verification::reviewed("0b6c…");
+    /// assert!(approved.is_review());
+    /// assert!(!Verification::new("0b6c…").is_review());
+    /// ```
+    pub fn reviewed(idempotency_key: impl Into<String>) -> Self {
+        Self {
+            reviewed: true,
+            ..Self::new(idempotency_key)
         }
     }
 
@@ -273,6 +291,12 @@ impl Verification {
     pub fn verification_method(&self) -> Option<&str> {
         self.verification_method.as_deref()
     }
+
+    /// Whether a reviewer approved the action ([`reviewed`](Self::reviewed)), rather than
+    /// the user completing a challenge.
+    pub fn is_review(&self) -> bool {
+        self.reviewed
+    }
 }
 
 /// The largest encoded record: a stashed body of the gate's default 64 KiB limit fits many
@@ -292,8 +316,9 @@ impl PendingChallenge {
     /// it, so its token is spent).
     ///
     /// Version 1 kept the Authsignal client's answer as JSON; version 2 keeps a
-    /// [`Verification`] of its own.
-    pub const FORMAT_VERSION: u8 = 2;
+    /// [`Verification`] of its own; version 3 adds to it whether a review approved the
+    /// action ([`Verification::is_review`]).
+    pub const FORMAT_VERSION: u8 = 3;
 
     /// The record as bytes, for a store outside the process: the version byte, then each
     /// field in a fixed order, strings and bodies prefixed by their length (4 bytes, little
@@ -332,6 +357,7 @@ impl PendingChallenge {
                 out.push(1);
                 put_bytes(&mut out, verified.idempotency_key.as_bytes());
                 put_optional(&mut out, verified.verification_method.as_deref());
+                out.push(u8::from(verified.reviewed));
             }
         }
         (out.len() <= MAX_RECORD_BYTES).then_some(out)
@@ -371,6 +397,11 @@ impl PendingChallenge {
             1 => Some(Box::new(Verification {
                 idempotency_key: reader.text()?,
                 verification_method: reader.optional_text()?,
+                reviewed: match reader.byte()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(DecodeRecordError("bad review flag")),
+                },
             })),
             _ => return Err(DecodeRecordError("bad validation flag")),
         };
@@ -472,6 +503,9 @@ mod tests {
             record()
                 .with_stash(StashedRequest::new(&b"\0\xff"[..], None))
                 .into_resume(Verification::new("k").with_verification_method("PASSKEY")),
+            record()
+                .with_stash(StashedRequest::new("amount=5000", None))
+                .into_resume(Verification::reviewed("k")),
             PendingChallenge::spent("", "", Method::GET, ""),
         ];
         for record in records {

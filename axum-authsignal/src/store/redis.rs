@@ -43,7 +43,7 @@ const RECONNECT_ATTEMPTS: usize = 8;
 /// - [`put`](PendingChallengeStore::put) is one Lua script: put-if-absent with a time to
 ///   live, and the user's bound ([`per_user`](RedisStoreBuilder::per_user), default
 ///   [`DEFAULT_PER_USER`]) over their records of every kind (pending challenges, resume
-///   records, spent tokens), kept in an index of the user's: a user over it gets
+///   records, spent tokens, held reviews), kept in an index of the user's: a user over it gets
 ///   [`StoreError::UserLimit`] with the time until their first record expires, however
 ///   many instances race.
 /// - [`take`](PendingChallengeStore::take) is one Lua script too: `GETDEL` of the record,
@@ -71,6 +71,7 @@ const RECONNECT_ATTEMPTS: usize = 8;
 /// {prefix}{<tag>}:challenge:<idempotency key>    a pending challenge
 /// {prefix}{<tag>}:resume:<idempotency key>       a completed browser challenge
 /// {prefix}{<tag>}:spent:<idempotency key>        a token the validator accepted
+/// {prefix}{<tag>}:review:<key>.<request digest>  a request held for a manual review
 /// {prefix}{<tag>}:records                        the user's records of every kind: a sorted
 ///                                                set of `<kind>:<idempotency key>` scored
 ///                                                by expiry, for the per-user bound

@@ -75,7 +75,12 @@ pub async fn put(
 }
 
 /// Every kind of record a store keeps.
-pub const KINDS: [RecordKind; 3] = [RecordKind::Challenge, RecordKind::Resume, RecordKind::Spent];
+pub const KINDS: [RecordKind; 4] = [
+    RecordKind::Challenge,
+    RecordKind::Resume,
+    RecordKind::Spent,
+    RecordKind::Review,
+];
 
 /// User ids that a naive key layout would get wrong: hash-tag braces, separators.
 pub const AWKWARD_USERS: [&str; 4] = ["{alice}", "}{", "user:1:challenge", "bøb {x}"];
@@ -124,7 +129,7 @@ pub async fn a_record_is_found_only_under_its_user_and_kind<S: Subject>(subject:
     }
     assert_eq!(store.take(&challenge("mallory", "k")).await.unwrap(), None);
     assert_eq!(store.take(&challenge("{alice", "k")).await.unwrap(), None);
-    for kind in [RecordKind::Resume, RecordKind::Spent] {
+    for kind in [RecordKind::Resume, RecordKind::Spent, RecordKind::Review] {
         let other_kind = RecordKey::new(kind, "alice", "k");
         assert_eq!(store.take(&other_kind).await.unwrap(), None);
     }
@@ -197,16 +202,16 @@ pub async fn the_per_user_bound_refuses_that_user_only<S: Subject>(subject: &S) 
 }
 
 /// Every kind of record counts against its user's bound, mixed as the gate mixes them
-/// (a challenge, a browser's resume, a spent token): at the bound, a put of any kind is
+/// (a challenge, a browser's resume, a spent token, a held review): at the bound, a put of any kind is
 /// refused with `UserLimit` and writes nothing; another user is not affected; a take of
 /// any kind frees a place, for a record of any kind.
 pub async fn the_per_user_bound_counts_every_kind<S: Subject>(subject: &S) {
-    let stores = subject.open(3, 2).await;
+    let stores = subject.open(KINDS.len(), 2).await;
     for (n, user) in ["mallory", AWKWARD_USERS[0], AWKWARD_USERS[3]]
         .iter()
         .enumerate()
     {
-        // Three records, one of each kind, on both instances; which one is taken later
+        // One record of each kind, on both instances; which one is taken later
         // turns with the user, so that every kind is seen freeing a place.
         for (at, kind) in KINDS.iter().enumerate() {
             let key = RecordKey::new(*kind, *user, format!("held{at}"));
@@ -249,7 +254,7 @@ pub async fn the_per_user_bound_counts_every_kind<S: Subject>(subject: &S) {
 /// a replay is a replay before it is one challenge too many.
 pub async fn a_key_cannot_be_put_twice<S: Subject>(subject: &S) {
     let stores = subject.open(1, 2).await;
-    for kind in [RecordKind::Challenge, RecordKind::Resume, RecordKind::Spent] {
+    for kind in KINDS {
         let key = RecordKey::new(kind, "alice", "k");
         put(&*stores[0], &key, TTL).await.unwrap();
         let other = PendingChallenge::challenge("alice", "transfer", Method::POST, "/withdraw");

@@ -1,5 +1,7 @@
-//! Generated attacks: retried requests that differ from the challenged one, malformed
-//! tokens, every fault the emulator can inject, and open-redirect payloads. Each suite
+//! Generated attacks: retried requests that differ from the challenged one (and comebacks
+//! that differ from the request held for a review), malformed tokens, every fault the
+//! emulator can inject (on `track`, `validateChallenge` and `getAction`), and
+//! open-redirect payloads. Each suite
 //! draws from a seeded generator, so a failure names a case that can be run again.
 
 use std::time::Duration;
@@ -7,6 +9,7 @@ use std::time::Duration;
 use authsignal::types::UpdateActionRequest;
 use authsignal::types::UserActionState;
 use authsignal_emulator::Fault;
+use axum_authsignal::REVIEW_HEADER;
 use axum_authsignal::store::MemoryStore;
 use bytes::Bytes;
 use http::{HeaderValue, Method, StatusCode};
@@ -171,9 +174,18 @@ async fn send_shape(
         let separator = if uri.contains('?') { '&' } else { '?' };
         uri = format!("{uri}{separator}token={token}");
     }
+    let mut request = request_of(gate, shape, &uri);
+    if let Some((token, Placement::Header | Placement::Both)) = token {
+        request = request.add_header("x-authsignal-token", token);
+    }
+    request.bytes(Bytes::from(shape.body.clone())).await
+}
+
+/// `shape` as a request to `uri`: its method, user, media type and encoding.
+fn request_of(gate: &Gate, shape: &Shape, uri: &str) -> axum_test::TestRequest {
     let mut request = gate
         .server
-        .method(shape.method.clone(), &uri)
+        .method(shape.method.clone(), uri)
         .add_header(USER_HEADER, shape.user);
     if let Some(media) = shape.media {
         request = request.add_header("content-type", media);
@@ -181,8 +193,14 @@ async fn send_shape(
     if let Some(encoding) = shape.encoding {
         request = request.add_header("content-encoding", encoding);
     }
-    if let Some((token, Placement::Header | Placement::Both)) = token {
-        request = request.add_header("x-authsignal-token", token);
+    request
+}
+
+/// `shape` sent to a route that holds reviews, with `key` in the review header if given.
+async fn send_held(gate: &Gate, shape: &Shape, key: Option<&str>) -> axum_test::TestResponse {
+    let mut request = request_of(gate, shape, &shape.uri());
+    if let Some(key) = key {
+        request = request.add_header(REVIEW_HEADER, key);
     }
     request.bytes(Bytes::from(shape.body.clone())).await
 }
@@ -258,6 +276,84 @@ async fn a_thousand_generated_retries_run_the_handler_only_for_the_very_request(
     // Both outcomes were exercised in earnest.
     assert!(
         passed > 200 && refused > 300,
+        "{passed} passed, {refused} refused"
+    );
+}
+
+/// The review leg under the same generator: a request held for a review and approved,
+/// then a comeback with its id that differs in some bound parts (or none). Only the very
+/// request runs; any other is refused and spends nothing: the very request still runs
+/// after it, once.
+#[tokio::test]
+async fn generated_comebacks_run_a_held_request_only_for_the_very_request() {
+    let store = std::sync::Arc::new(MemoryStore::builder().per_user(2000).build());
+    let gate = setup()
+        .relaxed_timeouts()
+        .config(move |config| config.store(store))
+        .layer(axum_authsignal::StepUpLayer::hold_reviews)
+        .start()
+        .await;
+    gate.emulator
+        .set_action("withdraw", authsignal_emulator::ActionConfig::review());
+    let mut rng = fastrand::Rng::with_seed(SEED ^ 0x4e71e3);
+    let (mut passed, mut refused) = (0, 0);
+    for case in 0..300 {
+        let held = Shape::challenged(&mut rng);
+        // The review id travels in a header only: draw again for a token's other places.
+        let (comeback, same) = loop {
+            let (comeback, placement, same) = mutate(&mut rng, &held);
+            if placement == Placement::Header {
+                break (comeback, same);
+            }
+        };
+        let response = send_held(&gate, &held, None).await;
+        assert_eq!(response.status_code(), 202, "{held:?}: {}", response.text());
+        let key = response.json::<Value>()["idempotencyKey"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        gate.client
+            .update_action(
+                held.user,
+                "withdraw",
+                &key,
+                &UpdateActionRequest {
+                    state: UserActionState::ReviewSucceeded,
+                },
+            )
+            .await
+            .expect("the emulator takes the approval");
+        let runs = gate.runs();
+        let response = send_held(&gate, &comeback, Some(&key)).await;
+        let context = format!("case {case}: {held:?} then {comeback:?}");
+        if same {
+            assert_eq!(
+                response.status_code(),
+                200,
+                "{context}: {}",
+                response.text()
+            );
+            assert_eq!(gate.runs(), runs + 1, "{context}");
+            passed += 1;
+        } else {
+            assert!(
+                response.status_code().is_client_error(),
+                "{context}: {}",
+                response.status_code()
+            );
+            assert_eq!(gate.runs(), runs, "{context}");
+            let very = send_held(&gate, &held, Some(&key)).await;
+            assert_eq!(
+                very.status_code(),
+                200,
+                "{context}: spent by the other request"
+            );
+            assert_eq!(gate.runs(), runs + 1, "{context}");
+            refused += 1;
+        }
+    }
+    assert!(
+        passed > 50 && refused > 100,
         "{passed} passed, {refused} refused"
     );
 }
@@ -391,17 +487,29 @@ enum OnValidate {
 /// another shape of Authsignal's "no" to a bad token (it leaves good tokens alone): it has
 /// a test of its own, `a_bad_token_is_refused_in_both_of_authsignals_shapes`.
 ///
+/// What a route that holds reviews does under a fault on `getAction`, when a client comes
+/// back with an approved request, fail-open or not: a review is never let through
+/// unchecked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum OnReview {
+    /// Authsignal could not say: 503 with `Retry-After`, and the request stays held.
+    Unavailable,
+    /// Authsignal answered a state that is no review's: the one 403, and the hold ends.
+    Ended,
+}
+
 /// A fault kind the catalogue gains later fails this table until it is given a row.
-fn expected(name: &str) -> Option<(OnTrack, OnValidate)> {
+fn expected(name: &str) -> Option<(OnTrack, OnValidate, OnReview)> {
     use {OnTrack::*, OnValidate::*};
     match name {
         "timeout" | "500" | "502" | "503" | "429" | "reset" | "slow body" => {
-            Some((Outage, Unavailable))
+            Some((Outage, Unavailable, OnReview::Unavailable))
         }
-        "malformed JSON" | "truncated JSON" | "unknown state" | "401" | "403" => {
-            Some((Shut, Unavailable))
+        "malformed JSON" | "truncated JSON" | "401" | "403" => {
+            Some((Shut, Unavailable, OnReview::Unavailable))
         }
-        "400" => Some((Shut, Refused)),
+        "unknown state" => Some((Shut, Unavailable, OnReview::Ended)),
+        "400" => Some((Shut, Refused, OnReview::Unavailable)),
         "bad token 400" => None,
         other => panic!("no expected outcome for the fault {other:?}: add it to this table"),
     }
@@ -409,7 +517,7 @@ fn expected(name: &str) -> Option<(OnTrack, OnValidate)> {
 
 /// Every fault of the catalogue (its long delays cut to a few seconds: the client's
 /// attempt timeout is 400 ms), then the 4xx statuses, each hitting every request.
-fn fault_table() -> Vec<(&'static str, Fault, OnTrack, OnValidate)> {
+fn fault_table() -> Vec<(&'static str, Fault, OnTrack, OnValidate, OnReview)> {
     let statuses = [
         ("400", StatusCode::BAD_REQUEST),
         ("401", StatusCode::UNAUTHORIZED),
@@ -424,8 +532,8 @@ fn fault_table() -> Vec<(&'static str, Fault, OnTrack, OnValidate)> {
         })
         .chain(statuses.map(|(name, status)| (name, Fault::status(status))))
         .filter_map(|(name, fault)| {
-            let (on_track, on_validate) = expected(name)?;
-            Some((name, fault.always(), on_track, on_validate))
+            let (on_track, on_validate, on_review) = expected(name)?;
+            Some((name, fault.always(), on_track, on_validate, on_review))
         })
         .collect()
 }
@@ -437,7 +545,7 @@ async fn every_fault_on_track_and_validate_against_one_table() {
         let body = json!({ "amount": 5000 });
         let (_, token) = api_token(&gate, "/withdraw", "alice", &body).await;
         let mut opened = 0;
-        for (name, fault, on_track, on_validate) in fault_table() {
+        for (name, fault, on_track, on_validate, _) in fault_table() {
             let context = format!("{name}, fail_open {fail_open}");
             gate.emulator.clear_faults();
             gate.emulator.inject_fault("track", fault.clone());
@@ -504,6 +612,81 @@ async fn every_fault_on_track_and_validate_against_one_table() {
         let passed = api_retry(&gate, "alice", &token, &body).await;
         assert_eq!(passed.status_code(), 200, "{}", passed.text());
         assert_eq!(gate.runs(), runs + 1);
+    }
+}
+
+/// The review leg under every fault of the table, on `getAction`, failing closed and
+/// "failing open" (which never applies to a review): a request held and approved, then
+/// its client back under the fault. Nothing runs; an outage leaves it held, so that it
+/// runs once the fault is gone; a state that is no review's ends it.
+#[tokio::test]
+async fn every_fault_on_get_action_against_the_table() {
+    for fail_open in [false, true] {
+        let gate = start(move |layer| {
+            let layer = layer.hold_reviews();
+            if fail_open { layer.fail_open() } else { layer }
+        })
+        .await;
+        gate.emulator
+            .set_action("withdraw", authsignal_emulator::ActionConfig::review());
+        for (n, (name, fault, _, _, on_review)) in fault_table().into_iter().enumerate() {
+            let context = format!("{name}, fail_open {fail_open}");
+            // A user per fault: the held requests stay within each one's bound.
+            let user = format!("reviewed-{n}");
+            let body = json!({ "amount": 5 });
+            let send = |key: Option<&str>| {
+                let mut request = gate
+                    .server
+                    .post("/withdraw")
+                    .add_header(USER_HEADER, &user)
+                    .json(&body);
+                if let Some(key) = key {
+                    request = request.add_header(REVIEW_HEADER, key);
+                }
+                request
+            };
+            let held = send(None).await;
+            assert_eq!(held.status_code(), 202, "{context}: {}", held.text());
+            let key = held.json::<Value>()["idempotencyKey"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            gate.client
+                .update_action(
+                    &user,
+                    "withdraw",
+                    &key,
+                    &UpdateActionRequest {
+                        state: UserActionState::ReviewSucceeded,
+                    },
+                )
+                .await
+                .unwrap();
+            let runs = gate.runs();
+            gate.emulator.clear_faults();
+            gate.emulator.inject_fault("getAction", fault);
+            let faulted = send(Some(&key)).await;
+            gate.emulator.clear_faults();
+            let after = send(Some(&key)).await;
+            match on_review {
+                OnReview::Unavailable => {
+                    assert_eq!(faulted.status_code(), 503, "{context}: {}", faulted.text());
+                    assert!(faulted.maybe_header("retry-after").is_some(), "{context}");
+                    assert_eq!(after.status_code(), 200, "{context}: still held");
+                    assert_eq!(gate.runs(), runs + 1, "{context}");
+                }
+                OnReview::Ended => {
+                    assert_eq!(faulted.status_code(), 403, "{context}: {}", faulted.text());
+                    assert_eq!(after.status_code(), 403, "{context}: the hold ended");
+                    assert_eq!(gate.runs(), runs, "{context}");
+                }
+            }
+        }
+        assert_eq!(
+            gate.config.failed_open_count(),
+            0,
+            "a review never fails open"
+        );
     }
 }
 

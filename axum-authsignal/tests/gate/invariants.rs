@@ -234,7 +234,8 @@ async fn tokens_are_bound_to_user_action_and_request_with_one_identical_refusal(
 
 // Invariants 1 and 6 under every fault, on `track` and on `validateChallenge`, failing
 // closed and failing open: the one fault table in `adversarial.rs`
-// (`every_fault_on_track_and_validate_against_one_table`).
+// (`every_fault_on_track_and_validate_against_one_table`); invariant 12 under the same
+// table on `getAction` (`every_fault_on_get_action_against_the_table`).
 
 /// The explicit opt-in: a low-risk route may fail open, counted and marked as such.
 #[tokio::test]

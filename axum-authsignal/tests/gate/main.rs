@@ -16,6 +16,7 @@ mod leg1;
 mod login;
 mod negotiation;
 mod resume;
+mod review;
 mod support;
 mod tracing_span;
 mod validate_answers;

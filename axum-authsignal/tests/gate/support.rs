@@ -243,6 +243,7 @@ async fn withdraw(
         "user": step_up.user_id(),
         "action": step_up.action(),
         "challenged": step_up.was_challenged(),
+        "reviewed": step_up.was_reviewed(),
         "enrolled": step_up.is_enrolled(),
         "failedOpen": step_up.failed_open(),
         "verificationMethod": step_up.verification_method().map(|m| m.as_str().to_owned()),

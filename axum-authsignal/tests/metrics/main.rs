@@ -1,5 +1,6 @@
 //! The `metrics` feature: a counter per action and outcome, a histogram of Authsignal's
-//! latency, a gauge of pending challenges, read back through a Prometheus recorder.
+//! latency, a gauge of pending challenges, read back through a Prometheus recorder; held
+//! reviews counted as held, approved and denied.
 
 use authsignal_emulator::{ActionConfig, Condition, Emulator, Outcome, Rule};
 use axum::Router;
@@ -29,6 +30,7 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
                     .when(Condition::custom_above("amount", 1000.0)),
             ),
         )
+        .action("payment", ActionConfig::review())
         .start()
         .await
         .unwrap();
@@ -37,11 +39,17 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
         .user_id(|parts| Some(parts.headers.get("x-user")?.to_str().ok()?.to_owned()))
         .build();
     let server = TestServer::new(
-        Router::new().route(
-            "/w",
-            post(|proof: StepUp| async move { proof.user_id().to_owned() })
-                .layer(step_up.gate("withdraw").custom_from_body(["amount"])),
-        ),
+        Router::new()
+            .route(
+                "/w",
+                post(|proof: StepUp| async move { proof.user_id().to_owned() })
+                    .layer(step_up.gate("withdraw").custom_from_body(["amount"])),
+            )
+            .route(
+                "/p",
+                post(|proof: StepUp| async move { proof.user_id().to_owned() })
+                    .layer(step_up.gate("payment").hold_reviews()),
+            ),
     );
     let send = |amount: u32, token: Option<&str>| {
         let mut request = server.post("/w").add_header("x-user", "alice");
@@ -81,7 +89,66 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
     let (parts, ()) = http::Request::new(()).into_parts();
     assert!(sign_in.start("alice", &parts).await.is_ok());
 
+    // Two payments held; one approved and run, one denied; one comeback while in review.
+    let pay = |amount: u32, review: Option<&str>| {
+        let mut request = server.post("/p").add_header("x-user", "alice");
+        if let Some(review) = review {
+            request = request.add_header(axum_authsignal::REVIEW_HEADER, review);
+        }
+        request.json(&json!({ "amount": amount }))
+    };
+    let mut keys = Vec::new();
+    for amount in [1, 2] {
+        let held = pay(amount, None).await;
+        assert_eq!(held.status_code(), 202);
+        keys.push(
+            held.json::<Value>()["idempotencyKey"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(pay(1, Some(&keys[0])).await.status_code(), 202);
+    for (key, state) in keys.iter().zip([
+        authsignal::types::UserActionState::ReviewSucceeded,
+        authsignal::types::UserActionState::ReviewFailed,
+    ]) {
+        emulator
+            .client()
+            .update_action(
+                "alice",
+                "payment",
+                key,
+                &authsignal::types::UpdateActionRequest { state },
+            )
+            .await
+            .unwrap();
+    }
+    assert_eq!(pay(1, Some(&keys[0])).await.status_code(), 200);
+    assert_eq!(pay(2, Some(&keys[1])).await.status_code(), 403);
+    // Ended already: refused, not denied again.
+    assert_eq!(pay(2, Some(&keys[1])).await.status_code(), 403);
+
     let rendered = handle.render();
+    let reviews = |outcome: &str| {
+        value(
+            &rendered,
+            &format!("authsignal_step_up_total{{action=\"payment\",outcome=\"{outcome}\"}}"),
+        )
+    };
+    assert_eq!(reviews("held"), Some(2.0), "{rendered}");
+    assert_eq!(reviews("still_in_review"), Some(1.0), "{rendered}");
+    assert_eq!(reviews("approved"), Some(1.0), "{rendered}");
+    assert_eq!(reviews("denied"), Some(1.0), "{rendered}");
+    assert_eq!(reviews("refused"), Some(1.0), "{rendered}");
+    assert_eq!(
+        value(
+            &rendered,
+            "authsignal_request_duration_seconds_count{operation=\"getAction\"}"
+        ),
+        Some(4.0),
+        "{rendered}"
+    );
     let count = |outcome: &str| {
         value(
             &rendered,
@@ -105,7 +172,7 @@ async fn the_gate_counts_outcomes_times_authsignal_and_gauges_pending_challenges
             &rendered,
             "authsignal_request_duration_seconds_count{operation=\"track\"}"
         ),
-        Some(4.0),
+        Some(6.0),
         "{rendered}"
     );
     assert_eq!(

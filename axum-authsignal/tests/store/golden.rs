@@ -49,6 +49,13 @@ fn resume() -> PendingChallenge {
     )
 }
 
+/// A browser's request held for a review, approved, waiting to be resumed.
+fn reviewed_resume() -> PendingChallenge {
+    browser_challenge().into_resume(Verification::reviewed(
+        "7d1f0c9a-2b3e-4f5a-8c6d-9e0f1a2b3c4d",
+    ))
+}
+
 /// A token the standalone validator accepted.
 fn spent() -> PendingChallenge {
     PendingChallenge::spent("alice", "withdraw", Method::DELETE, PATH)
@@ -63,10 +70,11 @@ fn sign_in() -> PendingChallenge {
 type Case = (&'static str, fn() -> PendingChallenge);
 
 /// Every case.
-const CASES: [Case; 5] = [
+const CASES: [Case; 6] = [
     ("challenge", api_challenge),
     ("browser_challenge", browser_challenge),
     ("resume", resume),
+    ("reviewed_resume", reviewed_resume),
     ("spent", spent),
     ("sign_in", sign_in),
 ];

@@ -16,13 +16,16 @@ use super::gate::{Caller, Gate, on_origin, public_path, take, take_challenge};
 use super::track::track;
 use crate::step_up::answer::Refusal;
 use crate::step_up::page;
-use crate::step_up::proof::StepUpOutcome;
+use crate::step_up::proof::{ReviewedAction, StepUpOutcome};
 use crate::step_up::respond::no_store;
 use crate::step_up::resume::{self, RESUME_TTL};
+use crate::step_up::route::Route;
 use crate::step_up::token;
 use crate::step_up::verify::Validated;
 use crate::store::{PendingChallenge, RecordKey, RecordKind, Verification};
-use authsignal::types::{UserActionState, ValidateChallengeResponse, VerificationMethod};
+use authsignal::types::{
+    ActionDetails, UserActionState, ValidateChallengeResponse, VerificationMethod,
+};
 
 /// `GET /path?token=…`, from the pre-built UI: validate, take the challenge, keep the
 /// request under a fresh resume id, and send the browser to the clean URL with it.
@@ -55,11 +58,30 @@ where
         );
         return route.refuse(Refusal::VerificationFailed, audience);
     };
+    record = record.into_resume(kept_verification(&validated));
+    let resumed = to_resume(&route, &parts, &caller, origin, record).await;
+    if resumed.status() == StatusCode::SEE_OTHER {
+        route.outcome("returned", None);
+    }
+    resumed
+}
+
+/// Hands a browser's request, its challenge completed or its review approved (`record`,
+/// a resume record), to the resume: kept under a fresh resume id, and the browser sent to
+/// the clean URL with that id in the resume cookie. A challenged `GET` then runs there, a
+/// form is posted again by the gate's page.
+pub(super) async fn to_resume(
+    route: &Route,
+    parts: &Parts,
+    caller: &Caller,
+    origin: &str,
+    record: PendingChallenge,
+) -> Response {
+    let audience = caller.audience;
     let Some(id) = resume::new_id() else {
         route.outcome("unavailable", Some("no randomness for a resume id"));
         return route.unavailable(audience);
     };
-    record = record.into_resume(kept_verification(&validated));
     let resume_key = RecordKey::new(RecordKind::Resume, caller.user_id.as_str(), id.as_str());
     if let Err(err) = route
         .config()
@@ -69,9 +91,9 @@ where
     {
         return route.store_failed(&err, audience);
     }
-    route.outcome("returned", None);
+    let here = token::path_and_query_without_token(&parts.uri);
     let tag = resume::tag(route.settings().action().as_str(), &here);
-    let mut response = see_other(&on_origin(origin, &public_path(&parts)));
+    let mut response = see_other(&on_origin(origin, &public_path(parts)));
     if let Some(cookie) = resume::set_cookie(origin, &id, &tag) {
         response.headers_mut().append(SET_COOKIE, cookie);
     }
@@ -194,7 +216,7 @@ where
 
 /// Whether a resume record (taken as this route's action's) holds a completed browser
 /// challenge of this very path and query.
-fn is_resumable_here(record: &PendingChallenge, parts: &Parts) -> bool {
+pub(super) fn is_resumable_here(record: &PendingChallenge, parts: &Parts) -> bool {
     record.stashed().is_some()
         && record.verified().is_some()
         && record.path_and_query() == token::path_and_query_without_token(&parts.uri)
@@ -219,7 +241,12 @@ where
         route.outcome("refused", Some("nothing stashed to resume"));
         return route.refuse(Refusal::VerificationFailed, caller.audience);
     };
-    let outcome = StepUpOutcome::Verified(validation_of(&record, verified));
+    let outcome = if verified.is_review() {
+        let approved = ActionDetails::new(UserActionState::ReviewSucceeded);
+        StepUpOutcome::Reviewed(ReviewedAction::new(verified.idempotency_key(), approved))
+    } else {
+        StepUpOutcome::Verified(validation_of(&record, verified))
+    };
     parts.method = record.method().clone();
     remove_body_headers(&mut parts.headers);
     let stashed_headers = [
@@ -261,13 +288,13 @@ fn remove_body_headers(headers: &mut HeaderMap) {
 }
 
 /// `response`, with the resume cookie cleared under both its names.
-fn with_cookies_cleared(mut response: Response, origin: &str) -> Response {
+pub(super) fn with_cookies_cleared(mut response: Response, origin: &str) -> Response {
     resume::clear_cookies(origin).append_to(response.headers_mut());
     response
 }
 
 /// 303 to `location` on the app's origin, never cached.
-fn see_other(location: &str) -> Response {
+pub(super) fn see_other(location: &str) -> Response {
     let mut response = StatusCode::SEE_OTHER.into_response();
     if let Ok(location) = HeaderValue::try_from(location) {
         response.headers_mut().insert(LOCATION, location);

@@ -78,10 +78,11 @@ where
             .await
     }
 
-    /// Runs the handler on a request that passed a challenge. Its `custom` values are
-    /// computed again, by the route's same function, from the request the token is bound
-    /// to (the API client's retry, or the browser's stashed request): the values `track`
-    /// sent for it, since the binding holds every part of the request they are read from.
+    /// Runs the handler on a request that passed a challenge, or whose review a reviewer
+    /// approved. Its `custom` values are computed again, by the route's same function,
+    /// from the request the token (or the hold) is bound to (the API client's retry, or
+    /// the browser's stashed request): the values `track` sent for it, since the binding
+    /// holds every part of the request they are read from.
     pub(super) async fn run_verified(
         self,
         parts: Parts,
@@ -98,7 +99,11 @@ where
                 return self.route.refuse(refusal, caller.audience);
             }
         };
-        self.route.outcome("verified", None);
+        let ran = match outcome {
+            StepUpOutcome::Reviewed(_) => "approved",
+            _ => "verified",
+        };
+        self.route.outcome(ran, None);
         let user_id = caller.user_id;
         self.run(parts, body, &user_id, outcome, custom).await
     }

@@ -1,10 +1,12 @@
 //! The gate's decisions, one request at a time: which leg the request is on. The passage
 //! every leg shares is in `gate`; leg 1 is in `track`, the API client's return in `retry`,
-//! the browser's return in `browser`.
+//! the browser's return in `browser`, the return of a request held for a review in
+//! `review`.
 
 mod browser;
 mod gate;
 mod retry;
+mod review;
 mod track;
 
 use std::convert::Infallible;
@@ -14,14 +16,16 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::header::{CONTENT_LENGTH, REFERRER_POLICY};
 use http::request::Parts;
-use http::{HeaderValue, Method, Request};
+use http::{HeaderName, HeaderValue, Method, Request};
 use tower::Service;
 
 use self::gate::{Caller, Gate};
 use super::answer::Refusal;
+use super::held;
 use super::respond::Audience;
 use super::resume;
 use super::route::Route;
+use super::settings::REVIEW_HEADER;
 use super::token::{self, FoundToken};
 
 /// Decides what becomes of `request` on `route`, whose handler is `inner`: run it (with the
@@ -72,7 +76,39 @@ where
         _ => Vec::new(),
     };
     let resuming_get = parts.method == Method::GET && !resume_ids.is_empty();
-    if found.is_none() && !resuming_get && !settings.gates(&parts.method) {
+    // A held review's comeback, on a route that holds them: an API client's key in the
+    // review header, or a browser's waiting page with its cookie (read as the resume
+    // cookies are).
+    let holds_reviews = settings.review_hold().is_some() && found.is_none();
+    // Only a method the route gates can have been held.
+    let review_key = if holds_reviews && settings.gates(&parts.method) {
+        let header = HeaderName::from_static(REVIEW_HEADER);
+        match held::from_header(&parts.headers, &header) {
+            Ok(key) => key,
+            Err(()) => {
+                route.outcome("review_id_malformed", Some("the review id is malformed"));
+                return route.refuse(Refusal::MalformedReviewId, audience);
+            }
+        }
+    } else {
+        None
+    };
+    let review_ids = match origin {
+        Some(origin)
+            if holds_reviews
+                && review_key.is_none()
+                && !resuming_get
+                && parts.method == Method::GET
+                && held::any_cookie(&parts.headers) =>
+        {
+            let here = token::path_and_query_without_token(&parts.uri);
+            let tag = resume::tag(settings.action().as_str(), &here);
+            held::from_cookies(&parts.headers, origin, &tag)
+        }
+        _ => Vec::new(),
+    };
+    let checking_review = !review_ids.is_empty();
+    if found.is_none() && !resuming_get && !checking_review && !settings.gates(&parts.method) {
         route.outcome("not_gated", None);
         return gate.call_inner(Request::from_parts(parts, body)).await;
     }
@@ -100,6 +136,15 @@ where
             retry::api_return(gate, parts, body, caller, token).await
         }
         None if resuming_get => browser::resume_get(gate, parts, caller, resume_ids).await,
+        None if checking_review => review::browser_check(gate, parts, caller, review_ids).await,
+        None if review_key.is_some() => {
+            let body = match read_body(&route, &parts, body, audience).await {
+                Ok(body) => body,
+                Err(response) => return response,
+            };
+            let key = review_key.unwrap_or_default();
+            review::api_return(gate, parts, body, caller, key).await
+        }
         None => {
             let body = match read_body(&route, &parts, body, audience).await {
                 Ok(body) => body,

@@ -6,7 +6,7 @@ use std::convert::Infallible;
 use axum::body::Body;
 use axum::response::Response;
 use bytes::Bytes;
-use http::header::CONTENT_TYPE;
+use http::header::{CONTENT_TYPE, SET_COOKIE};
 use http::request::Parts;
 use http::{Method, Request};
 use tower::Service;
@@ -15,6 +15,7 @@ use super::gate::{Caller, Gate, on_origin, public_path};
 use crate::step_up::answer::Refusal;
 use crate::step_up::binding::RequestBinding;
 use crate::step_up::leg1::{self, Asked, Decision};
+use crate::step_up::{held, resume, token};
 use crate::store::StashedRequest;
 
 /// The longest path and query the gate keeps (and sends as the `redirectUrl`).
@@ -79,15 +80,34 @@ where
         StashedRequest::new(body, content_type)
     });
     let user_id = caller.user_id;
+    let origin = config.redirect_origin().filter(|_| resumable);
     let asked = Asked {
         audience,
         record: binding.into_record(&user_id, route.settings().action().as_str(), stashed),
         returns_from_ui: resumable,
+        check_url: origin.map(|origin| on_origin(origin, &public_path(&parts))),
     };
     match leg1::decide(&route, attributes, asked).await {
         // ALLOW or fail-open: the proof carries the `custom` values sent (or that would
         // have been), which the rules judged.
         Decision::Run(outcome) => gate.run(parts, body, &user_id, outcome, custom).await,
+        // A browser's waiting page comes back with the held record's id in a cookie.
+        Decision::Held {
+            mut response,
+            record_id,
+            hold,
+        } => {
+            if let Some(origin) = origin {
+                let tag = resume::tag(
+                    route.settings().action().as_str(),
+                    &token::path_and_query_without_token(&parts.uri),
+                );
+                if let Some(cookie) = held::set_cookie(origin, &tag, &record_id, hold) {
+                    response.headers_mut().append(SET_COOKIE, cookie);
+                }
+            }
+            response
+        }
         Decision::Challenged { response, .. } | Decision::Refused(response) => response,
     }
 }

@@ -4,6 +4,7 @@
 //! {prefix}{<tag>}:challenge:<idempotency key>    a pending challenge (string, PX TTL)
 //! {prefix}{<tag>}:resume:<idempotency key>       a completed browser challenge
 //! {prefix}{<tag>}:spent:<idempotency key>        a token the validator accepted
+//! {prefix}{<tag>}:review:<key>.<request digest>  a request held for a manual review
 //! {prefix}{<tag>}:records                        the user's records of every kind: a sorted
 //!                                                set of `<kind>:<idempotency key>` scored
 //!                                                by expiry, for the per-user bound

@@ -9,6 +9,8 @@
 //! - `POST /withdraw` behind a `withdraw` gate on `POST` (challenged above 1000,
 //!   the amount read from the body), whose handler counts its runs, per instance; a `GET`
 //!   there is the browser's way back (the resume cookie), which only the gate answers;
+//! - `POST /payment` behind a `payment` gate that holds reviews (the test decides what
+//!   Authsignal's rules say of it), with the same handler;
 //! - `POST /login` (the password is the user id and `-password`), which starts sign-in
 //!   step-up, and `GET /login/callback`, which finishes it, with one [`SignIn`] per
 //!   instance built with the shared [`COOKIE_KEY`].
@@ -166,6 +168,15 @@ impl Instances {
                         .gate("withdraw")
                         .custom_from_body(["amount"])
                         .methods([http::Method::POST]),
+                ),
+            )
+            .route(
+                "/payment",
+                post(withdraw).layer(
+                    config
+                        .gate("payment")
+                        .custom_from_body(["amount"])
+                        .hold_reviews(),
                 ),
             )
             .route("/login", post(password))
@@ -439,6 +450,7 @@ async fn withdraw(State(app): State<AppState>, step_up: StepUp, body: Bytes) -> 
         "instance": app.name,
         "user": step_up.user_id(),
         "challenged": step_up.was_challenged(),
+        "reviewed": step_up.was_reviewed(),
         "body": String::from_utf8_lossy(&body),
     }))
     .into_response()
