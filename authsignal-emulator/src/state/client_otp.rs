@@ -11,8 +11,6 @@
 //! link is one more channel whose "code" is a long secret in a URL: following the link
 //! marks it, and the token's holder finalizes it once.
 
-use subtle::ConstantTimeEq as _;
-
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::tokens::{ActionRef, ChallengeClaims};
@@ -312,12 +310,7 @@ impl Store {
         self.newest_client_code(claims, channel)
             .map(|index| &self.challenges[index])
             .is_some_and(|challenge| {
-                let same: bool = code
-                    .trim()
-                    .as_bytes()
-                    .ct_eq(challenge.code.as_bytes())
-                    .into();
-                !challenge.verified && now < challenge.expires_at && same
+                !challenge.verified && now < challenge.expires_at && challenge.is(code)
             })
     }
 
@@ -341,13 +334,7 @@ impl Store {
             return OtpAttempt::NoCodeSent;
         };
         let challenge = &mut self.challenges[index];
-        // In constant time, as every code and secret of the emulator.
-        let same: bool = code
-            .trim()
-            .as_bytes()
-            .ct_eq(challenge.code.as_bytes())
-            .into();
-        let right = !challenge.verified && now < challenge.expires_at && same;
+        let right = !challenge.verified && now < challenge.expires_at && challenge.is(code);
         if !right {
             challenge.failed_attempts += 1;
             let challenge = challenge.clone();
@@ -405,12 +392,11 @@ impl Store {
     /// A magic link was followed: `secret` is the one in its URL. Refused when no unused,
     /// unexpired link has it.
     pub(crate) fn follow_magic_link(&mut self, secret: &str, now: Timestamp) -> bool {
-        let Some(link) = self.challenges.iter_mut().find(|c| {
-            c.method == VerificationMethod::EmailMagicLink && {
-                let same: bool = c.code.as_bytes().ct_eq(secret.as_bytes()).into();
-                same
-            }
-        }) else {
+        let Some(link) = self
+            .challenges
+            .iter_mut()
+            .find(|c| c.method == VerificationMethod::EmailMagicLink && c.is(secret))
+        else {
             return false;
         };
         if link.verified || now >= link.expires_at {

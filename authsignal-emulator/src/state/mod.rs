@@ -24,6 +24,8 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use subtle::ConstantTimeEq as _;
+
 use action_table::ActionTable;
 pub(crate) use actions::{ActionsQuery, validation_errors};
 pub(crate) use authenticators::EnrollRequest;
@@ -417,6 +419,15 @@ pub(crate) struct OtpChallenge {
     /// A followed magic link completed its action (a link does so once).
     pub(crate) finalized: bool,
     pub(crate) claimed_by: Option<String>,
+}
+
+impl OtpChallenge {
+    /// Whether `given` (a typed code, spaces around it forgiven, or a link's secret) is
+    /// this challenge's, compared in constant time: timing must not tell how much of a
+    /// guess was right.
+    pub(crate) fn is(&self, given: &str) -> bool {
+        given.trim().as_bytes().ct_eq(self.code.as_bytes()).into()
+    }
 }
 
 impl std::fmt::Debug for OtpChallenge {

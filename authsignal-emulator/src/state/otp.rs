@@ -1,8 +1,6 @@
 //! One-time codes by SMS, email or WhatsApp: `challenge`, `verify`, `claimChallenge`,
 //! `getChallenge`. Codes go to the outbox instead of a phone.
 
-use subtle::ConstantTimeEq as _;
-
 use super::super::clock::Timestamp;
 use super::super::error::HttpError;
 use super::super::random;
@@ -147,14 +145,7 @@ impl Store {
         if challenge.verified || now >= challenge.expires_at {
             return Ok(failed(VerificationFailureReason::CodeInvalidOrExpired));
         }
-        // In constant time, as the tenant secret: timing must not tell how many digits of
-        // a guess were right.
-        let right: bool = request
-            .verification_code
-            .trim()
-            .as_bytes()
-            .ct_eq(challenge.code.as_bytes())
-            .into();
+        let right = challenge.is(&request.verification_code);
         if !right {
             challenge.failed_attempts += 1;
             let challenge = challenge.clone();
@@ -216,12 +207,7 @@ impl Store {
             .challenges
             .iter()
             .find(|c| c.id == request.challenge_id && is_code(&c.method))?;
-        let right: bool = request
-            .verification_code
-            .trim()
-            .as_bytes()
-            .ct_eq(challenge.code.as_bytes())
-            .into();
+        let right = challenge.is(&request.verification_code);
         let usable = challenge.failed_attempts < MAX_ATTEMPTS
             && !challenge.verified
             && now < challenge.expires_at;
