@@ -45,6 +45,8 @@ use crate::support::{LogCheck, NAVIGATION_ACCEPT, emulator, remember, resume_for
 const SEED: u64 = 0x5eed_2026_1206;
 /// Sequences per origin; the suite runs two origins, so twice this per run.
 const SEQUENCES: u64 = 600;
+/// How often a browser following its challenge through comes back after a 503.
+const MAX_RETRIES: usize = 3;
 /// Random steps per sequence, before every open challenge is followed through.
 const STEPS: std::ops::Range<usize> = 6..26;
 
@@ -552,7 +554,12 @@ fn status_ok(answer: &Answer) -> bool {
     status.is_success()
         || status.is_redirection()
         || status.is_client_error()
-        || (status == StatusCode::SERVICE_UNAVAILABLE && answer.headers.contains_key(RETRY_AFTER))
+        || retry_later(answer)
+}
+
+/// A 503 with `Retry-After`: nothing decided, come back later.
+fn retry_later(answer: &Answer) -> bool {
+    answer.status == StatusCode::SERVICE_UNAVAILABLE && answer.headers.contains_key(RETRY_AFTER)
 }
 
 fn resume_id_of(value: &str) -> String {
@@ -1171,7 +1178,8 @@ impl<'a> Sequence<'a> {
             self.sign_in(b).await;
         }
         let mut clean_tried = false;
-        for _ in 0..8 {
+        let mut retries = 0;
+        for _ in 0..8 + MAX_RETRIES {
             let Some(open) = self.browsers[b].open else {
                 break;
             };
@@ -1188,9 +1196,17 @@ impl<'a> Sequence<'a> {
             }
             if !self.challenges[open].returned() {
                 let back = self.challenges[open].back.clone().unwrap();
-                self.send(b, Request::get(&back), "return from the UI")
+                let answer = self
+                    .send(b, Request::get(&back), "return from the UI")
                     .await;
                 if !self.challenges[open].returned() {
+                    // A 503 with Retry-After (Authsignal slow to answer on a loaded
+                    // machine) leaves the challenge to its token: the person comes back,
+                    // and the challenge must still run exactly once.
+                    if retry_later(&answer) && retries < MAX_RETRIES {
+                        retries += 1;
+                        continue;
+                    }
                     break;
                 }
                 continue;
