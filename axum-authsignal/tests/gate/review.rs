@@ -20,7 +20,22 @@ use crate::support::*;
 /// The harness with the `withdraw` gate holding reviews (`configure` sets the rest), and
 /// every withdrawal sent to review.
 async fn holding(configure: impl FnOnce(StepUpLayer) -> StepUpLayer + 'static) -> Gate {
-    let gate = start(|layer| configure(layer.hold_reviews())).await;
+    held_reviews(start(|layer| configure(layer.hold_reviews())).await)
+}
+
+/// The harness holding reviews on an `https` origin, where the cookies are `__Host-`.
+async fn holding_on_https() -> Gate {
+    held_reviews(
+        setup()
+            .redirect_origin("https://app.example")
+            .layer(|layer| layer.hold_reviews())
+            .start()
+            .await,
+    )
+}
+
+/// `gate` with every withdrawal sent to review.
+fn held_reviews(gate: Gate) -> Gate {
     gate.emulator.set_action("withdraw", ActionConfig::review());
     gate
 }
@@ -362,7 +377,10 @@ fn review_cookie(response: &axum_test::TestResponse) -> Option<String> {
     response
         .iter_headers_by_name("set-cookie")
         .filter_map(|value| value.to_str().ok())
-        .find(|value| value.starts_with("authsignal-review-"))
+        .find(|value| {
+            value.starts_with("authsignal-review-")
+                || value.starts_with("__Host-authsignal-review-")
+        })
         .map(str::to_owned)
 }
 
@@ -390,10 +408,23 @@ fn refresh_target(gate: &Gate, page: &axum_test::TestResponse) -> String {
 #[tokio::test]
 async fn a_browser_waits_on_a_page_that_refreshes_and_resumes_on_approval() {
     let gate = holding(|layer| layer).await;
+    waits_then_resumes_on_approval(&gate, "authsignal-review-").await;
+}
+
+#[tokio::test]
+async fn on_an_https_origin_the_review_cookie_is_a_host_cookie_and_the_browser_resumes() {
+    let gate = holding_on_https().await;
+    waits_then_resumes_on_approval(&gate, "__Host-authsignal-review-").await;
+}
+
+/// A browser's held withdrawal on `gate`: the waiting page (its review cookie named
+/// `cookie_prefix` and the route's tag), refreshed while in review, then resumed once on
+/// approval, nothing of the review left in the browser.
+async fn waits_then_resumes_on_approval(gate: &Gate, cookie_prefix: &str) {
     let mut jar = Jar::default();
     let form = "amount=5&memo=rent";
     let page = navigate_with(
-        &gate,
+        gate,
         &mut jar,
         Method::POST,
         "/withdraw",
@@ -401,30 +432,31 @@ async fn a_browser_waits_on_a_page_that_refreshes_and_resumes_on_approval() {
         Some(form),
     )
     .await;
-    let check = refresh_target(&gate, &page);
+    let check = refresh_target(gate, &page);
     assert_eq!(check, "/withdraw");
     let cookie = review_cookie(&page).expect("a review cookie");
+    assert!(cookie.starts_with(cookie_prefix), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert_eq!(gate.runs(), 0);
 
     // The refresh, still in review: the page again.
-    let again = navigate_with(&gate, &mut jar, Method::GET, &check, "alice", None).await;
-    assert_eq!(refresh_target(&gate, &again), "/withdraw");
+    let again = navigate_with(gate, &mut jar, Method::GET, &check, "alice", None).await;
+    assert_eq!(refresh_target(gate, &again), "/withdraw");
     assert_eq!(gate.runs(), 0);
 
-    let key = in_review(&gate, "alice").await;
-    decide(&gate, "alice", &key, UserActionState::ReviewSucceeded).await;
+    let key = in_review(gate, "alice").await;
+    decide(gate, "alice", &key, UserActionState::ReviewSucceeded).await;
     // The next refresh hands the request to the resume, as a completed challenge does.
-    let approved = navigate_with(&gate, &mut jar, Method::GET, &check, "alice", None).await;
+    let approved = navigate_with(gate, &mut jar, Method::GET, &check, "alice", None).await;
     assert_eq!(approved.status_code(), 303, "{}", approved.text());
     assert!(
         review_cookie(&approved).is_some_and(|cookie| cookie.contains("Max-Age=0")),
         "the review cookie goes"
     );
     let clean = local_path(&gate.origin, approved.header("location").to_str().unwrap());
-    let (action, posted) = resume_page(&gate, &mut jar, &clean, "alice").await;
+    let (action, posted) = resume_page(gate, &mut jar, &clean, "alice").await;
     let done = navigate_with(
-        &gate,
+        gate,
         &mut jar,
         Method::POST,
         &action,
